@@ -1,0 +1,51 @@
+"""Exceptions raised by symescape.
+
+Every domain error subclasses :class:`SymescapeError` (itself a ``ValueError``), so a caller can
+catch them all at once, while each names the specific problem and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class SymescapeError(ValueError):
+    """Base class of every domain error raised by symescape."""
+
+
+class ActivationError(SymescapeError):
+    """The activation cannot be used: unknown name, unparsable text, wrong number of variables."""
+
+
+class UnknownActivationError(ActivationError):
+    """A registry name that does not exist; the message lists the known names."""
+
+
+class NotAnalyticError(ActivationError):
+    """The activation is not analytic at 0 (``log(x)``, ``1/x``, ``sqrt(x)``, ``|x|**3``, ...)."""
+
+
+class NotRealFunctionError(ActivationError):
+    """The expression is not a real-valued function of one real variable."""
+
+
+class OutsideHypothesisError(SymescapeError):
+    """The activation lies outside the hypothesis of the classification (MATH.md §3)."""
+
+
+class NoLinearPathError(SymescapeError):
+    """``c_1 = σ'(0) = 0``: no linear path, so the leading-order escape theory does not apply."""
+
+
+class NoEscapeError(SymescapeError):
+    """``μ₁ = E[σ'(s)] ≤ 0`` (or amplitude ≤ 0): the origin is not escaped along the teacher."""
+
+
+class ConfigurationError(SymescapeError):
+    """An invalid configuration: depth < 1, r > L, ε ≤ 0, wrong number of scales, NaN, ..."""
+
+
+class DivergenceError(SymescapeError):
+    """A training run produced a non-finite loss; the message gives the step."""
+
+    def __init__(self, message: str, step: int) -> None:
+        super().__init__(message)
+        self.step = step

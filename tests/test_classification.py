@@ -1,0 +1,188 @@
+"""Activation algebra (issue 2): the classification table, properties, and bad input."""
+
+from math import factorial
+
+import pytest
+import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from symescape import (
+    ActivationClass,
+    NotAnalyticError,
+    NotRealFunctionError,
+    Z,
+    activation,
+    classify,
+    phi_coefficients,
+    phi_expression,
+    taylor_coefficients,
+)
+
+A, B, C, D = ActivationClass.A, ActivationClass.B, ActivationClass.C, ActivationClass.D
+
+
+@pytest.mark.parametrize(
+    "spec, cls, q, centred",
+    [
+        ("tanh", B, 3, None),
+        ("erf", B, 3, None),
+        ("sin", B, 3, None),
+        ("atan", B, 3, None),
+        ("gelu", C, 2, None),
+        ("swish", C, 2, None),
+        ("silu", C, 2, None),
+        ("sigmoid", D, 3, B),
+        ("softplus", D, 2, C),
+        ("linear", A, None, None),
+        ("x - x**3", B, 3, None),
+        ("sin(x) + x**3/6", B, 5, None),
+        ("x + x**4", ActivationClass.OUTSIDE, 4, None),
+    ],
+)
+def test_classification_table(spec, cls, q, centred):
+    result = classify(spec)
+    assert result.activation_class is cls
+    assert result.q == q
+    if centred is None:
+        assert result.centred is None
+    else:
+        assert result.centred.activation_class is centred
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "Abs(x)"])
+def test_piecewise_linear(name):
+    result = classify(name)
+    assert result.activation_class is ActivationClass.PIECEWISE_LINEAR
+    assert result.q is None and not result.in_hypothesis
+
+
+def test_mu1_sign_flagged_not_hidden():
+    result = classify("x - x**3")
+    assert result.mu1.exact == -2
+    assert not result.mu1_positive
+    assert classify("tanh").mu1_positive
+
+
+def test_known_constants():
+    # c_1 need not be 1 (MATH.md §3): erf 2/√π; GELU and Swish 1/2.
+    assert classify("erf").c1 == 2 / sp.sqrt(sp.pi)
+    assert classify("gelu").c1 == sp.Rational(1, 2)
+    assert classify("swish").c1 == sp.Rational(1, 2)
+    assert classify("tanh").phi_leading == -sp.Rational(2, 3) * Z**3
+
+
+@pytest.mark.parametrize("text", ["log(x)", "1/x", "sqrt(x)", "Abs(x)**3", "x*Abs(x)"])
+def test_not_analytic(text):
+    with pytest.raises(NotAnalyticError):
+        classify(text)
+
+
+def test_not_real_valued():
+    with pytest.raises(NotRealFunctionError):
+        classify("log(x - 1)")
+
+
+# --- independent definitions, used by the property tests -------------------------------------
+
+
+def coefficients_by_derivatives(expr: sp.Expr, order: int) -> list[sp.Expr]:
+    """c_k = σ^{(k)}(0)/k!, computed by differentiation (not by series, which the package uses)."""
+    out, current = [], expr
+    for k in range(order + 1):
+        out.append(sp.simplify(sp.limit(current, Z, 0) / factorial(k)))
+        current = sp.diff(current, Z)
+    return out
+
+
+def expected_class(coefficients: list[sp.Expr], odd: bool) -> tuple[ActivationClass, int | None]:
+    nonzero = [k for k in range(2, len(coefficients)) if sp.N(coefficients[k], 50) != 0]
+    q = nonzero[0] if nonzero else None
+    if sp.N(coefficients[0], 50) != 0:
+        return D, q
+    if q is None:
+        return A, None
+    if odd:
+        return B, q
+    if q == 2:
+        return C, q
+    return ActivationClass.OUTSIDE, q
+
+
+rationals = st.fractions(min_value=-3, max_value=3, max_denominator=5).map(sp.Rational)
+nonzero_rationals = rationals.filter(lambda r: r != 0)
+ODD_FUNCTIONS = {"tanh": sp.tanh, "erf": sp.erf, "sin": sp.sin, "atan": sp.atan}
+OTHER_FUNCTIONS = {
+    "gelu": activation("gelu").expr,
+    "swish": activation("swish").expr,
+    "sigmoid": activation("sigmoid").expr,
+    "softplus": activation("softplus").expr,
+}
+
+
+@st.composite
+def random_activation(draw, odd_only: bool = False):
+    """σ = c_1 z + Σ_{k=0,2..5} p_k z^k + Σ_j r_j f_j(α_j z): registry functions and a polynomial.
+
+    Returns (expression, is_odd) where oddness is known by construction.
+    """
+    degrees = [1, 3, 5] if odd_only else [0, 1, 2, 3, 4, 5]
+    expr = sum((draw(rationals) * Z**k for k in degrees), sp.Integer(0))
+    odd = all(expr.coeff(Z, k) == 0 for k in (0, 2, 4)) if not odd_only else True
+    pool = dict(ODD_FUNCTIONS) if odd_only else {**ODD_FUNCTIONS, **OTHER_FUNCTIONS}
+    names = draw(st.lists(st.sampled_from(sorted(pool)), max_size=2, unique=True))
+    for name in names:
+        r, alpha = draw(nonzero_rationals), draw(nonzero_rationals)
+        f = pool[name]
+        expr += r * (f(alpha * Z) if callable(f) else f.xreplace({Z: alpha * Z}))
+        odd = odd and name in ODD_FUNCTIONS
+    # Keep a linear path so the generated family is non-degenerate (c_1 ≠ 0 in most draws).
+    return sp.expand(expr), odd
+
+
+@given(random_activation())
+def test_class_q_cq_match_definitions(sample):
+    expr, odd = sample
+    coefficients = coefficients_by_derivatives(expr, 7)
+    cls_expected, q_expected = expected_class(coefficients, odd)
+    if q_expected is None and cls_expected is not A and sp.diff(expr, Z, 2) != 0:
+        return  # first nonlinear term beyond order 7: not decidable by this reference
+    result = classify(expr)
+    assert result.activation_class is cls_expected
+    assert result.q == q_expected
+    if q_expected is not None:
+        assert sp.simplify(result.cq - coefficients[q_expected]) == 0
+    assert sp.simplify(result.c1 - coefficients[1]) == 0
+
+
+@given(random_activation())
+def test_phi_series_term_by_term(sample):
+    expr, _ = sample
+    act = activation(expr)
+    direct = sp.series(phi_expression(act), Z, 0, 7).removeO()
+    from_sigma = phi_coefficients(act, 6)
+    c = taylor_coefficients(act, 6)
+    for k in range(7):
+        assert sp.simplify(direct.coeff(Z, k) - from_sigma[k]) == 0
+        # MATH.md §3: φ = -c_0 + Σ_{k≥2} (k-1) c_k z^k, no linear term.
+        expected = -c[0] if k == 0 else (0 if k == 1 else (k - 1) * c[k])
+        assert sp.simplify(from_sigma[k] - expected) == 0
+
+
+@given(random_activation(), nonzero_rationals, nonzero_rationals)
+def test_class_and_q_invariant_under_rescaling(sample, alpha, beta):
+    expr, _ = sample
+    original = classify(expr)
+    scaled = classify(sp.expand(beta * expr.xreplace({Z: alpha * Z})))
+    assert scaled.activation_class is original.activation_class
+    assert scaled.q == original.q
+
+
+@given(random_activation(odd_only=True))
+def test_odd_functions_are_A_or_B(sample):
+    expr, _ = sample
+    result = classify(expr)
+    assert result.activation_class in (A, B)
+    assert result.odd
+    if result.activation_class is B:
+        assert result.q % 2 == 1 and result.q >= 3

@@ -1,0 +1,76 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from symescape.cli import main
+
+KEYS = {
+    "activation",
+    "expression",
+    "class",
+    "q",
+    "c1",
+    "cq",
+    "mu1",
+    "mu1_positive",
+    "phi_leading",
+    "resonance_depth",
+    "centred_class",
+}
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_json_keys_and_values():
+    result = run("classify", "tanh", "--json", "--depth", "4")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert KEYS <= set(record) and {"K", "kappa"} <= set(record)
+    assert record["class"] == "B" and record["q"] == 3 and record["resonance_depth"] == 4
+    assert record["c1"] == 1.0 and abs(record["cq"] + 1 / 3) < 1e-15
+    assert record["mu1_positive"] is True and record["centred_class"] is None
+
+
+def test_json_class_D():
+    record = json.loads(run("classify", "sigmoid", "--json").output)
+    assert record["class"] == "D" and record["centred_class"] == "B_3"
+    assert "K" not in record
+
+
+def test_table_and_latex():
+    table = run("classify", "gelu", "--depth", "3")
+    assert table.exit_code == 0 and "class" in table.output and "κ" in table.output
+    latex = run("classify", "gelu", "--latex")
+    assert latex.output.startswith(r"\begin{tabular}") and r"\operatorname{erf}" in latex.output
+
+
+@pytest.mark.parametrize(
+    "spec, fragment",
+    [
+        ("foo", "known names: atan"),
+        ("log(x)", "not analytic"),
+        ("x*y", "free symbols"),
+        ("x +* 1", "cannot parse"),
+        ("x + I*x", "imaginary"),
+    ],
+)
+def test_errors_are_messages_not_tracebacks(spec, fragment):
+    result = run("classify", spec)
+    assert result.exit_code == 2
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+
+
+def test_flags_in_json():
+    outside = json.loads(run("classify", "x + x**4", "--json").output)
+    assert outside["class"] == "outside" and outside["in_hypothesis"] is False
+    negative = json.loads(run("classify", "x - x**3", "--json").output)
+    assert negative["mu1"] == -2.0 and negative["mu1_positive"] is False
+    assert "no escape" in negative["escape_theory"]
+    no_path = json.loads(run("classify", "x**2", "--json", "--depth", "3").output)
+    assert no_path["K"] is None and "c_1" in no_path["constants_error"]
+    relu = json.loads(run("classify", "relu", "--json").output)
+    assert relu["class"] == "piecewise-linear" and relu["mu1"] == 0.5

@@ -1,0 +1,87 @@
+import pytest
+import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from symescape import (
+    ConfigurationError,
+    NoLinearPathError,
+    OutsideHypothesisError,
+    escape_constants,
+    gaussian_moment,
+)
+from symescape.activations import activation
+
+
+def test_erf_K_closed_form():
+    # μ₁(erf) = E[(2/√π) e^{-s²}] = (2/√π)/√3 and c_1 = 2/√π, so K = μ₁ c_1^{L-1}.
+    mu = 2 / sp.sqrt(sp.pi) / sp.sqrt(3)
+    for depth in (1, 2, 5):
+        K = escape_constants("erf", depth).K
+        assert sp.simplify(K.exact - mu * (2 / sp.sqrt(sp.pi)) ** (depth - 1)) == 0
+
+
+@given(
+    st.sampled_from(["tanh", "gelu", "swish", "sin", "sigmoid", "softplus"]),
+    st.integers(min_value=2, max_value=12),
+    st.floats(min_value=0.1, max_value=3.0),
+)
+def test_kappa_is_mean_of_gammas(name, depth, amplitude):
+    c = escape_constants(name, depth, amplitude)
+    q = c.classification.q
+    mean = sum(float(g) for g in c.gamma) / depth
+    assert abs(float(c.kappa) - mean) <= 1e-12 * max(1, abs(mean))
+    assert abs(float(c.gamma[0]) - q * float(c.gamma[-1])) <= 1e-12 * abs(float(c.gamma[0]))
+    assert abs(
+        float(c.K)
+        - amplitude * float(c.classification.mu1) * float(c.classification.c1) ** (depth - 1)
+    ) <= 1e-12 * abs(float(c.K))
+
+
+def test_gamma_not_uniform_for_nonlinear_classes():
+    # MATH.md §7: γ_1 = q γ_l (l ≥ 2), contradicting "the same ratio in every l".
+    assert not escape_constants("gelu", 4).gamma_uniform
+
+
+def test_class_D_uses_centred_moment():
+    c = escape_constants("softplus", 3)
+    act = c.classification.centred.activation
+    cls = c.classification
+    g = float(cls.cq) * float(gaussian_moment(act, 2)) / (float(cls.c1) * float(cls.mu1))
+    assert c.centred
+    assert abs(float(c.gamma[-1]) - g) < 1e-14
+
+
+@pytest.mark.parametrize("depth", [0, -1, 2.5])
+def test_bad_depth(depth):
+    with pytest.raises(ConfigurationError, match="depth"):
+        escape_constants("tanh", depth)
+
+
+def test_bad_amplitude():
+    with pytest.raises(ConfigurationError, match="amplitude"):
+        escape_constants("tanh", 3, float("nan"))
+    with pytest.raises(ConfigurationError, match="amplitude"):
+        escape_constants("tanh", 3, 0)
+
+
+def test_no_linear_path():
+    with pytest.raises(NoLinearPathError, match="c_1"):
+        escape_constants("x**2 + x**3", 3)
+
+
+def test_piecewise_linear_rejected():
+    with pytest.raises(OutsideHypothesisError, match="piecewise-linear"):
+        escape_constants("relu", 3)
+
+
+def test_negative_mu1_gives_negative_K_flagged():
+    c = escape_constants(activation("x - x**3"), 3)
+    assert not c.escapes and float(c.K) == -2.0
+
+
+def test_depth_one_has_no_correction():
+    # L = 1: f = X_1 s has no activation, so nothing nonlinear can be inserted.
+    c = escape_constants("tanh", 1)
+    assert float(c.kappa) == 0 and [float(g) for g in c.gamma] == [0.0]
+    assert c.K.value == c.classification.mu1.value
