@@ -79,5 +79,108 @@ def classify(
         raise _DomainError(str(exc)) from None
 
 
+@main.command()
+@click.option(
+    "--activation",
+    "activation_spec",
+    default="tanh",
+    show_default=True,
+    help="Activation name or expression.",
+)
+@click.option("--depth", type=int, default=4, show_default=True, help="Depth L.")
+@click.option("--width", type=int, default=8, show_default=True, help="Hidden width N.")
+@click.option("--input-dim", type=int, default=6, show_default=True, help="Input dimension D.")
+@click.option(
+    "--loss",
+    "loss_name",
+    type=click.Choice(["squared", "logistic"]),
+    default="squared",
+    show_default=True,
+)
+@click.option("--batch", type=int, default=32, show_default=True, help="Batch size.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def identity(
+    activation_spec: str,
+    depth: int,
+    width: int,
+    input_dim: int,
+    loss_name: str,
+    batch: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Check the imbalance identity (scalar, matrix, preconditioned) on a random network."""
+    from .imbalance import random_identity_check
+
+    try:
+        check = random_identity_check(
+            activation_spec, depth, width, input_dim, loss_name, batch, seed
+        )
+    except SymescapeError as exc:
+        raise _DomainError(str(exc)) from None
+    layers = [
+        {
+            "layer": c.layer,
+            "lhs": float(c.lhs),
+            "rhs": float(c.rhs),
+            "abs_error": float(c.abs_error),
+            "rel_error": float(c.rel_error),
+            "preconditioned_abs_error": float(p.abs_error),
+        }
+        for c, p in zip(check.scalar, check.preconditioned, strict=True)
+    ]
+    if as_json:
+        _emit_json(
+            {
+                "activation": activation_spec,
+                "depth": depth,
+                "width": width,
+                "input_dim": input_dim,
+                "loss": loss_name,
+                "batch": batch,
+                "seed": seed,
+                "layers": layers,
+                "matrix_max_abs_error": float(check.matrix_max_abs_error),
+                "max_rel_error": float(check.max_rel_error),
+            }
+        )
+        return
+    click.echo(
+        f"imbalance identity: {activation_spec}, L={depth}, N={width}, D={input_dim}, "
+        f"{loss_name} loss, batch {batch}, seed {seed}"
+    )
+    click.echo(
+        f"{'pair':>6} {'d/dt imbalance (lhs)':>22} {'2E[bᵀφ(z)] (rhs)':>22} {'abs error':>10}"
+    )
+    for row in layers:
+        click.echo(
+            f"{row['layer']:>3},{row['layer'] + 1:<2} {row['lhs']:>22.15e} "
+            f"{row['rhs']:>22.15e} {row['abs_error']:>10.2e}"
+        )
+    click.echo(
+        f"matrix form: max abs error {check.matrix_max_abs_error:.2e}; "
+        f"max relative error over all forms {check.max_rel_error:.2e}"
+    )
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--quick", is_flag=True, help="Smaller problems (a smoke run).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def bench(names: tuple[str, ...], quick: bool, as_json: bool) -> None:
+    """Time fast paths against baselines measured in the same run; print the ratios."""
+    from .bench import format_results, results_record, run_benchmarks
+
+    try:
+        results = run_benchmarks(list(names) or None, quick=quick)
+    except ValueError as exc:
+        raise _DomainError(str(exc)) from None
+    if as_json:
+        _emit_json({"benchmarks": results_record(results)})
+    else:
+        click.echo(format_results(results))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
