@@ -8,6 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .activations import REGISTRY, Activation, Z, activation, known_activations
+from .chain import ScalarChain, chain_kernel, scalar_chain
 from .classification import ActivationClass, Classification, classify
 from .constants import EscapeConstants, escape_constants
 from .errors import (
@@ -22,6 +23,15 @@ from .errors import (
     SymescapeError,
     UnknownActivationError,
 )
+from .escape import (
+    EscapeCriterion,
+    EscapeReport,
+    EscapeResult,
+    EscapeStatus,
+    escape_time_ode,
+    escape_times,
+)
+from .filtered import chain_monomials, check_degree_bounds, field_polynomial
 from .gaussian import (
     ExpectationMethod,
     expectation_exact,
@@ -31,6 +41,16 @@ from .gaussian import (
     gaussian_expectation,
 )
 from .moments import Constant, gaussian_moment, hermite_moment, mu1
+from .quadrature import (
+    balanced_time,
+    corrected_time,
+    corrected_time_mpmath,
+    critical_depth_law,
+    leading_time,
+    leading_time_grid,
+    leading_time_mpmath,
+)
+from .reduced import ReducedModel, reduced_model
 from .taylor import (
     first_nonlinear_order,
     is_odd,
@@ -75,4 +95,25 @@ __all__ = [
     "phi_coefficients",
     "phi_expression",
     "taylor_coefficients",
+    "ScalarChain",
+    "chain_kernel",
+    "scalar_chain",
+    "EscapeCriterion",
+    "EscapeReport",
+    "EscapeResult",
+    "EscapeStatus",
+    "escape_time_ode",
+    "escape_times",
+    "chain_monomials",
+    "check_degree_bounds",
+    "field_polynomial",
+    "balanced_time",
+    "corrected_time",
+    "corrected_time_mpmath",
+    "critical_depth_law",
+    "leading_time",
+    "leading_time_grid",
+    "leading_time_mpmath",
+    "ReducedModel",
+    "reduced_model",
 ]

@@ -96,6 +96,149 @@ def bench_ensemble(quick: bool) -> list[BenchResult]:
     ]
 
 
+@benchmark("escape-ode")
+def bench_escape_ode(quick: bool) -> list[BenchResult]:
+    """Our τ = ln ρ integrator vs LSODA in physical time, per escape time (tanh, balanced)."""
+    import numpy as np
+
+    from .escape import escape_time_ode
+    from .reduced import reduced_model
+
+    depths = (4, 6) if quick else (4, 6, 8, 10)
+    epsilons = (1e-2, 1e-3) if quick else (1e-2, 1e-3, 1e-4)
+    fast_total = lsoda_total = 0.0
+    failures = {"fast": 0, "lsoda": 0}
+    worst = 0.0
+    for depth in depths:
+        model = reduced_model("tanh", depth)
+        for eps in epsilons:
+            scales = np.full(depth, eps)
+            results = {}
+            for method in ("fast", "lsoda"):
+                holder: list = []
+                elapsed = best_time(
+                    lambda m=method, h=holder, mo=model, sc=scales: h.append(
+                        escape_time_ode(mo, sc, method=m)
+                    ),
+                    1,
+                )
+                results[method] = holder[-1]
+                failures[method] += not holder[-1].escaped
+                if method == "fast":
+                    fast_total += elapsed
+                else:
+                    lsoda_total += elapsed
+            if results["fast"].escaped and results["lsoda"].escaped:
+                worst = max(worst, abs(results["fast"].time / results["lsoda"].time - 1))
+    cases = len(depths) * len(epsilons)
+    return [
+        BenchResult(
+            "escape-ode",
+            "ln-ρ integrator (DOP853)",
+            "LSODA, physical time",
+            fast_total,
+            lsoda_total,
+            note=(
+                f"{cases} escape times, L in {depths}, ε down to {min(epsilons):g}; failures: "
+                f"ours {failures['fast']}, LSODA {failures['lsoda']}; max relative disagreement "
+                f"{worst:.1e}"
+            ),
+            target=3.0,
+        )
+    ]
+
+
+@benchmark("kernel")
+def bench_kernel(quick: bool) -> list[BenchResult]:
+    """The lambdified reduced field vs SymPy evaluation of the same expressions (tanh, L = 4)."""
+    import numpy as np
+    import sympy as sp
+
+    from .chain import scalar_chain
+    from .gaussian import gauss_hermite_rule
+    from .moments import S
+    from .reduced import reduced_model
+
+    depth, nodes = 4, 16
+    model = reduced_model("tanh", depth, nodes=nodes)
+    chain = scalar_chain(model.activation, depth)
+    X = np.array([0.3, 0.2, 0.25, 0.35])
+    s, w = gauss_hermite_rule(nodes)
+    teacher = sp.tanh(S)
+    exprs = [(teacher - chain.f) * g for g in chain.gradient]
+    substitution = dict(zip(chain.X, X, strict=True))
+
+    def sympy_field() -> np.ndarray:
+        return np.array(
+            [
+                sum(
+                    float(wi) * float(e.evalf(subs={**substitution, S: si}))
+                    for si, wi in zip(s, w, strict=True)
+                )
+                for e in exprs
+            ]
+        )
+
+    slow = best_time(sympy_field, 1)
+    repeats = 200 if quick else 2000
+    fast = best_time(lambda: [model.field(X) for _ in range(repeats)], 3) / repeats
+    gap = float(np.abs(sympy_field() - model.field(X)).max())
+    return [
+        BenchResult(
+            "kernel",
+            "lambdified NumPy field",
+            "SymPy evalf of the field",
+            fast,
+            slow,
+            note=f"L={depth}, {nodes} nodes; max |difference| {gap:.1e}",
+            target=1000.0,
+        )
+    ]
+
+
+@benchmark("quadrature")
+def bench_quadrature(quick: bool) -> list[BenchResult]:
+    """Vectorised T_lead over a grid of ε vs per-point scipy.integrate.quad (L = 6, balanced)."""
+    import numpy as np
+    from scipy.integrate import quad
+
+    from .quadrature import balanced_time, leading_time_grid
+
+    depth, K, rho = 6, 0.6057055096021588, 0.5
+    eps = np.geomspace(1e-4, 0.4, 100 if quick else 1000)
+    grid = np.repeat(eps[:, None], depth, axis=1)
+    fast = best_time(lambda: leading_time_grid(grid, K, rho), 3)
+
+    def per_point() -> np.ndarray:
+        return np.array(
+            [
+                quad(
+                    lambda w: np.exp(w) / (2 * K * np.exp(w) ** (depth / 2)),
+                    2 * np.log(e),
+                    2 * np.log(rho),
+                    epsabs=0,
+                    epsrel=1e-12,
+                )[0]
+                for e in eps
+            ]
+        )
+
+    slow = best_time(per_point, 1)
+    exact = balanced_time(eps, K, depth, rho)
+    err_fast = float(np.abs(leading_time_grid(grid, K, rho) / exact - 1).max())
+    err_quad = float(np.abs(per_point() / exact - 1).max())
+    return [
+        BenchResult(
+            "quadrature",
+            f"vectorised grid ({eps.size} ε)",
+            "scipy quad per point",
+            fast,
+            slow,
+            note=f"max relative error vs closed form: grid {err_fast:.1e}, quad {err_quad:.1e}",
+        )
+    ]
+
+
 def run_benchmarks(names: list[str] | None = None, quick: bool = False) -> list[BenchResult]:
     """Run the named entries (all by default) and return their results."""
     _load_entries()

@@ -182,5 +182,104 @@ def bench(names: tuple[str, ...], quick: bool, as_json: bool) -> None:
         click.echo(format_results(results))
 
 
+def _parse_scales(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise _DomainError(f"--scales must be comma-separated numbers, got {text!r}") from None
+
+
+@main.command()
+@click.option("--activation", "activation_spec", default="tanh", show_default=True)
+@click.option("--depth", type=int, required=True, help="Depth L.")
+@click.option("--eps", type=float, default=None, help="Balanced start: every X_l = ε.")
+@click.option("--scales", default=None, help="Initial scales s1,...,sL (comma-separated).")
+@click.option("--amplitude", type=float, default=1.0, show_default=True)
+@click.option(
+    "--criterion",
+    default="product:0.5",
+    show_default=True,
+    help="product:RHO (geometric mean reaches RHO) or loss:FRACTION.",
+)
+@click.option("--method", type=click.Choice(["fast", "lsoda"]), default="fast", show_default=True)
+@click.option("--rtol", type=float, default=1e-10, show_default=True)
+@click.option("--max-time", type=float, default=float("inf"), help="Time budget of the ODE.")
+@click.option("--json", "as_json", is_flag=True)
+def escape(
+    activation_spec: str,
+    depth: int,
+    eps: float | None,
+    scales: str | None,
+    amplitude: float,
+    criterion: str,
+    method: str,
+    rtol: float,
+    max_time: float,
+    as_json: bool,
+) -> None:
+    """Escape time from the exact reduced ODE, with the leading-order and corrected quadratures."""
+    import numpy as np
+
+    from .escape import EscapeCriterion, escape_times
+    from .reduced import reduced_model
+
+    if (eps is None) == (scales is None):
+        raise _DomainError("give exactly one of --eps and --scales")
+    try:
+        model = reduced_model(activation_spec, depth, amplitude)
+        values = np.full(depth, eps) if eps is not None else np.array(_parse_scales(scales))
+        report = escape_times(
+            model,
+            values,
+            EscapeCriterion.parse(criterion),
+            method=method,
+            rtol=rtol,
+            max_time=max_time,
+        )
+    except SymescapeError as exc:
+        raise _DomainError(str(exc)) from None
+    record = {
+        "activation": activation_spec,
+        "depth": depth,
+        "scales": report.scales.tolist(),
+        "amplitude": amplitude,
+        "criterion": str(report.criterion),
+        "method": method,
+        "status": report.ode.status.value,
+        "time_ode": report.ode.time,
+        "time_reached": report.ode.time_reached,
+        "message": report.ode.message,
+        "time_leading": report.time_leading,
+        "time_corrected": report.time_corrected,
+        "K": report.K,
+        "kappa": report.kappa,
+        "evaluations": report.ode.evaluations,
+        "notes": list(report.notes),
+    }
+    if as_json:
+        _emit_json(record)
+        return
+    for key in (
+        "activation",
+        "depth",
+        "scales",
+        "criterion",
+        "method",
+        "status",
+        "time_ode",
+        "time_leading",
+        "time_corrected",
+        "K",
+        "kappa",
+        "evaluations",
+    ):
+        value = record[key]
+        click.echo(f"{key:<15} {value:.12g}" if isinstance(value, float) else f"{key:<15} {value}")
+    if not report.ode.escaped:
+        click.echo(f"{'':<15} {report.ode.message} (time reached {report.ode.time_reached:.6g})")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

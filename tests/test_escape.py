@@ -1,0 +1,210 @@
+"""Escape times and quadratures (issue 4): closed forms, laws, corrections, precision, bad input."""
+
+import mpmath
+import numpy as np
+import pytest
+from tolerances import EXPONENT
+
+from symescape import ConfigurationError, NoEscapeError
+from symescape.escape import EscapeCriterion, EscapeStatus, escape_time_ode, escape_times
+from symescape.quadrature import (
+    balanced_time,
+    corrected_time,
+    corrected_time_mpmath,
+    critical_depth_law,
+    leading_time,
+    leading_time_grid,
+    leading_time_mpmath,
+)
+from symescape.reduced import reduced_model
+
+
+def slope(x, y):
+    return np.polyfit(np.log(x), np.log(y), 1)[0]
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 6])
+def test_balanced_closed_form_equals_quadrature(depth):
+    eps = np.geomspace(1e-4, 0.4, 25)
+    grid = np.repeat(eps[:, None], depth, axis=1)
+    closed = balanced_time(eps, 0.7, depth)
+    assert np.abs(leading_time_grid(grid, 0.7) / closed - 1).max() <= 1e-12
+
+
+@pytest.mark.parametrize("depth", [4, 6])
+def test_ode_approaches_leading_order(depth):
+    model = reduced_model("tanh", depth)
+    eps = np.array([1e-2, 1e-3, 1e-4])
+    T = np.array([escape_time_ode(model, np.full(depth, e)).time for e in eps])
+    gap = np.abs(balanced_time(eps, float(model.constants.K), depth) / T - 1)
+    assert np.all(np.diff(gap) < 0) and gap[-1] < 1e-3
+
+
+def test_ode_minus_leading_order_converges_at_depth_two():
+    # L = 2: T_lead = ln(ρ*/ε)/K and the correction is O(ε^{L-2}) = O(1) absolute: T - T_lead
+    # tends to a constant, so the relative gap falls only like 1/ln(1/ε).
+    model = reduced_model("tanh", 2)
+    eps = np.array([1e-2, 1e-3, 1e-4, 1e-6])
+    offset = [
+        escape_time_ode(model, np.full(2, e)).time
+        - balanced_time(e, float(model.constants.K), 2)[0]
+        for e in eps
+    ]
+    changes = np.abs(np.diff(offset))
+    assert np.all(np.diff(changes) < 0) and changes[-1] < 1e-6 * abs(offset[-1])
+
+
+def test_K_times_T_collapses_across_activations():
+    depth = 5
+    spreads = []
+    for eps in (1e-1, 1e-2, 1e-3):
+        KT = [
+            float(m.constants.K) * escape_time_ode(m, np.full(depth, eps)).time
+            for m in (reduced_model(a, depth) for a in ("tanh", "erf", "sin", "gelu", "swish"))
+        ]
+        spreads.append((max(KT) - min(KT)) / np.mean(KT))
+    assert spreads[0] > spreads[1] > spreads[2] and spreads[2] < 0.01
+
+
+@pytest.mark.parametrize("activation_spec, depth", [("tanh", 5), ("gelu", 5), ("erf", 4)])
+def test_imbalance_drift_orders(activation_spec, depth):
+    # MATH.md §5: on the balanced ray, d/dt(X_1² - X_2²) ~ ρ^{L+q-1}, (X_2² - X_3²) ~ ρ^{L+2(q-1)}.
+    model = reduced_model(activation_spec, depth)
+    q = model.classification.q
+    rho = np.geomspace(1e-3, 1e-2, 5)
+    fields = np.array([model.field(np.full(depth, r)) for r in rho])
+    d12 = np.abs(2 * rho * (fields[:, 0] - fields[:, 1]))
+    d23 = np.abs(2 * rho * (fields[:, 1] - fields[:, 2]))
+    assert abs(slope(rho, d12) - (depth + q - 1)) <= EXPONENT
+    assert abs(slope(rho, d23) - (depth + 2 * (q - 1))) <= EXPONENT
+
+
+def test_critical_depth_law_at_depth_six():
+    depth, other = 6, 0.5
+    model = reduced_model("tanh", depth)
+    K = float(model.constants.K)
+    eps = np.geomspace(1e-4, 1e-3, 4)
+    for r in range(1, depth + 1):
+        T = np.array(
+            [escape_time_ode(model, np.array([e] * r + [other] * (depth - r))).time for e in eps]
+        )
+        law = critical_depth_law(K, r, np.full(depth - r, other))
+        if r == 2:
+            # Logarithmic: T = a + b ln(1/ε) with b the shell prefactor 1/(K Π_{i>2} s_i).
+            b = np.polyfit(np.log(1 / eps), T, 1)[0]
+            assert abs(b / law.prefactor - 1) <= 0.01
+        else:
+            assert abs(slope(eps, T) - law.exponent) <= EXPONENT, r
+
+
+@pytest.mark.parametrize(
+    "activation_spec, depth, regime",
+    [
+        ("tanh", 6, "above"),
+        ("tanh", 4, "resonance"),
+        ("tanh", 3, "below"),
+        ("gelu", 5, "above"),
+        ("gelu", 4, "above"),
+        ("gelu", 3, "resonance"),
+    ],
+)
+def test_first_correction_orders(activation_spec, depth, regime):
+    model = reduced_model(activation_spec, depth)
+    q, K = model.classification.q, float(model.constants.K)
+    kappa = float(model.constants.kappa)
+    eps = np.geomspace(0.005, 0.02, 4)
+    T = np.array([escape_time_ode(model, np.full(depth, e), rtol=1e-12).time for e in eps])
+    lead_err = np.abs(balanced_time(eps, K, depth) / T - 1)
+    corr_err = np.abs(corrected_time(eps, K, kappa, q, depth) / T - 1)
+    if regime == "above":
+        assert abs(slope(eps, lead_err) - (q - 1)) <= EXPONENT
+    elif regime == "resonance":
+        assert depth == q + 1
+        assert abs(slope(eps, lead_err / np.log(1 / eps)) - (depth - 2)) <= EXPONENT
+    else:
+        assert abs(slope(eps, lead_err) - (depth - 2)) <= EXPONENT
+    assert np.all(corr_err < lead_err)
+
+
+@pytest.mark.parametrize("activation_spec, depth", [("tanh", 4), ("gelu", 5), ("sin", 6)])
+def test_per_coordinate_ratios_and_uniformity_discrepancy(activation_spec, depth):
+    # MATH.md §7: γ_1 = q γ_l (l ≥ 2) on the balanced ray; the paper's "same ratio in every l"
+    # fails at l = 1. Measured from the exact field at small ρ.
+    model = reduced_model(activation_spec, depth)
+    q, K = model.classification.q, float(model.constants.K)
+    rho = 1e-3
+    measured = (model.field(np.full(depth, rho)) / (K * rho ** (depth - 1)) - 1) / rho ** (q - 1)
+    predicted = np.array([float(g) for g in model.constants.gamma])
+    assert np.abs(measured / predicted - 1).max() <= 0.01
+    assert abs(measured[0] / measured[1] - q) <= 0.01 * q
+    assert not model.constants.gamma_uniform
+
+
+def test_quadratures_against_mpmath():
+    scales = np.array([0.01, 0.02, 0.3, 0.4, 0.05, 0.01])
+    with mpmath.workdps(40):
+        reference = leading_time_mpmath(scales, 0.6, dps=30)
+        assert abs(leading_time(scales, 0.6) / float(reference) - 1) <= 1e-12
+        for eps in (0.2, 0.01, 1e-3):
+            exact = corrected_time_mpmath(eps, 0.6, -1.1, 3, 6, dps=30)
+            assert abs(corrected_time(eps, 0.6, -1.1, 3, 6)[0] / float(exact) - 1) <= 1e-12
+
+
+def test_ode_against_tighter_run_and_lsoda():
+    model = reduced_model("tanh", 5)
+    scales = np.array([0.01, 0.02, 0.015, 0.03, 0.01])
+    loose = escape_time_ode(model, scales, rtol=1e-10).time
+    tight = escape_time_ode(model, scales, rtol=1e-13).time
+    lsoda = escape_time_ode(model, scales, method="lsoda", rtol=1e-10).time
+    assert abs(loose / tight - 1) <= 1e-8
+    assert abs(lsoda / tight - 1) <= 1e-6
+
+
+def test_loss_criterion():
+    model = reduced_model("tanh", 3)
+    result = escape_time_ode(model, np.full(3, 0.05), EscapeCriterion("loss", 0.5))
+    lsoda = escape_time_ode(model, np.full(3, 0.05), EscapeCriterion("loss", 0.5), method="lsoda")
+    assert result.escaped and abs(result.time / lsoda.time - 1) <= 1e-6
+    initial = float(model.loss(np.full(3, 0.05)))
+    assert float(model.loss(result.final_state)) <= 0.5 * initial * 1.0001
+
+
+def test_budget_exhausted_is_a_status_not_a_time():
+    model = reduced_model("tanh", 5)
+    for method in ("fast", "lsoda"):
+        result = escape_time_ode(model, np.full(5, 1e-3), method=method, max_time=1e4)
+        assert result.status is EscapeStatus.NOT_REACHED and result.time is None
+        assert result.time_reached == pytest.approx(1e4, rel=1e-6) or result.time_reached <= 1e4
+
+
+def test_bad_inputs():
+    model = reduced_model("tanh", 3)
+    with pytest.raises(ConfigurationError, match="> 0"):
+        escape_time_ode(model, np.array([0.1, 0.0, 0.1]))
+    with pytest.raises(ConfigurationError, match="≥ ρ\\*"):
+        escape_time_ode(model, np.full(3, 0.6))
+    with pytest.raises(ConfigurationError, match="3 scales given for depth 4"):
+        escape_time_ode(reduced_model("tanh", 4), np.full(3, 0.1))
+    with pytest.raises(ConfigurationError, match="depth"):
+        reduced_model("tanh", 0)
+    with pytest.raises(NoEscapeError):
+        escape_time_ode(reduced_model("x - x**3", 3), np.full(3, 0.1))
+    with pytest.raises(ConfigurationError):
+        EscapeCriterion.parse("product:-1")
+    with pytest.raises(ConfigurationError):
+        escape_time_ode(model, np.full(3, np.nan))
+    with pytest.raises(ConfigurationError, match="ε"):
+        balanced_time(np.array([0.0]), 1.0, 3)
+    with pytest.raises(NoEscapeError):
+        balanced_time(0.1, -1.0, 3)
+
+
+def test_report_balanced_and_unbalanced():
+    model = reduced_model("gelu", 4)
+    balanced = escape_times(model, np.full(4, 0.01))
+    assert balanced.time_corrected is not None
+    assert abs(balanced.time_corrected / balanced.ode.time - 1) < abs(
+        balanced.time_leading / balanced.ode.time - 1
+    )
+    unbalanced = escape_times(model, np.array([0.01, 0.05, 0.2, 0.3]))
+    assert unbalanced.time_corrected is None and unbalanced.time_leading > 0
