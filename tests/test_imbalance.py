@@ -5,26 +5,13 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from support import REGISTRY_NAMES
 from tolerances import ROUND_OFF
 
 from symescape.imbalance import imbalance_identity
 from symescape.inits import he_normal_weights
 from symescape.losses import LOGISTIC, SQUARED, Loss
 from symescape.network import activation_kernels
-
-REGISTRY_NAMES = [
-    "linear",
-    "tanh",
-    "erf",
-    "sin",
-    "atan",
-    "gelu",
-    "swish",
-    "sigmoid",
-    "softplus",
-    "relu",
-    "leaky_relu",
-]
 
 
 def _cubic_loss(f, y):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from support import REGISTRY_NAMES
 from tolerances import ROUND_OFF
 
 from symescape import ActivationError, ConfigurationError, DivergenceError
@@ -20,20 +21,6 @@ from symescape.training import (
     gauss_hermite_inputs,
     train,
 )
-
-REGISTRY_NAMES = [
-    "linear",
-    "tanh",
-    "erf",
-    "sin",
-    "atan",
-    "gelu",
-    "swish",
-    "sigmoid",
-    "softplus",
-    "relu",
-    "leaky_relu",
-]
 
 
 @pytest.mark.parametrize("activation_spec", ["tanh", "gelu", "softplus", "x + x**2/2"])
