@@ -281,5 +281,55 @@ def escape(
         click.echo(f"note: {note}")
 
 
+@main.command()
+@click.argument("ids", nargs=-1)
+@click.option("--quick", is_flag=True, help="Smaller grids: under a minute on two cores.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"claims": [...]}.')
+@click.option("--latex", "as_latex", is_flag=True, help="Print the table as LaTeX.")
+def verify(ids: tuple[str, ...], quick: bool, as_json: bool, as_latex: bool) -> None:
+    """Check every claim of the paper (or the named ones) and print a verdict table."""
+    from .verification import Verdict, claims_latex, claims_table
+    from .verification import verify as run_claims
+
+    try:
+        claims = run_claims(quick=quick, ids=list(ids) or None, progress=not (as_json or as_latex))
+    except ValueError as exc:
+        raise _DomainError(str(exc)) from None
+    if as_json:
+        _emit_json({"claims": [c.record() for c in claims]})
+    elif as_latex:
+        click.echo(claims_latex(claims))
+    else:
+        click.echo(claims_table(claims))
+    if any(c.verdict is Verdict.FAIL for c in claims):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option(
+    "--out",
+    default="symescape-figures",
+    show_default=True,
+    type=click.Path(),
+    help="Output folder (figures, data, summaries, sweep points).",
+)
+@click.option("--quick", is_flag=True, help="Coarser grids and fewer seeds.")
+def reproduce(names: tuple[str, ...], out: str, quick: bool) -> None:
+    """Regenerate the paper's figures (fig1 fig2 fig3, or all) as PNG, PDF, JSON and a summary."""
+    from .figures import reproduce as run_figures
+
+    try:
+        results = run_figures(list(names), out, quick=quick)
+    except ValueError as exc:
+        raise _DomainError(str(exc)) from None
+    except OSError as exc:
+        raise _DomainError(f"cannot write to {out!r}: {exc}") from None
+    for name, data in results.items():
+        click.echo(f"{name}: {out}/{name}.png, .pdf, .json, .txt")
+        for line in data["summary"]:
+            click.echo(f"  {line}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

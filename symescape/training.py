@@ -141,7 +141,7 @@ def train(
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(iterator, desc="training", unit="step")
+        iterator = tqdm(iterator, desc="training", unit="step", leave=False, mininterval=1.0)
     for step in iterator:
         if fixed_x is None:
             x = rng.standard_normal((ensemble, config.batch, teacher.input_dim))

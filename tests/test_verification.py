@@ -1,0 +1,51 @@
+"""`symescape verify` (issue 5): every quick claim passes or is a reported discrepancy."""
+
+import json
+
+from click.testing import CliRunner
+
+from symescape.cli import main
+from symescape.verification import CLAIMS, Verdict, claims_latex, verify
+
+REQUIRED = {
+    "thm1-identity",
+    "prop2-classes",
+    "thm4-reduction",
+    "prop13-drift",
+    "thm5-quadrature",
+    "eq11-balanced",
+    "thm6-critical-depth",
+    "cor7-universality",
+    "cor17-correction",
+    "c4-class-c-ratio",
+}
+
+
+def test_quick_verify_has_no_failure():
+    claims = verify(quick=True)
+    assert {c.id for c in claims} >= REQUIRED
+    failures = [c for c in claims if c.verdict is Verdict.FAIL]
+    assert not failures, [(c.id, c.measured) for c in failures]
+    discrepancies = {c.id: c for c in claims if c.verdict is Verdict.DISCREPANCY}
+    # The Class C per-layer ratio: γ_1 = q γ_l, not "the same ratio in every l".
+    assert "c4-class-c-ratio" in discrepancies
+    assert "γ_1/γ_2 = 1.99" in discrepancies["c4-class-c-ratio"].measured
+    assert claims_latex(claims).startswith(r"\begin{tabular}")
+
+
+def test_verify_cli_json_subset():
+    result = CliRunner().invoke(
+        main, ["verify", "--quick", "--json", "prop2-classes", "eq11-balanced"]
+    )
+    assert result.exit_code == 0, result.output
+    claims = json.loads(result.output)["claims"]
+    assert [c["id"] for c in claims] == ["prop2-classes", "eq11-balanced"]
+    for c in claims:
+        assert set(c) >= {"id", "statement", "predicted", "measured", "tolerance", "verdict"}
+        assert c["verdict"] == "pass"
+
+
+def test_unknown_claim():
+    result = CliRunner().invoke(main, ["verify", "nope"])
+    assert result.exit_code == 2 and "known" in result.output
+    assert set(CLAIMS) >= REQUIRED
