@@ -40,6 +40,7 @@ from .gaussian import (
     gauss_hermite_rule,
     gaussian_expectation,
 )
+from .homotopy import HomotopyDerivative, escape_time, homotopy_derivative
 from .moments import Constant, gaussian_moment, hermite_moment, mu1
 from .quadrature import (
     balanced_time,
@@ -51,6 +52,8 @@ from .quadrature import (
     leading_time_mpmath,
 )
 from .reduced import ReducedModel, reduced_model
+from .stability import SaddleBlocks, SchurPerronResult, saddle_blocks, schur_perron
+from .sweeps import SweepStore, grid, run_sweep
 from .taylor import (
     first_nonlinear_order,
     is_odd,
@@ -58,6 +61,7 @@ from .taylor import (
     phi_expression,
     taylor_coefficients,
 )
+from .verification import Claim, Verdict, verify
 
 __all__ = [
     "REGISTRY",

@@ -18,6 +18,8 @@ REQUIRED = {
     "cor7-universality",
     "cor17-correction",
     "c4-class-c-ratio",
+    "prop24-schur-perron",
+    "prop23-homotopy",
 }
 
 

@@ -1,0 +1,74 @@
+"""Schur–Perron (issue 6, Proposition 24), by hypothesis on random Metzler block matrices."""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from symescape import ConfigurationError
+from symescape.stability import saddle_blocks, schur_perron
+
+positive = st.floats(min_value=0.05, max_value=3.0)
+# Couplings are 0 or resolvable: an entry like 1e-147 makes M irreducible while the eigenvector
+# component it creates lies below double round-off (a floating-point limit, not the theorem's).
+nonnegative = st.one_of(st.just(0.0), st.floats(min_value=1e-3, max_value=3.0))
+
+
+@st.composite
+def blocks(draw):
+    n, m = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    A = draw(arrays(float, n, elements=positive))
+    D = draw(arrays(float, m, elements=positive))
+    B = draw(arrays(float, (n, m), elements=nonnegative))
+    C = draw(arrays(float, (m, n), elements=nonnegative))
+    return A, B, C, D
+
+
+@settings(max_examples=300)
+@given(blocks())
+def test_positive_eigenvalue_iff_loop_gain_exceeds_one(parts):
+    A, B, C, D = parts
+    result = schur_perron(A, B, C, D)
+    assume(abs(result.loop_gain - 1) > 1e-6)
+    M = np.block([[-np.diag(A), B], [C, -np.diag(D)]])
+    values = np.linalg.eigvals(M)
+    real_positive = [v.real for v in values if abs(v.imag) < 1e-9 and v.real > 1e-9]
+    assert bool(real_positive) == (result.loop_gain > 1)
+    if result.unstable:
+        # The eigenvalue is the spectral abscissa of the Metzler matrix, with a non-negative vector.
+        assert abs(result.eigenvalue - values.real.max()) <= 1e-8 * max(1, result.eigenvalue)
+        assert np.all(result.eigenvector >= -1e-12)
+        assert np.allclose(
+            M @ result.eigenvector, result.eigenvalue * result.eigenvector, atol=1e-9
+        )
+        if result.irreducible:
+            assert np.all(result.eigenvector > 0)
+            assert np.sum(np.abs(values - result.eigenvalue) < 1e-7) == 1  # simple
+
+
+def test_known_two_by_two():
+    # [[-1, 2], [2, -1]]: loop gain 4, eigenvalue 1 with eigenvector (1, 1)/√2.
+    result = schur_perron([1.0], [[2.0]], [[2.0]], [1.0])
+    assert result.loop_gain == pytest.approx(4.0)
+    assert result.eigenvalue == pytest.approx(1.0)
+    assert np.allclose(result.eigenvector, [2**-0.5, 2**-0.5])
+    stable = schur_perron([1.0], [[0.5]], [[0.5]], [1.0])
+    assert stable.loop_gain == pytest.approx(0.25) and stable.eigenvalue is None
+
+
+def test_bad_blocks():
+    with pytest.raises(ConfigurationError, match="positive"):
+        schur_perron([0.0], [[1.0]], [[1.0]], [1.0])
+    with pytest.raises(ConfigurationError, match="non-negative"):
+        schur_perron([1.0], [[-1.0]], [[1.0]], [1.0])
+    with pytest.raises(ConfigurationError, match="must be"):
+        schur_perron([1.0, 2.0], [[1.0]], [[1.0]], [1.0])
+
+
+def test_saddle_blocks_extraction():
+    J = np.array([[-1.0, 0.0, 0.3], [0.0, -2.0, 0.1], [0.2, 0.4, -0.5]])
+    parts = saddle_blocks(J, [0, 1], [2])
+    assert np.allclose(parts.A, np.diag([1.0, 2.0])) and np.allclose(parts.D, [[0.5]])
+    assert np.allclose(parts.B, [[0.3], [0.1]]) and np.allclose(parts.C, [[0.2, 0.4]])
+    assert parts.off_diagonal_residual == 0.0
