@@ -527,7 +527,14 @@ def figure3(out: Path | str, quick: bool = False) -> dict[str, Any]:
     return _save(fig, out, "fig3", data, summary)
 
 
-FIGURES = {"fig1": figure1, "fig2": figure2, "fig3": figure3}
+def figure4(out: Path | str, quick: bool = False) -> dict[str, Any]:
+    """Fig 4: off the manifold (see :mod:`symescape.off_manifold`)."""
+    from .off_manifold import figure4 as draw
+
+    return draw(str(out), quick)
+
+
+FIGURES = {"fig1": figure1, "fig2": figure2, "fig3": figure3, "fig4": figure4}
 
 
 def reproduce(names: list[str], out: Path | str, quick: bool = False) -> dict[str, dict]:
