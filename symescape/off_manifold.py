@@ -192,8 +192,9 @@ def figure4(out: str, quick: bool = False) -> dict:
         runs[r] = OffManifoldRun(**result)
     fits = {r: fit_slopes(run) for r, run in runs.items()}
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(runs), figsize=(5.4 * len(runs), 4.4), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(runs), figsize=(5.4 * len(runs), 4.4), squeeze=False, layout="constrained"
+    )
     for axis, (r, run) in zip(axes[0], runs.items(), strict=True):
         eps = np.array(run.eps)
         for index, threshold in enumerate(run.thresholds):

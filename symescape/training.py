@@ -53,6 +53,7 @@ class TrainingConfig:
     seed: int = 0
     loss: Loss = field(default=SQUARED)
     stop_loss_fraction: float | None = None
+    rate_width: int | None = None  # N of the normalised rates; default the first hidden width
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rates", RateMode(self.rates))
@@ -86,12 +87,15 @@ class TrainingRecord:
     stopped_early: bool
 
 
-def layer_rates(weights: Weights, learning_rate: float, mode: RateMode) -> np.ndarray:
-    """η_l per layer: uniform, or (Nη, η, …, η, η/N) with N the first hidden width."""
+def layer_rates(
+    weights: Weights, learning_rate: float, mode: RateMode, width: int | None = None
+) -> np.ndarray:
+    """η_l per layer: uniform, or (Nη, η, …, η, η/N) with N = ``width`` (default the first hidden
+    width; for modewise blocks, the block width)."""
     depth = len(weights)
     rates = np.full(depth, learning_rate, dtype=float)
     if RateMode(mode) is RateMode.NORMALISED and depth > 1:
-        width = weights[0].shape[1]
+        width = weights[0].shape[1] if width is None else width
         rates[0] *= width
         rates[-1] /= width
     return rates
@@ -123,7 +127,7 @@ def train(
             f"network input dimension {weights[0].shape[2]} ≠ teacher's {teacher.input_dim}"
         )
     ensemble = weights[0].shape[0]
-    rates = layer_rates(weights, config.learning_rate, config.rates)
+    rates = layer_rates(weights, config.learning_rate, config.rates, config.rate_width)
     rng = np.random.default_rng(config.seed)
     fixed_x = batch_weights = None
     if config.data is DataMode.GAUSS_HERMITE:
