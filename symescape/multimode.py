@@ -5,7 +5,7 @@ gradient: inputs orthogonal to the modes do not move the block structure), from 
 on the ansatz along each v_k at scale ε, rates normalised by the block width. Stage k escapes when
 the geometric mean of block k's scalars (X_1^{(k)} = mean of its first-layer rows along v_k,
 X_l^{(k)} = n_b × mean of its diagonal block, X_L^{(k)} = n_b × mean of its readout) reaches ρ*.
-Status: groundwork for figure 5. Measured at ε = 0.05, a = (4, 2, 1), L = 4, n_b = 4: the stages
+Status: groundwork for figure 5. Measured at ε = 0.05, a = (4, 2, 1), L = 4: the stages
 escape at t = 55, 56, 62 against decoupled predictions 83, 166, 332 — the off-block entries,
 driven from zero, grow to 0.2 and pull modes 2 and 3 out early; no three separated plateaus at this
 scale (see the README). The decoupled model predicts each stage by the single-mode reduced ODE
@@ -19,11 +19,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .escape import escape_time_ode
-from .inits import modewise_block_weights
 from .network import Weights, activation_kernels
 from .reduced import reduced_model
 from .teachers import orthonormal_teacher
-from .training import RateMode
 
 RHO_STAR = 0.5
 
@@ -70,36 +68,54 @@ def off_diagonal_mass(weights: Weights, modes: int, block_width: int) -> float:
     return worst
 
 
-def cascade(config: CascadeConfig) -> dict:
-    """Train from modewise blocks (one GD pass, recording the block scalars and the off-block
-    mass); stage escape times against the decoupled prediction and the ranking rule."""
+def cascade(config: CascadeConfig, decoupled: bool = False) -> dict:
+    """The stage cascade from modewise blocks on the block-mean reduced flow (the width-M network of
+    :func:`block_mean_reduce`, exact for any block width), or, with ``decoupled``, on the decoupled
+    model (off-block entries held at zero). Stage escape times against the single-mode prediction
+    and the ranking rule; the largest off-block entry is recorded along the run."""
     from .losses import SQUARED
     from .network import loss_and_gradients
-    from .training import gauss_hermite_inputs, layer_rates
+    from .training import gauss_hermite_inputs
 
-    modes = len(config.amplitudes)
+    modes, depth = len(config.amplitudes), config.depth
     teacher = orthonormal_teacher(modes, list(config.amplitudes))
     kernels = activation_kernels(config.activation)
-    weights = modewise_block_weights(
-        np.full((modes, config.depth), config.eps), teacher.directions, config.block_width
+    eye = np.eye(modes)[None]
+    weights = (
+        (config.eps * eye,)
+        + tuple(config.eps * eye for _ in range(depth - 2))
+        + (np.full((1, 1, modes), config.eps),)
     )
+    masks = decoupled_mask(modes, depth)
     steps = int(round(config.time / config.learning_rate))
     record_every = max(1, steps // 600)
-    x, w = gauss_hermite_inputs(teacher, config.nodes)
+    x, w = gauss_hermite_inputs(teacher, config.nodes)  # directions = identity: x = s
     y = teacher(x, kernels)
-    rates = layer_rates(weights, config.learning_rate, RateMode.NORMALISED, config.block_width)
-    times, losses, history, off = [], [], [], []
+    off_block = 1 - np.eye(modes)
+    times, losses, diagonal, off = [], [], [], []
     for step in range(steps + 1):
         loss, _, grads = loss_and_gradients(weights, x, y, SQUARED, kernels, w)
         if step % record_every == 0 or step == steps:
             times.append(step * config.learning_rate)
             losses.append(float(loss[0]))
-            history.append(block_scalars(weights, teacher.directions, config.block_width)[0])
-            off.append(off_diagonal_mass(weights, modes, config.block_width))
+            diagonal.append(
+                [
+                    [weights[0][0, k, k]]
+                    + [W[0, k, k] for W in weights[1:-1]]
+                    + [weights[-1][0, 0, k]]
+                    for k in range(modes)
+                ]
+            )
+            off.append(
+                max((float(np.abs(W[0] * off_block).max()) for W in weights[:-1]), default=0.0)
+            )
+        gradients = grads.gradients
+        if decoupled:
+            gradients = tuple(g * m for g, m in zip(gradients, masks, strict=True))
         weights = tuple(
-            W - eta * g for W, eta, g in zip(weights, rates, grads.gradients, strict=True)
+            W - config.learning_rate * g for W, g in zip(weights, gradients, strict=True)
         )
-    rho = np.exp(np.mean(np.log(np.abs(np.array(history)) + 1e-300), axis=2))  # (T, M)
+    rho = np.exp(np.mean(np.log(np.abs(np.array(diagonal)) + 1e-300), axis=2))  # (T, M)
     stage_times = []
     for k in range(modes):
         crossed = np.flatnonzero(rho[:, k] >= RHO_STAR)
@@ -107,14 +123,14 @@ def cascade(config: CascadeConfig) -> dict:
     predicted = [
         float(
             escape_time_ode(
-                reduced_model(config.activation, config.depth, amplitude=a),
-                np.full(config.depth, config.eps),
+                reduced_model(config.activation, depth, amplitude=a), np.full(depth, config.eps)
             ).time
         )
         for a in config.amplitudes
     ]
     return {
         "settings": asdict(config),
+        "decoupled": decoupled,
         "times": times,
         "loss": losses,
         "rho": rho.tolist(),
@@ -125,3 +141,42 @@ def cascade(config: CascadeConfig) -> dict:
         "order_measured": [int(i) for i in np.argsort(stage_times)],
         "order_ranking_rule": [int(i) for i in np.argsort(-np.array(config.amplitudes))],
     }
+
+
+def block_mean_reduce(weights: Weights, directions: np.ndarray, block_width: int) -> Weights:
+    """The block-mean point as a width-M network on inputs s = V x (MATH.md §9).
+
+    Block k's first-layer rows u_kᵀV become row k of U (M×M); the internal block (j, k), constant
+    Y^{jk}/n_b, becomes Y^{jk}; the readout Z_k/n_b becomes Z_k. The function is unchanged, and one
+    GD step of the full network with rates (n_b η, η, η/n_b) is one GD step of rate η here (since
+    δ_full = δ̃/n_b): the block-mean reduced flow is plain gradient flow of the small network.
+    """
+    V = np.atleast_2d(directions)
+    modes, nb = V.shape[0], block_width
+
+    def block_means(w: np.ndarray) -> np.ndarray:
+        E, rows, cols = w.shape
+        return w.reshape(E, rows // nb, nb, cols // nb, nb).mean(axis=(2, 4))
+
+    first = weights[0] @ V.T  # (E, M·n_b, M)
+    U = first.reshape(first.shape[0], modes, nb, modes).mean(axis=2)
+    internal = tuple(block_means(w) * nb for w in weights[1:-1])
+    readout = weights[-1].reshape(weights[-1].shape[0], 1, modes, nb).mean(axis=3) * nb
+    return (U, *internal, readout)
+
+
+def block_mean_expand(small: Weights, directions: np.ndarray, block_width: int) -> Weights:
+    """Inverse of :func:`block_mean_reduce`: the full network on the block-mean manifold."""
+    V = np.atleast_2d(directions)
+    nb = block_width
+    first = np.repeat(small[0], nb, axis=1) @ V
+    internal = tuple(np.repeat(np.repeat(w, nb, axis=1), nb, axis=2) / nb for w in small[1:-1])
+    readout = np.repeat(small[-1], nb, axis=2) / nb
+    return (first, *internal, readout)
+
+
+def decoupled_mask(modes: int, depth: int) -> tuple[np.ndarray, ...]:
+    """Masks keeping only the diagonal (mode-to-itself) entries of the small network: the
+    decoupled model of MATH.md §9 (projected gradient flow onto the block-diagonal subspace)."""
+    eye = np.eye(modes)
+    return (eye,) + tuple(eye for _ in range(depth - 2)) + (np.ones((1, modes)),)

@@ -22,3 +22,42 @@ def test_cascade_config_validation():
         CascadeConfig(eps=0.7)
     with pytest.raises(ConfigurationError, match="depth"):
         CascadeConfig(depth=1)
+
+
+def test_block_mean_reduction_is_exact():
+    # One full-network GD step (rates n_b η, η, η/n_b) equals one small-network step of rate η.
+    from symescape.losses import SQUARED
+    from symescape.multimode import block_mean_expand, block_mean_reduce
+    from symescape.network import activation_kernels, loss_and_gradients
+    from symescape.training import RateMode, gauss_hermite_inputs, layer_rates
+
+    kernels = activation_kernels("tanh")
+    teacher = orthonormal_teacher(3, [3.0, 2.0, 1.0])
+    rng = np.random.default_rng(5)
+    small = (
+        rng.normal(size=(1, 3, 3)) * 0.5,
+        rng.normal(size=(1, 3, 3)) * 0.5,
+        rng.normal(size=(1, 3, 3)) * 0.5,
+        rng.normal(size=(1, 1, 3)) * 0.5,
+    )
+    full = block_mean_expand(small, teacher.directions, 4)
+    assert all(
+        np.allclose(a, b, rtol=1e-14)
+        for a, b in zip(block_mean_reduce(full, teacher.directions, 4), small, strict=True)
+    )
+    x, w = gauss_hermite_inputs(teacher, 10)
+    y = teacher(x, kernels)
+    _, _, g_full = loss_and_gradients(full, x, y, SQUARED, kernels, w)
+    rates = layer_rates(full, 0.1, RateMode.NORMALISED, 4)
+    stepped = tuple(W - r * g for W, r, g in zip(full, rates, g_full.gradients, strict=True))
+    s = x @ teacher.directions.T
+    _, _, g_small = loss_and_gradients(small, s, y, SQUARED, kernels, w)
+    small_step = tuple(W - 0.1 * g for W, g in zip(small, g_small.gradients, strict=True))
+    reduced = block_mean_reduce(stepped, teacher.directions, 4)
+    for a, b in zip(reduced, small_step, strict=True):
+        assert np.abs(a - b).max() <= 1e-14
+    # The step stays on the block-mean manifold.
+    assert all(
+        np.abs(a - b).max() <= 1e-14
+        for a, b in zip(block_mean_expand(reduced, teacher.directions, 4), stepped, strict=True)
+    )
