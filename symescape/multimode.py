@@ -180,3 +180,113 @@ def decoupled_mask(modes: int, depth: int) -> tuple[np.ndarray, ...]:
     decoupled model of MATH.md §9 (projected gradient flow onto the block-diagonal subspace)."""
     eye = np.eye(modes)
     return (eye,) + tuple(eye for _ in range(depth - 2)) + (np.ones((1, modes)),)
+
+
+@dataclass(frozen=True)
+class MultiModeFamily:
+    """The homotopy from the decoupled model (ν = 0) to the block-mean flow (ν = 1) on the width-M
+    network's flattened parameters θ: F_ν = (m + ν(1 - m)) ⊙ F_bm(θ), m the decoupled mask.
+    ``channels`` split ∂_ν F = (1 - m) ⊙ F_bm into first-layer cross-block rotations and the
+    off-block entries of each internal layer; the threshold is mode 1's stage escape."""
+
+    nu: float
+    shapes: tuple[tuple[int, ...], ...]
+    x0: np.ndarray
+
+    def field(self, theta: np.ndarray) -> np.ndarray:
+        return self._weight(self.nu) * _block_mean_field(theta, self.shapes)
+
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
+        return self._weight(self.nu)[:, None] * _complex_step_jacobian(theta, self.shapes)
+
+    def channels(self) -> list:
+        groups = _offblock_groups(self.shapes)
+        return [lambda theta, g=g: g * _block_mean_field(theta, self.shapes) for g in groups]
+
+    def threshold(self, theta: np.ndarray) -> float:
+        diagonal = theta[_mode_one_indices(self.shapes)]
+        return float(np.mean(np.log(np.abs(diagonal)))) - np.log(RHO_STAR)
+
+    def threshold_gradient(self, theta: np.ndarray) -> np.ndarray:
+        grad = np.zeros_like(theta)
+        index = _mode_one_indices(self.shapes)
+        grad[index] = 1.0 / (len(index) * theta[index])
+        return grad
+
+    def _weight(self, nu: float) -> np.ndarray:
+        mask = _flat_mask(self.shapes)
+        return mask + nu * (1 - mask)
+
+
+_FAMILY_CONTEXT: dict = {}
+
+
+def multimode_family(config: CascadeConfig, nu: float) -> MultiModeFamily:
+    """The family at ``nu`` for a modewise start at ε (shared quadrature and teacher)."""
+    from .training import gauss_hermite_inputs
+
+    modes, depth = len(config.amplitudes), config.depth
+    teacher = orthonormal_teacher(modes, list(config.amplitudes))
+    kernels = activation_kernels(config.activation)
+    x, w = gauss_hermite_inputs(teacher, config.nodes)
+    shapes = ((modes, modes),) * (depth - 1) + ((1, modes),)
+    _FAMILY_CONTEXT[shapes] = (x, teacher(x, kernels), w, kernels, modes)
+    x0 = np.concatenate(
+        [config.eps * np.eye(modes).ravel()] * (depth - 1) + [np.full(modes, config.eps)]
+    )
+    return MultiModeFamily(float(nu), shapes, x0)
+
+
+def _unflatten(theta: np.ndarray, shapes: tuple) -> tuple[np.ndarray, ...]:
+    out, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        out.append(theta[start : start + size].reshape((1, *shape)))
+        start += size
+    return tuple(out)
+
+
+def _block_mean_field(theta: np.ndarray, shapes: tuple) -> np.ndarray:
+    from .losses import SQUARED
+    from .network import loss_and_gradients
+
+    x, y, w, kernels, _ = _FAMILY_CONTEXT[shapes]
+    _, _, grads = loss_and_gradients(_unflatten(theta, shapes), x, y, SQUARED, kernels, w)
+    return -np.concatenate([g.ravel() for g in grads.gradients])
+
+
+def _complex_step_jacobian(theta: np.ndarray, shapes: tuple, h: float = 1e-30) -> np.ndarray:
+    """∂F/∂θ to round-off by complex steps (the backward pass is analytic in θ)."""
+    n = theta.size
+    J = np.empty((n, n))
+    for j in range(n):
+        probe = theta.astype(complex)
+        probe[j] += 1j * h
+        J[:, j] = _block_mean_field(probe, shapes).imag / h
+    return J
+
+
+def _flat_mask(shapes: tuple) -> np.ndarray:
+    modes = shapes[0][0]
+    parts = [np.eye(modes).ravel() for _ in shapes[:-1]] + [np.ones(modes)]
+    return np.concatenate(parts)
+
+
+def _offblock_groups(shapes: tuple) -> list[np.ndarray]:
+    """Indicator vectors: first-layer cross-block rotations, then each internal layer's
+    off-block entries."""
+    modes, total = shapes[0][0], int(sum(np.prod(s) for s in shapes))
+    groups, start = [], 0
+    for _ in shapes[:-1]:
+        group = np.zeros(total)
+        group[start : start + modes * modes] = (1 - np.eye(modes)).ravel()
+        groups.append(group)
+        start += modes * modes
+    return groups
+
+
+def _mode_one_indices(shapes: tuple) -> np.ndarray:
+    modes = shapes[0][0]
+    block = modes * modes
+    diagonal = [layer * block for layer in range(len(shapes) - 1)]
+    return np.array(diagonal + [block * (len(shapes) - 1)])
