@@ -534,7 +534,14 @@ def figure4(out: Path | str, quick: bool = False) -> dict[str, Any]:
     return draw(str(out), quick)
 
 
-FIGURES = {"fig1": figure1, "fig2": figure2, "fig3": figure3, "fig4": figure4}
+def figure5(out: Path | str, quick: bool = False) -> dict[str, Any]:
+    """Fig 5: the multi-mode cascade (see :mod:`symescape.multimode`)."""
+    from .multimode import figure5 as draw
+
+    return draw(str(out), quick)
+
+
+FIGURES = {"fig1": figure1, "fig2": figure2, "fig3": figure3, "fig4": figure4, "fig5": figure5}
 
 
 def reproduce(names: list[str], out: Path | str, quick: bool = False) -> dict[str, dict]:

@@ -20,6 +20,8 @@ REQUIRED = {
     "c4-class-c-ratio",
     "prop24-schur-perron",
     "prop23-homotopy",
+    "thm11-off-manifold",
+    "fig5-cascade",
 }
 
 
@@ -31,6 +33,8 @@ def test_quick_verify_has_no_failure():
     discrepancies = {c.id: c for c in claims if c.verdict is Verdict.DISCREPANCY}
     # The Class C per-layer ratio: γ_1 = q γ_l, not "the same ratio in every l".
     assert "c4-class-c-ratio" in discrepancies
+    # Figure 5's cascade: the decoupled model reproduces it, the exact block-mean flow does not.
+    assert "fig5-cascade" in discrepancies
     assert "γ_1/γ_2 = 1.99" in discrepancies["c4-class-c-ratio"].measured
     assert claims_latex(claims).startswith(r"\begin{tabular}")
 
