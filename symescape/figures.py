@@ -97,6 +97,7 @@ def gd_vs_ode(
         "loss_ode": [float(model.loss(X)) for X in X_ode],
         "euler_step_error": euler_error,
         "max_rel_deviation": float(np.abs(X_gd / X_ode - 1).max()),
+        "max_ansatz_deviation": float(record.ansatz_deviation.max()),
         "lr": lr,
     }
 

@@ -413,27 +413,9 @@ def check_homotopy(quick: bool) -> Claim:
         worst = max(worst, abs(result.derivative / central - 1))
         rows.append(f"ν={nu}: {result.derivative:.8f} vs {central:.8f}")
     if not quick:
-        from .homotopy import escape_time
-        from .multimode import CascadeConfig, multimode_family
+        from .multimode import CascadeConfig, multimode_homotopy_check
 
-        config = CascadeConfig(eps=0.05, nodes=10)
-        family = multimode_family(config, 0.5)
-        result = homotopy_derivative(
-            family.field,
-            family.jacobian,
-            family.channels(),
-            family.x0,
-            family.threshold,
-            family.threshold_gradient,
-            1e4,
-            rtol=1e-10,
-        )
-
-        def stage_time(n: float) -> float:
-            f = multimode_family(config, n)
-            return escape_time(f.field, f.x0, f.threshold, 1e4, rtol=1e-12)[0]
-
-        central = (stage_time(0.501) - stage_time(0.499)) / 0.002
+        result, central = multimode_homotopy_check(CascadeConfig(eps=0.05, nodes=10))
         worst = max(worst, abs(result.derivative / central - 1))
         rows.append(
             f"multi-mode decoupled→block-mean (ν=0.5, stage 1): {result.derivative:.6f} "
