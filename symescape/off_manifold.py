@@ -19,7 +19,7 @@ from .errors import ConfigurationError
 from .inits import he_normal_weights
 from .losses import SQUARED
 from .network import activation_kernels, backward, forward, loss_and_gradients
-from .teachers import single_mode_teacher
+from .teachers import Teacher, single_mode_teacher
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +39,7 @@ class OffManifoldConfig:
     seeds: int = 4
     max_steps: int = 20000
     data_seed: int = 0
+    covariates: str | None = None  # None: Gaussian inputs; "digits": scikit-learn's bundled digits
 
     def __post_init__(self) -> None:
         if self.depth < 1 or self.width < 1 or self.input_dim < 1 or self.batch < 1:
@@ -60,6 +61,22 @@ class OffManifoldRun:
     gradient_norms: list[list[list[float]]]  # (records, members, L)
 
 
+def load_covariates(name: str) -> np.ndarray:
+    """Standardised real covariates from a dataset shipped inside a package (no download):
+    ``digits`` (scikit-learn, 1797 × 64; constant pixels dropped). Needs the ``real-data`` extra."""
+    if name != "digits":
+        raise ConfigurationError(f"unknown covariates {name!r}; known: digits")
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ConfigurationError(
+            "real covariates need scikit-learn: pip install 'symescape[real-data]'"
+        ) from None
+    data = load_digits().data.astype(float)
+    data = data[:, data.std(axis=0) > 0]
+    return (data - data.mean(axis=0)) / data.std(axis=0)
+
+
 def off_manifold_run(
     config: OffManifoldConfig, r: int, eps: list[float], progress: bool = False
 ) -> OffManifoldRun:
@@ -69,19 +86,37 @@ def off_manifold_run(
     if any(not np.isfinite(e) or e <= 0 for e in eps):
         raise ConfigurationError(f"ε must be finite and > 0, got {eps}")
     kernels = activation_kernels(config.activation)
-    teacher = single_mode_teacher(config.input_dim, config.amplitude)
-    v = teacher.directions[0]
-    widths = [config.input_dim] + [config.width] * (config.depth - 1) + [1]
+    rng = np.random.default_rng(config.data_seed)
+    data = None if config.covariates is None else load_covariates(config.covariates)
+    input_dim = config.input_dim if data is None else data.shape[1]
+    if data is None:
+        teacher = single_mode_teacher(input_dim, config.amplitude)
+    else:
+        # Teacher along the leading principal direction of the data (a strong, real signal).
+        principal = np.linalg.svd(data, full_matrices=False)[2][0]
+        teacher = Teacher(np.array([config.amplitude]), principal[None, :])
+    widths = [input_dim] + [config.width] * (config.depth - 1) + [1]
     parts = [
         he_normal_weights(widths, ensemble=config.seeds, seed=7, epsilon=e, bottleneck=r)
         for e in eps
     ]
     weights = tuple(np.concatenate([p[l] for p in parts]) for l in range(config.depth))
     members = weights[0].shape[0]
-    rng = np.random.default_rng(config.data_seed)
-    x_eval = rng.standard_normal((config.eval_batch, config.input_dim))
+
+    def sample(shape: tuple[int, ...]) -> np.ndarray:
+        if data is None:
+            return rng.standard_normal((*shape, input_dim))
+        return data[rng.integers(0, data.shape[0], size=shape)]
+
+    x_eval = sample((config.eval_batch,))
     y_eval = teacher(x_eval, kernels)
-    projection = x_eval @ v
+    # The teacher signal direction: v for Gaussian inputs; E[y x] estimated from the data otherwise.
+    if data is None:
+        direction = teacher.directions[0]
+    else:
+        signal = (teacher(data, kernels)[:, None] * data).mean(axis=0)
+        direction = signal / np.linalg.norm(signal)
+    projection = x_eval @ direction
     baseline = float(np.mean(y_eval**2) / 2)
     escape = np.full((len(config.thresholds), members), np.nan)
     eval_steps, signal, norms = [], [], []
@@ -107,7 +142,7 @@ def off_manifold_run(
                 escape[index, hit] = step
             if not np.isnan(escape).any():
                 break
-        x = rng.standard_normal((members, config.batch, config.input_dim))
+        x = sample((members, config.batch))
         _, _, grads = loss_and_gradients(weights, x, teacher(x, kernels), SQUARED, kernels)
         weights = tuple(
             w - config.learning_rate * g for w, g in zip(weights, grads.gradients, strict=True)

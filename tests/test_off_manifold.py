@@ -60,3 +60,13 @@ def test_unreached_threshold_is_nan_not_a_time():
     run = off_manifold_run(OffManifoldConfig(max_steps=20, seeds=2), 5, [0.01, 0.02])
     assert np.all(np.isnan(np.array(run.steps)))
     assert all(np.isnan(f.slope) for f in fit_slopes(run))
+
+
+def test_real_covariates_digits():
+    # scikit-learn's bundled digits (no download): the r = 3 law holds with real covariates.
+    config = OffManifoldConfig(covariates="digits")
+    run = off_manifold_run(config, 3, [0.005, 0.01, 0.02])
+    for fit in fit_slopes(run):
+        assert abs(fit.slope - fit.predicted) <= 0.25 * abs(fit.predicted), fit
+    with pytest.raises(ConfigurationError, match="unknown covariates"):
+        off_manifold_run(OffManifoldConfig(covariates="mnist"), 3, [0.01])
