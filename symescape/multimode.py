@@ -421,3 +421,70 @@ def multimode_homotopy_check(
 
     central = (stage_time(nu + step) - stage_time(nu - step)) / (2 * step)
     return result, central
+
+
+@dataclass(frozen=True)
+class StageSaddle:
+    """The stage-1 saddle of the block-mean flow and its linearisation.
+
+    ``theta`` is the stationary point (block 1 at its single-block optimum, its first-layer row
+    free to rotate toward every mode; all other blocks and couplings at 0), ``residual`` |F(θ)|∞,
+    ``row`` block 1's first-layer row in the mode basis, ``eigenvalues`` the Jacobian's spectrum
+    (descending real part), ``unstable`` the top eigenvalue, ``pairs`` the 2×2 Jacobian blocks of
+    (rotation of block k's row toward v_1, off-block amplitude from block k into block 1) for
+    k ≥ 2 — the variables of Proposition 24 — and ``perron_applicable`` whether those blocks have
+    its sign structure (negative diagonal, non-negative off-diagonal)."""
+
+    theta: np.ndarray
+    residual: float
+    row: np.ndarray
+    eigenvalues: np.ndarray
+    unstable: float
+    pairs: tuple[np.ndarray, ...]
+    perron_applicable: bool
+
+
+def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
+    """Find the stage-1 saddle by integrating the block-mean flow restricted to block 1 (LSODA:
+    the converged flow is stiff), then linearise the full block-mean flow there (exact Jacobian
+    by complex steps)."""
+    from scipy.integrate import solve_ivp
+
+    family = multimode_family(config, 1.0)
+    shapes = family.shapes
+    modes, depth = len(config.amplitudes), config.depth
+    block = modes * modes
+    # Block 1's variables: its first-layer row (all modes), its diagonal internal entries, readout.
+    active = list(range(modes)) + [layer * block for layer in range(1, depth - 1)]
+    active.append(block * (depth - 1))
+    mask = np.zeros(family.x0.size)
+    mask[active] = 1.0
+    start = mask * family.x0
+    sol = solve_ivp(
+        lambda t, x: mask * _block_mean_field(x, shapes),
+        (0.0, time),
+        start,
+        method="LSODA",
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    theta = sol.y[:, -1]
+    residual = float(np.abs(_block_mean_field(theta, shapes)).max())
+    J = _complex_step_jacobian(theta, shapes)
+    values = np.linalg.eigvals(J)
+    values = values[np.argsort(-values.real)]
+    pairs = []
+    for k in range(1, modes):
+        rotation = k * modes  # W_1[k, 0]: block k's row toward v_1
+        amplitude = block + k  # W_2[0, k]: block k into block 1
+        pairs.append(J[np.ix_([rotation, amplitude], [rotation, amplitude])])
+    applicable = all(p[0, 0] < 0 and p[1, 1] < 0 and p[0, 1] >= 0 and p[1, 0] >= 0 for p in pairs)
+    return StageSaddle(
+        theta,
+        residual,
+        theta[:modes].copy(),
+        values,
+        float(values[0].real),
+        tuple(pairs),
+        applicable,
+    )

@@ -123,3 +123,18 @@ def test_count_plateaus():
     assert count_plateaus(t, staircase) == 3
     assert count_plateaus(t, np.where(t < 50, 1.0, 0.001)) == 1
     assert count_plateaus(t, np.ones_like(t)) == 0
+
+
+def test_stage_saddle_is_stationary_and_unstable():
+    from symescape.multimode import stage_saddle
+
+    saddle = stage_saddle(CascadeConfig(eps=0.05, nodes=12))
+    assert saddle.residual < 1e-3  # a stationary point of the full block-mean flow
+    # Block 1's row is rotated toward the unlearned modes (not along v_1 alone).
+    assert saddle.row[0] > 0 and np.all(np.abs(saddle.row[1:]) > 1e-3)
+    # The saddle is unstable: a positive eigenvalue, one per unlearned mode.
+    assert saddle.unstable > 1e-3
+    assert np.sum(saddle.eigenvalues.real > 0.5 * saddle.unstable) == 2
+    # Proposition 24's sign structure does not hold in these variables (zero diagonal).
+    assert not saddle.perron_applicable
+    assert all(abs(p[0, 0]) < 1e-8 and abs(p[1, 1]) < 1e-8 for p in saddle.pairs)
