@@ -8,6 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .activations import REGISTRY, Activation, Z, activation, known_activations
+from .block_mean import BlockMeanNetwork, block_mean_field_and_jacobian, block_mean_network
 from .chain import ScalarChain, chain_kernel, scalar_chain
 from .classification import ActivationClass, Classification, classify
 from .constants import EscapeConstants, escape_constants
@@ -52,7 +53,13 @@ from .quadrature import (
     leading_time_mpmath,
 )
 from .reduced import ReducedModel, reduced_model
-from .stability import SaddleBlocks, SchurPerronResult, saddle_blocks, schur_perron
+from .stability import (
+    SaddleBlocks,
+    SchurPerronResult,
+    metzler_gauge,
+    saddle_blocks,
+    schur_perron,
+)
 from .sweeps import SweepStore, grid, run_sweep
 from .taylor import (
     first_nonlinear_order,
@@ -69,6 +76,9 @@ __all__ = [
     "Z",
     "activation",
     "known_activations",
+    "BlockMeanNetwork",
+    "block_mean_field_and_jacobian",
+    "block_mean_network",
     "ScalarChain",
     "chain_kernel",
     "scalar_chain",
@@ -120,6 +130,7 @@ __all__ = [
     "reduced_model",
     "SaddleBlocks",
     "SchurPerronResult",
+    "metzler_gauge",
     "saddle_blocks",
     "schur_perron",
     "SweepStore",

@@ -5,22 +5,30 @@ gradient: inputs orthogonal to the modes do not move the block structure), from 
 on the ansatz along each v_k at scale ε, rates normalised by the block width. Stage k escapes when
 the geometric mean of block k's scalars (X_1^{(k)} = mean of its first-layer rows along v_k,
 X_l^{(k)} = n_b × mean of its diagonal block, X_L^{(k)} = n_b × mean of its readout) reaches ρ*.
-Status: groundwork for figure 5. Measured at ε = 0.05, a = (4, 2, 1), L = 4: the stages
-escape at t = 55, 56, 62 against decoupled predictions 83, 166, 332 — the off-block entries,
-driven from zero, grow to 0.2 and pull modes 2 and 3 out early; no three separated plateaus at this
-scale (see the README). The decoupled model predicts each stage by the single-mode reduced ODE
+Measured at ε = 0.05, a = (4, 2, 1), L = 4: the stages escape at t = 55, 56, 62 against
+decoupled predictions 83, 166, 332 — the off-block entries, driven from zero, grow to O(1) and pull
+modes 2 and 3 out early; no three separated plateaus (see the README for the sweep).
+The decoupled model predicts each stage by the single-mode reduced ODE
 with amplitude a_k (K_k = a_k μ₁ c_1^{L-1}); the ranking rule orders stages by decreasing a_k.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from .escape import escape_time_ode
 from .network import Weights, activation_kernels
 from .reduced import reduced_model
+from .stability import (
+    SaddleBlocks,
+    SchurPerronResult,
+    metzler_gauge,
+    saddle_blocks,
+    schur_perron,
+)
 from .teachers import orthonormal_teacher
 
 RHO_STAR = 0.5
@@ -183,6 +191,79 @@ def decoupled_mask(modes: int, depth: int) -> tuple[np.ndarray, ...]:
 
 
 @dataclass(frozen=True)
+class BlockMeanProblem:
+    """The block-mean reduced flow of a cascade configuration: the width-M network's parameter
+    shapes, the weighted tensor Gauss–Hermite nodes s (inputs x = s: directions = identity), the
+    teacher values there, and the activation's kernels. ``field`` is F(θ) by the network's backward
+    pass (it accepts complex θ, for complex steps); ``field_and_jacobian`` is F and ∂F/∂θ from the
+    symbolic layer (:mod:`symescape.block_mean`)."""
+
+    activation: str
+    depth: int
+    shapes: tuple[tuple[int, ...], ...]
+    nodes: np.ndarray
+    weights: np.ndarray
+    target: np.ndarray
+
+    @property
+    def modes(self) -> int:
+        return self.shapes[0][0]
+
+    def field(self, theta: np.ndarray) -> np.ndarray:
+        from .losses import SQUARED
+        from .network import loss_and_gradients
+
+        kernels = activation_kernels(self.activation)
+        _, _, grads = loss_and_gradients(
+            _unflatten(theta, self.shapes), self.nodes, self.target, SQUARED, kernels, self.weights
+        )
+        return -np.concatenate([g.ravel() for g in grads.gradients])
+
+    def field_and_jacobian(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from .block_mean import block_mean_field_and_jacobian
+
+        evaluate = block_mean_field_and_jacobian(
+            self.activation, self.depth, self.nodes, self.weights, self.target
+        )
+        return evaluate(theta)
+
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """∂F/∂θ, analytic (SymPy-derived Hessian of the network, lambdified once)."""
+        return self.field_and_jacobian(theta)[1]
+
+    def complex_step_jacobian(self, theta: np.ndarray, h: float = 1e-30) -> np.ndarray:
+        """∂F/∂θ to round-off by complex steps of the backward pass (an independent route)."""
+        n = theta.size
+        J = np.empty((n, n))
+        for j in range(n):
+            probe = theta.astype(complex)
+            probe[j] += 1j * h
+            J[:, j] = self.field(probe).imag / h
+        return J
+
+
+@lru_cache(maxsize=32)
+def block_mean_problem(
+    activation: str, depth: int, amplitudes: tuple[float, ...], nodes: int
+) -> BlockMeanProblem:
+    """The block-mean reduced flow for a teacher with ``amplitudes`` on orthonormal modes."""
+    from .training import gauss_hermite_inputs
+
+    modes = len(amplitudes)
+    teacher = orthonormal_teacher(modes, list(amplitudes))
+    x, w = gauss_hermite_inputs(teacher, nodes)  # directions = identity: x = s
+    shapes = ((modes, modes),) * (depth - 1) + ((1, modes),)
+    target = teacher(x, activation_kernels(activation))
+    return BlockMeanProblem(activation, depth, shapes, x, w, target)
+
+
+def _problem(config: CascadeConfig) -> BlockMeanProblem:
+    return block_mean_problem(
+        config.activation, config.depth, tuple(config.amplitudes), config.nodes
+    )
+
+
+@dataclass(frozen=True)
 class MultiModeFamily:
     """The homotopy from the decoupled model (ν = 0) to the block-mean flow (ν = 1) on the width-M
     network's flattened parameters θ: F_ν = (m + ν(1 - m)) ⊙ F_bm(θ), m the decoupled mask.
@@ -190,18 +271,22 @@ class MultiModeFamily:
     off-block entries of each internal layer; the threshold is mode 1's stage escape."""
 
     nu: float
-    shapes: tuple[tuple[int, ...], ...]
+    problem: BlockMeanProblem
     x0: np.ndarray
 
+    @property
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
+        return self.problem.shapes
+
     def field(self, theta: np.ndarray) -> np.ndarray:
-        return self._weight(self.nu) * _block_mean_field(theta, self.shapes)
+        return self._weight(self.nu) * self.problem.field(theta)
 
     def jacobian(self, theta: np.ndarray) -> np.ndarray:
-        return self._weight(self.nu)[:, None] * _complex_step_jacobian(theta, self.shapes)
+        return self._weight(self.nu)[:, None] * self.problem.jacobian(theta)
 
     def channels(self) -> list:
         groups = _offblock_groups(self.shapes)
-        return [lambda theta, g=g: g * _block_mean_field(theta, self.shapes) for g in groups]
+        return [lambda theta, g=g: g * self.problem.field(theta) for g in groups]
 
     def threshold(self, theta: np.ndarray) -> float:
         diagonal = theta[_mode_one_indices(self.shapes)]
@@ -218,23 +303,13 @@ class MultiModeFamily:
         return mask + nu * (1 - mask)
 
 
-_FAMILY_CONTEXT: dict = {}
-
-
 def multimode_family(config: CascadeConfig, nu: float) -> MultiModeFamily:
     """The family at ``nu`` for a modewise start at ε (shared quadrature and teacher)."""
-    from .training import gauss_hermite_inputs
-
     modes, depth = len(config.amplitudes), config.depth
-    teacher = orthonormal_teacher(modes, list(config.amplitudes))
-    kernels = activation_kernels(config.activation)
-    x, w = gauss_hermite_inputs(teacher, config.nodes)
-    shapes = ((modes, modes),) * (depth - 1) + ((1, modes),)
-    _FAMILY_CONTEXT[shapes] = (x, teacher(x, kernels), w, kernels, modes)
     x0 = np.concatenate(
         [config.eps * np.eye(modes).ravel()] * (depth - 1) + [np.full(modes, config.eps)]
     )
-    return MultiModeFamily(float(nu), shapes, x0)
+    return MultiModeFamily(float(nu), _problem(config), x0)
 
 
 def _unflatten(theta: np.ndarray, shapes: tuple) -> tuple[np.ndarray, ...]:
@@ -244,26 +319,6 @@ def _unflatten(theta: np.ndarray, shapes: tuple) -> tuple[np.ndarray, ...]:
         out.append(theta[start : start + size].reshape((1, *shape)))
         start += size
     return tuple(out)
-
-
-def _block_mean_field(theta: np.ndarray, shapes: tuple) -> np.ndarray:
-    from .losses import SQUARED
-    from .network import loss_and_gradients
-
-    x, y, w, kernels, _ = _FAMILY_CONTEXT[shapes]
-    _, _, grads = loss_and_gradients(_unflatten(theta, shapes), x, y, SQUARED, kernels, w)
-    return -np.concatenate([g.ravel() for g in grads.gradients])
-
-
-def _complex_step_jacobian(theta: np.ndarray, shapes: tuple, h: float = 1e-30) -> np.ndarray:
-    """∂F/∂θ to round-off by complex steps (the backward pass is analytic in θ)."""
-    n = theta.size
-    J = np.empty((n, n))
-    for j in range(n):
-        probe = theta.astype(complex)
-        probe[j] += 1j * h
-        J[:, j] = _block_mean_field(probe, shapes).imag / h
-    return J
 
 
 def _flat_mask(shapes: tuple) -> np.ndarray:
@@ -429,29 +484,44 @@ class StageSaddle:
 
     ``theta`` is the stationary point (block 1 at its single-block optimum, its first-layer row
     free to rotate toward every mode; all other blocks and couplings at 0), ``residual`` |F(θ)|∞,
-    ``row`` block 1's first-layer row in the mode basis, ``eigenvalues`` the Jacobian's spectrum
-    (descending real part), ``unstable`` the top eigenvalue, ``pairs`` the 2×2 Jacobian blocks of
-    (rotation of block k's row toward v_1, off-block amplitude from block k into block 1) for
-    k ≥ 2 — the variables of Proposition 24 — and ``perron_applicable`` whether those blocks have
-    its sign structure (negative diagonal, non-negative off-diagonal)."""
+    ``row`` block 1's first-layer row in the mode basis, ``jacobian`` ∂F/∂θ there (analytic, from
+    the symbolic layer), ``eigenvalues`` its spectrum (descending real part), ``unstable`` the top
+    eigenvalue, ``pairs`` the 2×2 Jacobian blocks of (rotation of block k's row toward v_1,
+    off-block amplitude from block k into block 1) for k ≥ 2, and ``perron_applicable`` whether
+    those have Proposition 24's strict sign structure (negative diagonal, non-negative
+    off-diagonal).
+
+    The closure of Proposition 24 at this saddle: ``first`` the first-layer rows of blocks 2..M
+    (rotations into the mode space), ``second`` the off-block amplitudes W_2[0, k] from block k
+    into block 1. ``closure_leak`` is max |J[closure, rest]| (0: the closure is an invariant
+    subspace of the linearisation), ``gauge`` the signs making its couplings non-negative
+    (:func:`symescape.stability.metzler_gauge`), ``blocks`` the gauged [[-A, B], [C, -D]] split
+    and ``perron`` Schur–Perron on it (marginal: here A = D = 0)."""
 
     theta: np.ndarray
     residual: float
     row: np.ndarray
+    jacobian: np.ndarray
     eigenvalues: np.ndarray
     unstable: float
     pairs: tuple[np.ndarray, ...]
     perron_applicable: bool
+    first: tuple[int, ...]
+    second: tuple[int, ...]
+    closure_leak: float
+    gauge: np.ndarray | None
+    blocks: SaddleBlocks | None
+    perron: SchurPerronResult | None
 
 
 def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
     """Find the stage-1 saddle by integrating the block-mean flow restricted to block 1 (LSODA:
-    the converged flow is stiff), then linearise the full block-mean flow there (exact Jacobian
-    by complex steps)."""
+    the converged flow is stiff), then linearise the full block-mean flow there (analytic
+    Jacobian) and apply Proposition 24 to the rotation / off-block closure."""
     from scipy.integrate import solve_ivp
 
     family = multimode_family(config, 1.0)
-    shapes = family.shapes
+    problem = family.problem
     modes, depth = len(config.amplitudes), config.depth
     block = modes * modes
     # Block 1's variables: its first-layer row (all modes), its diagonal internal entries, readout.
@@ -461,7 +531,7 @@ def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
     mask[active] = 1.0
     start = mask * family.x0
     sol = solve_ivp(
-        lambda t, x: mask * _block_mean_field(x, shapes),
+        lambda t, x: mask * problem.field(x),
         (0.0, time),
         start,
         method="LSODA",
@@ -469,8 +539,8 @@ def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
         atol=1e-12,
     )
     theta = sol.y[:, -1]
-    residual = float(np.abs(_block_mean_field(theta, shapes)).max())
-    J = _complex_step_jacobian(theta, shapes)
+    field, J = problem.field_and_jacobian(theta)
+    residual = float(np.abs(field).max())
     values = np.linalg.eigvals(J)
     values = values[np.argsort(-values.real)]
     pairs = []
@@ -479,12 +549,31 @@ def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
         amplitude = block + k  # W_2[0, k]: block k into block 1
         pairs.append(J[np.ix_([rotation, amplitude], [rotation, amplitude])])
     applicable = all(p[0, 0] < 0 and p[1, 1] < 0 and p[0, 1] >= 0 and p[1, 0] >= 0 for p in pairs)
+    first = tuple(k * modes + j for k in range(1, modes) for j in range(modes))
+    second = tuple(block + k for k in range(1, modes))
+    closure = list(first + second)
+    rest = [i for i in range(theta.size) if i not in closure]
+    leak = float(np.abs(J[np.ix_(closure, rest)]).max(initial=0.0))
+    gauge = metzler_gauge(J, list(first), list(second))
+    parts = perron = None
+    if gauge is not None:
+        local = list(range(len(first))), list(range(len(first), len(closure)))
+        gauged = gauge[:, None] * J[np.ix_(closure, closure)] * gauge[None, :]
+        parts = saddle_blocks(gauged, *local)
+        perron = schur_perron(parts.A, parts.B, parts.C, parts.D, marginal=True)
     return StageSaddle(
         theta,
         residual,
         theta[:modes].copy(),
+        J,
         values,
         float(values[0].real),
         tuple(pairs),
         applicable,
+        first,
+        second,
+        leak,
+        gauge,
+        parts,
+        perron,
     )

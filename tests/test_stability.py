@@ -57,11 +57,57 @@ def test_known_two_by_two():
     assert stable.loop_gain == pytest.approx(0.25) and stable.eigenvalue is None
 
 
+@settings(max_examples=200)
+@given(blocks(), st.data())
+def test_marginal_rates(parts, data):
+    # Zero rates (A, D ≥ 0): a real positive eigenvalue iff lim_{λ↓0} ρ(G(λ)) > 1, and it is the
+    # spectral abscissa, with a non-negative eigenvector.
+    A, B, C, D = parts
+    zero_a = data.draw(arrays(bool, A.size))
+    zero_d = data.draw(arrays(bool, D.size))
+    A, D = np.where(zero_a, 0.0, A), np.where(zero_d, 0.0, D)
+    result = schur_perron(A, B, C, D, marginal=True)
+    assume(np.isinf(result.loop_gain) or abs(result.loop_gain - 1) > 1e-6)
+    M = np.block([[-np.diag(A), B], [C, -np.diag(D)]])
+    values = np.linalg.eigvals(M)
+    real_positive = [v.real for v in values if abs(v.imag) < 1e-9 and v.real > 1e-7]
+    assert bool(real_positive) == (result.loop_gain > 1)
+    if result.unstable:
+        assert abs(result.eigenvalue - values.real.max()) <= 1e-8 * max(1, result.eigenvalue)
+        assert np.all(result.eigenvector >= -1e-12)
+        assert np.allclose(
+            M @ result.eigenvector, result.eigenvalue * result.eigenvector, atol=1e-8
+        )
+
+
+def test_marginal_two_by_two():
+    # [[0, b], [c, 0]]: infinite loop gain, eigenvalue √(bc).
+    result = schur_perron([0.0], [[0.09]], [[0.04]], [0.0], marginal=True)
+    assert result.loop_gain == np.inf
+    assert result.eigenvalue == pytest.approx(0.06, rel=1e-12)
+    # A zero rate off the loop leaves the gain finite: here the loop is 1 → 2 → 1 with rates 1, 2.
+    finite = schur_perron([1.0, 0.0], [[0.5], [0.0]], [[1.0, 0.0]], [2.0], marginal=True)
+    assert finite.loop_gain == pytest.approx(0.25) and finite.eigenvalue is None
+
+
+def test_metzler_gauge():
+    from symescape.stability import metzler_gauge
+
+    J = np.array([[0.0, 0.0, -0.3], [0.0, 0.0, 0.5], [-0.3, 0.5, 0.0]])
+    signs = metzler_gauge(J, [0, 1], [2])
+    gauged = signs[:, None] * J * signs[None, :]
+    assert np.all(gauged[:2, 2] >= 0) and np.all(gauged[2, :2] >= 0)
+    # J_01 and J_10 of opposite signs: no gauge can make both couplings non-negative.
+    assert metzler_gauge(np.array([[0.0, 1.0], [-1.0, 0.0]]), [0], [1]) is None
+
+
 def test_bad_blocks():
     with pytest.raises(ConfigurationError, match="positive"):
         schur_perron([0.0], [[1.0]], [[1.0]], [1.0])
     with pytest.raises(ConfigurationError, match="non-negative"):
         schur_perron([1.0], [[-1.0]], [[1.0]], [1.0])
+    with pytest.raises(ConfigurationError, match="non-negative diagonal"):
+        schur_perron([-1.0], [[1.0]], [[1.0]], [1.0], marginal=True)
     with pytest.raises(ConfigurationError, match="must be"):
         schur_perron([1.0, 2.0], [[1.0]], [[1.0]], [1.0])
 

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from symescape.cli import main
@@ -55,3 +56,12 @@ def test_unknown_claim():
     result = CliRunner().invoke(main, ["verify", "nope"])
     assert result.exit_code == 2 and "known" in result.output
     assert set(CLAIMS) >= REQUIRED
+
+
+@pytest.mark.slow
+def test_prop24_at_the_stage_saddle():
+    # Full mode adds the real stage saddle: the marginal Perron eigenvalue matches the Jacobian's
+    # top eigenvalue, and the paper's strict hypothesis (A, D > 0) is reported as not met.
+    (result,) = verify(quick=False, ids=["prop24-schur-perron"])
+    assert result.verdict is Verdict.DISCREPANCY, result.measured
+    assert "rates A = D = 0" in result.measured
