@@ -315,9 +315,11 @@ def verify(ids: tuple[str, ...], quick: bool, as_json: bool, as_latex: bool) -> 
     help="Output folder (figures, data, summaries, sweep points).",
 )
 @click.option("--quick", is_flag=True, help="Coarser grids and fewer seeds.")
-def reproduce(names: tuple[str, ...], out: str, quick: bool) -> None:
+@click.option("--latex", "as_latex", is_flag=True, help="Print the summaries as a LaTeX table.")
+def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool) -> None:
     """Regenerate the paper's figures (fig1 fig2 fig3, or all) as PNG, PDF, JSON and a summary."""
     from .figures import reproduce as run_figures
+    from .figures import summaries_latex
 
     try:
         results = run_figures(list(names), out, quick=quick)
@@ -325,10 +327,42 @@ def reproduce(names: tuple[str, ...], out: str, quick: bool) -> None:
         raise _DomainError(str(exc)) from None
     except OSError as exc:
         raise _DomainError(f"cannot write to {out!r}: {exc}") from None
+    if as_latex:
+        click.echo(summaries_latex(results))
+        return
     for name, data in results.items():
         click.echo(f"{name}: {out}/{name}.png, .pdf, .json, .txt")
         for line in data["summary"]:
             click.echo(f"  {line}")
+
+
+@main.command()
+@click.argument("activation_spec", metavar="ACTIVATION")
+@click.option("--depth", type=int, default=4, show_default=True, help="Depth L.")
+@click.option(
+    "--out",
+    default="derivations",
+    show_default=True,
+    type=click.Path(),
+    help="Output folder.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tex", "md"]),
+    default="tex",
+    show_default=True,
+    help="Standalone LaTeX, or Markdown with $$…$$ blocks.",
+)
+def derive(activation_spec: str, depth: int, out: str, fmt: str) -> None:
+    """Write the derivation document for ACTIVATION ('general' for symbolic depth L)."""
+    from .derivation import write_derivation
+
+    try:
+        path = write_derivation(activation_spec, out, depth, fmt)
+    except SymescapeError as exc:
+        raise _DomainError(str(exc)) from None
+    click.echo(str(path))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -545,6 +545,19 @@ def figure5(out: Path | str, quick: bool = False) -> dict[str, Any]:
 FIGURES = {"fig1": figure1, "fig2": figure2, "fig3": figure3, "fig4": figure4, "fig5": figure5}
 
 
+def summaries_latex(results: dict[str, dict]) -> str:
+    """The ``reproduce`` summaries as a LaTeX ``tabular`` (figure, finding), escaped so that
+    plain pdflatex compiles it."""
+    from .latex_text import latex_text
+
+    rows = [r"\begin{tabular}{lp{13cm}}", r"\hline", r"figure & summary \\", r"\hline"]
+    for name, data in results.items():
+        for line in data["summary"]:
+            rows.append(f"{latex_text(name)} & {latex_text(line)} \\\\")
+    rows += [r"\hline", r"\end{tabular}"]
+    return "\n".join(rows)
+
+
 def reproduce(names: list[str], out: Path | str, quick: bool = False) -> dict[str, dict]:
     """Run the named figures (``all`` for every one) into ``out``."""
     selected = list(FIGURES) if not names or "all" in names else names

@@ -552,19 +552,9 @@ def claims_table(claims: list[Claim]) -> str:
 
 
 def claims_latex(claims: list[Claim]) -> str:
-    """The table as a LaTeX ``longtable``-free ``tabular`` (plain text cells, escaped)."""
-
-    def esc(text: str) -> str:
-        for a, b in (
-            ("\\", r"\textbackslash{}"),
-            ("&", r"\&"),
-            ("%", r"\%"),
-            ("_", r"\_"),
-            ("#", r"\#"),
-            ("^", r"\^{}"),
-        ):
-            text = text.replace(a, b)
-        return text
+    """The table as a LaTeX ``longtable``-free ``tabular`` (plain text cells, escaped; compiles
+    with plain pdflatex)."""
+    from .latex_text import latex_text as esc
 
     rows = [
         r"\begin{tabular}{p{3cm}p{4cm}p{4cm}p{2cm}l}",
