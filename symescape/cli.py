@@ -336,6 +336,69 @@ def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool) -> 
             click.echo(f"  {line}")
 
 
+@main.command("escape-directions")
+@click.option("--depth", type=int, default=4, show_default=True, help="Depth L.")
+@click.option("--width", type=int, default=12, show_default=True, help="Hidden width N.")
+@click.option("--input-dim", type=int, default=8, show_default=True, help="Input dimension D.")
+@click.option("--restarts", type=int, default=8, show_default=True, help="Random starts.")
+@click.option(
+    "--activation",
+    "activation_spec",
+    default="relu",
+    show_default=True,
+    help="A positively homogeneous activation (relu, leaky_relu, linear, or an expression).",
+)
+@click.option("--samples", type=int, default=4000, show_default=True, help="Gaussian inputs.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def escape_directions(
+    depth: int,
+    width: int,
+    input_dim: int,
+    restarts: int,
+    activation_spec: str,
+    samples: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """The optimal escape direction of a deep homogeneous (ReLU) network from the origin:
+    maximise g(θ) = E[y f_θ] on the unit sphere; singular values per layer vs l^{1/4}."""
+    from .escape_directions import EscapeDirectionConfig, escape_direction
+
+    try:
+        config = EscapeDirectionConfig(
+            activation=activation_spec,
+            depth=depth,
+            width=width,
+            input_dim=input_dim,
+            restarts=restarts,
+            samples=samples,
+            seed=seed,
+        )
+        result = escape_direction(config, progress=not as_json)
+    except (SymescapeError, ArithmeticError) as exc:
+        raise _DomainError(str(exc)) from None
+    if as_json:
+        _emit_json(result.record())
+        return
+    click.echo(f"value g*            {result.value:.10g} ± {result.standard_error:.2g} (sampling)")
+    click.echo(f"restart values      {', '.join(f'{v:.6g}' for v in result.values)}")
+    click.echo(
+        f"balanced (1e-6)     {result.balanced}  (max |‖W_l‖² − 1/L| = {result.balance_error:.1e})"
+    )
+    click.echo(
+        f"stationarity        |P∇g| = {result.projected_gradient:.1e}, Clarke residual "
+        f"{result.clarke_residual:.1e} ({result.kinks} kinks)"
+    )
+    click.echo("layer  σ_1/σ_2        bound l^¼  holds  singular values")
+    for s in result.layers:
+        ratio = "—" if s.ratio is None else f"{s.ratio:.4g}"
+        values = ", ".join(f"{v:.3g}" for v in s.singular_values[:4])
+        click.echo(f"{s.layer:<6d} {ratio:<14} {s.bound:<10.4f} {str(s.holds):<6} {values}")
+    if result.violations:
+        click.echo(f"the bound fails at layers {list(result.violations)}")
+
+
 @main.command()
 @click.argument("activation_spec", metavar="ACTIVATION")
 @click.option("--depth", type=int, default=4, show_default=True, help="Depth L.")

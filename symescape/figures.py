@@ -542,7 +542,20 @@ def figure5(out: Path | str, quick: bool = False) -> dict[str, Any]:
     return draw(str(out), quick)
 
 
-FIGURES = {"fig1": figure1, "fig2": figure2, "fig3": figure3, "fig4": figure4, "fig5": figure5}
+def figure_relu(out: Path | str, quick: bool = False) -> dict[str, Any]:
+    from .escape_directions import figure_relu as draw
+
+    return draw(out, quick)
+
+
+FIGURES = {
+    "fig1": figure1,
+    "fig2": figure2,
+    "fig3": figure3,
+    "fig4": figure4,
+    "fig5": figure5,
+    "relu": figure_relu,
+}
 
 
 def summaries_latex(results: dict[str, dict]) -> str:

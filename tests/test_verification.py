@@ -23,6 +23,7 @@ REQUIRED = {
     "prop23-homotopy",
     "thm11-off-manifold",
     "fig5-cascade",
+    "relu-low-rank",
 }
 
 
