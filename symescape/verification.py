@@ -518,7 +518,7 @@ def check_relu_low_rank(quick: bool) -> Claim:
 def check_cascade(quick: bool) -> Claim:
     from .multimode import CascadeConfig, cascade, count_plateaus
 
-    config = CascadeConfig(eps=0.05, nodes=10 if quick else 16, learning_rate=0.05, time=500.0)
+    config = CascadeConfig(eps=0.05, nodes=10 if quick else 16, time=500.0)
     coupled = cascade(config)
     decoupled = cascade(config, decoupled=True)
     plateaus = {
