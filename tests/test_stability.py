@@ -25,26 +25,33 @@ def blocks(draw):
     return A, B, C, D
 
 
+def _check_against_eigenvalues(A, B, C, D, result, positive: float, atol: float):
+    """A real positive eigenvalue (above ``positive``) exists iff the loop gain exceeds 1; it is
+    the spectral abscissa of the Metzler matrix, with a non-negative eigenvector. Returns the
+    spectrum."""
+    M = np.block([[-np.diag(A), B], [C, -np.diag(D)]])
+    values = np.linalg.eigvals(M)
+    real_positive = [v.real for v in values if abs(v.imag) < 1e-9 and v.real > positive]
+    assert bool(real_positive) == (result.loop_gain > 1)
+    if result.unstable:
+        assert abs(result.eigenvalue - values.real.max()) <= 1e-8 * max(1, result.eigenvalue)
+        assert np.all(result.eigenvector >= -1e-12)
+        assert np.allclose(
+            M @ result.eigenvector, result.eigenvalue * result.eigenvector, atol=atol
+        )
+    return values
+
+
 @settings(max_examples=300)
 @given(blocks())
 def test_positive_eigenvalue_iff_loop_gain_exceeds_one(parts):
     A, B, C, D = parts
     result = schur_perron(A, B, C, D)
     assume(abs(result.loop_gain - 1) > 1e-6)
-    M = np.block([[-np.diag(A), B], [C, -np.diag(D)]])
-    values = np.linalg.eigvals(M)
-    real_positive = [v.real for v in values if abs(v.imag) < 1e-9 and v.real > 1e-9]
-    assert bool(real_positive) == (result.loop_gain > 1)
-    if result.unstable:
-        # The eigenvalue is the spectral abscissa of the Metzler matrix, with a non-negative vector.
-        assert abs(result.eigenvalue - values.real.max()) <= 1e-8 * max(1, result.eigenvalue)
-        assert np.all(result.eigenvector >= -1e-12)
-        assert np.allclose(
-            M @ result.eigenvector, result.eigenvalue * result.eigenvector, atol=1e-9
-        )
-        if result.irreducible:
-            assert np.all(result.eigenvector > 0)
-            assert np.sum(np.abs(values - result.eigenvalue) < 1e-7) == 1  # simple
+    values = _check_against_eigenvalues(A, B, C, D, result, positive=1e-9, atol=1e-9)
+    if result.unstable and result.irreducible:
+        assert np.all(result.eigenvector > 0)
+        assert np.sum(np.abs(values - result.eigenvalue) < 1e-7) == 1  # simple
 
 
 def test_known_two_by_two():
@@ -68,16 +75,7 @@ def test_marginal_rates(parts, data):
     A, D = np.where(zero_a, 0.0, A), np.where(zero_d, 0.0, D)
     result = schur_perron(A, B, C, D, marginal=True)
     assume(np.isinf(result.loop_gain) or abs(result.loop_gain - 1) > 1e-6)
-    M = np.block([[-np.diag(A), B], [C, -np.diag(D)]])
-    values = np.linalg.eigvals(M)
-    real_positive = [v.real for v in values if abs(v.imag) < 1e-9 and v.real > 1e-7]
-    assert bool(real_positive) == (result.loop_gain > 1)
-    if result.unstable:
-        assert abs(result.eigenvalue - values.real.max()) <= 1e-8 * max(1, result.eigenvalue)
-        assert np.all(result.eigenvector >= -1e-12)
-        assert np.allclose(
-            M @ result.eigenvector, result.eigenvalue * result.eigenvector, atol=1e-8
-        )
+    _check_against_eigenvalues(A, B, C, D, result, positive=1e-7, atol=1e-8)
 
 
 def test_marginal_two_by_two():
