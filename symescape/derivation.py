@@ -82,7 +82,6 @@ K_SYM = sp.Symbol("K", positive=True)
 KAPPA = sp.Symbol("kappa", real=True)
 U = sp.Symbol("u", positive=True)
 THETA = sp.Symbol("vartheta", positive=True)
-T_SYM = sp.Symbol("t", real=True)
 
 
 def taylor_series(expr_coefficients: tuple[sp.Expr, ...], order: int) -> sp.Expr:
@@ -362,7 +361,7 @@ def _escape_blocks(depth: int, kappa: Constant | None, q: int | None) -> list[Bl
     ]
     blocks += _critical_depth_blocks(L)
     if kappa is not None and q is not None and L > 1:
-        blocks += _correction_blocks(L, q, kappa, balanced)
+        blocks += _correction_blocks(L, q, kappa)
     return blocks
 
 
@@ -424,7 +423,7 @@ def relative_correction(depth: int, q: int) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     return shift, coefficient, order
 
 
-def _correction_blocks(L: int, q: int, kappa: Constant, balanced: sp.Expr) -> list[Block]:
+def _correction_blocks(L: int, q: int, kappa: Constant) -> list[Block]:
     corrected = sp.Integral(
         1 / (K_SYM * RHO ** (L - 1) * (1 + KAPPA * RHO ** (q - 1))), (RHO, EPS, RHO_STAR)
     )

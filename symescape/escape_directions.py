@@ -30,7 +30,14 @@ import numpy as np
 
 from .errors import ConfigurationError, SymescapeError
 from .losses import SQUARED, Loss
-from .network import ActivationKernels, Weights, activation_kernels, loss_and_gradients
+from .network import (
+    ActivationKernels,
+    Weights,
+    activation_kernels,
+    flatten_weights,
+    loss_and_gradients,
+    unflatten_weights,
+)
 
 
 class NotHomogeneousError(SymescapeError):
@@ -181,9 +188,7 @@ def layer_spectra(weights: tuple[np.ndarray, ...]) -> tuple[LayerSpectrum, ...]:
     out = []
     for l, w in enumerate(weights, start=1):  # noqa: E741
         s = np.linalg.svd(w, compute_uv=False)
-        ratio = float(s[0] / s[1]) if s.size > 1 and s[1] > 0 else (None if s.size < 2 else np.inf)
-        if ratio is not None and not np.isfinite(ratio):
-            ratio = float(s[0] / np.finfo(float).tiny)
+        ratio = None if s.size < 2 else float(s[0] / max(s[1], np.finfo(float).tiny))
         out.append(LayerSpectrum(l, tuple(map(float, s)), ratio, l**0.25, float((w**2).sum())))
     return tuple(out)
 
@@ -335,12 +340,11 @@ def cosine(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> float:
 class DynamicsCheck:
     """GD from a small random start on the squared loss of the same sample.
 
-    ``escape_step`` the first step with loss below (1 − ``drop``) of its start; ``direction``
-    θ/|θ| at ``probe_step`` (before the drop: where |θ| first reaches ``probe_norm``);
-    ``optimum`` the solver's local optimum from that direction; ``cosine`` between them;
-    ``best_value`` g at the best restart optimum (for comparison with ``optimum.value``);
-    ``ratios`` σ_1/σ_2 per layer along the run (rows: recorded steps); ``cosine_at_escape`` the
-    cosine at ``escape_step`` (after the drop has begun the direction moves on)."""
+    ``escape_step`` the first step with loss below (1 − ``drop``) of its start; ``probe_step``
+    where |θ| first reaches ``probe_norm`` (before the drop); ``optimum`` the solver's local
+    optimum from θ/|θ| there; ``cosine`` between the two; ``ratios`` σ_1/σ_2 per layer along
+    the run (rows: recorded steps); ``cosine_at_escape`` the cosine at ``escape_step`` (after
+    the drop has begun the direction moves on)."""
 
     escape_step: int
     probe_step: int
@@ -411,18 +415,6 @@ def gradient_descent_check(
     )
 
 
-def _flatten(theta: tuple[np.ndarray, ...]) -> np.ndarray:
-    return np.concatenate([w.ravel() for w in theta])
-
-
-def _unflatten(vector: np.ndarray, shapes: tuple[tuple[int, int], ...]) -> Weights:
-    out, start = [], 0
-    for rows, cols in shapes:
-        out.append(vector[start : start + rows * cols].reshape(1, rows, cols))
-        start += rows * cols
-    return tuple(out)
-
-
 def quasi_newton_ascent(
     problem: Problem, theta: tuple[np.ndarray, ...], depth: int, tolerance: float, max_iter: int
 ) -> tuple[tuple[np.ndarray, ...], int]:
@@ -431,16 +423,16 @@ def quasi_newton_ascent(
     from scipy.optimize import minimize
 
     def negative(vector: np.ndarray) -> tuple[float, np.ndarray]:
-        weights = _unflatten(vector, problem.shapes)
+        weights = unflatten_weights(vector, problem.shapes)
         value, grad = objective(problem, weights)
         norm2 = float(vector @ vector)
         g = float(value[0])
-        flat = _flatten(tuple(x[0] for x in grad))
+        flat = flatten_weights(tuple(x[0] for x in grad))
         h = g / norm2 ** (depth / 2)
         dh = flat / norm2 ** (depth / 2) - depth * g * vector / norm2 ** (depth / 2 + 1)
         return -h, -dh
 
-    start = _flatten(theta)
+    start = flatten_weights(theta)
     start = start / np.linalg.norm(start)
     result = minimize(
         negative,
@@ -450,7 +442,7 @@ def quasi_newton_ascent(
         options={"maxiter": max_iter, "gtol": tolerance, "ftol": 0.0, "maxcor": 30},
     )
     vector = result.x / np.linalg.norm(result.x)
-    return tuple(w[0] for w in _unflatten(vector, problem.shapes)), int(result.nit)
+    return tuple(w[0] for w in unflatten_weights(vector, problem.shapes)), int(result.nit)
 
 
 def _first_layer_kinks(
@@ -464,13 +456,13 @@ def _first_layer_kinks(
     passed = forward(weights, problem.x, problem.kernels)
     z1 = passed.pre[0][0]
     if len(theta) == 1:
-        return np.empty((0, 2), int), np.empty(0), np.empty(0), z1
+        return np.empty((0, 2), int), np.empty(0), np.empty(0)
     back = backward(weights, passed, -problem.y[None], problem.kernels)
     upstream = -back.upstream[0][0]  # b_1 for g (the pass was for −g)
     scale = np.linalg.norm(theta[0], axis=1)[None, :] * np.linalg.norm(problem.x, axis=1)[:, None]
     kinks = np.argwhere((np.abs(z1) <= delta * scale) & (np.abs(upstream) > 0))
     slopes = problem.kernels.derivative(z1)
-    return kinks, upstream[kinks[:, 0], kinks[:, 1]], slopes[kinks[:, 0], kinks[:, 1]], z1
+    return kinks, upstream[kinks[:, 0], kinks[:, 1]], slopes[kinks[:, 0], kinks[:, 1]]
 
 
 def _kink_columns(problem: Problem, theta: tuple[np.ndarray, ...], kinks: np.ndarray) -> np.ndarray:
@@ -495,12 +487,12 @@ def stationarity(
 
     weights = tuple(w[None] for w in theta)
     _, grad = objective(problem, weights)
-    vector = _flatten(theta)
+    vector = flatten_weights(theta)
     vector = vector / np.linalg.norm(vector)
-    G = _flatten(tuple(g[0] for g in grad))
+    G = flatten_weights(tuple(g[0] for g in grad))
     tangent = G - (vector @ G) * vector
     plain = float(np.linalg.norm(tangent))
-    kinks, upstream, slopes, _ = _first_layer_kinks(problem, theta, delta)
+    kinks, upstream, slopes = _first_layer_kinks(problem, theta, delta)
     if not len(kinks):
         return plain, plain, 0
     low = float(-problem.kernels.sigma(np.array([-1.0]))[0])

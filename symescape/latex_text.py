@@ -73,7 +73,7 @@ def latex_text(text: str) -> str:
         elif ord(char) < 128:
             out.append(char)
         elif (command := _math(char)) is not None:
-            out.append(f"${command}$" if not command.startswith(("_", "^")) else f"${command}$")
+            out.append(f"${command}$")
         elif unicodedata.combining(char):
             continue  # e.g. the tilde of σ̃: the base letter stands alone
         else:

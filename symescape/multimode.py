@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from .escape import escape_time_ode
-from .network import Weights, activation_kernels
+from .network import Weights, activation_kernels, flatten_weights, unflatten_weights
 from .reduced import reduced_model
 from .stability import (
     SaddleBlocks,
@@ -215,9 +215,14 @@ class BlockMeanProblem:
 
         kernels = activation_kernels(self.activation)
         _, _, grads = loss_and_gradients(
-            _unflatten(theta, self.shapes), self.nodes, self.target, SQUARED, kernels, self.weights
+            unflatten_weights(theta, self.shapes),
+            self.nodes,
+            self.target,
+            SQUARED,
+            kernels,
+            self.weights,
         )
-        return -np.concatenate([g.ravel() for g in grads.gradients])
+        return -flatten_weights(grads.gradients)
 
     def field_and_jacobian(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from .block_mean import block_mean_field_and_jacobian
@@ -310,15 +315,6 @@ def multimode_family(config: CascadeConfig, nu: float) -> MultiModeFamily:
         [config.eps * np.eye(modes).ravel()] * (depth - 1) + [np.full(modes, config.eps)]
     )
     return MultiModeFamily(float(nu), _problem(config), x0)
-
-
-def _unflatten(theta: np.ndarray, shapes: tuple) -> tuple[np.ndarray, ...]:
-    out, start = [], 0
-    for shape in shapes:
-        size = int(np.prod(shape))
-        out.append(theta[start : start + size].reshape((1, *shape)))
-        start += size
-    return tuple(out)
 
 
 def _flat_mask(shapes: tuple) -> np.ndarray:

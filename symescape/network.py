@@ -135,6 +135,21 @@ def validate_weights(weights: Sequence[np.ndarray]) -> Weights:
     return weights
 
 
+def flatten_weights(weights: Sequence[np.ndarray]) -> np.ndarray:
+    """One ensemble member's weights (or any arrays) as one flat vector, layer by layer."""
+    return np.concatenate([np.ravel(w) for w in weights])
+
+
+def unflatten_weights(vector: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> Weights:
+    """Inverse of :func:`flatten_weights` for one network: arrays of shape (1, *shape)."""
+    out, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        out.append(vector[start : start + size].reshape((1, *shape)))
+        start += size
+    return tuple(out)
+
+
 def _inputs(x: np.ndarray, weights: Weights) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim == 2:
