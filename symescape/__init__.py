@@ -5,14 +5,7 @@ The public API is re-exported here; see the README for a tour.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .activations import REGISTRY, Activation, Z, activation, known_activations
-from .block_mean import BlockMeanNetwork, block_mean_field_and_jacobian, block_mean_network
-from .chain import ScalarChain, chain_kernel, scalar_chain
-from .classification import ActivationClass, Classification, classify
-from .constants import EscapeConstants, escape_constants
-from .errors import (
+from symescape.errors import (
     ActivationError,
     ConfigurationError,
     DivergenceError,
@@ -24,7 +17,9 @@ from .errors import (
     SymescapeError,
     UnknownActivationError,
 )
-from .escape import (
+from symescape.experiments.sweeps import SweepStore, grid, run_sweep
+from symescape.experiments.verification import Claim, Verdict, verify
+from symescape.numeric.escape import (
     EscapeCriterion,
     EscapeReport,
     EscapeResult,
@@ -32,18 +27,8 @@ from .escape import (
     escape_time_ode,
     escape_times,
 )
-from .filtered import chain_monomials, check_degree_bounds, field_polynomial
-from .gaussian import (
-    ExpectationMethod,
-    expectation_exact,
-    expectation_gauss_hermite,
-    expectation_mpmath,
-    gauss_hermite_rule,
-    gaussian_expectation,
-)
-from .homotopy import HomotopyDerivative, escape_time, homotopy_derivative
-from .moments import Constant, gaussian_moment, hermite_moment, mu1
-from .quadrature import (
+from symescape.numeric.homotopy import HomotopyDerivative, escape_time, homotopy_derivative
+from symescape.numeric.quadrature import (
     balanced_time,
     corrected_time,
     corrected_time_mpmath,
@@ -52,23 +37,39 @@ from .quadrature import (
     leading_time_grid,
     leading_time_mpmath,
 )
-from .reduced import ReducedModel, reduced_model
-from .stability import (
+from symescape.numeric.reduced import ReducedModel, reduced_model
+from symescape.numeric.stability import (
     SaddleBlocks,
     SchurPerronResult,
     metzler_gauge,
     saddle_blocks,
     schur_perron,
 )
-from .sweeps import SweepStore, grid, run_sweep
-from .taylor import (
+from symescape.precision.gauss import (
+    expectation_gauss_hermite,
+    expectation_mpmath,
+    gauss_hermite_rule,
+)
+from symescape.symbolic.activations import REGISTRY, Activation, Z, activation, known_activations
+from symescape.symbolic.block_mean import (
+    BlockMeanNetwork,
+    block_mean_field_and_jacobian,
+    block_mean_network,
+)
+from symescape.symbolic.chain import ScalarChain, chain_kernel, scalar_chain
+from symescape.symbolic.classification import ActivationClass, Classification, classify
+from symescape.symbolic.constants import EscapeConstants, escape_constants
+from symescape.symbolic.filtered import chain_monomials, check_degree_bounds, field_polynomial
+from symescape.symbolic.gaussian import ExpectationMethod, expectation_exact, gaussian_expectation
+from symescape.symbolic.moments import Constant, gaussian_moment, hermite_moment, mu1
+from symescape.symbolic.taylor import (
     first_nonlinear_order,
     is_odd,
     phi_coefficients,
     phi_expression,
     taylor_coefficients,
 )
-from .verification import Claim, Verdict, verify
+from symescape.version import __version__ as __version__
 
 __all__ = [
     "REGISTRY",

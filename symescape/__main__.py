@@ -1,5 +1,5 @@
 """``python -m symescape`` runs the command-line interface."""
 
-from .cli import main
+from symescape.cli import main
 
 main(prog_name="symescape")

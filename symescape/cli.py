@@ -11,11 +11,15 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .classification import classify as classify_activation
-from .constants import escape_constants
-from .errors import NoLinearPathError, OutsideHypothesisError, SymescapeError
-from .report import classification_latex, classification_record, classification_table
+from symescape.errors import NoLinearPathError, OutsideHypothesisError, SymescapeError
+from symescape.reports.tables import (
+    classification_latex,
+    classification_record,
+    classification_table,
+)
+from symescape.symbolic.classification import classify as classify_activation
+from symescape.symbolic.constants import escape_constants
+from symescape.version import __version__
 
 
 class _DomainError(click.ClickException):
@@ -111,7 +115,7 @@ def identity(
     as_json: bool,
 ) -> None:
     """Check the imbalance identity (scalar, matrix, preconditioned) on a random network."""
-    from .imbalance import random_identity_check
+    from symescape.experiments.imbalance import random_identity_check
 
     try:
         check = random_identity_check(
@@ -170,7 +174,7 @@ def identity(
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def bench(names: tuple[str, ...], quick: bool, as_json: bool) -> None:
     """Time fast paths against baselines measured in the same run; print the ratios."""
-    from .bench import format_results, results_record, run_benchmarks
+    from symescape.reports.bench import format_results, results_record, run_benchmarks
 
     try:
         results = run_benchmarks(list(names) or None, quick=quick)
@@ -220,8 +224,8 @@ def escape(
     """Escape time from the exact reduced ODE, with the leading-order and corrected quadratures."""
     import numpy as np
 
-    from .escape import EscapeCriterion, escape_times
-    from .reduced import reduced_model
+    from symescape.numeric.escape import EscapeCriterion, escape_times
+    from symescape.numeric.reduced import reduced_model
 
     if (eps is None) == (scales is None):
         raise _DomainError("give exactly one of --eps and --scales")
@@ -288,8 +292,9 @@ def escape(
 @click.option("--latex", "as_latex", is_flag=True, help="Print the table as LaTeX.")
 def verify(ids: tuple[str, ...], quick: bool, as_json: bool, as_latex: bool) -> None:
     """Check every claim of the paper (or the named ones) and print a verdict table."""
-    from .verification import Verdict, claims_latex, claims_table
-    from .verification import verify as run_claims
+    from symescape.experiments.verification import Verdict
+    from symescape.experiments.verification import verify as run_claims
+    from symescape.reports.tables import claims_latex, claims_table
 
     try:
         claims = run_claims(quick=quick, ids=list(ids) or None, progress=not (as_json or as_latex))
@@ -318,8 +323,8 @@ def verify(ids: tuple[str, ...], quick: bool, as_json: bool, as_latex: bool) -> 
 @click.option("--latex", "as_latex", is_flag=True, help="Print the summaries as a LaTeX table.")
 def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool) -> None:
     """Regenerate the paper's figures (fig1 fig2 fig3, or all) as PNG, PDF, JSON and a summary."""
-    from .figures import reproduce as run_figures
-    from .figures import summaries_latex
+    from symescape.reports.figures import reproduce as run_figures
+    from symescape.reports.figures import summaries_latex
 
     try:
         results = run_figures(list(names), out, quick=quick)
@@ -363,7 +368,7 @@ def escape_directions(
 ) -> None:
     """The optimal escape direction of a deep homogeneous (ReLU) network from the origin:
     maximise g(θ) = E[y f_θ] on the unit sphere; singular values per layer vs l^{1/4}."""
-    from .escape_directions import EscapeDirectionConfig, escape_direction
+    from symescape.experiments.escape_directions import EscapeDirectionConfig, escape_direction
 
     try:
         config = EscapeDirectionConfig(
@@ -419,7 +424,7 @@ def escape_directions(
 )
 def derive(activation_spec: str, depth: int, out: str, fmt: str) -> None:
     """Write the derivation document for ACTIVATION ('general' for symbolic depth L)."""
-    from .derivation import write_derivation
+    from symescape.reports.derivation import write_derivation
 
     try:
         path = write_derivation(activation_spec, out, depth, fmt)

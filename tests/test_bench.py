@@ -5,8 +5,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from symescape.bench import BenchResult, format_results, run_benchmarks
 from symescape.cli import main
+from symescape.reports.bench import BenchResult, format_results, run_benchmarks
 
 
 def test_ratio_and_target_logic():

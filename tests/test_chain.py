@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symescape.chain import chain_kernel, chain_symbols, scalar_chain
-from symescape.filtered import (
+from symescape.symbolic.chain import chain_kernel, chain_symbols, scalar_chain
+from symescape.symbolic.filtered import (
     chain_monomials,
     check_degree_bounds,
     field_polynomial,
     lowest_degree,
 )
-from symescape.moments import S
+from symescape.symbolic.moments import S
 
 
 @pytest.mark.parametrize("activation_spec", ["tanh", "gelu", "x + x**2/3 - x**3", "sigmoid"])

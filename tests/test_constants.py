@@ -10,7 +10,7 @@ from symescape import (
     escape_constants,
     gaussian_moment,
 )
-from symescape.activations import activation
+from symescape.symbolic.activations import activation
 
 
 def test_erf_K_closed_form():

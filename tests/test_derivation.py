@@ -11,9 +11,8 @@ import sympy as sp
 from click.testing import CliRunner
 
 from symescape import ConfigurationError, UnknownActivationError, classify, escape_constants
-from symescape.chain import scalar_chain
 from symescape.cli import main
-from symescape.derivation import (
+from symescape.reports.derivation import (
     EPS,
     K_SYM,
     KAPPA,
@@ -24,7 +23,8 @@ from symescape.derivation import (
     write_all_derivations,
     write_derivation,
 )
-from symescape.latex_text import latex_text
+from symescape.reports.latex_text import latex_text
+from symescape.symbolic.chain import scalar_chain
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "derivations"
@@ -169,8 +169,9 @@ def test_committed_tex_compiles(tmp_path):
 
 
 def test_latex_tables_compile(tmp_path):
-    from symescape.figures import summaries_latex
-    from symescape.verification import claims_latex, verify
+    from symescape.experiments.verification import verify
+    from symescape.reports.figures import summaries_latex
+    from symescape.reports.tables import claims_latex
 
     claims = verify(quick=True, ids=["prop2-classes", "c4-class-c-ratio"])
     summaries = {"fig9": {"summary": ["slope −1.01 ± 0.02 vs −(r−2), ε ∈ [0.003, 0.02], σ̃"]}}

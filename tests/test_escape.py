@@ -6,8 +6,8 @@ import pytest
 from tolerances import EXPONENT
 
 from symescape import ConfigurationError, NoEscapeError
-from symescape.escape import EscapeCriterion, EscapeStatus, escape_time_ode, escape_times
-from symescape.quadrature import (
+from symescape.numeric.escape import EscapeCriterion, EscapeStatus, escape_time_ode, escape_times
+from symescape.numeric.quadrature import (
     balanced_time,
     corrected_time,
     corrected_time_mpmath,
@@ -16,7 +16,7 @@ from symescape.quadrature import (
     leading_time_grid,
     leading_time_mpmath,
 )
-from symescape.reduced import reduced_model
+from symescape.numeric.reduced import reduced_model
 
 
 def slope(x, y):

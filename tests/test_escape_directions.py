@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from symescape import ConfigurationError
 from symescape.cli import main
-from symescape.escape_directions import (
+from symescape.experiments.escape_directions import (
     EscapeDirectionConfig,
     NotHomogeneousError,
     escape_direction,
@@ -162,7 +162,7 @@ def test_the_maximiser_sits_on_a_kink():
     # w_j·x_i = 0, where g is not differentiable. Ascending again from the optimum gains nothing
     # (it is the maximum to round-off), yet kinks are present and the one-sided gradient stays
     # well above the Clarke residual.
-    from symescape.escape_directions import quasi_newton_ascent
+    from symescape.experiments.escape_directions import quasi_newton_ascent
 
     result = escape_direction(EscapeDirectionConfig(depth=3, samples=4000, restarts=2))
     problem = make_problem(result.config)

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from symescape.cli import main
-from symescape.sweeps import SweepStore, write_atomic
+from symescape.experiments.sweeps import SweepStore, write_atomic
 
 
 def png_size(path: Path) -> tuple[int, int]:

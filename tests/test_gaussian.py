@@ -19,7 +19,7 @@ from symescape import (
     hermite_moment,
     mu1,
 )
-from symescape.moments import S
+from symescape.symbolic.moments import S
 
 ANALYTIC = ["tanh", "erf", "sin", "atan", "gelu", "swish", "sigmoid", "softplus", "linear"]
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from symescape.homotopy import escape_time, homotopy_derivative
+from symescape.numeric.homotopy import escape_time, homotopy_derivative
 
 
 def riccati_T(nu):

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from support import REGISTRY_NAMES
 from tolerances import ROUND_OFF
 
-from symescape.imbalance import imbalance_identity
-from symescape.inits import he_normal_weights
-from symescape.losses import LOGISTIC, SQUARED, Loss
-from symescape.network import activation_kernels
+from symescape.experiments.imbalance import imbalance_identity
+from symescape.numeric.inits import he_normal_weights
+from symescape.numeric.losses import LOGISTIC, SQUARED, Loss
+from symescape.symbolic.resolved import activation_kernels
 
 
 def _cubic_loss(f, y):

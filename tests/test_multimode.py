@@ -4,9 +4,14 @@ import numpy as np
 import pytest
 
 from symescape import ConfigurationError
-from symescape.inits import modewise_block_weights
-from symescape.multimode import CascadeConfig, block_scalars, count_plateaus, off_diagonal_mass
-from symescape.teachers import orthonormal_teacher
+from symescape.experiments.multimode import (
+    CascadeConfig,
+    block_scalars,
+    count_plateaus,
+    off_diagonal_mass,
+)
+from symescape.numeric.inits import modewise_block_weights
+from symescape.numeric.teachers import orthonormal_teacher
 
 
 def test_block_scalars_round_trip():
@@ -26,10 +31,11 @@ def test_cascade_config_validation():
 
 def test_block_mean_reduction_is_exact():
     # One full-network GD step (rates n_b η, η, η/n_b) equals one small-network step of rate η.
-    from symescape.losses import SQUARED
-    from symescape.multimode import block_mean_expand, block_mean_reduce
-    from symescape.network import activation_kernels, loss_and_gradients
-    from symescape.training import RateMode, gauss_hermite_inputs, layer_rates
+    from symescape.experiments.multimode import block_mean_expand, block_mean_reduce
+    from symescape.numeric.losses import SQUARED
+    from symescape.numeric.network import loss_and_gradients
+    from symescape.numeric.training import RateMode, gauss_hermite_inputs, layer_rates
+    from symescape.symbolic.resolved import activation_kernels
 
     kernels = activation_kernels("tanh")
     teacher = orthonormal_teacher(3, [3.0, 2.0, 1.0])
@@ -66,8 +72,8 @@ def test_block_mean_reduction_is_exact():
 def test_homotopy_on_the_multimode_family():
     # Decoupled (ν = 0) → block-mean (ν = 1): adjoint dT/dν of mode 1's stage escape against
     # central differences, with channels summing to it.
-    from symescape.homotopy import escape_time
-    from symescape.multimode import multimode_family, multimode_homotopy_check
+    from symescape.experiments.multimode import multimode_family, multimode_homotopy_check
+    from symescape.numeric.homotopy import escape_time
 
     config = CascadeConfig(eps=0.05, nodes=10)
     result, central = multimode_homotopy_check(config)
@@ -84,7 +90,7 @@ def test_homotopy_on_the_multimode_family():
 def test_analytic_jacobian_matches_complex_step_and_differences():
     # ∂F/∂θ from the SymPy-derived Hessian of the width-M network against two independent routes:
     # complex steps of the backward pass (round-off) and central differences of the field.
-    from symescape.multimode import multimode_family
+    from symescape.experiments.multimode import multimode_family
 
     family = multimode_family(CascadeConfig(eps=0.05, nodes=8), 0.3)
     theta = family.x0 + 0.2 * np.random.default_rng(1).normal(size=family.x0.size)
@@ -106,7 +112,7 @@ def test_analytic_jacobian_matches_complex_step_and_differences():
 
 
 def test_block_mean_network_rejects_bad_sizes():
-    from symescape.block_mean import block_mean_shapes
+    from symescape.symbolic.block_mean import block_mean_shapes
 
     with pytest.raises(ConfigurationError, match="depth"):
         block_mean_shapes(1, 3)
@@ -115,7 +121,7 @@ def test_block_mean_network_rejects_bad_sizes():
 def test_figure5_quick(tmp_path):
     import json
 
-    from symescape.multimode import figure5
+    from symescape.reports.figure5 import figure5
 
     data = figure5(tmp_path, quick=True)
     assert (tmp_path / "fig5.png").stat().st_size > 0 and (tmp_path / "fig5.pdf").exists()
@@ -146,7 +152,7 @@ def test_count_plateaus():
 
 
 def test_stage_saddle_is_stationary_and_unstable():
-    from symescape.multimode import stage_saddle
+    from symescape.experiments.multimode import stage_saddle
 
     saddle = stage_saddle(CascadeConfig(eps=0.05, nodes=12))
     assert saddle.residual < 1e-3  # a stationary point of the full block-mean flow
@@ -165,7 +171,7 @@ def test_perron_closure_predicts_the_saddle_eigenvalue():
     # subspace of the linearisation, Metzler after a sign gauge, with zero rates A = D = 0. The
     # marginal Schur–Perron eigenvalue is the Jacobian's top eigenvalue; the loop matrix is
     # reducible (one loop per free block), so that eigenvalue is not simple: it appears M − 1 times.
-    from symescape.multimode import stage_saddle
+    from symescape.experiments.multimode import stage_saddle
 
     saddle = stage_saddle(CascadeConfig(eps=0.05, nodes=12))
     assert saddle.closure_leak <= 1e-12 * np.abs(saddle.jacobian).max()
@@ -185,7 +191,7 @@ def test_block_mean_flow_merges_the_stages(amplitudes, eps):
     # The sweep behind the fig5-cascade discrepancy: with amplitude ratios from 2 to 8 the exact
     # block-mean flow pulls mode 2 out at less than half its single-mode time (the off-block
     # entries grow to O(1)).
-    from symescape.multimode import cascade
+    from symescape.experiments.multimode import cascade
 
     config = CascadeConfig(amplitudes=amplitudes, eps=eps, nodes=10, time=400.0 * (0.1 / eps) ** 2)
     run = cascade(config)

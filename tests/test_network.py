@@ -6,21 +6,22 @@ from support import REGISTRY_NAMES
 from tolerances import ROUND_OFF
 
 from symescape import ActivationError, ConfigurationError, DivergenceError
-from symescape.inits import (
+from symescape.numeric.inits import (
     ansatz_scalars,
     ansatz_weights,
     he_normal_weights,
     modewise_block_weights,
 )
-from symescape.losses import LOGISTIC, SQUARED
-from symescape.network import activation_kernels, batch_mean, loss_and_gradients
-from symescape.teachers import orthonormal_teacher, single_mode_teacher
-from symescape.training import (
+from symescape.numeric.losses import LOGISTIC, SQUARED
+from symescape.numeric.network import batch_mean, loss_and_gradients
+from symescape.numeric.teachers import orthonormal_teacher, single_mode_teacher
+from symescape.numeric.training import (
     DataMode,
     TrainingConfig,
     gauss_hermite_inputs,
     train,
 )
+from symescape.symbolic.resolved import activation_kernels
 
 
 @pytest.mark.parametrize("activation_spec", ["tanh", "gelu", "softplus", "x + x**2/2"])

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from symescape import ConfigurationError
-from symescape.figures import figure4
-from symescape.off_manifold import OffManifoldConfig, fit_slopes, off_manifold_run
+from symescape.experiments.off_manifold import OffManifoldConfig, fit_slopes, off_manifold_run
+from symescape.reports.figure4 import figure4
 
 
 @pytest.fixture(scope="module")

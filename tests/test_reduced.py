@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from symescape import NoLinearPathError
-from symescape.reduced import reduced_model
+from symescape.numeric.reduced import reduced_model
 
 
 @pytest.mark.parametrize("activation_spec", ["tanh", "gelu", "softplus"])
@@ -55,7 +55,7 @@ def test_no_linear_path():
 def test_gd_step_is_euler_step_of_reduced_field(activation_spec):
     # With Gauss–Hermite inputs and normalised rates, one GD step moves the ansatz scalars by
     # exactly η F(X): the reduction is exact, not approximate.
-    from symescape.figures import gd_vs_ode
+    from symescape.experiments.gd_vs_ode import gd_vs_ode
 
     run = gd_vs_ode(activation_spec, (0.5, 0.3, 0.4, 0.6), width=7, lr=0.01, time=0.05)
     assert run["euler_step_error"] <= 1e-15
@@ -63,7 +63,7 @@ def test_gd_step_is_euler_step_of_reduced_field(activation_spec):
 
 @pytest.mark.parametrize("activation_spec", ["tanh", "gelu"])
 def test_full_gd_tracks_reduced_ode(activation_spec):
-    from symescape.figures import gd_vs_ode
+    from symescape.experiments.gd_vs_ode import gd_vs_ode
 
     X0 = (0.5, 0.3, 0.4, 0.6)  # unbalanced start
     run = gd_vs_ode(activation_spec, X0, width=8, lr=0.002, time=40.0, record_points=10)

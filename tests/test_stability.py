@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from symescape import ConfigurationError
-from symescape.stability import saddle_blocks, schur_perron
+from symescape.numeric.stability import saddle_blocks, schur_perron
 
 positive = st.floats(min_value=0.05, max_value=3.0)
 # Couplings are 0 or resolvable: an entry like 1e-147 makes M irreducible while the eigenvector
@@ -89,7 +89,7 @@ def test_marginal_two_by_two():
 
 
 def test_metzler_gauge():
-    from symescape.stability import metzler_gauge
+    from symescape.numeric.stability import metzler_gauge
 
     J = np.array([[0.0, 0.0, -0.3], [0.0, 0.0, 0.5], [-0.3, 0.5, 0.0]])
     signs = metzler_gauge(J, [0, 1], [2])

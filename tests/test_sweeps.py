@@ -1,7 +1,7 @@
 """The sweep runner (issue 6): local processes and a Dask LocalCluster give the same results,
 every point is stored atomically, and a rerun computes nothing."""
 
-from symescape.sweeps import SweepStore, grid, reduced_escape_point, run_sweep
+from symescape.experiments.sweeps import SweepStore, grid, reduced_escape_point, run_sweep
 
 POINTS = grid(activation=["tanh", "gelu"], depth=[4], r=[3, 4], eps=[0.05, 0.01], seed=[0])
 

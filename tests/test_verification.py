@@ -6,7 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from symescape.cli import main
-from symescape.verification import CLAIMS, Verdict, claims_latex, verify
+from symescape.experiments.verification import CLAIMS, Verdict, verify
+from symescape.reports.tables import claims_latex
 
 REQUIRED = {
     "thm1-identity",

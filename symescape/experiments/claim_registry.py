@@ -1,0 +1,59 @@
+"""The claim registry of ``symescape verify``: a :class:`Claim` per checked statement of the paper.
+
+Every check returns a :class:`Claim` with the paper's statement, the prediction, what we measured,
+the tolerance and a verdict: ``pass``, ``fail``, or ``discrepancy`` where our computation
+disagrees with a statement of the paper (the numbers say by how much). ``quick`` shrinks grids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Verdict(Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    DISCREPANCY = "discrepancy"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One verified claim."""
+
+    id: str
+    statement: str
+    predicted: str
+    measured: str
+    tolerance: str
+    verdict: Verdict
+    details: dict = field(default_factory=dict)
+
+    def record(self) -> dict:
+        return {
+            "id": self.id,
+            "statement": self.statement,
+            "predicted": self.predicted,
+            "measured": self.measured,
+            "tolerance": self.tolerance,
+            "verdict": self.verdict.value,
+            "details": self.details,
+        }
+
+
+CheckFunction = Callable[[bool], Claim]
+CLAIMS: dict[str, CheckFunction] = {}
+
+
+def claim(identifier: str) -> Callable[[CheckFunction], CheckFunction]:
+    def register(function: CheckFunction) -> CheckFunction:
+        CLAIMS[identifier] = function
+        return function
+
+    return register
+
+
+def verdict_for(ok: bool) -> Verdict:
+    """PASS when the measured value is within tolerance, FAIL otherwise."""
+    return Verdict.PASS if ok else Verdict.FAIL

@@ -1,0 +1,492 @@
+"""Multi-mode teachers (MATH.md §9): the stage cascade from modewise blocks (figure 5).
+
+Full-matrix GD with the weighted tensor Gauss–Hermite inputs x = Σ_k s_k v_k (the exact population
+gradient: inputs orthogonal to the modes do not move the block structure), from modewise blocks
+on the ansatz along each v_k at scale ε, rates normalised by the block width. Stage k escapes when
+the geometric mean of block k's scalars (X_1^{(k)} = mean of its first-layer rows along v_k,
+X_l^{(k)} = n_b × mean of its diagonal block, X_L^{(k)} = n_b × mean of its readout) reaches ρ*.
+Measured at ε = 0.05, a = (4, 2, 1), L = 4: the stages escape at t = 55, 56, 62 against
+decoupled predictions 83, 166, 332 — the off-block entries, driven from zero, grow to O(1) and pull
+modes 2 and 3 out early; no three separated plateaus (see the README for the sweep).
+The decoupled model predicts each stage by the single-mode reduced ODE
+with amplitude a_k (K_k = a_k μ₁ c_1^{L-1}); the ranking rule orders stages by decreasing a_k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from symescape.numeric.escape import escape_time_ode
+from symescape.numeric.network import Weights, flatten_weights, unflatten_weights
+from symescape.numeric.reduced import reduced_model
+from symescape.numeric.stability import (
+    SaddleBlocks,
+    SchurPerronResult,
+    metzler_gauge,
+    saddle_blocks,
+    schur_perron,
+)
+from symescape.numeric.teachers import orthonormal_teacher
+from symescape.options import RHO_STAR
+from symescape.symbolic.resolved import activation_kernels
+
+
+@dataclass(frozen=True, kw_only=True)
+class CascadeConfig:
+    activation: str = "tanh"
+    depth: int = 4
+    amplitudes: tuple[float, ...] = (4.0, 2.0, 1.0)
+    eps: float = 0.05
+    block_width: int = 4
+    nodes: int = 16
+    learning_rate: float = 0.02  # 0.05 meets the edge of stability after escape (loss spikes)
+    time: float = 600.0
+
+    def __post_init__(self) -> None:
+        from symescape.errors import ConfigurationError
+
+        if self.depth < 2 or self.block_width < 1 or self.nodes < 1:
+            raise ConfigurationError("modewise blocks need depth ≥ 2, block width ≥ 1, nodes ≥ 1")
+        if not (np.isfinite(self.eps) and 0 < self.eps < RHO_STAR):
+            raise ConfigurationError(f"need 0 < ε < ρ* = {RHO_STAR}, got {self.eps}")
+
+
+def block_scalars(weights: Weights, directions: np.ndarray, block_width: int) -> np.ndarray:
+    """Block-diagonal ansatz scalars, shape (E, M, L)."""
+    modes, depth = directions.shape[0], len(weights)
+    out = np.empty((weights[0].shape[0], modes, depth))
+    for k in range(modes):
+        rows = slice(k * block_width, (k + 1) * block_width)
+        out[:, k, 0] = (weights[0][:, rows, :] @ directions[k]).mean(axis=1)
+        for l in range(1, depth - 1):  # noqa: E741
+            out[:, k, l] = weights[l][:, rows, rows].mean(axis=(1, 2)) * block_width
+        out[:, k, -1] = weights[-1][:, 0, rows].mean(axis=1) * block_width
+    return out
+
+
+def off_diagonal_mass(weights: Weights, modes: int, block_width: int) -> float:
+    """Largest |entry| of the internal matrices outside the diagonal blocks (0 at the start)."""
+    worst = 0.0
+    mask = np.kron(1 - np.eye(modes), np.ones((block_width, block_width))).astype(bool)
+    for w in weights[1:-1]:
+        worst = max(worst, float(np.abs(w[0][mask]).max(initial=0.0)))
+    return worst
+
+
+def cascade(config: CascadeConfig, decoupled: bool = False) -> dict:
+    """The stage cascade from modewise blocks on the block-mean reduced flow (the width-M network of
+    :func:`block_mean_reduce`, exact for any block width), or, with ``decoupled``, on the decoupled
+    model (off-block entries held at zero). Stage escape times against the single-mode prediction
+    and the ranking rule; the largest off-block entry is recorded along the run."""
+    from symescape.numeric.losses import SQUARED
+    from symescape.numeric.network import loss_and_gradients
+    from symescape.numeric.training import gauss_hermite_inputs
+
+    modes, depth = len(config.amplitudes), config.depth
+    teacher = orthonormal_teacher(modes, list(config.amplitudes))
+    kernels = activation_kernels(config.activation)
+    eye = np.eye(modes)[None]
+    weights = (
+        (config.eps * eye,)
+        + tuple(config.eps * eye for _ in range(depth - 2))
+        + (np.full((1, 1, modes), config.eps),)
+    )
+    masks = decoupled_mask(modes, depth)
+    steps = int(round(config.time / config.learning_rate))
+    record_every = max(1, steps // 600)
+    x, w = gauss_hermite_inputs(teacher, config.nodes)  # directions = identity: x = s
+    y = teacher(x, kernels)
+    off_block = 1 - np.eye(modes)
+    times, losses, diagonal, off = [], [], [], []
+    for step in range(steps + 1):
+        loss, _, grads = loss_and_gradients(weights, x, y, SQUARED, kernels, w)
+        if step % record_every == 0 or step == steps:
+            times.append(step * config.learning_rate)
+            losses.append(float(loss[0]))
+            diagonal.append(
+                [
+                    [weights[0][0, k, k]]
+                    + [W[0, k, k] for W in weights[1:-1]]
+                    + [weights[-1][0, 0, k]]
+                    for k in range(modes)
+                ]
+            )
+            off.append(
+                max((float(np.abs(W[0] * off_block).max()) for W in weights[:-1]), default=0.0)
+            )
+        gradients = grads.gradients
+        if decoupled:
+            gradients = tuple(g * m for g, m in zip(gradients, masks, strict=True))
+        weights = tuple(
+            W - config.learning_rate * g for W, g in zip(weights, gradients, strict=True)
+        )
+    rho = np.exp(np.mean(np.log(np.abs(np.array(diagonal)) + 1e-300), axis=2))  # (T, M)
+    stage_times = []
+    for k in range(modes):
+        crossed = np.flatnonzero(rho[:, k] >= RHO_STAR)
+        stage_times.append(float(times[crossed[0]]) if crossed.size else float("nan"))
+    predicted = [
+        float(
+            escape_time_ode(
+                reduced_model(config.activation, depth, amplitude=a), np.full(depth, config.eps)
+            ).time
+        )
+        for a in config.amplitudes
+    ]
+    return {
+        "settings": asdict(config),
+        "decoupled": decoupled,
+        "times": times,
+        "loss": losses,
+        "rho": rho.tolist(),
+        "off_diagonal": off,
+        "stage_times": stage_times,
+        "predicted_decoupled": predicted,
+        "ratio": [m / p for m, p in zip(stage_times, predicted, strict=True)],
+        "order_measured": [int(i) for i in np.argsort(stage_times)],
+        "order_ranking_rule": [int(i) for i in np.argsort(-np.array(config.amplitudes))],
+    }
+
+
+def block_mean_reduce(weights: Weights, directions: np.ndarray, block_width: int) -> Weights:
+    """The block-mean point as a width-M network on inputs s = V x (MATH.md §9).
+
+    Block k's first-layer rows u_kᵀV become row k of U (M×M); the internal block (j, k), constant
+    Y^{jk}/n_b, becomes Y^{jk}; the readout Z_k/n_b becomes Z_k. The function is unchanged, and one
+    GD step of the full network with rates (n_b η, η, η/n_b) is one GD step of rate η here (since
+    δ_full = δ̃/n_b): the block-mean reduced flow is plain gradient flow of the small network.
+    """
+    V = np.atleast_2d(directions)
+    modes, nb = V.shape[0], block_width
+
+    def block_means(w: np.ndarray) -> np.ndarray:
+        E, rows, cols = w.shape
+        return w.reshape(E, rows // nb, nb, cols // nb, nb).mean(axis=(2, 4))
+
+    first = weights[0] @ V.T  # (E, M·n_b, M)
+    U = first.reshape(first.shape[0], modes, nb, modes).mean(axis=2)
+    internal = tuple(block_means(w) * nb for w in weights[1:-1])
+    readout = weights[-1].reshape(weights[-1].shape[0], 1, modes, nb).mean(axis=3) * nb
+    return (U, *internal, readout)
+
+
+def block_mean_expand(small: Weights, directions: np.ndarray, block_width: int) -> Weights:
+    """Inverse of :func:`block_mean_reduce`: the full network on the block-mean manifold."""
+    V = np.atleast_2d(directions)
+    nb = block_width
+    first = np.repeat(small[0], nb, axis=1) @ V
+    internal = tuple(np.repeat(np.repeat(w, nb, axis=1), nb, axis=2) / nb for w in small[1:-1])
+    readout = np.repeat(small[-1], nb, axis=2) / nb
+    return (first, *internal, readout)
+
+
+def decoupled_mask(modes: int, depth: int) -> tuple[np.ndarray, ...]:
+    """Masks keeping only the diagonal (mode-to-itself) entries of the small network: the
+    decoupled model of MATH.md §9 (projected gradient flow onto the block-diagonal subspace)."""
+    eye = np.eye(modes)
+    return (eye,) + tuple(eye for _ in range(depth - 2)) + (np.ones((1, modes)),)
+
+
+@dataclass(frozen=True)
+class BlockMeanProblem:
+    """The block-mean reduced flow of a cascade configuration: the width-M network's parameter
+    shapes, the weighted tensor Gauss–Hermite nodes s (inputs x = s: directions = identity), the
+    teacher values there, and the activation's kernels. ``field`` is F(θ) by the network's backward
+    pass (it accepts complex θ, for complex steps); ``field_and_jacobian`` is F and ∂F/∂θ from the
+    symbolic layer (:mod:`symescape.block_mean`)."""
+
+    activation: str
+    depth: int
+    shapes: tuple[tuple[int, ...], ...]
+    nodes: np.ndarray
+    weights: np.ndarray
+    target: np.ndarray
+
+    @property
+    def modes(self) -> int:
+        return self.shapes[0][0]
+
+    def field(self, theta: np.ndarray) -> np.ndarray:
+        from symescape.numeric.losses import SQUARED
+        from symescape.numeric.network import loss_and_gradients
+
+        kernels = activation_kernels(self.activation)
+        _, _, grads = loss_and_gradients(
+            unflatten_weights(theta, self.shapes),
+            self.nodes,
+            self.target,
+            SQUARED,
+            kernels,
+            self.weights,
+        )
+        return -flatten_weights(grads.gradients)
+
+    def field_and_jacobian(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from symescape.symbolic.block_mean import block_mean_field_and_jacobian
+
+        evaluate = block_mean_field_and_jacobian(
+            self.activation, self.depth, self.nodes, self.weights, self.target
+        )
+        return evaluate(theta)
+
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """∂F/∂θ, analytic (SymPy-derived Hessian of the network, lambdified once)."""
+        return self.field_and_jacobian(theta)[1]
+
+    def complex_step_jacobian(self, theta: np.ndarray, h: float = 1e-30) -> np.ndarray:
+        """∂F/∂θ to round-off by complex steps of the backward pass (an independent route)."""
+        n = theta.size
+        J = np.empty((n, n))
+        for j in range(n):
+            probe = theta.astype(complex)
+            probe[j] += 1j * h
+            J[:, j] = self.field(probe).imag / h
+        return J
+
+
+@lru_cache(maxsize=32)
+def block_mean_problem(
+    activation: str, depth: int, amplitudes: tuple[float, ...], nodes: int
+) -> BlockMeanProblem:
+    """The block-mean reduced flow for a teacher with ``amplitudes`` on orthonormal modes."""
+    from symescape.numeric.training import gauss_hermite_inputs
+
+    modes = len(amplitudes)
+    teacher = orthonormal_teacher(modes, list(amplitudes))
+    x, w = gauss_hermite_inputs(teacher, nodes)  # directions = identity: x = s
+    shapes = ((modes, modes),) * (depth - 1) + ((1, modes),)
+    target = teacher(x, activation_kernels(activation))
+    return BlockMeanProblem(activation, depth, shapes, x, w, target)
+
+
+def _problem(config: CascadeConfig) -> BlockMeanProblem:
+    return block_mean_problem(
+        config.activation, config.depth, tuple(config.amplitudes), config.nodes
+    )
+
+
+@dataclass(frozen=True)
+class MultiModeFamily:
+    """The homotopy from the decoupled model (ν = 0) to the block-mean flow (ν = 1) on the width-M
+    network's flattened parameters θ: F_ν = (m + ν(1 - m)) ⊙ F_bm(θ), m the decoupled mask.
+    ``channels`` split ∂_ν F = (1 - m) ⊙ F_bm into first-layer cross-block rotations and the
+    off-block entries of each internal layer; the threshold is mode 1's stage escape."""
+
+    nu: float
+    problem: BlockMeanProblem
+    x0: np.ndarray
+
+    @property
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
+        return self.problem.shapes
+
+    def field(self, theta: np.ndarray) -> np.ndarray:
+        return self._weight(self.nu) * self.problem.field(theta)
+
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
+        return self._weight(self.nu)[:, None] * self.problem.jacobian(theta)
+
+    def channels(self) -> list:
+        groups = _offblock_groups(self.shapes)
+        return [lambda theta, g=g: g * self.problem.field(theta) for g in groups]
+
+    def threshold(self, theta: np.ndarray) -> float:
+        diagonal = theta[_mode_one_indices(self.shapes)]
+        return float(np.mean(np.log(np.abs(diagonal)))) - np.log(RHO_STAR)
+
+    def threshold_gradient(self, theta: np.ndarray) -> np.ndarray:
+        grad = np.zeros_like(theta)
+        index = _mode_one_indices(self.shapes)
+        grad[index] = 1.0 / (len(index) * theta[index])
+        return grad
+
+    def _weight(self, nu: float) -> np.ndarray:
+        mask = _flat_mask(self.shapes)
+        return mask + nu * (1 - mask)
+
+
+def multimode_family(config: CascadeConfig, nu: float) -> MultiModeFamily:
+    """The family at ``nu`` for a modewise start at ε (shared quadrature and teacher)."""
+    modes, depth = len(config.amplitudes), config.depth
+    x0 = np.concatenate(
+        [config.eps * np.eye(modes).ravel()] * (depth - 1) + [np.full(modes, config.eps)]
+    )
+    return MultiModeFamily(float(nu), _problem(config), x0)
+
+
+def _flat_mask(shapes: tuple) -> np.ndarray:
+    modes = shapes[0][0]
+    parts = [np.eye(modes).ravel() for _ in shapes[:-1]] + [np.ones(modes)]
+    return np.concatenate(parts)
+
+
+def _offblock_groups(shapes: tuple) -> list[np.ndarray]:
+    """Indicator vectors: first-layer cross-block rotations, then each internal layer's
+    off-block entries."""
+    modes, total = shapes[0][0], int(sum(np.prod(s) for s in shapes))
+    groups, start = [], 0
+    for _ in shapes[:-1]:
+        group = np.zeros(total)
+        group[start : start + modes * modes] = (1 - np.eye(modes)).ravel()
+        groups.append(group)
+        start += modes * modes
+    return groups
+
+
+def _mode_one_indices(shapes: tuple) -> np.ndarray:
+    modes = shapes[0][0]
+    block = modes * modes
+    diagonal = [layer * block for layer in range(len(shapes) - 1)]
+    return np.array(diagonal + [block * (len(shapes) - 1)])
+
+
+def count_plateaus(times: list[float], loss: list[float], drop: float = 0.3) -> int:
+    """Plateaus that end in a drop: stretches of at least 5 % of the run without a drop, each
+    followed by a drop (the loss falling by more than a factor 1 - ``drop`` within 2 % of the
+    run). A single escape gives 1; the three-stage cascade gives 3."""
+    t, y = np.asarray(times), np.log(np.asarray(loss))
+    span = t[-1] - t[0]
+    falling = np.zeros(len(t), dtype=bool)
+    for i in range(len(t)):
+        j = np.searchsorted(t, t[i] + 0.02 * span)
+        falling[i] = j < len(t) and y[j] < y[i] + np.log(1 - drop)
+    plateaus, run = 0, 0.0
+    for i in range(1, len(t)):
+        if falling[i]:
+            if run >= 0.05 * span:
+                plateaus += 1
+            run = 0.0
+        else:
+            run += t[i] - t[i - 1]
+    return plateaus
+
+
+def multimode_homotopy_check(
+    config: CascadeConfig, nu: float = 0.5, step: float = 1e-3
+) -> tuple[object, float]:
+    """The adjoint dT/dν (with channels) on the decoupled → block-mean family at ``nu``, and the
+    central difference (T(ν+h) − T(ν−h))/2h of mode 1's stage escape time, for comparison."""
+    from symescape.numeric.homotopy import escape_time, homotopy_derivative
+
+    family = multimode_family(config, nu)
+    result = homotopy_derivative(
+        family.field,
+        family.jacobian,
+        family.channels(),
+        family.x0,
+        family.threshold,
+        family.threshold_gradient,
+        1e4,
+        rtol=1e-10,
+    )
+
+    def stage_time(n: float) -> float:
+        f = multimode_family(config, n)
+        return escape_time(f.field, f.x0, f.threshold, 1e4, rtol=1e-12)[0]
+
+    central = (stage_time(nu + step) - stage_time(nu - step)) / (2 * step)
+    return result, central
+
+
+@dataclass(frozen=True)
+class StageSaddle:
+    """The stage-1 saddle of the block-mean flow and its linearisation.
+
+    ``theta`` is the stationary point (block 1 at its single-block optimum, its first-layer row
+    free to rotate toward every mode; all other blocks and couplings at 0), ``residual`` |F(θ)|∞,
+    ``row`` block 1's first-layer row in the mode basis, ``jacobian`` ∂F/∂θ there (analytic, from
+    the symbolic layer), ``eigenvalues`` its spectrum (descending real part), ``unstable`` the top
+    eigenvalue, ``pairs`` the 2×2 Jacobian blocks of (rotation of block k's row toward v_1,
+    off-block amplitude from block k into block 1) for k ≥ 2, and ``perron_applicable`` whether
+    those have Proposition 24's strict sign structure (negative diagonal, non-negative
+    off-diagonal).
+
+    The closure of Proposition 24 at this saddle: ``first`` the first-layer rows of blocks 2..M
+    (rotations into the mode space), ``second`` the off-block amplitudes W_2[0, k] from block k
+    into block 1. ``closure_leak`` is max |J[closure, rest]| (0: the closure is an invariant
+    subspace of the linearisation), ``gauge`` the signs making its couplings non-negative
+    (:func:`symescape.stability.metzler_gauge`), ``blocks`` the gauged [[-A, B], [C, -D]] split
+    and ``perron`` Schur–Perron on it (marginal: here A = D = 0)."""
+
+    theta: np.ndarray
+    residual: float
+    row: np.ndarray
+    jacobian: np.ndarray
+    eigenvalues: np.ndarray
+    unstable: float
+    pairs: tuple[np.ndarray, ...]
+    perron_applicable: bool
+    first: tuple[int, ...]
+    second: tuple[int, ...]
+    closure_leak: float
+    gauge: np.ndarray | None
+    blocks: SaddleBlocks | None
+    perron: SchurPerronResult | None
+
+
+def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
+    """Find the stage-1 saddle by integrating the block-mean flow restricted to block 1 (LSODA:
+    the converged flow is stiff), then linearise the full block-mean flow there (analytic
+    Jacobian) and apply Proposition 24 to the rotation / off-block closure."""
+    from scipy.integrate import solve_ivp
+
+    family = multimode_family(config, 1.0)
+    problem = family.problem
+    modes, depth = len(config.amplitudes), config.depth
+    block = modes * modes
+    # Block 1's variables: its first-layer row (all modes), its diagonal internal entries, readout.
+    active = list(range(modes)) + [layer * block for layer in range(1, depth - 1)]
+    active.append(block * (depth - 1))
+    mask = np.zeros(family.x0.size)
+    mask[active] = 1.0
+    start = mask * family.x0
+    sol = solve_ivp(
+        lambda t, x: mask * problem.field(x),
+        (0.0, time),
+        start,
+        method="LSODA",
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    theta = sol.y[:, -1]
+    field, J = problem.field_and_jacobian(theta)
+    residual = float(np.abs(field).max())
+    values = np.linalg.eigvals(J)
+    values = values[np.argsort(-values.real)]
+    pairs = []
+    for k in range(1, modes):
+        rotation = k * modes  # W_1[k, 0]: block k's row toward v_1
+        amplitude = block + k  # W_2[0, k]: block k into block 1
+        pairs.append(J[np.ix_([rotation, amplitude], [rotation, amplitude])])
+    applicable = all(p[0, 0] < 0 and p[1, 1] < 0 and p[0, 1] >= 0 and p[1, 0] >= 0 for p in pairs)
+    first = tuple(k * modes + j for k in range(1, modes) for j in range(modes))
+    second = tuple(block + k for k in range(1, modes))
+    closure = list(first + second)
+    rest = [i for i in range(theta.size) if i not in closure]
+    leak = float(np.abs(J[np.ix_(closure, rest)]).max(initial=0.0))
+    gauge = metzler_gauge(J, list(first), list(second))
+    parts = perron = None
+    if gauge is not None:
+        local = list(range(len(first))), list(range(len(first), len(closure)))
+        gauged = gauge[:, None] * J[np.ix_(closure, closure)] * gauge[None, :]
+        parts = saddle_blocks(gauged, *local)
+        perron = schur_perron(parts.A, parts.B, parts.C, parts.D, marginal=True)
+    return StageSaddle(
+        theta,
+        residual,
+        theta[:modes].copy(),
+        J,
+        values,
+        float(values[0].real),
+        tuple(pairs),
+        applicable,
+        first,
+        second,
+        leak,
+        gauge,
+        parts,
+        perron,
+    )

@@ -1,0 +1,208 @@
+"""Off the manifold (MATH.md §8, Theorem 11): He-normal networks with the first r layers scaled by
+ε, trained by SGD on fresh Gaussian batches with a uniform learning rate.
+
+Escape is the first evaluation step at which the loss on a fixed held-out batch falls below a
+fraction of the uninformative baseline E[y²]/2 (three fractions are recorded in one run). The
+theory predicts log T against log ε with slope −(r−2), independent of L; the prefactor is not
+predicted. Every ε uses the same Gaussian draw per seed (only the bottleneck scale changes), so
+each seed gives its own slope; a seed ensemble is stepped as one batched computation.
+Also recorded: the signal energy M(t) = E[f(x)(v·x)] and ||G_l||_F² of G_l = ∂M/∂W_l.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from symescape.errors import ConfigurationError
+from symescape.numeric.fits import log_log_slope
+from symescape.numeric.inits import he_normal_weights
+from symescape.numeric.losses import SQUARED
+from symescape.numeric.network import backward, forward, loss_and_gradients
+from symescape.numeric.teachers import Teacher, single_mode_teacher
+from symescape.symbolic.resolved import activation_kernels
+
+
+@dataclass(frozen=True, kw_only=True)
+class OffManifoldConfig:
+    """Settings of one off-manifold experiment (the choices the paper's text lost, recorded)."""
+
+    activation: str = "tanh"
+    depth: int = 8
+    width: int = 16
+    input_dim: int = 16
+    batch: int = 128
+    learning_rate: float = 0.1
+    amplitude: float = 1.0
+    thresholds: tuple[float, ...] = (0.3, 0.5, 0.7)
+    eval_every: int = 10
+    eval_batch: int = 512
+    seeds: int = 4
+    max_steps: int = 20000
+    data_seed: int = 0
+    covariates: str | None = None  # None: Gaussian inputs; "digits": scikit-learn's bundled digits
+
+    def __post_init__(self) -> None:
+        if self.depth < 1 or self.width < 1 or self.input_dim < 1 or self.batch < 1:
+            raise ConfigurationError("depth, width, input_dim and batch must be ≥ 1")
+        if not all(0 < f < 1 for f in self.thresholds):
+            raise ConfigurationError("loss thresholds are fractions of the baseline in (0, 1)")
+
+
+@dataclass(frozen=True)
+class OffManifoldRun:
+    """Escape steps ``steps[threshold][i_eps][seed]`` (NaN where not reached), M(t) and ||G_l||²."""
+
+    r: int
+    eps: list[float]
+    thresholds: list[float]
+    steps: list[list[list[float]]]
+    eval_steps: list[int]
+    signal: list[list[float]]  # (records, members)
+    gradient_norms: list[list[list[float]]]  # (records, members, L)
+
+
+def load_covariates(name: str) -> np.ndarray:
+    """Standardised real covariates from a dataset shipped inside a package (no download):
+    ``digits`` (scikit-learn, 1797 × 64; constant pixels dropped). Needs the ``real-data`` extra."""
+    if name != "digits":
+        raise ConfigurationError(f"unknown covariates {name!r}; known: digits")
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ConfigurationError(
+            "real covariates need scikit-learn: pip install 'symescape[real-data]'"
+        ) from None
+    data = load_digits().data.astype(float)
+    data = data[:, data.std(axis=0) > 0]
+    return (data - data.mean(axis=0)) / data.std(axis=0)
+
+
+def off_manifold_run(
+    config: OffManifoldConfig, r: int, eps: list[float], progress: bool = False
+) -> OffManifoldRun:
+    """Train ``seeds`` networks at each ε (one ensemble) and record escape steps per threshold."""
+    if not 1 <= r <= config.depth:
+        raise ConfigurationError(f"need 1 ≤ r ≤ L = {config.depth}, got r = {r}")
+    if any(not np.isfinite(e) or e <= 0 for e in eps):
+        raise ConfigurationError(f"ε must be finite and > 0, got {eps}")
+    kernels = activation_kernels(config.activation)
+    rng = np.random.default_rng(config.data_seed)
+    data = None if config.covariates is None else load_covariates(config.covariates)
+    input_dim = config.input_dim if data is None else data.shape[1]
+    if data is None:
+        teacher = single_mode_teacher(input_dim, config.amplitude)
+    else:
+        # Teacher along the leading principal direction of the data (a strong, real signal).
+        principal = np.linalg.svd(data, full_matrices=False)[2][0]
+        teacher = Teacher(np.array([config.amplitude]), principal[None, :])
+    widths = [input_dim] + [config.width] * (config.depth - 1) + [1]
+    parts = [
+        he_normal_weights(widths, ensemble=config.seeds, seed=7, epsilon=e, bottleneck=r)
+        for e in eps
+    ]
+    weights = tuple(np.concatenate([p[l] for p in parts]) for l in range(config.depth))
+    members = weights[0].shape[0]
+
+    def sample(shape: tuple[int, ...]) -> np.ndarray:
+        if data is None:
+            return rng.standard_normal((*shape, input_dim))
+        return data[rng.integers(0, data.shape[0], size=shape)]
+
+    x_eval = sample((config.eval_batch,))
+    y_eval = teacher(x_eval, kernels)
+    # The teacher signal direction: v for Gaussian inputs; E[y x] estimated from the data otherwise.
+    if data is None:
+        direction = teacher.directions[0]
+    else:
+        signal = (teacher(data, kernels)[:, None] * data).mean(axis=0)
+        direction = signal / np.linalg.norm(signal)
+    projection = x_eval @ direction
+    baseline = float(np.mean(y_eval**2) / 2)
+    escape = np.full((len(config.thresholds), members), np.nan)
+    eval_steps, signal, norms = [], [], []
+    iterator = range(config.max_steps + 1)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(
+            iterator, desc=f"off-manifold r={r}", unit="step", leave=False, mininterval=1.0
+        )
+    for step in iterator:
+        if step % config.eval_every == 0:
+            passed = forward(weights, x_eval, kernels)
+            f = passed.output
+            loss = 0.5 * np.mean((f - y_eval) ** 2, axis=1)
+            # G_l = ∂M/∂W_l: backpropagate dM/df = v·x.
+            grads = backward(weights, passed, np.broadcast_to(projection, f.shape), kernels)
+            eval_steps.append(step)
+            signal.append((f @ projection / config.eval_batch).tolist())
+            norms.append(np.stack([(g**2).sum(axis=(1, 2)) for g in grads.gradients], 1).tolist())
+            for index, fraction in enumerate(config.thresholds):
+                hit = (loss < fraction * baseline) & np.isnan(escape[index])
+                escape[index, hit] = step
+            if not np.isnan(escape).any():
+                break
+        x = sample((members, config.batch))
+        _, _, grads = loss_and_gradients(weights, x, teacher(x, kernels), SQUARED, kernels)
+        weights = tuple(
+            w - config.learning_rate * g for w, g in zip(weights, grads.gradients, strict=True)
+        )
+        if not all(np.all(np.isfinite(w)) for w in weights):
+            raise ArithmeticError(f"off-manifold training diverged at step {step}")
+    steps = escape.reshape(len(config.thresholds), len(eps), config.seeds)
+    return OffManifoldRun(
+        r, list(eps), list(config.thresholds), steps.tolist(), eval_steps, signal, norms
+    )
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    """Slope of log T against log ε: mean of per-seed slopes ± standard error, and predicted."""
+
+    r: int
+    threshold: float
+    slope: float
+    stderr: float
+    per_seed: list[float]
+    predicted: float
+    held_out_errors: list[float]  # relative errors predicting T(ε) from the largest ε
+
+
+def fit_slopes(run: OffManifoldRun) -> list[SlopeFit]:
+    """Per-threshold fits; seeds with any unreached ε are left out of that threshold's fit."""
+    eps = np.array(run.eps)
+    fits = []
+    for index, threshold in enumerate(run.thresholds):
+        steps = np.array(run.steps[index], dtype=float)  # (eps, seeds)
+        usable = [j for j in range(steps.shape[1]) if np.all(np.isfinite(steps[:, j]))]
+        per_seed = [log_log_slope(eps, steps[:, j]) for j in usable]
+        slope = float(np.mean(per_seed)) if per_seed else float("nan")
+        stderr = (
+            float(np.std(per_seed, ddof=1) / np.sqrt(len(per_seed)))
+            if len(per_seed) > 1
+            else float("nan")
+        )
+        predicted = -(run.r - 2.0)
+        top = int(np.argmax(eps))
+        held_out = []
+        for j in usable:
+            prediction = steps[top, j] * (eps / eps[top]) ** predicted
+            held_out += [
+                float(abs(prediction[i] / steps[i, j] - 1)) for i in range(len(eps)) if i != top
+            ]
+        fits.append(SlopeFit(run.r, threshold, slope, stderr, per_seed, predicted, held_out))
+    return fits
+
+
+QUICK_WINDOWS = {3: [0.005, 0.01, 0.02], 5: [0.09, 0.12, 0.16]}
+FULL_WINDOWS = {
+    3: [0.003, 0.005, 0.008, 0.013, 0.02],
+    5: [0.08, 0.1, 0.12, 0.14, 0.16],
+    8: [0.3, 0.33, 0.36, 0.4],
+}
+
+
+def config_record(config: OffManifoldConfig) -> dict:
+    return asdict(config)

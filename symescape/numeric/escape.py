@@ -1,0 +1,366 @@
+"""Escape times from the exact reduced ODE (MATH.md §4, §6), two integrators.
+
+- ``lsoda``: the paper's method and our baseline, LSODA in physical time with a terminal event;
+- ``fast``: ours. The independent variable is τ = ln ρ with ρ = P^{1/L} the geometric mean of
+  the X_l; the state is (ln X_1, …, ln X_L, t):
+
+      d ln X_l/dτ = (F_l/X_l) / R,   dt/dτ = 1/R,   R = dτ/dt = (1/L) Σ_l F_l/X_l.
+
+  On the plateau the X_l grow like ρ, so ln X_l is smooth in τ while t grows like ρ^{-(L-2)}: the
+  stiff, 10^10-long plateau becomes a quadrature. The product criterion is the fixed endpoint
+  τ* = ln ρ*; the loss criterion is an event. R ≤ 0 (the product stops growing) ends the run as
+  a failure, never as an escape time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from symescape.errors import ConfigurationError, NoEscapeError
+from symescape.numeric.reduced import ReducedModel
+
+
+@dataclass(frozen=True)
+class EscapeCriterion:
+    """``product`` (geometric mean of the X_l reaches ``value`` = ρ*) or ``loss`` (loss falls below
+    ``value`` times its initial value)."""
+
+    kind: str
+    value: float
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("product", "loss"):
+            raise ConfigurationError(
+                f"criterion kind must be 'product' or 'loss', got {self.kind!r}"
+            )
+        if not np.isfinite(self.value) or self.value <= 0:
+            raise ConfigurationError(f"criterion value must be finite and > 0, got {self.value}")
+        if self.kind == "loss" and self.value >= 1:
+            raise ConfigurationError(f"a loss fraction must be < 1, got {self.value}")
+
+    @classmethod
+    def parse(cls, text: str) -> EscapeCriterion:
+        """``"product:0.5"`` or ``"loss:0.5"``."""
+        kind, _, value = text.partition(":")
+        try:
+            return cls(kind.strip(), float(value))
+        except ValueError:
+            raise ConfigurationError(
+                f"criterion {text!r}: expected 'product:RHO' or 'loss:FRACTION'"
+            ) from None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value:g}"
+
+
+DEFAULT_CRITERION = EscapeCriterion("product", 0.5)
+
+
+class EscapeStatus(Enum):
+    """How an escape-time computation ended."""
+
+    ESCAPED = "escaped"
+    NOT_REACHED = "not-reached"  # the time budget ran out first
+    FAILED = "failed"  # the integrator failed or the flow stalled
+
+
+@dataclass(frozen=True)
+class EscapeResult:
+    """``time`` is the escape time when ``status`` is ESCAPED, else None; ``time_reached`` the last
+    time integrated; ``evaluations`` the number of field evaluations."""
+
+    status: EscapeStatus
+    time: float | None
+    time_reached: float
+    method: str
+    message: str
+    final_state: np.ndarray
+    evaluations: int
+
+    @property
+    def escaped(self) -> bool:
+        return self.status is EscapeStatus.ESCAPED
+
+
+def validate_scales(scales: np.ndarray, depth: int, criterion: EscapeCriterion) -> np.ndarray:
+    """Initial scales: L finite positive numbers, below ρ* for the product criterion."""
+    scales = np.asarray(scales, dtype=float).reshape(-1)
+    if scales.shape[0] != depth:
+        raise ConfigurationError(f"{scales.shape[0]} scales given for depth {depth}")
+    if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+        raise ConfigurationError(f"initial scales must be finite and > 0, got {scales.tolist()}")
+    if criterion.kind == "product" and np.exp(np.mean(np.log(scales))) >= criterion.value:
+        raise ConfigurationError(
+            f"the initial geometric mean {np.exp(np.mean(np.log(scales))):.4g} is already ≥ ρ* = "
+            f"{criterion.value:g}: nothing to escape"
+        )
+    return scales
+
+
+def _check_escapes(model: ReducedModel) -> None:
+    if not model.constants.escapes:
+        raise NoEscapeError(
+            f"K = a μ₁ c_1^(L-1) = {float(model.constants.K):.6g} ≤ 0 for {model.activation.name}: "
+            "the flow does not escape the saddle at leading order"
+        )
+
+
+def escape_time_ode(
+    model: ReducedModel,
+    scales: np.ndarray,
+    criterion: EscapeCriterion = DEFAULT_CRITERION,
+    *,
+    method: str = "fast",
+    rtol: float = 1e-10,
+    max_time: float = np.inf,
+) -> EscapeResult:
+    """Escape time of the exact reduced flow from X(0) = ``scales``.
+
+    Raises:
+        NoEscapeError: K ≤ 0 (μ₁ ≤ 0 or a negative amplitude).
+        ConfigurationError: bad scales or criterion, unknown method.
+    """
+    _check_escapes(model)
+    scales = validate_scales(scales, model.depth, criterion)
+    if method == "fast":
+        return _escape_fast(model, scales, criterion, rtol, max_time)
+    if method == "lsoda":
+        return _escape_lsoda(model, scales, criterion, rtol, max_time)
+    raise ConfigurationError(f"method must be 'fast' or 'lsoda', got {method!r}")
+
+
+def _escape_fast(
+    model: ReducedModel,
+    scales: np.ndarray,
+    criterion: EscapeCriterion,
+    rtol: float,
+    max_time: float,
+) -> EscapeResult:
+    depth = model.depth
+    count = [0]
+    initial_loss = float(model.loss(scales))
+
+    def rate(X: np.ndarray) -> tuple[np.ndarray, float]:
+        count[0] += 1
+        relative = model.field(X) / X
+        return relative, float(relative.mean())
+
+    def rhs(tau: float, y: np.ndarray) -> np.ndarray:
+        relative, R = rate(np.exp(y[:depth]))
+        if R <= 0:
+            return np.zeros(depth + 1)
+        return np.append(relative / R, 1.0 / R)
+
+    def stalled(tau: float, y: np.ndarray) -> float:
+        return rate(np.exp(y[:depth]))[1]
+
+    def over_budget(tau: float, y: np.ndarray) -> float:
+        return max_time - y[-1]
+
+    def loss_event(tau: float, y: np.ndarray) -> float:
+        return float(model.loss(np.exp(y[:depth]))) - criterion.value * initial_loss
+
+    events = [stalled, over_budget]
+    if criterion.kind == "loss":
+        events.append(loss_event)
+        tau_end = np.log(10.0)  # ρ = 10: far past any plateau; the loss event ends the run
+    else:
+        tau_end = np.log(criterion.value)
+    for event in events:
+        event.terminal = True
+    tau0 = float(np.mean(np.log(scales)))
+    _, R0 = rate(scales)
+    if R0 <= 0:
+        return EscapeResult(
+            EscapeStatus.FAILED,
+            None,
+            0.0,
+            "fast",
+            "the product does not grow at the start (dτ/dt ≤ 0)",
+            scales,
+            count[0],
+        )
+    y0 = np.append(np.log(scales), 0.0)
+    # ln X_l need absolute accuracy; t is controlled relatively (its own scale is 1/R0).
+    atol = np.append(np.full(depth, rtol), rtol * 1e-3 / R0)
+    sol = solve_ivp(rhs, (tau0, tau_end), y0, method="DOP853", rtol=rtol, atol=atol, events=events)
+    final = sol.y[:, -1]
+    X_final, t_final = np.exp(final[:depth]), float(final[-1])
+    if sol.status == -1:
+        return EscapeResult(
+            EscapeStatus.FAILED, None, t_final, "fast", sol.message, X_final, count[0]
+        )
+    if sol.t_events[0].size:
+        return EscapeResult(
+            EscapeStatus.FAILED,
+            None,
+            t_final,
+            "fast",
+            "the product stopped growing (dτ/dt reached 0) before the threshold",
+            X_final,
+            count[0],
+        )
+    if sol.t_events[1].size:
+        return EscapeResult(
+            EscapeStatus.NOT_REACHED,
+            None,
+            max_time,
+            "fast",
+            f"time budget {max_time:g} exhausted before the threshold",
+            X_final,
+            count[0],
+        )
+    if criterion.kind == "loss":
+        if sol.t_events[2].size:
+            t_escape = float(sol.y_events[2][0][-1])
+            return EscapeResult(
+                EscapeStatus.ESCAPED,
+                t_escape,
+                t_escape,
+                "fast",
+                "loss threshold",
+                np.exp(sol.y_events[2][0][:depth]),
+                count[0],
+            )
+        return EscapeResult(
+            EscapeStatus.FAILED,
+            None,
+            t_final,
+            "fast",
+            "ρ reached 10 without the loss threshold",
+            X_final,
+            count[0],
+        )
+    return EscapeResult(
+        EscapeStatus.ESCAPED, t_final, t_final, "fast", "product threshold", X_final, count[0]
+    )
+
+
+def _escape_lsoda(
+    model: ReducedModel,
+    scales: np.ndarray,
+    criterion: EscapeCriterion,
+    rtol: float,
+    max_time: float,
+) -> EscapeResult:
+    count = [0]
+    initial_loss = float(model.loss(scales))
+
+    def rhs(t: float, X: np.ndarray) -> np.ndarray:
+        count[0] += 1
+        return model.field(X)
+
+    def threshold(t: float, X: np.ndarray) -> float:
+        if criterion.kind == "product":
+            return float(np.mean(np.log(np.abs(X)))) - np.log(criterion.value)
+        return float(model.loss(X)) - criterion.value * initial_loss
+
+    threshold.terminal = True
+    horizon = max_time if np.isfinite(max_time) else 1e60
+    try:
+        sol = solve_ivp(
+            rhs,
+            (0.0, horizon),
+            scales,
+            method="LSODA",
+            rtol=rtol,
+            atol=rtol * float(np.min(scales)) * 1e-2,
+            events=threshold,
+        )
+    except (ValueError, RuntimeError, OverflowError) as exc:
+        return EscapeResult(
+            EscapeStatus.FAILED, None, 0.0, "lsoda", f"LSODA raised: {exc}", scales, count[0]
+        )
+    X_final, t_final = sol.y[:, -1], float(sol.t[-1])
+    if sol.t_events[0].size:
+        t_escape = float(sol.t_events[0][0])
+        return EscapeResult(
+            EscapeStatus.ESCAPED,
+            t_escape,
+            t_escape,
+            "lsoda",
+            "threshold event",
+            sol.y_events[0][0],
+            count[0],
+        )
+    if sol.status == -1:
+        return EscapeResult(
+            EscapeStatus.FAILED, None, t_final, "lsoda", sol.message, X_final, count[0]
+        )
+    status = EscapeStatus.NOT_REACHED if np.isfinite(max_time) else EscapeStatus.FAILED
+    return EscapeResult(
+        status,
+        None,
+        t_final,
+        "lsoda",
+        f"reached t = {t_final:.4g} without crossing the threshold",
+        X_final,
+        count[0],
+    )
+
+
+@dataclass(frozen=True)
+class EscapeReport:
+    """Everything ``symescape escape`` prints: the ODE result, T_lead and, for a balanced start,
+    T_1 (with κ), plus the constants used."""
+
+    ode: EscapeResult
+    time_leading: float | None
+    time_corrected: float | None
+    K: float
+    kappa: float | None
+    criterion: EscapeCriterion
+    scales: np.ndarray
+    balanced: bool
+    centred: bool
+    notes: tuple[str, ...]
+
+
+def escape_times(
+    model: ReducedModel,
+    scales: np.ndarray,
+    criterion: EscapeCriterion = DEFAULT_CRITERION,
+    *,
+    method: str = "fast",
+    rtol: float = 1e-10,
+    max_time: float = np.inf,
+) -> EscapeReport:
+    """The ODE escape time with the leading-order and (balanced start) corrected quadratures.
+
+    The quadratures follow the product criterion; under a loss criterion they are not defined and
+    are reported as None with a note.
+    """
+    from symescape.numeric.quadrature import corrected_time, leading_time
+
+    ode = escape_time_ode(model, scales, criterion, method=method, rtol=rtol, max_time=max_time)
+    scales = np.asarray(scales, dtype=float)
+    K = float(model.constants.K)
+    kappa = None if model.constants.kappa is None else float(model.constants.kappa)
+    balanced = bool(np.all(scales == scales[0]))
+    notes = []
+    if model.centred:
+        notes.append("class D: the reduced flow and constants are those of σ̃ = σ - σ(0)")
+    leading = corrected = None
+    if criterion.kind == "product":
+        leading = leading_time(scales, K, criterion.value)
+        if balanced and kappa is not None and model.classification.q is not None:
+            try:
+                corrected = float(
+                    corrected_time(
+                        scales[0], K, kappa, model.classification.q, model.depth, criterion.value
+                    )[0]
+                )
+            except ConfigurationError as exc:
+                notes.append(str(exc))
+        elif balanced and kappa is None:
+            corrected = leading
+            notes.append("class A: no nonlinear correction, T_1 = T_lead")
+    else:
+        notes.append("the quadratures use the product criterion; not given for a loss criterion")
+    return EscapeReport(
+        ode, leading, corrected, K, kappa, criterion, scales, balanced, model.centred, tuple(notes)
+    )

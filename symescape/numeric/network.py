@@ -1,0 +1,180 @@
+"""Fully connected networks, forward and backward passes written out, vectorised over an
+ensemble axis and the batch (MATH.md §0).
+
+    z_1 = W_1 x,  h_l = σ(z_l),  z_{l+1} = W_{l+1} h_l,  f = z_L (scalar, no activation),
+    δ_l = ∂ℓ/∂z_l,  b_l = W_{l+1}ᵀ δ_{l+1},  δ_l = σ'(z_l) ⊙ b_l,  G_l = E[δ_l h_{l-1}ᵀ].
+
+Weights are a tuple ``(W_1, …, W_L)`` with ``W_l`` of shape ``(E, n_l, n_{l-1})``: E independent
+networks (an ensemble) stepped in one computation. Inputs are ``(E, B, D)`` (or ``(B, D)``, shared).
+Only ``@``, elementwise kernels and sums are used, so the same code runs on mpmath object arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from symescape.errors import ConfigurationError
+from symescape.numeric.losses import Loss
+from symescape.symbolic.resolved import ActivationKernels
+
+Weights = tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class ForwardPass:
+    """Pre-activations ``z_1..z_L`` (each ``(E, B, n_l)``), post-activations
+    ``h_0 = x, h_1..h_{L-1}`` and the output ``f`` of shape ``(E, B)``."""
+
+    pre: tuple[np.ndarray, ...]
+    post: tuple[np.ndarray, ...]
+
+    @property
+    def output(self) -> np.ndarray:
+        return self.pre[-1][..., 0]
+
+
+@dataclass(frozen=True)
+class BackwardPass:
+    """``deltas[l-1] = δ_l`` (E, B, n_l); ``upstream[l-1] = b_l`` for l = 1..L-1; ``gradients[l-1]
+    = G_l = ∂𝓛/∂W_l`` (E, n_l, n_{l-1}) with 𝓛 the (weighted) batch mean of ℓ."""
+
+    deltas: tuple[np.ndarray, ...]
+    upstream: tuple[np.ndarray, ...]
+    gradients: tuple[np.ndarray, ...]
+
+
+def validate_weights(weights: Sequence[np.ndarray]) -> Weights:
+    """Check shapes (an ensemble axis, chained widths, scalar output) and finiteness."""
+    if len(weights) < 1:
+        raise ConfigurationError("a network needs depth ≥ 1 (at least one weight matrix)")
+    weights = tuple(np.asarray(w) for w in weights)
+    ensemble = weights[0].shape[0] if weights[0].ndim == 3 else None
+    for index, w in enumerate(weights, start=1):
+        if w.ndim != 3:
+            raise ConfigurationError(
+                f"W_{index} must have shape (E, n_{index}, n_{index - 1}); got shape {w.shape}"
+            )
+        if w.shape[0] != ensemble:
+            raise ConfigurationError(
+                f"W_{index} has ensemble size {w.shape[0]}, W_1 has {ensemble}"
+            )
+        if min(w.shape) < 1:
+            raise ConfigurationError(f"W_{index} has an empty dimension: shape {w.shape}")
+        if index > 1 and w.shape[2] != weights[index - 2].shape[1]:
+            raise ConfigurationError(
+                f"W_{index} takes {w.shape[2]} inputs but W_{index - 1} has "
+                f"{weights[index - 2].shape[1]} outputs"
+            )
+        if w.dtype != object and not np.all(np.isfinite(w)):
+            raise ConfigurationError(f"W_{index} has non-finite entries")
+    if weights[-1].shape[1] != 1:
+        raise ConfigurationError(
+            f"the output layer W_L must have one row; got {weights[-1].shape[1]}"
+        )
+    return weights
+
+
+def flatten_weights(weights: Sequence[np.ndarray]) -> np.ndarray:
+    """One ensemble member's weights (or any arrays) as one flat vector, layer by layer."""
+    return np.concatenate([np.ravel(w) for w in weights])
+
+
+def unflatten_weights(vector: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> Weights:
+    """Inverse of :func:`flatten_weights` for one network: arrays of shape (1, *shape)."""
+    out, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        out.append(vector[start : start + size].reshape((1, *shape)))
+        start += size
+    return tuple(out)
+
+
+def _inputs(x: np.ndarray, weights: Weights) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim == 2:
+        x = np.broadcast_to(x, (weights[0].shape[0], *x.shape))
+    if x.ndim != 3 or x.shape[0] != weights[0].shape[0] or x.shape[2] != weights[0].shape[2]:
+        raise ConfigurationError(
+            f"inputs must have shape (E, B, D) or (B, D) with E = {weights[0].shape[0]}, "
+            f"D = {weights[0].shape[2]}; got {x.shape}"
+        )
+    if x.dtype != object and not np.all(np.isfinite(x)):
+        raise ConfigurationError("inputs contain non-finite values")
+    return x
+
+
+def forward(weights: Weights, x: np.ndarray, kernels: ActivationKernels) -> ForwardPass:
+    """z_l and h_l for every layer (no activation after the last layer).
+
+    Raises:
+        ConfigurationError: mismatched shapes, non-finite weights or inputs.
+    """
+    weights = validate_weights(weights)
+    h = _inputs(x, weights)
+    pre, post = [], [h]
+    for index, w in enumerate(weights):
+        z = h @ np.swapaxes(w, 1, 2)
+        pre.append(z)
+        if index < len(weights) - 1:
+            h = kernels.sigma(z)
+            post.append(h)
+    return ForwardPass(tuple(pre), tuple(post))
+
+
+def batch_mean(values: np.ndarray, batch_weights: np.ndarray | None) -> np.ndarray:
+    """Weighted mean over the batch axis (axis 1); ``batch_weights`` of shape (B,) or (E, B)."""
+    if batch_weights is None:
+        return values.sum(axis=1) / values.shape[1]
+    w = np.asarray(batch_weights)
+    w = w.reshape((1, -1) if w.ndim == 1 else w.shape)
+    return (values * w.reshape(w.shape + (1,) * (values.ndim - 2))).sum(axis=1)
+
+
+def backward(
+    weights: Weights,
+    passed: ForwardPass,
+    dloss: np.ndarray,
+    kernels: ActivationKernels,
+    batch_weights: np.ndarray | None = None,
+) -> BackwardPass:
+    """Backpropagate ∂ℓ/∂f (shape (E, B)) to δ_l, b_l and the weight gradients G_l."""
+    depth = len(weights)
+    batch = dloss.shape[1]
+    if batch_weights is None:
+        # 1/B in the data's own number type (an mpf for mpmath arrays, not a double).
+        scale = np.full((1, batch, 1), (dloss.flat[0] * 0 + 1) / batch, dtype=dloss.dtype)
+    else:
+        w = np.asarray(batch_weights)
+        scale = w.reshape((1, batch, 1)) if w.ndim == 1 else w[..., None]
+    delta = dloss[..., None]
+    deltas, upstream, gradients = [None] * depth, [None] * (depth - 1), [None] * depth
+    for l in range(depth, 0, -1):  # noqa: E741 - l is the layer index of MATH.md
+        deltas[l - 1] = delta
+        gradients[l - 1] = np.swapaxes(delta * scale, 1, 2) @ passed.post[l - 1]
+        if l > 1:
+            b = delta @ weights[l - 1]
+            upstream[l - 2] = b
+            delta = kernels.derivative(passed.pre[l - 2]) * b
+    return BackwardPass(tuple(deltas), tuple(upstream), tuple(gradients))
+
+
+def loss_and_gradients(
+    weights: Weights,
+    x: np.ndarray,
+    y: np.ndarray,
+    loss: Loss,
+    kernels: ActivationKernels,
+    batch_weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, ForwardPass, BackwardPass]:
+    """Batch loss per ensemble member (E,), with the forward and backward passes."""
+    passed = forward(weights, x, kernels)
+    y = np.broadcast_to(np.asarray(y), passed.output.shape)
+    values, dloss = loss(passed.output, y)
+    return (
+        batch_mean(values[..., None], batch_weights)[..., 0],
+        passed,
+        backward(weights, passed, dloss, kernels, batch_weights),
+    )

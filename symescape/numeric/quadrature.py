@@ -1,0 +1,223 @@
+"""Escape-time quadratures (MATH.md §6–7), in double precision (vectorised over a grid of ε) and
+in mpmath.
+
+Leading order, arbitrary initial scales s_l (gaps Δ_l = s_l² - s_min² conserved, u = X_min²):
+
+    T_lead = ∫_{s_min²}^{u*} du / (2K Π_l √(u + Δ_l)),   Π_l (u* + Δ_l) = ρ*^{2L}.
+
+Balanced start s_l = ε (closed form):
+
+    T_lead = (ε^{-(L-2)} - ρ*^{-(L-2)}) / (K (L-2))  (L ≥ 3),
+             ln(ρ*/ε)/K  (L = 2),   (ρ* - ε)/K  (L = 1).
+
+First correction (balanced): T_1 = ∫_ε^{ρ*} dρ / (K ρ^{L-1} (1 + κ ρ^{q-1})).
+
+Double-precision integrals use composite Gauss–Legendre in w = ln u (or ln ρ), where the
+integrands are smooth: panels of width ≤ 1/2 with 16 nodes each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import mpmath
+import numpy as np
+from scipy.optimize import brentq
+
+from symescape.errors import ConfigurationError, NoEscapeError
+
+PANEL_WIDTH = 0.5
+PANEL_NODES = 16
+
+
+@lru_cache(maxsize=8)
+def _legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(n)
+
+
+def _composite_nodes(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes (G, P·n) and weights of composite Gauss–Legendre on [lower_g, upper_g] per row."""
+    lower, upper = np.atleast_1d(lower), np.atleast_1d(upper)
+    panels = max(1, int(np.ceil(np.max(upper - lower) / PANEL_WIDTH)))
+    x, w = _legendre(PANEL_NODES)
+    edges = lower[:, None] + (upper - lower)[:, None] * np.linspace(0, 1, panels + 1)[None, :]
+    half = (edges[:, 1:] - edges[:, :-1]) / 2
+    mid = (edges[:, 1:] + edges[:, :-1]) / 2
+    nodes = (mid[:, :, None] + half[:, :, None] * x[None, None, :]).reshape(len(lower), -1)
+    weights = (half[:, :, None] * w[None, None, :]).reshape(len(lower), -1)
+    return nodes, weights
+
+
+def _check_K(K: float) -> float:
+    K = float(K)
+    if not np.isfinite(K) or K <= 0:
+        raise NoEscapeError(f"K = {K} ≤ 0: no escape at leading order")
+    return K
+
+
+def _check_eps(eps: np.ndarray, rho_star: float) -> np.ndarray:
+    eps = np.atleast_1d(np.asarray(eps, dtype=float))
+    if not np.all(np.isfinite(eps)) or np.any(eps <= 0) or np.any(eps >= rho_star):
+        raise ConfigurationError(f"need 0 < ε < ρ* = {rho_star:g}; got {eps.min():g}…{eps.max():g}")
+    return eps
+
+
+def balanced_time(
+    eps: np.ndarray | float, K: float, depth: int, rho_star: float = 0.5
+) -> np.ndarray:
+    """The balanced closed form (MATH.md §6, eq. 11), vectorised over ε."""
+    K = _check_K(K)
+    eps = _check_eps(eps, rho_star)
+    if depth >= 3:
+        return (eps ** -(depth - 2) - rho_star ** -(depth - 2)) / (K * (depth - 2))
+    if depth == 2:
+        return np.log(rho_star / eps) / K
+    if depth == 1:
+        return (rho_star - eps) / K
+    raise ConfigurationError(f"depth must be ≥ 1, got {depth}")
+
+
+def upper_limit(scales: np.ndarray, rho_star: float) -> float:
+    """u* with Π_l (u* + Δ_l) = ρ*^{2L} (the product criterion at leading order)."""
+    s2 = np.sort(np.asarray(scales, dtype=float) ** 2)
+    gaps = s2 - s2[0]
+    target = 2 * len(s2) * np.log(rho_star)
+
+    def excess(u: float) -> float:
+        return float(np.sum(np.log(u + gaps))) - target
+
+    hi = max(rho_star**2, s2[-1]) * 4
+    while excess(hi) < 0:
+        hi *= 4
+    return brentq(excess, s2[0], hi, xtol=1e-300, rtol=4 * np.finfo(float).eps)
+
+
+def _log_upper_limits(
+    gaps: np.ndarray, depth: int, rho_star: float, start: np.ndarray
+) -> np.ndarray:
+    """ln u* per row by Newton on g(w) = Σ_l ln(e^w + Δ_l) - 2L ln ρ*: g is convex and increasing,
+    so Newton from a point with g > 0 decreases monotonically to the root."""
+    w = start.copy()
+    target = 2 * depth * np.log(rho_star)
+    for _ in range(200):
+        u = np.exp(w)[:, None]
+        g = np.log(u + gaps).sum(axis=1) - target
+        slope = (u / (u + gaps)).sum(axis=1)
+        step = g / slope
+        w = w - step
+        if np.all(np.abs(step) <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(w))):
+            break
+    return w
+
+
+def leading_time(scales: np.ndarray, K: float, rho_star: float = 0.5) -> float:
+    """T_lead for arbitrary initial scales (conserved gaps), composite Gauss–Legendre in ln u."""
+    return float(leading_time_grid(np.atleast_2d(scales), K, rho_star)[0])
+
+
+def leading_time_grid(scale_grid: np.ndarray, K: float, rho_star: float = 0.5) -> np.ndarray:
+    """T_lead for each row of ``scale_grid`` (G, L), vectorised."""
+    K = _check_K(K)
+    grid = np.asarray(scale_grid, dtype=float)
+    if np.any(grid <= 0) or not np.all(np.isfinite(grid)):
+        raise ConfigurationError("scales must be finite and > 0")
+    s2 = np.sort(grid**2, axis=1)
+    gaps = s2 - s2[:, :1]
+    lower = np.log(s2[:, 0])
+    upper = _log_upper_limits(
+        gaps, grid.shape[1], rho_star, np.log(np.maximum(s2[:, -1], rho_star**2) * 4)
+    )
+    if np.any(upper <= lower):
+        raise ConfigurationError("the initial geometric mean is already ≥ ρ*")
+    w, weights = _composite_nodes(lower, upper)
+    u = np.exp(w)
+    # du/(2K Π √(u+Δ)) with du = u dw; logs avoid overflow of the product at tiny u.
+    log_terms = np.log(u) - np.log(2 * K) - 0.5 * np.log(u[:, :, None] + gaps[:, None, :]).sum(-1)
+    return (np.exp(log_terms) * weights).sum(axis=1)
+
+
+def corrected_time(
+    eps: np.ndarray | float, K: float, kappa: float, q: int, depth: int, rho_star: float = 0.5
+) -> np.ndarray:
+    """T_1 = ∫_ε^{ρ*} dρ / (K ρ^{L-1}(1 + κ ρ^{q-1})), vectorised over ε (balanced start).
+
+    Raises:
+        ConfigurationError: 1 + κ ρ^{q-1} ≤ 0 somewhere on [ε, ρ*] (the correction breaks down).
+    """
+    K = _check_K(K)
+    eps = _check_eps(eps, rho_star)
+    if 1 + kappa * rho_star ** (q - 1) <= 0 or 1 + kappa * eps.min() ** (q - 1) <= 0:
+        raise ConfigurationError(
+            f"1 + κ ρ^(q-1) ≤ 0 on [ε, ρ*] (κ = {kappa:.4g}): the first correction is not small"
+        )
+    w, weights = _composite_nodes(np.log(eps), np.full(eps.shape, np.log(rho_star)))
+    rho = np.exp(w)
+    integrand = rho ** (2 - depth) / (K * (1 + kappa * rho ** (q - 1)))
+    return (integrand * weights).sum(axis=1)
+
+
+# --- mpmath (precision layer) ------------------------------------------------------------------
+
+
+def leading_time_mpmath(
+    scales: np.ndarray, K: float, rho_star: float = 0.5, dps: int = 30
+) -> mpmath.mpf:
+    """T_lead at ``dps`` digits (mpmath quadrature in ln u, u* by mpmath root finding)."""
+    with mpmath.workdps(dps + 10):
+        s2 = sorted(mpmath.mpf(float(s)) ** 2 for s in scales)
+        gaps = [x - s2[0] for x in s2]
+        Kp, rho = mpmath.mpf(float(K)), mpmath.mpf(float(rho_star))
+        target = 2 * len(s2) * mpmath.log(rho)
+        u_star = mpmath.findroot(
+            lambda w: mpmath.fsum(mpmath.log(mpmath.exp(w) + g) for g in gaps) - target,
+            mpmath.log(mpmath.mpf(upper_limit(scales, rho_star))),
+        )
+
+        def integrand(w: mpmath.mpf) -> mpmath.mpf:
+            u = mpmath.exp(w)
+            return u / (2 * Kp * mpmath.sqrt(mpmath.fprod(u + g for g in gaps)))
+
+        breaks = sorted(
+            {mpmath.log(s2[0]), u_star}
+            | {mpmath.log(x) for x in s2 if mpmath.log(s2[0]) < mpmath.log(x) < u_star}
+        )
+        return +mpmath.quad(integrand, breaks)
+
+
+def corrected_time_mpmath(
+    eps: float, K: float, kappa: float, q: int, depth: int, rho_star: float = 0.5, dps: int = 30
+) -> mpmath.mpf:
+    """T_1 at ``dps`` digits."""
+    with mpmath.workdps(dps + 10):
+        Kp, kp = mpmath.mpf(float(K)), mpmath.mpf(float(kappa))
+        f = lambda w: mpmath.exp(w * (2 - depth)) / (Kp * (1 + kp * mpmath.exp(w * (q - 1))))  # noqa: E731
+        return +mpmath.quad(
+            f, [mpmath.log(mpmath.mpf(float(eps))), mpmath.log(mpmath.mpf(float(rho_star)))]
+        )
+
+
+@dataclass(frozen=True)
+class CriticalDepthLaw:
+    """T ≈ prefactor · ε^{-(r-2)} (r ≥ 3), prefactor · ln(1/ε) (r = 2), Θ(1) (r = 1), from the
+    bottleneck shell with the other layers at ``other_scales`` (MATH.md §6)."""
+
+    r: int
+    exponent: float  # slope of log T against log ε (0 for r ≤ 2, where r = 2 is logarithmic)
+    prefactor: float | None
+    kind: str  # "power", "log" or "constant"
+
+
+def critical_depth_law(K: float, r: int, other_scales: np.ndarray) -> CriticalDepthLaw:
+    """Leading asymptotics of T(ε) with r layers at scale ε and the rest at ``other_scales``:
+    the shell integral ∫_{ε²} du / (2K u^{r/2} Π_{i>r} s_i)."""
+    K = _check_K(K)
+    others = np.asarray(other_scales, dtype=float)
+    if r < 1:
+        raise ConfigurationError(f"r must be ≥ 1, got {r}")
+    product = float(np.prod(others)) if others.size else 1.0
+    if r >= 3:
+        return CriticalDepthLaw(r, -(r - 2), 1 / (K * (r - 2) * product), "power")
+    if r == 2:
+        return CriticalDepthLaw(r, 0.0, 1 / (K * product), "log")
+    return CriticalDepthLaw(r, 0.0, None, "constant")

@@ -1,0 +1,200 @@
+"""Linearisation at a saddle and the Schur–Perron criterion (MATH.md §9, Proposition 24).
+
+For M = [[-A, B], [C, -D]] with A, D positive diagonal and B, C ≥ 0 (a Metzler matrix), an
+eigenvalue λ > 0 with eigenvector (x, y) satisfies x = (A + λ)⁻¹ B y and
+
+    G(λ) y = y,   G(λ) = (D + λ)⁻¹ C (A + λ)⁻¹ B ≥ 0.
+
+ρ(G(λ)) decreases strictly in λ ≥ 0 (when it is positive) and tends to 0, so a real positive
+eigenvalue exists iff the loop gain ρ(D⁻¹ C A⁻¹ B) = ρ(G(0)) exceeds 1; it is then the root of
+ρ(G(λ)) = 1, the spectral abscissa of M, with a non-negative eigenvector (Perron–Frobenius for
+Metzler matrices), strictly positive and simple when M is irreducible.
+
+Marginal rates (``marginal=True``): the Schur-complement argument needs only A + λ, D + λ > 0 for
+λ > 0, so it holds for A, D ≥ 0 with the loop gain read as the limit lim_{λ↓0} ρ(G(λ)), which is
++∞ when a loop passes through a zero rate. This is the case met at the stage saddle of a gradient
+flow (:func:`symescape.multimode.stage_saddle`), where the rotation and off-block variables have no
+restoring force of their own (A = D = 0): there the instability is unconditional and
+λ = √ρ(CB).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.sparse.csgraph import connected_components
+
+from symescape.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class SchurPerronResult:
+    """``loop_gain`` ρ(D⁻¹CA⁻¹B); ``eigenvalue`` the real positive eigenvalue (None if none);
+    ``eigenvector`` (x, y) stacked, non-negative, unit norm; ``irreducible`` whether M is."""
+
+    loop_gain: float
+    eigenvalue: float | None
+    eigenvector: np.ndarray | None
+    irreducible: bool
+
+    @property
+    def unstable(self) -> bool:
+        return self.eigenvalue is not None
+
+
+def _spectral_radius(matrix: np.ndarray) -> float:
+    return float(np.max(np.abs(np.linalg.eigvals(matrix)))) if matrix.size else 0.0
+
+
+def loop_matrix(
+    A: np.ndarray, B: np.ndarray, C: np.ndarray, D: np.ndarray, shift: float = 0.0
+) -> np.ndarray:
+    """G(λ) = (D + λ)⁻¹ C (A + λ)⁻¹ B for diagonal A, D given as vectors or matrices (zero
+    entries allowed when λ > 0)."""
+    a, d = _diagonal(A, "A", shift > 0), _diagonal(D, "D", shift > 0)
+    return (C / (d + shift)[:, None]) @ (B / (a + shift)[:, None])
+
+
+def _diagonal(matrix: np.ndarray, name: str, marginal: bool = False) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=float)
+    diagonal = matrix if matrix.ndim == 1 else np.diag(matrix)
+    if matrix.ndim == 2 and not np.allclose(matrix, np.diag(diagonal)):
+        raise ConfigurationError(f"{name} must be diagonal")
+    if not np.all(np.isfinite(diagonal)):
+        raise ConfigurationError(f"{name} must have finite diagonal entries")
+    if marginal and np.any(diagonal < 0):
+        raise ConfigurationError(f"{name} must have non-negative diagonal entries (marginal)")
+    if not marginal and np.any(diagonal <= 0):
+        raise ConfigurationError(
+            f"{name} must have positive finite diagonal entries (marginal=True allows zeros)"
+        )
+    return diagonal
+
+
+def _loop_gain(a: np.ndarray, B: np.ndarray, C: np.ndarray, d: np.ndarray) -> float:
+    """ρ(G(0)), or for zero rates lim_{λ↓0} ρ(G(λ)) (+∞ when it diverges)."""
+    if np.all(a > 0) and np.all(d > 0):
+        return _spectral_radius(loop_matrix(a, B, C, d))
+    scale = max(float(np.abs(B).max(initial=0.0)), float(np.abs(C).max(initial=0.0)), 1e-300)
+    # ρ(G(λ)) grows like λ^{-k} (k ≥ 1) through a zero rate, and tends to a finite limit otherwise.
+    near, nearer = (_spectral_radius(loop_matrix(a, B, C, d, s * scale)) for s in (1e-8, 1e-10))
+    return math.inf if nearer > 10 * near > 0 else nearer
+
+
+def schur_perron(
+    A: np.ndarray, B: np.ndarray, C: np.ndarray, D: np.ndarray, marginal: bool = False
+) -> SchurPerronResult:
+    """Proposition 24: the loop gain and, when it exceeds 1, the real positive eigenvalue of
+    [[-A, B], [C, -D]] with its non-negative eigenvector. With ``marginal``, A and D may have
+    zero entries (the limit form of the loop gain; see the module docstring).
+
+    Raises:
+        ConfigurationError: A or D not positive (with ``marginal``: non-negative) diagonal, B or C
+            with negative entries or shapes that do not fit.
+    """
+    a, d = _diagonal(A, "A", marginal), _diagonal(D, "D", marginal)
+    B, C = np.asarray(B, dtype=float), np.asarray(C, dtype=float)
+    if B.shape != (a.size, d.size) or C.shape != (d.size, a.size):
+        raise ConfigurationError(
+            f"B must be {a.size}×{d.size} and C {d.size}×{a.size}; got {B.shape} and {C.shape}"
+        )
+    if np.any(B < 0) or np.any(C < 0):
+        raise ConfigurationError("B and C must be entrywise non-negative")
+    n = a.size + d.size
+    coupling = np.zeros((n, n))
+    coupling[: a.size, a.size :] = B
+    coupling[a.size :, : a.size] = C
+    irreducible = connected_components(coupling > 0, connection="strong")[0] == 1
+    gain = _loop_gain(a, B, C, d)
+    if gain <= 1:
+        return SchurPerronResult(gain, None, None, bool(irreducible))
+    upper = 1.0
+    while _spectral_radius(loop_matrix(a, B, C, d, upper)) > 1:
+        upper *= 2
+    lower = 0.0
+    if not (np.all(a > 0) and np.all(d > 0)):  # G(0) undefined: bracket from above 0
+        lower = upper
+        while _spectral_radius(loop_matrix(a, B, C, d, lower)) <= 1:
+            lower /= 2
+    lam = brentq(
+        lambda s: _spectral_radius(loop_matrix(a, B, C, d, s)) - 1,
+        lower,
+        upper,
+        xtol=1e-14,
+        rtol=1e-13,
+    )
+    M = np.block([[-np.diag(a), B], [C, -np.diag(d)]])
+    values, vectors = np.linalg.eig(M)
+    index = int(np.argmin(np.abs(values - lam)))
+    vector = np.real(vectors[:, index])
+    vector = vector * np.sign(vector[np.argmax(np.abs(vector))])
+    # Round-off can leave entries of a zero component slightly negative: clip those only.
+    vector[(vector < 0) & (vector > -1e-12 * np.abs(vector).max())] = 0.0
+    return SchurPerronResult(gain, float(lam), vector / np.linalg.norm(vector), bool(irreducible))
+
+
+@dataclass(frozen=True)
+class SaddleBlocks:
+    """A Jacobian split as [[-A, B], [C, -D]] along index sets ``first`` and ``second``."""
+
+    A: np.ndarray
+    B: np.ndarray
+    C: np.ndarray
+    D: np.ndarray
+    off_diagonal_residual: float  # largest |off-diagonal| entry inside A or D, set to 0 here
+
+
+def saddle_blocks(jacobian: np.ndarray, first: list[int], second: list[int]) -> SaddleBlocks:
+    """Extract the blocks of a Jacobian at a stage saddle; A = -J[first, first] (diagonal part),
+    D = -J[second, second], B = J[first, second], C = J[second, first]."""
+    J = np.asarray(jacobian, dtype=float)
+    Jaa, Jdd = J[np.ix_(first, first)], J[np.ix_(second, second)]
+    residual = max(
+        float(np.abs(Jaa - np.diag(np.diag(Jaa))).max(initial=0.0)),
+        float(np.abs(Jdd - np.diag(np.diag(Jdd))).max(initial=0.0)),
+    )
+    return SaddleBlocks(
+        -np.diag(np.diag(Jaa)),
+        J[np.ix_(first, second)],
+        J[np.ix_(second, first)],
+        -np.diag(np.diag(Jdd)),
+        residual,
+    )
+
+
+def metzler_gauge(jacobian: np.ndarray, first: list[int], second: list[int]) -> np.ndarray | None:
+    """Signs s = ±1 on ``first + second`` such that, after the similarity S J S (S = diag s), every
+    coupling between the two groups is ≥ 0; None when no such signs exist.
+
+    A sign change of a variable leaves the diagonal blocks' diagonals and the spectrum unchanged,
+    so Proposition 24's sign hypothesis on B, C holds up to such a gauge or not at all. The
+    signs are found by propagating s_j = s_i·sign(J_ij) over the graph of nonzero couplings (a
+    two-colouring); a conflict, or J_ij and J_ji of opposite signs, means no gauge exists.
+    """
+    J = np.asarray(jacobian, dtype=float)
+    index = list(first) + list(second)
+    n, split = len(index), len(first)
+    sub = J[np.ix_(index, index)]
+    tol = 1e-12 * max(float(np.abs(sub).max(initial=0.0)), 1e-300)
+    signs = np.zeros(n)
+    for root in range(n):
+        if signs[root]:
+            continue
+        signs[root], stack = 1.0, [root]
+        while stack:
+            i = stack.pop()
+            group = range(split, n) if i < split else range(split)
+            for j in group:
+                for value in (sub[i, j], sub[j, i]):
+                    if abs(value) <= tol:
+                        continue
+                    wanted = signs[i] * np.sign(value)
+                    if not signs[j]:
+                        signs[j] = wanted
+                        stack.append(j)
+                    elif signs[j] != wanted:
+                        return None
+    return signs

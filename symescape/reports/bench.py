@@ -1,0 +1,303 @@
+"""``symescape bench``: speed measured against baselines timed in the same run.
+
+Each entry times a fast path and its baseline on the same work and reports the ratio; nothing
+here asserts a speed (timed assertions in tests are flaky). Entries register themselves in
+:data:`BENCHMARKS`; later modules add theirs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """One comparison: what was timed, both times (seconds), their ratio and a note."""
+
+    name: str
+    fast_label: str
+    baseline_label: str
+    fast_seconds: float
+    baseline_seconds: float
+    note: str = ""
+    target: float | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.baseline_seconds / self.fast_seconds
+
+    @property
+    def meets_target(self) -> bool | None:
+        return None if self.target is None else self.ratio >= self.target
+
+
+BenchFunction = Callable[[bool], list[BenchResult]]
+BENCHMARKS: dict[str, BenchFunction] = {}
+
+
+def benchmark(name: str) -> Callable[[BenchFunction], BenchFunction]:
+    """Register an entry under ``name``; the function takes ``quick`` and returns results."""
+
+    def register(function: BenchFunction) -> BenchFunction:
+        BENCHMARKS[name] = function
+        return function
+
+    return register
+
+
+def best_time(function: Callable[[], object], repeat: int = 3) -> float:
+    """The fastest of ``repeat`` wall-clock timings (the least disturbed by other load)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+@benchmark("ensemble")
+def bench_ensemble(quick: bool) -> list[BenchResult]:
+    """32 networks (L = 8, width 64, batch 512) stepped together vs one at a time."""
+    from symescape.numeric.inits import he_normal_weights
+    from symescape.numeric.teachers import single_mode_teacher
+    from symescape.numeric.training import DataMode, TrainingConfig, train
+    from symescape.symbolic.resolved import activation_kernels
+
+    members, depth, width, batch = 32, 8, 64, 512
+    steps = 1 if quick else 10
+    kernels = activation_kernels("tanh")
+    teacher = single_mode_teacher(width)
+    weights = he_normal_weights([width] * depth + [1], ensemble=members, seed=0)
+    config = TrainingConfig(
+        steps=steps, learning_rate=1e-3, data=DataMode.FRESH, batch=batch, record_every=steps
+    )
+
+    def together() -> None:
+        train(weights, teacher, kernels, config)
+
+    def one_at_a_time() -> None:
+        for m in range(members):
+            train(tuple(w[m : m + 1] for w in weights), teacher, kernels, config)
+
+    fast = best_time(together, 2)
+    slow = best_time(one_at_a_time, 2)
+    rate = members * (steps + 1) / fast
+    return [
+        BenchResult(
+            "ensemble",
+            "32 networks batched",
+            "one at a time",
+            fast,
+            slow,
+            note=f"{rate:.0f} network-steps/s batched; L={depth}, N={width}, B={batch}",
+        )
+    ]
+
+
+@benchmark("escape-ode")
+def bench_escape_ode(quick: bool) -> list[BenchResult]:
+    """Our τ = ln ρ integrator vs LSODA in physical time, per escape time (tanh, balanced)."""
+    import numpy as np
+
+    from symescape.numeric.escape import escape_time_ode
+    from symescape.numeric.reduced import reduced_model
+
+    depths = (4, 6) if quick else (4, 6, 8, 10)
+    epsilons = (1e-2, 1e-3) if quick else (1e-2, 1e-3, 1e-4)
+    fast_total = lsoda_total = 0.0
+    failures = {"fast": 0, "lsoda": 0}
+    worst = 0.0
+    for depth in depths:
+        model = reduced_model("tanh", depth)
+        for eps in epsilons:
+            scales = np.full(depth, eps)
+            results = {}
+            for method in ("fast", "lsoda"):
+                holder: list = []
+                elapsed = best_time(
+                    lambda m=method, h=holder, mo=model, sc=scales: h.append(
+                        escape_time_ode(mo, sc, method=m)
+                    ),
+                    1,
+                )
+                results[method] = holder[-1]
+                failures[method] += not holder[-1].escaped
+                if method == "fast":
+                    fast_total += elapsed
+                else:
+                    lsoda_total += elapsed
+            if results["fast"].escaped and results["lsoda"].escaped:
+                worst = max(worst, abs(results["fast"].time / results["lsoda"].time - 1))
+    cases = len(depths) * len(epsilons)
+    return [
+        BenchResult(
+            "escape-ode",
+            "ln-ρ integrator (DOP853)",
+            "LSODA, physical time",
+            fast_total,
+            lsoda_total,
+            note=(
+                f"{cases} escape times, L in {depths}, ε down to {min(epsilons):g}; failures: "
+                f"ours {failures['fast']}, LSODA {failures['lsoda']}; max relative disagreement "
+                f"{worst:.1e}"
+            ),
+            target=3.0,
+        )
+    ]
+
+
+@benchmark("kernel")
+def bench_kernel(quick: bool) -> list[BenchResult]:
+    """The lambdified reduced field vs SymPy evaluation of the same expressions (tanh, L = 4)."""
+    import numpy as np
+    import sympy as sp
+
+    from symescape.numeric.reduced import reduced_model
+    from symescape.precision.gauss import gauss_hermite_rule
+    from symescape.symbolic.chain import scalar_chain
+    from symescape.symbolic.moments import S
+
+    depth, nodes = 4, 16
+    model = reduced_model("tanh", depth, nodes=nodes)
+    chain = scalar_chain(model.activation, depth)
+    X = np.array([0.3, 0.2, 0.25, 0.35])
+    s, w = gauss_hermite_rule(nodes)
+    teacher = sp.tanh(S)
+    exprs = [(teacher - chain.f) * g for g in chain.gradient]
+    substitution = dict(zip(chain.X, X, strict=True))
+
+    def sympy_field() -> np.ndarray:
+        return np.array(
+            [
+                sum(
+                    float(wi) * float(e.evalf(subs={**substitution, S: si}))
+                    for si, wi in zip(s, w, strict=True)
+                )
+                for e in exprs
+            ]
+        )
+
+    slow = best_time(sympy_field, 1)
+    repeats = 200 if quick else 2000
+    fast = best_time(lambda: [model.field(X) for _ in range(repeats)], 3) / repeats
+    gap = float(np.abs(sympy_field() - model.field(X)).max())
+    return [
+        BenchResult(
+            "kernel",
+            "lambdified NumPy field",
+            "SymPy evalf of the field",
+            fast,
+            slow,
+            note=f"L={depth}, {nodes} nodes; max |difference| {gap:.1e}",
+            target=1000.0,
+        )
+    ]
+
+
+@benchmark("quadrature")
+def bench_quadrature(quick: bool) -> list[BenchResult]:
+    """Vectorised T_lead over a grid of ε vs per-point scipy.integrate.quad (L = 6, balanced)."""
+    import numpy as np
+    from scipy.integrate import quad
+
+    from symescape.numeric.quadrature import balanced_time, leading_time_grid
+
+    depth, K, rho = 6, 0.6057055096021588, 0.5
+    eps = np.geomspace(1e-4, 0.4, 100 if quick else 1000)
+    grid = np.repeat(eps[:, None], depth, axis=1)
+    fast = best_time(lambda: leading_time_grid(grid, K, rho), 3)
+
+    def per_point() -> np.ndarray:
+        return np.array(
+            [
+                quad(
+                    lambda w: np.exp(w) / (2 * K * np.exp(w) ** (depth / 2)),
+                    2 * np.log(e),
+                    2 * np.log(rho),
+                    epsabs=0,
+                    epsrel=1e-12,
+                )[0]
+                for e in eps
+            ]
+        )
+
+    slow = best_time(per_point, 1)
+    exact = balanced_time(eps, K, depth, rho)
+    err_fast = float(np.abs(leading_time_grid(grid, K, rho) / exact - 1).max())
+    err_quad = float(np.abs(per_point() / exact - 1).max())
+    return [
+        BenchResult(
+            "quadrature",
+            f"vectorised grid ({eps.size} ε)",
+            "scipy quad per point",
+            fast,
+            slow,
+            note=f"max relative error vs closed form: grid {err_fast:.1e}, quad {err_quad:.1e}",
+        )
+    ]
+
+
+def run_benchmarks(names: list[str] | None = None, quick: bool = False) -> list[BenchResult]:
+    """Run the named entries (all by default) and return their results."""
+    _load_entries()
+    selected = names or list(BENCHMARKS)
+    unknown = [n for n in selected if n not in BENCHMARKS]
+    if unknown:
+        raise ValueError(f"unknown benchmarks {unknown}; known: {', '.join(BENCHMARKS)}")
+    results: list[BenchResult] = []
+    for name in selected:
+        results.extend(BENCHMARKS[name](quick))
+    return results
+
+
+def _load_entries() -> None:
+    """Import modules that register benchmark entries."""
+
+
+def format_results(results: list[BenchResult]) -> str:
+    """A table: entry, fast path, baseline, their times and the ratio (baseline / fast)."""
+    lines = [
+        f"{'entry':<22} {'fast path':<28} {'baseline':<28} {'fast s':>9} {'base s':>9} "
+        f"{'ratio':>9} target"
+    ]
+    for r in results:
+        target = (
+            "—" if r.target is None else f"≥{r.target:g} {'met' if r.meets_target else 'MISSED'}"
+        )
+        lines.append(
+            f"{r.name:<22} {r.fast_label:<28} {r.baseline_label:<28} "
+            f"{r.fast_seconds:>9.4f} {r.baseline_seconds:>9.4f} {r.ratio:>8.1f}x {target}"
+        )
+        if r.note:
+            lines.append(f"{'':<22} {r.note}")
+    return "\n".join(lines)
+
+
+def results_record(results: list[BenchResult]) -> list[dict]:
+    return [
+        {
+            "name": r.name,
+            "fast": r.fast_label,
+            "baseline": r.baseline_label,
+            "fast_seconds": r.fast_seconds,
+            "baseline_seconds": r.baseline_seconds,
+            "ratio": r.ratio,
+            "target": r.target,
+            "meets_target": r.meets_target,
+            "note": r.note,
+        }
+        for r in results
+    ]
+
+
+__all__ = [
+    "BENCHMARKS",
+    "BenchResult",
+    "benchmark",
+    "best_time",
+    "format_results",
+    "results_record",
+    "run_benchmarks",
+]

@@ -1,0 +1,211 @@
+"""Presentation of a classification: a JSON-ready record, a readable table, LaTeX.
+
+Pure functions of the API's result objects; the CLI only prints what they return.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+from symescape.experiments.claim_registry import Claim, Verdict
+from symescape.symbolic.activations import Z
+from symescape.symbolic.classification import ActivationClass, Classification
+from symescape.symbolic.constants import EscapeConstants
+from symescape.symbolic.moments import Constant
+from symescape.symbolic.taylor import taylor_coefficients
+
+
+def _float(value: sp.Expr | Constant | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, Constant):
+        return float(value)
+    return float(sp.N(value, 20))
+
+
+def _str(value: sp.Expr | Constant | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def taylor_polynomial(cls: Classification, order: int) -> sp.Expr | None:
+    """Σ_{k ≤ order} c_k z^k, or None for piecewise-linear σ."""
+    if cls.activation_class is ActivationClass.PIECEWISE_LINEAR:
+        return None
+    coefficients = taylor_coefficients(cls.activation, order)
+    return sum((c * Z**k for k, c in enumerate(coefficients)), sp.Integer(0))
+
+
+def escape_theory_status(cls: Classification) -> str:
+    """One sentence: whether the leading-order escape theory applies, and if not why."""
+    if cls.activation_class is ActivationClass.PIECEWISE_LINEAR:
+        return "piecewise-linear: the Taylor-based escape theory does not apply"
+    if not cls.has_linear_path:
+        return "c_1 = 0: no linear path, the escape theory at this order does not apply"
+    if not cls.mu1_positive:
+        return f"μ₁ = {cls.mu1} ≤ 0: no escape from the saddle along the teacher"
+    if cls.activation_class is ActivationClass.OUTSIDE:
+        return "outside the classification hypothesis; leading-order constants still computed"
+    return "applies"
+
+
+def classification_record(
+    cls: Classification,
+    constants: EscapeConstants | None = None,
+    order: int = 7,
+    constants_error: str | None = None,
+) -> dict[str, Any]:
+    """The JSON record of ``symescape classify`` (keys documented in the README)."""
+    record: dict[str, Any] = {
+        "activation": cls.activation.name,
+        "expression": str(cls.activation.expr),
+        "class": cls.activation_class.value,
+        "label": cls.label,
+        "in_hypothesis": cls.in_hypothesis,
+        "q": cls.q,
+        "c0": _float(cls.c0),
+        "c1": _float(cls.c1),
+        "cq": _float(cls.cq),
+        "c1_exact": _str(cls.c1),
+        "cq_exact": _str(cls.cq),
+        "odd": cls.odd,
+        "mu1": float(cls.mu1),
+        "mu1_exact": _str(cls.mu1.exact),
+        "mu1_digits": str(cls.mu1) if cls.mu1.exact is None else None,
+        "mu1_positive": cls.mu1_positive,
+        "phi": str(cls.phi),
+        "phi_leading": str(cls.phi_leading) if cls.phi_leading is not None else "0",
+        "resonance_depth": cls.resonance_depth,
+        "centred_class": cls.centred.label if cls.centred is not None else None,
+        "taylor": _str(taylor_polynomial(cls, order)),
+        "escape_theory": escape_theory_status(cls),
+        "steps": list(cls.steps),
+    }
+    if constants is not None:
+        record.update(
+            depth=constants.depth,
+            amplitude=float(constants.amplitude),
+            K=float(constants.K),
+            K_exact=_str(constants.K.exact),
+            kappa=_float(constants.kappa),
+            kappa_exact=None if constants.kappa is None else _str(constants.kappa.exact),
+            gamma=None if constants.gamma is None else [float(g) for g in constants.gamma],
+            gamma_uniform=constants.gamma_uniform,
+            constants_of_centred_activation=constants.centred,
+        )
+    elif constants_error is not None:
+        record.update(K=None, kappa=None, constants_error=constants_error)
+    return record
+
+
+def _rows(
+    cls: Classification, constants: EscapeConstants | None, order: int
+) -> list[tuple[str, str, str]]:
+    """(label, plain text, LaTeX) rows shared by the table and the LaTeX output."""
+
+    def both(value: sp.Expr | Constant | None) -> tuple[str, str]:
+        if value is None:
+            return "—", "\\text{--}"
+        if isinstance(value, Constant):
+            return str(value), value.latex()
+        return str(value), sp.latex(value)
+
+    poly = taylor_polynomial(cls, order)
+    rows = [
+        ("σ(z)", *both(cls.activation.expr)),
+        (f"Taylor to z^{order}", *both(poly)),
+        ("class", cls.label, cls.label.replace("_", "_{") + ("}" if "_" in cls.label else "")),
+        ("q", *both(None if cls.q is None else sp.Integer(cls.q))),
+        ("c_1", *both(cls.c1)),
+        ("c_q", *both(cls.cq)),
+        ("φ_σ leading term", *both(cls.phi_leading)),
+        ("μ₁ = E[σ'(s)]", *both(cls.mu1)),
+        ("μ₁ > 0", str(cls.mu1_positive), str(cls.mu1_positive)),
+        (
+            "resonance depth q+1",
+            *both(None if cls.resonance_depth is None else sp.Integer(cls.resonance_depth)),
+        ),
+    ]
+    if cls.centred is not None:
+        rows.append(("centred class", cls.centred.label, cls.centred.label))
+    if constants is not None:
+        rows.append((f"K (L={constants.depth}, a={constants.amplitude})", *both(constants.K)))
+        rows.append(("κ", *both(constants.kappa)))
+    return rows
+
+
+def classification_table(
+    cls: Classification, constants: EscapeConstants | None = None, order: int = 7
+) -> str:
+    """A readable two-column table followed by the steps that decided the class."""
+    rows = _rows(cls, constants, order)
+    width = max(len(label) for label, _, _ in rows)
+    lines = [f"{label:<{width}}  {text}" for label, text, _ in rows]
+    lines.append(f"{'escape theory':<{width}}  {escape_theory_status(cls)}")
+    lines.append("")
+    lines += [f"  - {step}" for step in cls.steps]
+    return "\n".join(lines)
+
+
+def classification_latex(
+    cls: Classification, constants: EscapeConstants | None = None, order: int = 7
+) -> str:
+    """The same facts as a LaTeX ``tabular`` (math-mode values)."""
+    latex_labels = {
+        "σ(z)": r"\sigma(z)",
+        "φ_σ leading term": r"\varphi_\sigma \text{ leading term}",
+        "μ₁ = E[σ'(s)]": r"\mu_1 = \mathbb{E}[\sigma'(s)]",
+        "μ₁ > 0": r"\mu_1 > 0",
+        "κ": r"\kappa",
+        "c_1": "c_1",
+        "c_q": "c_q",
+        "q": "q",
+        "resonance depth q+1": r"\text{resonance depth } q+1",
+        "class": r"\text{class}",
+        "centred class": r"\text{centred class}",
+    }
+    lines = [r"\begin{tabular}{ll}", r"\hline"]
+    for label, _, tex in _rows(cls, constants, order):
+        if label.startswith("Taylor"):
+            head = rf"\text{{Taylor to }} z^{{{order}}}"
+        elif label.startswith("K "):
+            head = rf"K \; (L={constants.depth},\, a={sp.latex(constants.amplitude)})"
+        else:
+            head = latex_labels.get(label, rf"\text{{{label}}}")
+        lines.append(f"${head}$ & ${tex}$ \\\\")
+    lines += [r"\hline", r"\end{tabular}"]
+    return "\n".join(lines)
+
+
+def claims_table(claims: list[Claim]) -> str:
+    """A readable table: id, verdict, measured vs predicted and tolerance."""
+    lines = []
+    for c in claims:
+        lines.append(f"[{c.verdict.value:^11}] {c.id}: {c.statement}")
+        lines.append(f"{'':14}predicted: {c.predicted}")
+        lines.append(f"{'':14}measured:  {c.measured}")
+        lines.append(f"{'':14}tolerance: {c.tolerance}")
+    counts = {v: sum(c.verdict is v for c in claims) for v in Verdict}
+    lines.append(", ".join(f"{n} {v.value}" for v, n in counts.items()))
+    return "\n".join(lines)
+
+
+def claims_latex(claims: list[Claim]) -> str:
+    """The table as a LaTeX ``longtable``-free ``tabular`` (plain text cells, escaped; compiles
+    with plain pdflatex)."""
+    from symescape.reports.latex_text import latex_text as esc
+
+    rows = [
+        r"\begin{tabular}{p{3cm}p{4cm}p{4cm}p{2cm}l}",
+        r"\hline",
+        r"claim & predicted & measured & tolerance & verdict \\",
+        r"\hline",
+    ]
+    rows += [
+        f"{esc(c.id)} & {esc(c.predicted)} & {esc(c.measured)} & {esc(c.tolerance)} & "
+        f"{c.verdict.value} \\\\"
+        for c in claims
+    ]
+    rows += [r"\hline", r"\end{tabular}"]
+    return "\n".join(rows)

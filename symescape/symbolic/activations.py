@@ -1,0 +1,186 @@
+"""Activations: the registry of named activations and parsing of user expressions.
+
+An :class:`Activation` is a name and a SymPy expression in the canonical real variable
+:data:`Z`. Strings are converted here, at the boundary, and never passed further in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+from sympy.parsing.sympy_parser import (
+    convert_xor,
+    implicit_multiplication_application,
+    parse_expr,
+    standard_transformations,
+)
+
+from symescape.errors import ActivationError, NotRealFunctionError, UnknownActivationError
+
+Z = sp.Symbol("z", real=True)
+"""The canonical variable of every activation expression."""
+
+
+def _sigmoid(x: sp.Expr) -> sp.Expr:
+    return 1 / (1 + sp.exp(-x))
+
+
+def _gelu(x: sp.Expr) -> sp.Expr:
+    # Exact GELU, x Φ(x), in its erf form (not the tanh approximation).
+    return x / 2 * (1 + sp.erf(x / sp.sqrt(2)))
+
+
+def _swish(x: sp.Expr) -> sp.Expr:
+    return x * _sigmoid(x)
+
+
+def _softplus(x: sp.Expr) -> sp.Expr:
+    return sp.log(1 + sp.exp(x))
+
+
+def _relu(x: sp.Expr) -> sp.Expr:
+    return sp.Max(0, x)
+
+
+def _leaky_relu(x: sp.Expr) -> sp.Expr:
+    return sp.Max(x, x / 100)
+
+
+_FUNCTIONS: Mapping[str, object] = MappingProxyType(
+    {
+        "sigmoid": _sigmoid,
+        "gelu": _gelu,
+        "swish": _swish,
+        "silu": _swish,
+        "softplus": _softplus,
+        "relu": _relu,
+        "leaky_relu": _leaky_relu,
+    }
+)
+
+REGISTRY: Mapping[str, sp.Expr] = MappingProxyType(
+    {
+        "linear": Z,
+        "tanh": sp.tanh(Z),
+        "erf": sp.erf(Z),
+        "sin": sp.sin(Z),
+        "atan": sp.atan(Z),
+        "gelu": _gelu(Z),
+        "swish": _swish(Z),
+        "silu": _swish(Z),
+        "sigmoid": _sigmoid(Z),
+        "softplus": _softplus(Z),
+        "relu": _relu(Z),
+        "leaky_relu": _leaky_relu(Z),
+    }
+)
+"""Named activations. ``silu`` is an alias of ``swish``; ``leaky_relu`` has slope 1/100."""
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A scalar activation σ(z): a display name and a SymPy expression in :data:`Z`.
+
+    Build one with :func:`activation`, which validates its input.
+
+    >>> activation("tanh").expr
+    tanh(z)
+    """
+
+    name: str
+    expr: sp.Expr
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_registry(self) -> bool:
+        return self.name in REGISTRY
+
+
+ActivationSpec = str | sp.Expr | Activation
+"""What the public entry points accept for an activation: a registry name, an expression string
+(parsed, never evaluated) or a SymPy expression, or an :class:`Activation` already built."""
+
+
+def known_activations() -> tuple[str, ...]:
+    """The registry's names, sorted."""
+    return tuple(sorted(REGISTRY))
+
+
+def activation(spec: str | sp.Expr | Activation) -> Activation:
+    """Turn a registry name, an expression string or a SymPy expression into an :class:`Activation`.
+
+    Arguments:
+        spec: ``"tanh"``; ``"x*tanh(log(1+exp(x)))"`` (any one variable name; ``sigmoid``,
+            ``gelu``, ``swish``, ``softplus``, ``relu`` may be used inside); or a SymPy expression
+            in one symbol.
+
+    Raises:
+        UnknownActivationError: a bare identifier that is not in the registry.
+        ActivationError: unparsable text, more than one free symbol, an undefined function.
+        NotRealFunctionError: the expression contains the imaginary unit.
+    """
+    if isinstance(spec, Activation):
+        return spec
+    if isinstance(spec, str):
+        text = spec.strip()
+        if text in REGISTRY:
+            return Activation(text, REGISTRY[text])
+        # A bare multi-letter word is meant as a registry name; a single letter is a variable.
+        if text.isidentifier() and len(text) > 1:
+            raise UnknownActivationError(
+                f"unknown activation {text!r}; known names: {', '.join(known_activations())}, "
+                "or give an expression in one variable such as 'x*tanh(x)'"
+            )
+        expr = _parse(text)
+        name = text
+    elif isinstance(spec, sp.Basic):
+        expr = spec
+        name = str(spec)
+    else:
+        raise ActivationError(
+            f"an activation must be a name, an expression string or a SymPy expression; "
+            f"got {spec!r} of type {type(spec).__name__}"
+        )
+    return Activation(name, _canonical(expr, name))
+
+
+def _parse(text: str) -> sp.Expr:
+    local = dict(_FUNCTIONS)
+    transformations = standard_transformations + (convert_xor, implicit_multiplication_application)
+    try:
+        return parse_expr(text, local_dict=local, transformations=transformations)
+    except (SyntaxError, TypeError, ValueError, AttributeError, sp.SympifyError) as exc:
+        raise ActivationError(f"cannot parse activation {text!r}: {exc}") from None
+
+
+def _canonical(expr: sp.Basic, name: str) -> sp.Expr:
+    if not isinstance(expr, sp.Expr) or isinstance(expr, sp.MatrixBase):
+        raise ActivationError(
+            f"activation {name!r} is not a scalar expression (got {type(expr).__name__})"
+        )
+    undefined = expr.atoms(AppliedUndef)
+    if undefined:
+        raise ActivationError(
+            f"activation {name!r} uses undefined functions {sorted(map(str, undefined))}; "
+            f"use SymPy functions or one of {', '.join(_FUNCTIONS)}"
+        )
+    symbols = expr.free_symbols
+    if len(symbols) > 1:
+        raise ActivationError(
+            f"activation {name!r} has {len(symbols)} free symbols {sorted(map(str, symbols))}; "
+            "an activation is a function of exactly one variable"
+        )
+    if expr.has(sp.I):
+        raise NotRealFunctionError(
+            f"activation {name!r} contains the imaginary unit; it must be real-valued on the reals"
+        )
+    if symbols:
+        (symbol,) = symbols
+        expr = expr.xreplace({symbol: Z})
+    return sp.sympify(expr)

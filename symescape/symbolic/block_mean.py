@@ -1,0 +1,122 @@
+"""The block-mean reduced network, symbolic (MATH.md §9), and its analytic field and Jacobian.
+
+On the block-mean manifold the network is a width-M network on the mode coordinates
+s = (v_1·x, …, v_M·x) (:func:`symescape.multimode.block_mean_reduce`):
+
+    z_1 = U s,  z_l = Y_l σ(z_{l-1}) (2 ≤ l ≤ L-1),  f(s; θ) = Z σ(z_{L-1}),
+
+θ = (U, Y_2, …, Y_{L-1}, Z) flattened row-major layer by layer. SymPy builds f, its gradient
+∇_θ f and its Hessian ∇²_θ f (upper triangle), lambdified once per (activation, depth, M).
+With the teacher y(s) = Σ_k a_k σ(s_k) and E over s ~ N(0, I_M),
+
+    F(θ) = E[(y − f) ∇_θ f],     ∂F/∂θ = E[−∇_θ f ∇_θ fᵀ + (y − f) ∇²_θ f],
+
+the block-mean reduced flow dθ/dt = F(θ) and its Jacobian, analytic in θ. Expectations by a
+weighted node set (tensor Gauss–Hermite in :mod:`symescape.multimode`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from symescape.codegen import broadcast_outputs, numpy_kernel
+from symescape.errors import ConfigurationError
+from symescape.symbolic.activations import Activation, Z, activation
+
+
+def block_mean_shapes(depth: int, modes: int) -> tuple[tuple[int, int], ...]:
+    """Shapes of (U, Y_2, …, Y_{L-1}, Z)."""
+    if depth < 2 or modes < 1:
+        raise ConfigurationError(
+            f"the block-mean network needs depth ≥ 2 and M ≥ 1; got L = {depth}, M = {modes}"
+        )
+    return ((modes, modes),) * (depth - 1) + ((1, modes),)
+
+
+@dataclass(frozen=True)
+class BlockMeanNetwork:
+    """f(s; θ) of the width-M network, its gradient and Hessian (upper triangle, row-major)."""
+
+    activation: Activation
+    depth: int
+    modes: int
+    s: tuple[sp.Symbol, ...]
+    theta: tuple[sp.Symbol, ...]
+    f: sp.Expr
+    gradient: tuple[sp.Expr, ...]
+    hessian_upper: tuple[sp.Expr, ...]
+
+
+@lru_cache(maxsize=16)
+def block_mean_network(
+    spec: str | sp.Expr | Activation, depth: int, modes: int
+) -> BlockMeanNetwork:
+    """Build f, ∇_θ f and ∇²_θ f symbolically (cost grows like |θ|²: seconds at M = 3, L = 4)."""
+    act = activation(spec)
+    shapes = block_mean_shapes(depth, modes)
+    s = sp.symbols(f"s_1:{modes + 1}", real=True)
+    layers = [
+        sp.Matrix(rows, cols, lambda i, j, n=n: sp.Symbol(f"W{n + 1}_{i}{j}", real=True))
+        for n, (rows, cols) in enumerate(shapes)
+    ]
+    sigma = sp.Lambda(Z, act.expr)
+    h = sp.Matrix(s)
+    for W in layers[:-1]:
+        h = (W * h).applyfunc(sigma)
+    f = (layers[-1] * h)[0]
+    theta = tuple(x for W in layers for x in W)
+    gradient = tuple(sp.diff(f, p) for p in theta)
+    hessian = tuple(
+        sp.diff(gradient[i], theta[j]) for i in range(len(theta)) for j in range(i, len(theta))
+    )
+    return BlockMeanNetwork(act, depth, modes, s, theta, f, gradient, hessian)
+
+
+FieldKernel = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@lru_cache(maxsize=16)
+def _network_kernel(spec: str | sp.Expr | Activation, depth: int, modes: int) -> Callable:
+    net = block_mean_network(spec, depth, modes)
+    return numpy_kernel([net.f, *net.gradient, *net.hessian_upper], [*net.s, *net.theta])
+
+
+def block_mean_field_and_jacobian(
+    spec: str | sp.Expr | Activation,
+    depth: int,
+    nodes: np.ndarray,
+    weights: np.ndarray,
+    target: np.ndarray,
+) -> FieldKernel:
+    """θ ↦ (F(θ), ∂F/∂θ) on the weighted node set ``nodes`` (P, M) with teacher values ``target``.
+
+    The NumPy kernel is lambdified once per (activation, depth, M) and cached.
+    """
+    nodes = np.asarray(nodes, dtype=float)
+    modes = nodes.shape[1]
+    kernel = _network_kernel(spec, depth, modes)
+    size = sum(r * c for r, c in block_mean_shapes(depth, modes))
+    upper = np.triu_indices(size)
+    columns = [nodes[:, k] for k in range(modes)]
+
+    def evaluate(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        theta = np.asarray(theta, dtype=float)
+        if theta.shape != (size,):
+            raise ConfigurationError(f"θ must have {size} entries, got shape {theta.shape}")
+        values = broadcast_outputs(kernel(*columns, *theta), columns[0])
+        f = values[0]
+        grad = np.array(values[1 : 1 + size])  # (|θ|, P)
+        residual = weights * (target - f)
+        field = grad @ residual
+        hessian = np.empty((size, size, f.size))
+        hessian[upper] = np.array(values[1 + size :])
+        hessian[upper[1], upper[0]] = hessian[upper]
+        jacobian = -(grad * weights) @ grad.T + hessian @ residual
+        return field, jacobian
+
+    return evaluate

@@ -1,0 +1,192 @@
+"""The activation classes of MATH.md §3 (Proposition 2).
+
+With q the order of the first nonlinear Taylor term, and under the hypothesis "σ odd, or
+σ(0) ≠ 0, or σ(0) = 0 with c_2 ≠ 0":
+
+- A: σ linear, φ_σ ≡ 0;
+- B_q: σ odd and nonlinear, q odd ≥ 3, φ_σ = (q-1) c_q z^q + O(z^{q+2});
+- C: σ(0) = 0, c_2 ≠ 0, φ_σ = c_2 z² + O(z³);
+- D: σ(0) ≠ 0, φ_σ(0) = -σ(0); the centred σ̃ = σ - σ(0) is classified in turn.
+
+Functions outside the hypothesis (``z + z⁴``) are reported as ``OUTSIDE``, never forced into a
+class; piecewise-linear functions (ReLU, leaky ReLU, |z|) as ``PIECEWISE_LINEAR`` (class A a.e.).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from functools import cached_property, lru_cache
+
+import sympy as sp
+
+from symescape.errors import NotAnalyticError
+from symescape.symbolic.activations import Activation, Z, activation
+from symescape.symbolic.moments import Constant, mu1
+from symescape.symbolic.taylor import (
+    first_nonlinear_order,
+    is_odd,
+    is_piecewise_defined,
+    is_piecewise_linear,
+    is_zero,
+    phi_expression,
+    taylor_coefficients,
+)
+
+
+class ActivationClass(Enum):
+    """The class of an activation (MATH.md §3)."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+    OUTSIDE = "outside"
+    PIECEWISE_LINEAR = "piecewise-linear"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Everything §3 says about one activation.
+
+    Attributes:
+        activation: the activation classified.
+        activation_class: its class.
+        q: order of the first nonlinear Taylor term (None when σ is affine or piecewise-linear).
+        c0, c1, cq: Taylor coefficients σ(0), σ'(0) and c_q (None where undefined).
+        odd: whether σ is odd (None for piecewise-linear σ).
+        phi: φ_σ(z) = zσ'(z) - σ(z).
+        phi_leading: the leading term of φ_σ at 0 (0 for class A).
+        centred: for class D, the classification of σ̃ = σ - σ(0); else None.
+        steps: the tests that decided the class, in order, as sentences.
+
+    ``mu1`` (μ₁ = E[σ'(s)]) is computed on first use: classes do not need it.
+    """
+
+    activation: Activation
+    activation_class: ActivationClass
+    q: int | None
+    c0: sp.Expr | None
+    c1: sp.Expr | None
+    cq: sp.Expr | None
+    odd: bool | None
+    phi: sp.Expr
+    phi_leading: sp.Expr | None
+    centred: Classification | None
+    steps: tuple[str, ...]
+
+    @cached_property
+    def mu1(self) -> Constant:
+        """μ₁ = E_s[σ'(s)] = E_s[σ(s) s], exact where SymPy closes it."""
+        return mu1(self.activation)
+
+    @property
+    def mu1_positive(self) -> bool:
+        """The sign hypothesis of escape, μ₁ > 0."""
+        return self.mu1.value > 0
+
+    @property
+    def in_hypothesis(self) -> bool:
+        return self.activation_class not in (
+            ActivationClass.OUTSIDE,
+            ActivationClass.PIECEWISE_LINEAR,
+        )
+
+    @property
+    def has_linear_path(self) -> bool:
+        """c_1 ≠ 0: the linear path of the filtered composition exists."""
+        return self.c1 is not None and not is_zero(self.c1)
+
+    @property
+    def resonance_depth(self) -> int | None:
+        """q + 1: the depth at which the first correction resonates (MATH.md §7)."""
+        return None if self.q is None else self.q + 1
+
+    @property
+    def label(self) -> str:
+        """``B_3``-style label (the class with q where q indexes it)."""
+        if self.activation_class is ActivationClass.B:
+            return f"B_{self.q}"
+        return self.activation_class.value
+
+
+@lru_cache(maxsize=256)
+def classify(spec: str | sp.Expr | Activation) -> Classification:
+    """Classify an activation (MATH.md §3).
+
+    >>> classify("tanh").label
+    'B_3'
+    >>> classify("softplus").centred.activation_class
+    <ActivationClass.C: 'C'>
+
+    Raises:
+        UnknownActivationError, ActivationError: bad input (see :func:`activation`).
+        NotAnalyticError: σ is not analytic at 0 and not piecewise-linear.
+        NotRealFunctionError: σ is not real-valued.
+    """
+    act = activation(spec)
+    phi = phi_expression(act)
+    if is_piecewise_defined(act):
+        if not is_piecewise_linear(act):
+            raise NotAnalyticError(
+                f"σ = {act.expr} is piecewise-defined but not piecewise-linear: it is not analytic "
+                "at 0, and the classification needs a Taylor series there"
+            )
+        return Classification(
+            act,
+            ActivationClass.PIECEWISE_LINEAR,
+            None,
+            None,
+            None,
+            None,
+            None,
+            phi,
+            None,
+            None,
+            (
+                "σ is piecewise-linear (not analytic at 0): φ_σ = 0 away from the kinks, "
+                "so it is class A almost everywhere",
+            ),
+        )
+    return _classify_analytic(act)
+
+
+def _classify_analytic(act: Activation) -> Classification:
+    c0, c1 = taylor_coefficients(act, 1)
+    q = first_nonlinear_order(act)
+    cq = None if q is None else taylor_coefficients(act, q)[q]
+    phi = phi_expression(act)
+    steps: list[str] = []
+
+    def result(
+        cls: ActivationClass,
+        leading: sp.Expr,
+        odd: bool | None,
+        centred: Classification | None = None,
+    ) -> Classification:
+        return Classification(act, cls, q, c0, c1, cq, odd, phi, leading, centred, tuple(steps))
+
+    if not is_zero(c0):
+        steps.append(f"σ(0) = {c0} ≠ 0, so σ is class D with φ_σ(0) = -σ(0)")
+        centred_act = activation(act.expr - c0)
+        centred = classify(Activation(f"{act.name} - σ(0)", centred_act.expr))
+        steps.append(f"the centred σ̃ = σ - σ(0) is class {centred.label}")
+        return result(ActivationClass.D, -c0, None, centred)
+    steps.append("σ(0) = 0")
+    if q is None:
+        steps.append("σ'' ≡ 0: σ is linear, φ_σ ≡ 0 and the imbalance is conserved")
+        return result(ActivationClass.A, sp.Integer(0), True)
+    steps.append(f"the first nonlinear Taylor term has order q = {q}, c_q = {cq}")
+    odd = is_odd(act)
+    leading = (q - 1) * cq * Z**q
+    if odd:
+        steps.append(f"σ is odd and nonlinear: class B_{q}, φ_σ = {leading} + O(z^{q + 2})")
+        return result(ActivationClass.B, leading, True)
+    if q == 2:
+        steps.append(f"σ is not odd and c_2 = {cq} ≠ 0: class C, φ_σ = {leading} + O(z^3)")
+        return result(ActivationClass.C, leading, False)
+    steps.append(
+        f"σ(0) = 0, c_2 = 0 and σ is not odd: outside the hypothesis of the classification "
+        f"(φ_σ = {leading} + …)"
+    )
+    return result(ActivationClass.OUTSIDE, leading, False)

@@ -1,0 +1,76 @@
+"""An activation resolved once: its symbolic σ with σ, σ' and φ_σ compiled into array kernels.
+
+    φ_σ(z) = z σ'(z) − σ(z)                                   (MATH.md §2)
+
+:func:`activation_kernels` turns a name, an expression or an :class:`Activation` into
+:class:`ActivationKernels` through the code-generation boundary, once (cached); everything
+numeric receives that object and never touches SymPy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from symescape.codegen import mpmath_kernel, numpy_kernel
+from symescape.errors import ActivationError
+from symescape.options import Backend
+from symescape.symbolic.activations import Activation, ActivationSpec, Z, activation
+
+
+@dataclass(frozen=True)
+class ActivationKernels:
+    """σ, σ' and φ_σ = zσ' - σ as elementwise array functions, built once from the symbolic σ."""
+
+    activation: Activation
+    sigma: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray], np.ndarray]
+    phi: Callable[[np.ndarray], np.ndarray]
+
+
+def _elementwise(kernel: Callable) -> Callable[[np.ndarray], np.ndarray]:
+    def apply(z: np.ndarray) -> np.ndarray:
+        value = kernel(z)[0]
+        return np.broadcast_to(value, np.shape(z)) if np.ndim(value) < np.ndim(z) else value
+
+    return apply
+
+
+@lru_cache(maxsize=128)
+def activation_kernels(
+    spec: ActivationSpec, backend: Backend | str = Backend.NUMPY
+) -> ActivationKernels:
+    """NumPy (``backend="numpy"``) or mpmath (``"mpmath"``, elementwise on object arrays) kernels.
+
+    Raises:
+        ActivationError: the expression cannot be turned into a kernel, or gives non-finite
+            values on [-3, 3].
+    """
+    act = activation(spec)
+    backend = Backend(backend)
+    expressions = [act.expr, sp.diff(act.expr, Z), Z * sp.diff(act.expr, Z) - act.expr]
+    try:
+        if backend is Backend.NUMPY:
+            functions = [_elementwise(numpy_kernel([e], [Z])) for e in expressions]
+            probe = np.linspace(-3, 3, 13)
+            with np.errstate(all="ignore"):
+                finite = all(
+                    np.all(np.isfinite(np.asarray(fn(probe), dtype=float))) for fn in functions
+                )
+            if not finite:
+                raise ActivationError(f"the kernel of {act.name} is not finite on [-3, 3]")
+        else:
+            functions = [
+                np.vectorize(_scalar(mpmath_kernel([e], [Z])), otypes=[object]) for e in expressions
+            ]
+    except (NameError, TypeError, AttributeError) as exc:
+        raise ActivationError(f"cannot build a numeric kernel for {act.name}: {exc}") from None
+    return ActivationKernels(act, *functions)
+
+
+def _scalar(kernel: Callable) -> Callable:
+    return lambda z: kernel(z)[0]
