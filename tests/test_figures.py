@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from tolerances import NETWORK_VS_LEADING_B, NETWORK_VS_LEADING_C
 
 from symescape.cli import main
 from symescape.experiments.sweeps import SweepStore, write_atomic
@@ -65,7 +66,16 @@ def test_fig3_collapse_and_networks(quick_figures):
     assert spread[0] < 0.1 and np.all(np.diff(spread) > 0)  # ε grid ascending: spread grows
     for row, ratio in zip(data["rows"], data["net_over_theory"], strict=True):
         assert np.all(np.isfinite(ratio)), row["activation"]  # every network escaped
-        assert np.all(np.abs(np.array(ratio) - 1) < 0.5), (row["activation"], ratio)
+        ratio = np.array(ratio)
+        if row["class"].startswith("B"):
+            # Class B: T_lead's relative error is O(ε²) plus SGD noise.
+            assert np.all(np.abs(ratio - 1) <= NETWORK_VS_LEADING_B), (row["activation"], ratio)
+        else:
+            # Class C: the O(ε) correction has κ > 0, so networks escape before T_lead.
+            assert np.all((ratio < 1) & (ratio >= 1 - NETWORK_VS_LEADING_C)), (
+                row["activation"],
+                ratio,
+            )
 
 
 def test_rerun_reuses_points(quick_figures):
