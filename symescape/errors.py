@@ -49,3 +49,17 @@ class DivergenceError(SymescapeError):
     def __init__(self, message: str, step: int) -> None:
         super().__init__(message)
         self.step = step
+
+
+class RefusedExpressionError(ActivationError):
+    """An expression string the safe parser refuses: a construct outside its whitelist (attribute,
+    subscript, lambda, string, unknown function, ...) or a size limit exceeded; never evaluated."""
+
+
+class TimeBudgetError(SymescapeError):
+    """A step (typically symbolic) overran its time budget; the message names the step and budget."""
+
+    def __init__(self, message: str, step: str = "", seconds: float = float("nan")) -> None:
+        super().__init__(message)
+        self.step = step
+        self.seconds = seconds
