@@ -12,55 +12,13 @@ from types import MappingProxyType
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
-from sympy.parsing.sympy_parser import (
-    convert_xor,
-    implicit_multiplication_application,
-    parse_expr,
-    standard_transformations,
-)
 
 from symescape.errors import ActivationError, NotRealFunctionError, UnknownActivationError
+from symescape.symbolic.parsing import NAMED_FUNCTIONS, parse_expression
 
 Z = sp.Symbol("z", real=True)
 """The canonical variable of every activation expression."""
 
-
-def _sigmoid(x: sp.Expr) -> sp.Expr:
-    return 1 / (1 + sp.exp(-x))
-
-
-def _gelu(x: sp.Expr) -> sp.Expr:
-    # Exact GELU, x Φ(x), in its erf form (not the tanh approximation).
-    return x / 2 * (1 + sp.erf(x / sp.sqrt(2)))
-
-
-def _swish(x: sp.Expr) -> sp.Expr:
-    return x * _sigmoid(x)
-
-
-def _softplus(x: sp.Expr) -> sp.Expr:
-    return sp.log(1 + sp.exp(x))
-
-
-def _relu(x: sp.Expr) -> sp.Expr:
-    return sp.Max(0, x)
-
-
-def _leaky_relu(x: sp.Expr) -> sp.Expr:
-    return sp.Max(x, x / 100)
-
-
-_FUNCTIONS: Mapping[str, object] = MappingProxyType(
-    {
-        "sigmoid": _sigmoid,
-        "gelu": _gelu,
-        "swish": _swish,
-        "silu": _swish,
-        "softplus": _softplus,
-        "relu": _relu,
-        "leaky_relu": _leaky_relu,
-    }
-)
 
 REGISTRY: Mapping[str, sp.Expr] = MappingProxyType(
     {
@@ -69,13 +27,13 @@ REGISTRY: Mapping[str, sp.Expr] = MappingProxyType(
         "erf": sp.erf(Z),
         "sin": sp.sin(Z),
         "atan": sp.atan(Z),
-        "gelu": _gelu(Z),
-        "swish": _swish(Z),
-        "silu": _swish(Z),
-        "sigmoid": _sigmoid(Z),
-        "softplus": _softplus(Z),
-        "relu": _relu(Z),
-        "leaky_relu": _leaky_relu(Z),
+        "gelu": NAMED_FUNCTIONS["gelu"](Z),
+        "swish": NAMED_FUNCTIONS["swish"](Z),
+        "silu": NAMED_FUNCTIONS["swish"](Z),
+        "sigmoid": NAMED_FUNCTIONS["sigmoid"](Z),
+        "softplus": NAMED_FUNCTIONS["softplus"](Z),
+        "relu": NAMED_FUNCTIONS["relu"](Z),
+        "leaky_relu": NAMED_FUNCTIONS["leaky_relu"](Z),
     }
 )
 """Named activations. ``silu`` is an alias of ``swish``; ``leaky_relu`` has slope 1/100."""
@@ -137,7 +95,7 @@ def activation(spec: str | sp.Expr | Activation) -> Activation:
                 f"unknown activation {text!r}; known names: {', '.join(known_activations())}, "
                 "or give an expression in one variable such as 'x*tanh(x)'"
             )
-        expr = _parse(text)
+        expr = parse_expression(text)
         name = text
     elif isinstance(spec, sp.Basic):
         expr = spec
@@ -150,15 +108,6 @@ def activation(spec: str | sp.Expr | Activation) -> Activation:
     return Activation(name, _canonical(expr, name))
 
 
-def _parse(text: str) -> sp.Expr:
-    local = dict(_FUNCTIONS)
-    transformations = standard_transformations + (convert_xor, implicit_multiplication_application)
-    try:
-        return parse_expr(text, local_dict=local, transformations=transformations)
-    except (SyntaxError, TypeError, ValueError, AttributeError, sp.SympifyError) as exc:
-        raise ActivationError(f"cannot parse activation {text!r}: {exc}") from None
-
-
 def _canonical(expr: sp.Basic, name: str) -> sp.Expr:
     if not isinstance(expr, sp.Expr) or isinstance(expr, sp.MatrixBase):
         raise ActivationError(
@@ -168,7 +117,7 @@ def _canonical(expr: sp.Basic, name: str) -> sp.Expr:
     if undefined:
         raise ActivationError(
             f"activation {name!r} uses undefined functions {sorted(map(str, undefined))}; "
-            f"use SymPy functions or one of {', '.join(_FUNCTIONS)}"
+            f"use SymPy functions or one of {', '.join(NAMED_FUNCTIONS)}"
         )
     symbols = expr.free_symbols
     if len(symbols) > 1:
@@ -183,4 +132,4 @@ def _canonical(expr: sp.Basic, name: str) -> sp.Expr:
     if symbols:
         (symbol,) = symbols
         expr = expr.xreplace({symbol: Z})
-    return sp.sympify(expr)
+    return expr

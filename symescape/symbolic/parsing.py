@@ -1,0 +1,352 @@
+"""The safe parser of activation expressions: text → SymPy, without ever evaluating the text.
+
+The string is read by Python's :mod:`ast` (which only parses) and the tree is walked against a
+whitelist; the SymPy expression is built node by node from that tree. Accepted:
+
+- numbers (integers and decimals, read exactly: ``0.1`` is 1/10), ``pi`` and ``E``;
+- one variable (any identifier that is neither a function nor a constant, e.g. ``x``);
+- ``+ - * / **`` and ``^`` (power, as in SymPy's ``convert_xor``), unary ``+`` and ``-``;
+- calls of the functions in :data:`FUNCTIONS`, with positional arguments only.
+
+Everything else is refused with one line naming what was refused: attribute access, subscripts,
+dunder names, lambdas, comprehensions, keyword arguments, strings, comparisons, unknown names and
+functions, implicit multiplication (``2x``: write ``2*x``). Size limits (:data:`MAX_LENGTH`,
+:data:`MAX_NESTING`, :data:`MAX_TERMS`, :data:`MAX_EXPONENT`) are checked, each with its own
+message, before any SymPy object is built.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+from types import MappingProxyType
+
+import sympy as sp
+
+from symescape.errors import ActivationError, RefusedExpressionError
+
+MAX_LENGTH = 2000
+"""Longest accepted expression, in characters."""
+MAX_NESTING = 40
+"""Deepest accepted nesting of parentheses, calls and operators."""
+MAX_TERMS = 400
+"""Most operands (numbers, names and calls) an expression may contain."""
+MAX_EXPONENT = 1000
+"""Largest |exponent| of a power whose exponent is a number."""
+MAX_DIGITS = 5000
+"""Largest number of decimal digits of a number literal or of a power of numbers."""
+
+
+def _sigmoid(x: sp.Expr) -> sp.Expr:
+    return 1 / (1 + sp.exp(-x))
+
+
+def _gelu(x: sp.Expr) -> sp.Expr:
+    # Exact GELU, x Φ(x), in its erf form (not the tanh approximation).
+    return x / 2 * (1 + sp.erf(x / sp.sqrt(2)))
+
+
+def _swish(x: sp.Expr) -> sp.Expr:
+    return x * _sigmoid(x)
+
+
+def _softplus(x: sp.Expr) -> sp.Expr:
+    return sp.log(1 + sp.exp(x))
+
+
+def _relu(x: sp.Expr) -> sp.Expr:
+    return sp.Max(0, x)
+
+
+def _leaky_relu(x: sp.Expr) -> sp.Expr:
+    return sp.Max(x, x / 100)
+
+
+NAMED_FUNCTIONS: Mapping[str, Callable[[sp.Expr], sp.Expr]] = MappingProxyType(
+    {
+        "sigmoid": _sigmoid,
+        "gelu": _gelu,
+        "swish": _swish,
+        "silu": _swish,
+        "softplus": _softplus,
+        "relu": _relu,
+        "leaky_relu": _leaky_relu,
+    }
+)
+"""The activations of the registry that may also be called inside an expression."""
+
+_ELEMENTARY: dict[str, Callable[..., sp.Expr]] = {
+    name: getattr(sp, name)
+    for name in (
+        "exp log sqrt cbrt sin cos tan cot sec csc asin acos atan acot sinh cosh tanh coth sech "
+        "csch asinh acosh atanh erf erfc Abs sign Heaviside floor ceiling Max Min"
+    ).split()
+}
+_ELEMENTARY.update({"ln": sp.log, "abs": sp.Abs, "max": sp.Max, "min": sp.Min})
+
+FUNCTIONS: Mapping[str, Callable[..., sp.Expr]] = MappingProxyType(
+    {**_ELEMENTARY, **NAMED_FUNCTIONS}
+)
+"""Every function name the parser accepts (SymPy's elementary functions and the registry's)."""
+
+_VARIADIC = frozenset({"Max", "Min", "max", "min"})
+
+CONSTANTS: Mapping[str, sp.Expr] = MappingProxyType({"pi": sp.pi, "E": sp.E, "I": sp.I})
+"""Named constants (``I`` is accepted so that the activation layer can say σ is not real)."""
+
+_IMPLICIT = re.compile(r"(\d|\))\s*[A-Za-z_(]|[A-Za-z_0-9]\s+[A-Za-z_(]")
+
+
+def _refuse(text: str, what: str) -> RefusedExpressionError:
+    return RefusedExpressionError(f"activation {_short(text)!r} refused: {what}")
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_expression(text: str) -> sp.Expr:
+    """Parse ``text`` into a SymPy expression, refusing everything outside the whitelist.
+
+    The variable keeps its name (``"t - t**3"`` gives ``t - t**3`` in the symbol ``t``); the
+    caller renames it. Nothing in ``text`` is ever executed.
+
+    >>> parse_expression("x*tanh(x) + 2^3")
+    x*tanh(x) + 8
+
+    Raises:
+        RefusedExpressionError: a refused construct or an exceeded limit (the message says which).
+        ActivationError: text that is not an expression at all ("cannot parse ...").
+    """
+    if not isinstance(text, str):
+        raise ActivationError(f"an expression must be a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise _refuse(text, f"{len(text)} characters, more than the limit of {MAX_LENGTH}")
+    if "__" in text:
+        raise _refuse(text, "dunder names ('__...') are not allowed")
+    depth = _paren_depth(text)
+    if depth > MAX_NESTING:
+        raise _refuse(text, f"parentheses nested {depth} deep, more than the limit {MAX_NESTING}")
+    try:
+        # '^' is power, as with SymPy's convert_xor (strings are refused, so no '^' is literal).
+        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
+    except SyntaxError as exc:
+        if _IMPLICIT.search(text):
+            raise _refuse(
+                text, "implicit multiplication is not supported; write '*' (e.g. 2*x, x*sin(x))"
+            ) from None
+        raise ActivationError(f"cannot parse activation {_short(text)!r}: {exc.msg}") from None
+    except (ValueError, MemoryError, RecursionError) as exc:
+        raise ActivationError(f"cannot parse activation {_short(text)!r}: {exc}") from None
+    _check_shape(text, tree)
+    return _Builder(text.strip().replace("^", "**")).build(tree.body)
+
+
+def _paren_depth(text: str) -> int:
+    depth = deepest = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    return deepest
+
+
+def _check_shape(text: str, tree: ast.Expression) -> None:
+    """Count operands and measure nesting iteratively (no recursion on hostile trees)."""
+    operands = 0
+    stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise _refuse(text, f"nested more than {MAX_NESTING} operations deep")
+        if isinstance(node, ast.Constant | ast.Name | ast.Call):
+            operands += 1
+            if operands > MAX_TERMS:
+                raise _refuse(text, f"more than {MAX_TERMS} terms (numbers, names and calls)")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+_BINARY: Mapping[type, str] = MappingProxyType(
+    {
+        ast.Add: "+",
+        ast.Sub: "-",
+        ast.Mult: "*",
+        ast.Div: "/",
+        ast.Pow: "**",
+    }
+)
+_REFUSED_OPERATORS: Mapping[type, str] = MappingProxyType(
+    {
+        ast.Mod: "%",
+        ast.FloorDiv: "//",
+        ast.MatMult: "@",
+        ast.LShift: "<<",
+        ast.RShift: ">>",
+        ast.BitXor: "^",
+        ast.BitOr: "|",
+        ast.BitAnd: "&",
+        ast.Invert: "~",
+        ast.Not: "not",
+    }
+)
+_REFUSED_NODES: Mapping[type, str] = MappingProxyType(
+    {
+        ast.Attribute: "attribute access ('.')",
+        ast.Subscript: "subscripts ('[...]')",
+        ast.Lambda: "lambdas",
+        ast.ListComp: "comprehensions",
+        ast.SetComp: "comprehensions",
+        ast.DictComp: "comprehensions",
+        ast.GeneratorExp: "comprehensions",
+        ast.Compare: "comparisons (a comparison is not a scalar expression)",
+        ast.BoolOp: "boolean operators ('and', 'or')",
+        ast.IfExp: "conditional expressions ('... if ... else ...')",
+        ast.NamedExpr: "assignments (':=')",
+        ast.List: "lists",
+        ast.Tuple: "tuples",
+        ast.Set: "sets",
+        ast.Dict: "dictionaries",
+        ast.JoinedStr: "strings",
+        ast.Starred: "starred arguments",
+        ast.Await: "await",
+        ast.Yield: "yield",
+        ast.YieldFrom: "yield",
+        ast.Slice: "slices",
+    }
+)
+
+
+class _Builder:
+    """Builds the SymPy expression from a checked tree (depth ≤ MAX_NESTING, so recursion is
+    bounded)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text.strip()
+        self.variable: str | None = None
+
+    def refuse(self, what: str) -> RefusedExpressionError:
+        return _refuse(self.text, what)
+
+    def build(self, node: ast.AST) -> sp.Expr:
+        if isinstance(node, ast.Constant):
+            return self.number(node)
+        if isinstance(node, ast.Name):
+            return self.name(node.id)
+        if isinstance(node, ast.UnaryOp):
+            return self.unary(node)
+        if isinstance(node, ast.BinOp):
+            return self.binary(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        what = _REFUSED_NODES.get(type(node), f"the construct {type(node).__name__}")
+        raise self.refuse(f"{what} not allowed")
+
+    def number(self, node: ast.Constant) -> sp.Expr:
+        value = node.value
+        if isinstance(value, str | bytes):
+            raise self.refuse("strings are not allowed")
+        if isinstance(value, bool) or value is None or value is Ellipsis:
+            raise self.refuse(f"the constant {value!r} is not a number")
+        if isinstance(value, complex):
+            raise self.refuse("complex literals ('1j') are not allowed; activations are real")
+        if isinstance(value, int):
+            if len(str(abs(value))) > MAX_DIGITS:
+                raise self.refuse(f"a number with more than {MAX_DIGITS} digits")
+            return sp.Integer(value)
+        if not math.isfinite(value):
+            raise self.refuse(f"the number {ast.get_source_segment(self.text, node)} is not finite")
+        segment = ast.get_source_segment(self.text, node) or repr(value)
+        try:
+            return sp.Rational(Fraction(segment.replace("_", "")))
+        except (ValueError, ZeroDivisionError):
+            return sp.Rational(Fraction(value))
+
+    def name(self, identifier: str) -> sp.Expr:
+        if identifier.startswith("_"):
+            raise self.refuse(f"the name {identifier!r} (names may not start with '_')")
+        if identifier in CONSTANTS:
+            return CONSTANTS[identifier]
+        if identifier in FUNCTIONS:
+            raise self.refuse(f"the function {identifier!r} used without an argument")
+        if self.variable is None:
+            self.variable = identifier
+        elif identifier != self.variable:
+            raise self.refuse(
+                f"a second variable {identifier!r} besides {self.variable!r} (2 free symbols); "
+                "an activation is a function of exactly one variable"
+            )
+        return sp.Symbol(identifier, real=True)
+
+    def unary(self, node: ast.UnaryOp) -> sp.Expr:
+        if isinstance(node.op, ast.USub):
+            return -self.build(node.operand)
+        if isinstance(node.op, ast.UAdd):
+            return self.build(node.operand)
+        raise self.refuse(f"the operator {_REFUSED_OPERATORS.get(type(node.op), '?')!r}")
+
+    def binary(self, node: ast.BinOp) -> sp.Expr:
+        kind = type(node.op)
+        if kind not in _BINARY:
+            raise self.refuse(f"the operator {_REFUSED_OPERATORS.get(kind, kind.__name__)!r}")
+        left, right = self.build(node.left), self.build(node.right)
+        if kind is ast.Add:
+            return left + right
+        if kind is ast.Sub:
+            return left - right
+        if kind is ast.Mult:
+            return left * right
+        if kind is ast.Div:
+            return left / right
+        return self.power(left, right)
+
+    def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+        if exponent.is_Number:
+            if abs(exponent) > MAX_EXPONENT:
+                raise self.refuse(
+                    f"the exponent {_short(str(exponent))} exceeds the limit |n| ≤ {MAX_EXPONENT}"
+                )
+            if base.is_Rational and base != 0:
+                magnitude = math.log10(abs(base.p)) - math.log10(base.q)
+                digits = abs(float(exponent)) * abs(magnitude)
+                if digits > MAX_DIGITS:
+                    raise self.refuse(f"a power of numbers with about {digits:.0f} digits")
+        elif exponent.is_number and exponent.free_symbols == set():
+            magnitude = sp.Abs(exponent).evalf(15)
+            if magnitude.is_Number and magnitude > MAX_EXPONENT:
+                raise self.refuse(
+                    f"the exponent {_short(str(exponent))} exceeds |n| ≤ {MAX_EXPONENT}"
+                )
+        return sp.Pow(base, exponent)
+
+    def call(self, node: ast.Call) -> sp.Expr:
+        if not isinstance(node.func, ast.Name):
+            if isinstance(node.func, ast.Attribute):
+                raise self.refuse("attribute access ('.') is not allowed")
+            raise self.refuse(
+                "only named functions can be called; for a product write '*' (e.g. 2*(x+1))"
+            )
+        name = node.func.id
+        if name.startswith("_"):
+            raise self.refuse(f"the name {name!r} (names may not start with '_')")
+        if name not in FUNCTIONS:
+            raise self.refuse(
+                f"unknown function {name!r} (for a product write '*'); allowed: "
+                f"{', '.join(sorted(FUNCTIONS, key=str.lower))}"
+            )
+        if node.keywords:
+            raise self.refuse(f"keyword arguments (in {name}(...)) are not allowed")
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.refuse("starred arguments are not allowed")
+        arity = len(node.args)
+        if name in _VARIADIC:
+            if arity < 2:
+                raise self.refuse(f"{name} needs at least two arguments, got {arity}")
+        elif arity != 1:
+            raise self.refuse(f"{name} takes one argument, got {arity}")
+        arguments = [self.build(a) for a in node.args]
+        return FUNCTIONS[name](*arguments)
