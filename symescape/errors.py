@@ -63,3 +63,13 @@ class TimeBudgetError(SymescapeError):
         super().__init__(message)
         self.step = step
         self.seconds = seconds
+
+
+class ZeroFirstHermiteError(OutsideHypothesisError):
+    """The teacher's effective target has first Hermite coefficient E[g(s) s] = 0 (e.g.
+    g = s² − 1): the first-order escape theory does not apply. ``order`` is the lowest Hermite
+    order k ≥ 1 with a non-zero coefficient (None when none up to the order searched)."""
+
+    def __init__(self, message: str, order: int | None = None) -> None:
+        super().__init__(message)
+        self.order = order
