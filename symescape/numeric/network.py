@@ -1,12 +1,16 @@
 """Fully connected networks, forward and backward passes written out, vectorised over an
 ensemble axis and the batch (MATH.md §0).
 
-    z_1 = W_1 x,  h_l = σ(z_l),  z_{l+1} = W_{l+1} h_l,  f = z_L (scalar, no activation),
+    z_1 = W_1 x,  h_l = σ(z_l),  z_{l+1} = W_{l+1} h_l,  f = z_L (no activation),
     δ_l = ∂ℓ/∂z_l,  b_l = W_{l+1}ᵀ δ_{l+1},  δ_l = σ'(z_l) ⊙ b_l,  G_l = E[δ_l h_{l-1}ᵀ].
 
 Weights are a tuple ``(W_1, …, W_L)`` with ``W_l`` of shape ``(E, n_l, n_{l-1})``: E independent
 networks (an ensemble) stepped in one computation. Inputs are ``(E, B, D)`` (or ``(B, D)``, shared).
 Only ``@``, elementwise kernels and sums are used, so the same code runs on mpmath object arrays.
+
+The output is scalar (W_L has one row) unless ``vector=True``: then W_L has k ≥ 1 rows, f ∈ R^k,
+y has a trailing axis of length k and ℓ(f, y) is summed over the k outputs (the scalar path is
+unchanged, operation for operation).
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ class ForwardPass:
     def output(self) -> np.ndarray:
         return self.pre[-1][..., 0]
 
+    @property
+    def outputs(self) -> np.ndarray:
+        """The vector output f ∈ R^k per example, shape (E, B, k)."""
+        return self.pre[-1]
+
 
 @dataclass(frozen=True)
 class BackwardPass:
@@ -46,8 +55,9 @@ class BackwardPass:
     gradients: tuple[np.ndarray, ...]
 
 
-def validate_weights(weights: Sequence[np.ndarray]) -> Weights:
-    """Check shapes (an ensemble axis, chained widths, scalar output) and finiteness."""
+def validate_weights(weights: Sequence[np.ndarray], vector: bool = False) -> Weights:
+    """Check shapes (an ensemble axis, chained widths, a scalar output unless ``vector``) and
+    finiteness."""
     if len(weights) < 1:
         raise ConfigurationError("a network needs depth ≥ 1 (at least one weight matrix)")
     weights = tuple(np.asarray(w) for w in weights)
@@ -70,7 +80,7 @@ def validate_weights(weights: Sequence[np.ndarray]) -> Weights:
             )
         if w.dtype != object and not np.all(np.isfinite(w)):
             raise ConfigurationError(f"W_{index} has non-finite entries")
-    if weights[-1].shape[1] != 1:
+    if not vector and weights[-1].shape[1] != 1:
         raise ConfigurationError(
             f"the output layer W_L must have one row; got {weights[-1].shape[1]}"
         )
@@ -106,13 +116,16 @@ def _inputs(x: np.ndarray, weights: Weights) -> np.ndarray:
     return x
 
 
-def forward(weights: Weights, x: np.ndarray, kernels: ActivationKernels) -> ForwardPass:
-    """z_l and h_l for every layer (no activation after the last layer).
+def forward(
+    weights: Weights, x: np.ndarray, kernels: ActivationKernels, vector: bool = False
+) -> ForwardPass:
+    """z_l and h_l for every layer (no activation after the last layer); ``vector`` allows k ≥ 1
+    output rows.
 
     Raises:
         ConfigurationError: mismatched shapes, non-finite weights or inputs.
     """
-    weights = validate_weights(weights)
+    weights = validate_weights(weights, vector)
     h = _inputs(x, weights)
     pre, post = [], [h]
     for index, w in enumerate(weights):
@@ -140,7 +153,8 @@ def backward(
     kernels: ActivationKernels,
     batch_weights: np.ndarray | None = None,
 ) -> BackwardPass:
-    """Backpropagate ∂ℓ/∂f (shape (E, B)) to δ_l, b_l and the weight gradients G_l."""
+    """Backpropagate ∂ℓ/∂f (shape (E, B), or (E, B, k) for a vector output) to δ_l, b_l and the
+    weight gradients G_l."""
     depth = len(weights)
     batch = dloss.shape[1]
     if batch_weights is None:
@@ -149,7 +163,7 @@ def backward(
     else:
         w = np.asarray(batch_weights)
         scale = w.reshape((1, batch, 1)) if w.ndim == 1 else w[..., None]
-    delta = dloss[..., None]
+    delta = dloss[..., None] if dloss.ndim == 2 else dloss
     deltas, upstream, gradients = [None] * depth, [None] * (depth - 1), [None] * depth
     for l in range(depth, 0, -1):  # noqa: E741 - l is the layer index of MATH.md
         deltas[l - 1] = delta
@@ -168,11 +182,16 @@ def loss_and_gradients(
     loss: Loss,
     kernels: ActivationKernels,
     batch_weights: np.ndarray | None = None,
+    vector: bool = False,
 ) -> tuple[np.ndarray, ForwardPass, BackwardPass]:
-    """Batch loss per ensemble member (E,), with the forward and backward passes."""
-    passed = forward(weights, x, kernels)
-    y = np.broadcast_to(np.asarray(y), passed.output.shape)
-    values, dloss = loss(passed.output, y)
+    """Batch loss per ensemble member (E,), with the forward and backward passes. With
+    ``vector``, y is (…, B, k) and ℓ is summed over the k outputs: 𝓛 = E[Σ_k ℓ(f_k, y_k)]."""
+    passed = forward(weights, x, kernels, vector)
+    f = passed.outputs if vector else passed.output
+    y = np.broadcast_to(np.asarray(y), f.shape)
+    values, dloss = loss(f, y)
+    if vector:
+        values = values.sum(axis=-1)
     return (
         batch_mean(values[..., None], batch_weights)[..., 0],
         passed,
