@@ -242,24 +242,7 @@ def escape(
         )
     except SymescapeError as exc:
         raise _DomainError(str(exc)) from None
-    record = {
-        "activation": activation_spec,
-        "depth": depth,
-        "scales": report.scales.tolist(),
-        "amplitude": amplitude,
-        "criterion": str(report.criterion),
-        "method": method,
-        "status": report.ode.status.value,
-        "time_ode": report.ode.time,
-        "time_reached": report.ode.time_reached,
-        "message": report.ode.message,
-        "time_leading": report.time_leading,
-        "time_corrected": report.time_corrected,
-        "K": report.K,
-        "kappa": report.kappa,
-        "evaluations": report.ode.evaluations,
-        "notes": list(report.notes),
-    }
+    record = {**report.record(), "activation": activation_spec}
     if as_json:
         _emit_json(record)
         return

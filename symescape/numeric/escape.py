@@ -21,25 +21,45 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from symescape.errors import ConfigurationError, NoEscapeError
+from symescape.options import RHO_STAR
 from symescape.numeric.reduced import ReducedModel
+
+
+class CriterionKind(Enum):
+    """What ends the plateau: the geometric mean P^{1/L} of the X_l reaches ρ* (``product``,
+    MATH.md §6), or the loss falls below a fraction of its initial value (``loss``)."""
+
+    PRODUCT = "product"
+    LOSS = "loss"
+
+
+class EscapeMethod(Enum):
+    """How the reduced ODE is integrated: ``fast`` (ours, in τ = ln ρ) or ``lsoda`` (the paper's
+    method and our baseline, in physical time)."""
+
+    FAST = "fast"
+    LSODA = "lsoda"
 
 
 @dataclass(frozen=True)
 class EscapeCriterion:
     """``product`` (geometric mean of the X_l reaches ``value`` = ρ*) or ``loss`` (loss falls below
-    ``value`` times its initial value)."""
+    ``value`` times its initial value). ``kind`` may be given as its string; it is stored as
+    :class:`CriterionKind`."""
 
-    kind: str
+    kind: CriterionKind
     value: float
 
     def __post_init__(self) -> None:
-        if self.kind not in ("product", "loss"):
+        try:
+            object.__setattr__(self, "kind", CriterionKind(self.kind))
+        except ValueError:
             raise ConfigurationError(
                 f"criterion kind must be 'product' or 'loss', got {self.kind!r}"
-            )
+            ) from None
         if not np.isfinite(self.value) or self.value <= 0:
             raise ConfigurationError(f"criterion value must be finite and > 0, got {self.value}")
-        if self.kind == "loss" and self.value >= 1:
+        if self.kind is CriterionKind.LOSS and self.value >= 1:
             raise ConfigurationError(f"a loss fraction must be < 1, got {self.value}")
 
     @classmethod
@@ -54,10 +74,10 @@ class EscapeCriterion:
             ) from None
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.value:g}"
+        return f"{self.kind.value}:{self.value:g}"
 
 
-DEFAULT_CRITERION = EscapeCriterion("product", 0.5)
+DEFAULT_CRITERION = EscapeCriterion(CriterionKind.PRODUCT, RHO_STAR)
 
 
 class EscapeStatus(Enum):
@@ -76,7 +96,7 @@ class EscapeResult:
     status: EscapeStatus
     time: float | None
     time_reached: float
-    method: str
+    method: EscapeMethod
     message: str
     final_state: np.ndarray
     evaluations: int
@@ -93,7 +113,7 @@ def validate_scales(scales: np.ndarray, depth: int, criterion: EscapeCriterion) 
         raise ConfigurationError(f"{scales.shape[0]} scales given for depth {depth}")
     if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
         raise ConfigurationError(f"initial scales must be finite and > 0, got {scales.tolist()}")
-    if criterion.kind == "product" and np.exp(np.mean(np.log(scales))) >= criterion.value:
+    if criterion.kind is CriterionKind.PRODUCT and np.exp(np.mean(np.log(scales))) >= criterion.value:
         raise ConfigurationError(
             f"the initial geometric mean {np.exp(np.mean(np.log(scales))):.4g} is already ≥ ρ* = "
             f"{criterion.value:g}: nothing to escape"
@@ -114,7 +134,7 @@ def escape_time_ode(
     scales: np.ndarray,
     criterion: EscapeCriterion = DEFAULT_CRITERION,
     *,
-    method: str = "fast",
+    method: EscapeMethod | str = EscapeMethod.FAST,
     rtol: float = 1e-10,
     max_time: float = np.inf,
 ) -> EscapeResult:
@@ -126,11 +146,13 @@ def escape_time_ode(
     """
     _check_escapes(model)
     scales = validate_scales(scales, model.depth, criterion)
-    if method == "fast":
+    try:
+        method = EscapeMethod(method)
+    except ValueError:
+        raise ConfigurationError(f"method must be 'fast' or 'lsoda', got {method!r}") from None
+    if method is EscapeMethod.FAST:
         return _escape_fast(model, scales, criterion, rtol, max_time)
-    if method == "lsoda":
-        return _escape_lsoda(model, scales, criterion, rtol, max_time)
-    raise ConfigurationError(f"method must be 'fast' or 'lsoda', got {method!r}")
+    return _escape_lsoda(model, scales, criterion, rtol, max_time)
 
 
 def _escape_fast(
@@ -165,7 +187,7 @@ def _escape_fast(
         return float(model.loss(np.exp(y[:depth]))) - criterion.value * initial_loss
 
     events = [stalled, over_budget]
-    if criterion.kind == "loss":
+    if criterion.kind is CriterionKind.LOSS:
         events.append(loss_event)
         tau_end = np.log(10.0)  # ρ = 10: far past any plateau; the loss event ends the run
     else:
@@ -179,7 +201,7 @@ def _escape_fast(
             EscapeStatus.FAILED,
             None,
             0.0,
-            "fast",
+            EscapeMethod.FAST,
             "the product does not grow at the start (dτ/dt ≤ 0)",
             scales,
             count[0],
@@ -192,14 +214,14 @@ def _escape_fast(
     X_final, t_final = np.exp(final[:depth]), float(final[-1])
     if sol.status == -1:
         return EscapeResult(
-            EscapeStatus.FAILED, None, t_final, "fast", sol.message, X_final, count[0]
+            EscapeStatus.FAILED, None, t_final, EscapeMethod.FAST, sol.message, X_final, count[0]
         )
     if sol.t_events[0].size:
         return EscapeResult(
             EscapeStatus.FAILED,
             None,
             t_final,
-            "fast",
+            EscapeMethod.FAST,
             "the product stopped growing (dτ/dt reached 0) before the threshold",
             X_final,
             count[0],
@@ -209,19 +231,19 @@ def _escape_fast(
             EscapeStatus.NOT_REACHED,
             None,
             max_time,
-            "fast",
+            EscapeMethod.FAST,
             f"time budget {max_time:g} exhausted before the threshold",
             X_final,
             count[0],
         )
-    if criterion.kind == "loss":
+    if criterion.kind is CriterionKind.LOSS:
         if sol.t_events[2].size:
             t_escape = float(sol.y_events[2][0][-1])
             return EscapeResult(
                 EscapeStatus.ESCAPED,
                 t_escape,
                 t_escape,
-                "fast",
+                EscapeMethod.FAST,
                 "loss threshold",
                 np.exp(sol.y_events[2][0][:depth]),
                 count[0],
@@ -230,13 +252,13 @@ def _escape_fast(
             EscapeStatus.FAILED,
             None,
             t_final,
-            "fast",
+            EscapeMethod.FAST,
             "ρ reached 10 without the loss threshold",
             X_final,
             count[0],
         )
     return EscapeResult(
-        EscapeStatus.ESCAPED, t_final, t_final, "fast", "product threshold", X_final, count[0]
+        EscapeStatus.ESCAPED, t_final, t_final, EscapeMethod.FAST, "product threshold", X_final, count[0]
     )
 
 
@@ -255,7 +277,7 @@ def _escape_lsoda(
         return model.field(X)
 
     def threshold(t: float, X: np.ndarray) -> float:
-        if criterion.kind == "product":
+        if criterion.kind is CriterionKind.PRODUCT:
             return float(np.mean(np.log(np.abs(X)))) - np.log(criterion.value)
         return float(model.loss(X)) - criterion.value * initial_loss
 
@@ -273,7 +295,7 @@ def _escape_lsoda(
         )
     except (ValueError, RuntimeError, OverflowError) as exc:
         return EscapeResult(
-            EscapeStatus.FAILED, None, 0.0, "lsoda", f"LSODA raised: {exc}", scales, count[0]
+            EscapeStatus.FAILED, None, 0.0, EscapeMethod.LSODA, f"LSODA raised: {exc}", scales, count[0]
         )
     X_final, t_final = sol.y[:, -1], float(sol.t[-1])
     if sol.t_events[0].size:
@@ -282,21 +304,21 @@ def _escape_lsoda(
             EscapeStatus.ESCAPED,
             t_escape,
             t_escape,
-            "lsoda",
+            EscapeMethod.LSODA,
             "threshold event",
             sol.y_events[0][0],
             count[0],
         )
     if sol.status == -1:
         return EscapeResult(
-            EscapeStatus.FAILED, None, t_final, "lsoda", sol.message, X_final, count[0]
+            EscapeStatus.FAILED, None, t_final, EscapeMethod.LSODA, sol.message, X_final, count[0]
         )
     status = EscapeStatus.NOT_REACHED if np.isfinite(max_time) else EscapeStatus.FAILED
     return EscapeResult(
         status,
         None,
         t_final,
-        "lsoda",
+        EscapeMethod.LSODA,
         f"reached t = {t_final:.4g} without crossing the threshold",
         X_final,
         count[0],
@@ -318,6 +340,30 @@ class EscapeReport:
     balanced: bool
     centred: bool
     notes: tuple[str, ...]
+    activation: str = ""
+    depth: int = 0
+    amplitude: float = 1.0
+
+    def record(self) -> dict:
+        """The report as a JSON-ready dict (the keys ``symescape escape --json`` prints)."""
+        return {
+            "activation": self.activation,
+            "depth": self.depth,
+            "scales": self.scales.tolist(),
+            "amplitude": self.amplitude,
+            "criterion": str(self.criterion),
+            "method": self.ode.method.value,
+            "status": self.ode.status.value,
+            "time_ode": self.ode.time,
+            "time_reached": self.ode.time_reached,
+            "message": self.ode.message,
+            "time_leading": self.time_leading,
+            "time_corrected": self.time_corrected,
+            "K": self.K,
+            "kappa": self.kappa,
+            "evaluations": self.ode.evaluations,
+            "notes": list(self.notes),
+        }
 
 
 def escape_times(
@@ -325,7 +371,7 @@ def escape_times(
     scales: np.ndarray,
     criterion: EscapeCriterion = DEFAULT_CRITERION,
     *,
-    method: str = "fast",
+    method: EscapeMethod | str = EscapeMethod.FAST,
     rtol: float = 1e-10,
     max_time: float = np.inf,
 ) -> EscapeReport:
@@ -345,7 +391,7 @@ def escape_times(
     if model.centred:
         notes.append("class D: the reduced flow and constants are those of σ̃ = σ - σ(0)")
     leading = corrected = None
-    if criterion.kind == "product":
+    if criterion.kind is CriterionKind.PRODUCT:
         leading = leading_time(scales, K, criterion.value)
         if balanced and kappa is not None and model.classification.q is not None:
             try:
@@ -362,5 +408,17 @@ def escape_times(
     else:
         notes.append("the quadratures use the product criterion; not given for a loss criterion")
     return EscapeReport(
-        ode, leading, corrected, K, kappa, criterion, scales, balanced, model.centred, tuple(notes)
+        ode,
+        leading,
+        corrected,
+        K,
+        kappa,
+        criterion,
+        scales,
+        balanced,
+        model.centred,
+        tuple(notes),
+        activation=model.activation.name,
+        depth=model.depth,
+        amplitude=model.amplitude,
     )
