@@ -21,8 +21,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from symescape.errors import ConfigurationError, NoEscapeError
-from symescape.options import RHO_STAR
 from symescape.numeric.reduced import ReducedModel
+from symescape.options import RHO_STAR
 
 
 class CriterionKind(Enum):
@@ -113,7 +113,10 @@ def validate_scales(scales: np.ndarray, depth: int, criterion: EscapeCriterion) 
         raise ConfigurationError(f"{scales.shape[0]} scales given for depth {depth}")
     if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
         raise ConfigurationError(f"initial scales must be finite and > 0, got {scales.tolist()}")
-    if criterion.kind is CriterionKind.PRODUCT and np.exp(np.mean(np.log(scales))) >= criterion.value:
+    if (
+        criterion.kind is CriterionKind.PRODUCT
+        and np.exp(np.mean(np.log(scales))) >= criterion.value
+    ):
         raise ConfigurationError(
             f"the initial geometric mean {np.exp(np.mean(np.log(scales))):.4g} is already ≥ ρ* = "
             f"{criterion.value:g}: nothing to escape"
@@ -258,7 +261,13 @@ def _escape_fast(
             count[0],
         )
     return EscapeResult(
-        EscapeStatus.ESCAPED, t_final, t_final, EscapeMethod.FAST, "product threshold", X_final, count[0]
+        EscapeStatus.ESCAPED,
+        t_final,
+        t_final,
+        EscapeMethod.FAST,
+        "product threshold",
+        X_final,
+        count[0],
     )
 
 
@@ -295,7 +304,13 @@ def _escape_lsoda(
         )
     except (ValueError, RuntimeError, OverflowError) as exc:
         return EscapeResult(
-            EscapeStatus.FAILED, None, 0.0, EscapeMethod.LSODA, f"LSODA raised: {exc}", scales, count[0]
+            EscapeStatus.FAILED,
+            None,
+            0.0,
+            EscapeMethod.LSODA,
+            f"LSODA raised: {exc}",
+            scales,
+            count[0],
         )
     X_final, t_final = sol.y[:, -1], float(sol.t[-1])
     if sol.t_events[0].size:
