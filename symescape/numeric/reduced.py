@@ -4,7 +4,15 @@
 
 expectations by Gauss–Hermite quadrature on the chain kernel. For class D activations the model
 is that of the centred activation σ̃ = σ - σ(0) (teacher and student), whose origin is the saddle.
-Numeric layer: after construction nothing here touches SymPy.
+
+General teachers and losses (:func:`teacher_reduced_model`, issue 17): for a teacher y(s) = g(s)
+(or labels sign g(s)) and a per-example loss ℓ, the ansatz is still flow-invariant (f and y depend
+on x only through s = v·x, so the orthogonal inputs contribute E[δ] E[x_⊥] = 0), and
+
+    dX_l/dt = F_l(X) = −E_s[ℓ'(f(s), y(s)) ∂_l f(s)],   𝓛̃(X) = E_s[ℓ(f(s), y(s))],
+
+which is the formula above for ℓ = (f − y)²/2. Numeric layer: after construction nothing here
+touches SymPy.
 """
 
 from __future__ import annotations
@@ -14,13 +22,24 @@ from functools import lru_cache
 
 import numpy as np
 
+from symescape.errors import ConfigurationError
+from symescape.numeric.losses import LOGISTIC
 from symescape.precision.gauss import gauss_hermite_rule, split_gauss_hermite_rule
-from symescape.symbolic.activations import Activation, ActivationSpec
+from symescape.symbolic.activations import Activation, ActivationSpec, Z
 from symescape.symbolic.chain import chain_hessian_kernel, chain_kernel
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import EscapeConstants, escape_constants
 from symescape.symbolic.resolved import activation_kernels
-from symescape.symbolic.taylor import is_piecewise_defined
+from symescape.symbolic.taylor import is_piecewise_defined, is_zero
+from symescape.symbolic.teacher import (
+    LabelMode,
+    LossKind,
+    TeacherConstants,
+    TeacherSpec,
+    sign_structure,
+    teacher_constants,
+    teacher_spec,
+)
 
 DEFAULT_CHAIN_NODES = 96
 """Gauss–Hermite nodes for the reduced field (tested against 4× more nodes)."""
@@ -30,7 +49,8 @@ DEFAULT_CHAIN_NODES = 96
 class ReducedModel:
     """The reduced flow for one activation, depth and amplitude, ready to evaluate.
 
-    ``activation`` is the one the chain uses (the centred σ̃ for class D).
+    ``activation`` is the one the chain uses (the centred σ̃ for class D). ``loss`` is the
+    per-example loss and ``teacher_spec`` the teacher when it is not aσ (else None).
     """
 
     classification: Classification
@@ -38,10 +58,12 @@ class ReducedModel:
     depth: int
     amplitude: float
     nodes: int
-    constants: EscapeConstants
+    constants: EscapeConstants | TeacherConstants
     _s: np.ndarray = field(repr=False)
     _w: np.ndarray = field(repr=False)
     _teacher: np.ndarray = field(repr=False)
+    loss_kind: LossKind = LossKind.SQUARED
+    teacher_spec: TeacherSpec | None = None
 
     @property
     def centred(self) -> bool:
@@ -54,34 +76,58 @@ class ReducedModel:
         shape = np.broadcast_shapes(X.shape[:-1] + (1,), self._s.shape)
         return [np.broadcast_to(v, shape) for v in values]
 
+    def _residual(self, f: np.ndarray) -> np.ndarray:
+        """−ℓ'(f, y) at the nodes (y − f for the squared loss)."""
+        if self.loss_kind is LossKind.SQUARED:
+            return self._teacher - f
+        return -LOGISTIC(f, np.broadcast_to(self._teacher, f.shape))[1]
+
+    def _curvature(self, f: np.ndarray) -> np.ndarray:
+        """ℓ''(f, y) at the nodes (1 for the squared loss; y² p(1 − p), p = e^{yf}/(1+e^{yf}))."""
+        if self.loss_kind is LossKind.SQUARED:
+            return np.ones_like(f)
+        from scipy.special import expit
+
+        m = self._teacher * f
+        return self._teacher**2 * expit(m) * expit(-m)
+
     def field(self, X: np.ndarray) -> np.ndarray:
         """F(X), for X of shape (..., L)."""
         f, *grad = self._evaluate(X)
-        residual = (self._teacher - f) * self._w
+        residual = self._residual(f) * self._w
         return np.stack([(residual * g).sum(axis=-1) for g in grad], axis=-1)
 
     def loss(self, X: np.ndarray) -> np.ndarray:
-        """𝓛̃(X) = ½ E[(f - aσ)²]."""
+        """𝓛̃(X) = E[ℓ(f, y)] (½ E[(f - aσ)²] for the default teacher and loss)."""
         f = self._evaluate(X)[0]
-        return 0.5 * (((f - self._teacher) ** 2) * self._w).sum(axis=-1)
+        if self.loss_kind is LossKind.SQUARED:
+            return 0.5 * (((f - self._teacher) ** 2) * self._w).sum(axis=-1)
+        value = LOGISTIC(f, np.broadcast_to(self._teacher, f.shape))[0]
+        return (value * self._w).sum(axis=-1)
+
+    def baseline_loss(self) -> float:
+        """E[ℓ(0, y)]: the loss of the uninformative output f ≡ 0 (the plateau's loss scale)."""
+        return float(self.loss(np.zeros(self.depth)))
 
     def output(self, X: np.ndarray) -> np.ndarray:
         """f(s_i; X) at the quadrature nodes."""
         return self._evaluate(X)[0]
 
     def jacobian(self, X: np.ndarray) -> np.ndarray:
-        """∂F_l/∂X_m = E[-∂_l f ∂_m f + (aσ - f) ∂_l∂_m f], for one X of shape (L,)."""
+        """∂F_l/∂X_m = E[-ℓ''(f, y) ∂_l f ∂_m f - ℓ'(f, y) ∂_l∂_m f], for one X of shape (L,)
+        (squared loss: E[-∂_l f ∂_m f + (aσ - f) ∂_l∂_m f])."""
         X = np.asarray(X, dtype=float)
         f, *grad = self._evaluate(X)
         args = [X[l] for l in range(self.depth)]
         second = chain_hessian_kernel(self.activation, self.depth)(self._s, *args)
-        residual = (self._teacher - f) * self._w
+        residual = self._residual(f) * self._w
+        curvature = self._w if self.loss_kind is LossKind.SQUARED else self._curvature(f) * self._w
         J = np.empty((self.depth, self.depth))
         index = 0
         for l in range(self.depth):
             for m in range(l, self.depth):
                 h = np.broadcast_to(second[index], self._s.shape)
-                value = -(grad[l] * grad[m] * self._w).sum() + (residual * h).sum()
+                value = -(grad[l] * grad[m] * curvature).sum() + (residual * h).sum()
                 J[l, m] = J[m, l] = value
                 index += 1
         return J
@@ -110,4 +156,58 @@ def reduced_model(
     teacher = float(amplitude) * np.asarray(activation_kernels(act).sigma(s), dtype=float)
     return ReducedModel(
         cls, act, constants.depth, float(amplitude), nodes, constants, s, w, teacher
+    )
+
+
+@lru_cache(maxsize=64)
+def teacher_reduced_model(
+    student: ActivationSpec | Classification,
+    depth: int,
+    teacher: ActivationSpec | TeacherSpec,
+    loss: LossKind | str = LossKind.SQUARED,
+    nodes: int = DEFAULT_CHAIN_NODES,
+    split: bool | None = None,
+) -> ReducedModel:
+    """The reduced flow for a single-mode teacher g (values, or labels sign g) and a loss
+    (module doc). A class D student is centred, and so is g (g − g(0)), as in
+    :func:`symescape.symbolic.teacher.teacher_constants`, whose K and κ the model carries.
+
+    ``split`` chooses the Gauss–Hermite rule mirrored at 0 (default: when σ or g is
+    piecewise-defined, or for sign labels); False forces the plain rule (to match a full network
+    trained on the plain Gauss–Hermite data).
+
+    Raises:
+        ConfigurationError: a teacher with several modes (the single-direction ansatz is then not
+            flow-invariant; see the block-mean flow of MATH.md §9).
+        ZeroFirstHermiteError, NoLinearPathError, OutsideHypothesisError: see
+            :func:`~symescape.symbolic.teacher.teacher_constants`.
+    """
+    spec = teacher_spec(teacher)
+    if not spec.single:
+        raise ConfigurationError(
+            f"the teacher has {len(spec.modes)} modes: the single-direction ansatz is not "
+            "flow-invariant then (the student picks up every mode); use one mode here"
+        )
+    loss = LossKind(loss)
+    cls = student if isinstance(student, Classification) else classify(student)
+    constants = teacher_constants(cls, depth, spec, loss)
+    act = cls.centred.activation if constants.centred else cls.activation
+    g = spec.modes[0]
+    if constants.centred:
+        value = g.expr.xreplace({Z: 0})
+        if not is_zero(value):
+            g = Activation(f"({g.name}) - ({value})", g.expr - value)
+    if split is None:
+        split = (
+            is_piecewise_defined(act)
+            or is_piecewise_defined(g)
+            or spec.labels is LabelMode.SIGN
+        )
+    s, w = split_gauss_hermite_rule(nodes // 2) if split else gauss_hermite_rule(nodes)
+    if spec.labels is LabelMode.SIGN:
+        labels = sign_structure(g) * np.sign(s)
+    else:
+        labels = np.asarray(activation_kernels(g).sigma(s), dtype=float)
+    return ReducedModel(
+        cls, act, constants.depth, 1.0, nodes, constants, s, w, labels, loss, spec
     )
