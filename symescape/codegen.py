@@ -1,4 +1,4 @@
-"""The one SymPy → NumPy/mpmath boundary (STYLE.md §7).
+"""The one SymPy → NumPy/mpmath/JAX boundary (STYLE.md §7).
 
 A kernel is built from a symbolic object once: symbols are packed in a fixed order, the
 expressions are lambdified with common-subexpression elimination, and the result is cached by
@@ -22,10 +22,17 @@ def _numpy_modules() -> list[Any]:
     return [{"erf": special.erf, "erfc": special.erfc}, "numpy"]
 
 
+def _jax_modules() -> list[Any]:
+    # jax.numpy has no erf either; jax.scipy.special's traces into compiled code.
+    from jax.scipy import special
+
+    return [{"erf": special.erf, "erfc": special.erfc}, "jax"]
+
+
 @lru_cache(maxsize=1024)
 def _lambdify(exprs: tuple[sp.Expr, ...], args: tuple[sp.Symbol, ...], backend: str) -> Callable:
-    modules = _numpy_modules() if backend == "numpy" else "mpmath"
-    function = sp.lambdify(args, list(exprs), modules=modules, cse=backend == "numpy")
+    modules = {"numpy": _numpy_modules, "jax": _jax_modules}.get(backend, lambda: "mpmath")()
+    function = sp.lambdify(args, list(exprs), modules=modules, cse=backend != "mpmath")
     function.__doc__ = (
         f"Generated {backend} kernel. Arguments, in order: {', '.join(map(str, args))}. "
         f"Returns a list of {len(exprs)} values."
@@ -47,6 +54,27 @@ def numpy_kernel(
 def mpmath_kernel(exprs: Sequence[sp.Expr], args: Sequence[sp.Symbol]) -> Callable[..., list]:
     """Lambdify ``exprs`` of ``args`` into an mpmath function returning a list (cached)."""
     return _lambdify(tuple(sp.sympify(e) for e in exprs), tuple(args), "mpmath")
+
+
+def jax_kernel(
+    exprs: Sequence[sp.Expr], args: Sequence[sp.Symbol]
+) -> Callable[..., list[Any]]:
+    """Lambdify ``exprs`` of ``args`` into a JAX function (jax.numpy, jax.scipy.special.erf) that
+    traces into jit-compiled code; every output is broadcast to the first argument's shape and
+    dtype (constants included). Needs JAX installed (cached)."""
+    function = _lambdify(tuple(sp.sympify(e) for e in exprs), tuple(args), "jax")
+
+    def broadcast(*values: Any) -> list[Any]:
+        import jax.numpy as jnp
+
+        like = jnp.asarray(values[0])
+        return [
+            jnp.broadcast_to(jnp.asarray(v, dtype=like.dtype), like.shape)
+            for v in function(*values)
+        ]
+
+    broadcast.__doc__ = function.__doc__
+    return broadcast
 
 
 def broadcast_outputs(values: Sequence[Any], like: np.ndarray) -> list[np.ndarray]:

@@ -16,10 +16,12 @@ layer scales reaches ρ* (MATH.md §6)."""
 
 
 class Backend(Enum):
-    """Where a generated kernel evaluates: NumPy arrays (double precision) or mpmath numbers."""
+    """Where a generated kernel evaluates: NumPy arrays (double precision), mpmath numbers, or
+    JAX arrays traced into compiled code (the compiled training engine)."""
 
     NUMPY = "numpy"
     MPMATH = "mpmath"
+    JAX = "jax"
 
 
 class OutputFormat(Enum):

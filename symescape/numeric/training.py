@@ -1,23 +1,43 @@
-"""Training full networks by GD/SGD with per-layer rates (MATH.md §1, §4, §8).
+"""THE training loop: full networks by GD/SGD with per-layer rates (MATH.md §1, §4, §8, §9).
 
-Data: fresh Gaussian batches each step, a fixed batch, or the weighted Gauss–Hermite inputs
-x = Σ_k s_k v_k (tensor grid over the teacher's modes), which give the exact population gradient
-on the (block) ansatz. Rates: uniform η, or the normalised metric (η_1, η_l, η_L) = (Nη, η, η/N).
-Every member of an ensemble is stepped in the same batched computation.
+    W_l ← W_l − η_l (m_l ⊙ G_l),   G_l = ∂𝓛/∂W_l on the step's batch
+
+Data: fresh Gaussian batches each step (or any sampler), a fixed batch, or the weighted
+Gauss–Hermite inputs x = Σ_k s_k v_k (tensor grid over the teacher's modes), which give the exact
+population gradient on the (block) ansatz. Rates: uniform η, or the normalised metric
+(η_1, η_l, η_L) = (Nη, η, η/N). Masks m_l (default 1) give projected flows such as the decoupled
+multi-mode model. Every experiment that trains a network runs this loop.
+
+Two engines run the same step: the compiled JAX engine (:mod:`symescape.numeric.compiled`, the
+default: one jit-compiled scan over a chunk of steps) and the NumPy engine (the exact reference,
+:mod:`symescape.numeric.network`). The host feeds both the same batches in chunks, so they follow
+the same trajectory to round-off. Without JAX the NumPy engine runs, after a one-line notice.
 """
 
 from __future__ import annotations
 
 import itertools
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from symescape.errors import ConfigurationError, DivergenceError
+from symescape.numeric import compiled
 from symescape.numeric.inits import ansatz_scalars
 from symescape.numeric.losses import SQUARED, Loss
-from symescape.numeric.network import Weights, loss_and_gradients, validate_weights
+from symescape.numeric.network import (
+    Weights,
+    backward,
+    batch_mean,
+    forward,
+    loss_and_gradients,
+    validate_weights,
+)
 from symescape.numeric.teachers import Teacher
 from symescape.precision.gauss import gauss_hermite_rule
 from symescape.symbolic.resolved import ActivationKernels
@@ -38,11 +58,37 @@ class RateMode(Enum):
     NORMALISED = "normalised"
 
 
+class Engine(Enum):
+    """Which engine runs the steps: compiled (JAX; falls back to NumPy without JAX) or NumPy."""
+
+    COMPILED = "compiled"
+    NUMPY = "numpy"
+
+
+class Precision(Enum):
+    """Floating point of the compiled engine (the NumPy engine always runs float64)."""
+
+    FLOAT64 = "float64"
+    FLOAT32 = "float32"
+
+
+class Batching(Enum):
+    """How the compiled engine steps an ensemble: chosen by the shapes, vectorised, or one
+    member after another."""
+
+    AUTO = "auto"
+    BATCHED = "batched"
+    ONE_AT_A_TIME = "one-at-a-time"
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
     """How to train. ``learning_rate`` is η; ``steps`` gradient steps; records every
     ``record_every`` steps (and the last). ``stop_loss_fraction``: stop once every member's loss is
-    below that fraction of its initial loss (None: run all steps)."""
+    below that fraction of its initial loss (None: run all steps). ``stop_held_out_level``: stop
+    once every member's held-out loss (an :class:`Evaluation`) has been below that level at a
+    record. ``engine``, ``precision`` and ``batching`` choose how the steps run (not what they
+    compute)."""
 
     steps: int
     learning_rate: float
@@ -55,10 +101,20 @@ class TrainingConfig:
     loss: Loss = field(default=SQUARED)
     stop_loss_fraction: float | None = None
     rate_width: int | None = None  # N of the normalised rates; default the first hidden width
+    stop_held_out_level: float | None = None
+    engine: Engine = Engine.COMPILED
+    precision: Precision = Precision.FLOAT64
+    batching: Batching = Batching.AUTO
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rates", RateMode(self.rates))
-        object.__setattr__(self, "data", DataMode(self.data))
+        for name, kind in (
+            ("rates", RateMode),
+            ("data", DataMode),
+            ("engine", Engine),
+            ("precision", Precision),
+            ("batching", Batching),
+        ):
+            object.__setattr__(self, name, kind(getattr(self, name)))
         if self.steps < 0 or self.batch < 1 or self.nodes < 1 or self.record_every < 1:
             raise ConfigurationError(
                 "steps ≥ 0, batch ≥ 1, nodes ≥ 1 and record_every ≥ 1 are required"
@@ -70,12 +126,34 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """A fixed held-out set, evaluated at every record: inputs ``x`` (B, D), targets ``y`` (B,)
+    and a direction ``direction`` u (D,). Recorded: the held-out loss, the signal
+    M = E_B[f(x)(u·x)] and ||∂M/∂W_l||_F² (MATH.md §8)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    direction: np.ndarray
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """Held-out quantities per record: ``loss`` (T, E), ``signal`` M (T, E), ``gradient_norms``
+    ||∂M/∂W_l||² (T, E, L)."""
+
+    loss: np.ndarray
+    signal: np.ndarray
+    gradient_norms: np.ndarray
+
+
+@dataclass(frozen=True)
 class TrainingRecord:
     """Recorded quantities, each with leading axis over records: ``steps`` (T,), ``loss`` (T, E),
     ``layer_norms`` ||W_l||_F² (T, E, L), ``imbalance`` normalised ||W_{l+1}||²/η_{l+1} -
     ||W_l||²/η_l (T, E, L-1), ``signal`` M = E[f(x)(v_1·x)] (T, E), ``ansatz`` X_l (T, E, L) and
     ``ansatz_deviation`` (T, E) for a single-mode teacher; ``weights`` at the end;
-    ``stopped_early``."""
+    ``stopped_early``; ``evaluation`` (with an :class:`Evaluation`); ``weight_history`` (each
+    layer (T, E, n_l, n_{l-1}), when asked for); ``engine`` that ran."""
 
     steps: np.ndarray
     loss: np.ndarray
@@ -86,6 +164,9 @@ class TrainingRecord:
     ansatz_deviation: np.ndarray | None
     weights: Weights
     stopped_early: bool
+    evaluation: EvaluationRecord | None = None
+    weight_history: Weights | None = None
+    engine: Engine = Engine.NUMPY
 
 
 def layer_rates(
@@ -110,16 +191,36 @@ def gauss_hermite_inputs(teacher: Teacher, nodes: int) -> tuple[np.ndarray, np.n
     return grid @ teacher.directions, weight
 
 
+Sampler = Callable[[tuple[int, ...]], np.ndarray]
+"""Inputs for a batch shape: ``sampler((K, E, B))`` returns (K, E, B, D)."""
+
+CHUNK_BYTES = 1 << 25
+"""Fed batches per chunk are kept under this many bytes (32 MiB)."""
+
+
 def train(
     weights: Weights,
     teacher: Teacher,
     kernels: ActivationKernels,
     config: TrainingConfig,
     progress: bool = False,
+    *,
+    sampler: Sampler | None = None,
+    evaluation: Evaluation | None = None,
+    masks: Sequence[np.ndarray] | None = None,
+    keep_weights: bool = False,
 ) -> TrainingRecord:
     """Run GD/SGD from ``weights`` (ensemble axis first) and record the trajectory.
 
+    Step t (t = 0..steps): the loss and gradients on batch t; a record when t is a multiple of
+    ``record_every``, the last step, or the step where a stop rule holds (the run ends there,
+    without updating); otherwise W_l ← W_l − η_l (m_l ⊙ G_l). ``sampler`` draws fresh inputs
+    (default: standard Gaussian from ``config.seed``); ``masks`` m_l (each (n_l, n_{l-1})) project
+    the update; ``evaluation`` adds held-out records; ``keep_weights`` records the weights.
+    ``progress`` shows a bar (steps/s) on runs longer than two seconds.
+
     Raises:
+        ConfigurationError: mismatched shapes, masks or options.
         DivergenceError: a member's loss became NaN or infinite; the message gives the step.
     """
     weights = tuple(np.array(w, dtype=float) for w in validate_weights(weights))
@@ -127,93 +228,352 @@ def train(
         raise ConfigurationError(
             f"network input dimension {weights[0].shape[2]} ≠ teacher's {teacher.input_dim}"
         )
+    if masks is not None:
+        masks = tuple(np.asarray(m, dtype=float) for m in masks)
+        if len(masks) != len(weights) or any(
+            m.shape != w.shape[1:] for m, w in zip(masks, weights, strict=True)
+        ):
+            raise ConfigurationError("masks need one (n_l, n_{l-1}) array per layer")
+    if config.stop_held_out_level is not None and evaluation is None:
+        raise ConfigurationError("a held-out stop level needs an evaluation set")
     ensemble = weights[0].shape[0]
     rates = layer_rates(weights, config.learning_rate, config.rates, config.rate_width)
     rng = np.random.default_rng(config.seed)
-    fixed_x = batch_weights = None
-    if config.data is DataMode.GAUSS_HERMITE:
-        fixed_x, batch_weights = gauss_hermite_inputs(teacher, config.nodes)
-    elif config.data is DataMode.FIXED:
-        fixed_x = rng.standard_normal((ensemble, config.batch, teacher.input_dim))
-    fixed_y = None if fixed_x is None else teacher(fixed_x, kernels)
-    v = teacher.directions[0]
-    records: dict[str, list] = {
-        k: [] for k in ("steps", "loss", "norms", "imbalance", "signal", "ansatz", "deviation")
-    }
-    initial_loss = None
-    stopped = False
-    iterator = range(config.steps + 1)
-    if progress:
-        from tqdm.auto import tqdm
+    if sampler is None:
+        sampler = lambda shape: rng.standard_normal((*shape, teacher.input_dim))  # noqa: E731
+    data = _fixed_data(config, teacher, kernels, rng, ensemble)
+    loop = _engine(weights, teacher, kernels, config, rates, data, evaluation, masks, keep_weights)
+    total = config.steps + 1
+    chunk = _chunk_steps(config, weights, data is None)
 
-        iterator = tqdm(iterator, desc="training", unit="step", leave=False, mininterval=1.0)
-    for step in iterator:
-        if fixed_x is None:
-            x = rng.standard_normal((ensemble, config.batch, teacher.input_dim))
-            y = teacher(x, kernels)
-        else:
-            x, y = fixed_x, fixed_y
-        loss, passed, grads = loss_and_gradients(weights, x, y, config.loss, kernels, batch_weights)
-        if not np.all(np.isfinite(loss)):
-            bad = np.flatnonzero(~np.isfinite(loss)).tolist()
-            raise DivergenceError(
-                f"training diverged at step {step}: non-finite loss in ensemble "
-                f"members {bad}; lower the learning rate",
-                step,
+    def draw(count: int) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        if data is not None:
+            return None, None
+        x = sampler((count, ensemble, config.batch))
+        y = teacher(x, kernels)
+        if count < chunk:  # pad: steps past the last one are not run
+            x = np.concatenate([x, np.zeros((chunk - count, *x.shape[1:]))])
+            y = np.concatenate([y, np.zeros((chunk - count, *y.shape[1:]))])
+        return x, y
+
+    bar = _progress_bar(total, progress)
+    rows: list[tuple[int, np.ndarray, dict]] = []
+    feed, start, done = draw(min(chunk, total)), 0, -1
+    try:
+        while start < total:
+            loop.dispatch(chunk, *feed)
+            if start + chunk < total:  # draw the next batches while the engine computes
+                feed = draw(min(chunk, total - start - chunk))
+            outputs, done, diverged = loop.collect()
+            rows += _recorded_rows(outputs, start)
+            if diverged >= 0:
+                loss = outputs["loss"][diverged - start]
+                bad = np.flatnonzero(~np.isfinite(loss)).tolist()
+                raise DivergenceError(
+                    f"training diverged at step {diverged}: non-finite loss in ensemble "
+                    f"members {bad}; lower the learning rate",
+                    diverged,
+                )
+            if bar is not None:
+                bar.update(min(chunk, total - start) if done < 0 else done + 1 - start)
+            if done >= 0:
+                break
+            start += chunk
+    finally:
+        if bar is not None:
+            bar.close()
+    return _assemble(rows, loop, rates, teacher, evaluation, keep_weights, done < config.steps)
+
+
+def _fixed_data(
+    config: TrainingConfig,
+    teacher: Teacher,
+    kernels: ActivationKernels,
+    rng: np.random.Generator,
+    ensemble: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """(x, y, batch weights) of a fixed batch or the Gauss–Hermite grid; None for fresh data."""
+    if config.data is DataMode.GAUSS_HERMITE:
+        x, w = gauss_hermite_inputs(teacher, config.nodes)
+        return x, teacher(x, kernels), w
+    if config.data is DataMode.FIXED:
+        x = rng.standard_normal((ensemble, config.batch, teacher.input_dim))
+        return x, teacher(x, kernels), None
+    return None
+
+
+def _chunk_steps(config: TrainingConfig, weights: Weights, fresh: bool) -> int:
+    """Steps per chunk: fed batches under :data:`CHUNK_BYTES`; fixed data, about 2²⁷ FLOP."""
+    total = config.steps + 1
+    if fresh:
+        per_step = 8 * weights[0].shape[0] * config.batch * (weights[0].shape[2] + 1)
+        return max(1, min(total, 1024, CHUNK_BYTES // per_step))
+    batch = config.nodes if config.data is DataMode.GAUSS_HERMITE else config.batch
+    flops = 6 * batch * sum(w.size for w in weights) + 1
+    return max(1, min(total, 4096, (1 << 27) // flops))
+
+
+def _progress_bar(total: int, show: bool) -> Any:
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="training", unit="step", leave=False, mininterval=1.0, delay=2.0)
+
+
+@lru_cache(maxsize=8)
+def _notice(reason: str) -> None:
+    print(f"symescape: {reason}; training runs on the NumPy engine", file=sys.stderr)
+
+
+def _engine(
+    weights: Weights,
+    teacher: Teacher,
+    kernels: ActivationKernels,
+    config: TrainingConfig,
+    rates: np.ndarray,
+    data: tuple | None,
+    evaluation: Evaluation | None,
+    masks: tuple | None,
+    keep_weights: bool,
+) -> Any:
+    """The compiled loop when asked for and possible, else the NumPy loop (with a notice)."""
+    ansatz = teacher.modes == 1
+    if config.engine is Engine.COMPILED:
+        reason = None
+        if not compiled.jax_available():
+            reason = "JAX is not installed (pip install 'jax[cpu]')"
+        elif config.loss.name not in compiled.COMPILED_LOSSES:
+            reason = f"the compiled engine has no loss {config.loss.name!r}"
+        if reason is None:
+            return _compiled_loop(
+                weights, teacher, kernels, config, rates, data, evaluation, masks, keep_weights
             )
-        if initial_loss is None:
-            initial_loss = loss.copy()
-        last = step == config.steps
-        done = config.stop_loss_fraction is not None and np.all(
-            loss < config.stop_loss_fraction * initial_loss
-        )
-        if step % config.record_every == 0 or last or done:
-            _record(records, step, loss, passed, weights, rates, x, batch_weights, v, teacher)
-        if last or done:
-            stopped = bool(done and not last)
-            break
-        weights = tuple(
-            w - eta * g for w, eta, g in zip(weights, rates, grads.gradients, strict=True)
-        )
-    single = teacher.modes == 1
-    return TrainingRecord(
-        steps=np.array(records["steps"]),
-        loss=np.array(records["loss"]),
-        layer_norms=np.array(records["norms"]),
-        imbalance=np.array(records["imbalance"]),
-        signal=np.array(records["signal"]),
-        ansatz=np.array(records["ansatz"]) if single else None,
-        ansatz_deviation=np.array(records["deviation"]) if single else None,
-        weights=weights,
-        stopped_early=stopped,
+        _notice(reason)
+    return NumpyLoop(
+        weights, kernels, config, rates, data, evaluation, masks, keep_weights, teacher, ansatz
     )
 
 
-def _record(
-    records: dict,
-    step: int,
-    loss: np.ndarray,
-    passed: object,
+def _compiled_loop(
     weights: Weights,
-    rates: np.ndarray,
-    x: np.ndarray,
-    batch_weights: np.ndarray | None,
-    v: np.ndarray,
     teacher: Teacher,
-) -> None:
-    norms = np.stack([(w**2).sum(axis=(1, 2)) for w in weights], axis=1)
-    normalised = norms / rates[None, :]
-    records["steps"].append(step)
-    records["loss"].append(loss)
-    records["norms"].append(norms)
-    records["imbalance"].append(normalised[:, 1:] - normalised[:, :-1])
-    projection = np.broadcast_to(x, passed.output.shape + (x.shape[-1],)) @ v
-    product = passed.output * projection
-    if batch_weights is None:
-        records["signal"].append(product.mean(axis=1))
-    else:
-        records["signal"].append(product @ batch_weights)
-    if teacher.modes == 1:
-        X, deviation = ansatz_scalars(weights, v)
-        records["ansatz"].append(X)
-        records["deviation"].append(deviation)
+    kernels: ActivationKernels,
+    config: TrainingConfig,
+    rates: np.ndarray,
+    data: tuple | None,
+    evaluation: Evaluation | None,
+    masks: tuple | None,
+    keep_weights: bool,
+) -> compiled.CompiledLoop:
+    ensemble = weights[0].shape[0]
+    batched = {
+        Batching.BATCHED: True,
+        Batching.ONE_AT_A_TIME: False,
+        Batching.AUTO: compiled.choose_batched(max(w.shape[1] for w in weights), ensemble),
+    }[config.batching]
+    spec = compiled.LoopSpec(
+        activation=kernels.activation,
+        depth=len(weights),
+        loss=config.loss.name,
+        fresh=data is None,
+        shared_inputs=data is not None and data[0].ndim == 2,
+        weighted=data is not None and data[2] is not None,
+        masked=masks is not None,
+        ansatz=teacher.modes == 1,
+        evaluation=evaluation is not None,
+        keep_weights=keep_weights,
+        stop_fraction=config.stop_loss_fraction is not None,
+        stop_level=config.stop_held_out_level is not None,
+        batched=batched,
+        float64=config.precision is Precision.FLOAT64,
+    )
+    args: dict[str, Any] = {
+        "rates": rates,
+        "direction": teacher.directions[0],
+        "record_every": np.int32(config.record_every),
+        "last": np.int32(config.steps),
+    }
+    if data is not None:
+        args["x"], args["y"] = data[0], data[1]
+        if data[2] is not None:
+            args["batch_weights"] = data[2]
+    if masks is not None:
+        args["masks"] = masks
+    if evaluation is not None:
+        args["eval_x"], args["eval_y"] = evaluation.x, evaluation.y
+        args["eval_direction"] = evaluation.direction
+    if config.stop_loss_fraction is not None:
+        args["stop_fraction"] = config.stop_loss_fraction
+    if config.stop_held_out_level is not None:
+        args["stop_level"] = config.stop_held_out_level
+    return compiled.CompiledLoop(spec, weights, args)
+
+
+class NumpyLoop:
+    """The reference engine: the same steps, records and stop rules as the compiled loop, one
+    NumPy step at a time (:func:`symescape.numeric.network.loss_and_gradients`)."""
+
+    def __init__(
+        self,
+        weights: Weights,
+        kernels: ActivationKernels,
+        config: TrainingConfig,
+        rates: np.ndarray,
+        data: tuple | None,
+        evaluation: Evaluation | None,
+        masks: tuple | None,
+        keep_weights: bool,
+        teacher: Teacher,
+        ansatz: bool,
+    ) -> None:
+        self.weights_, self.kernels, self.config, self.rates = weights, kernels, config, rates
+        self.data, self.evaluation, self.masks = data, evaluation, masks
+        self.keep_weights, self.direction, self.ansatz = keep_weights, teacher.directions[0], ansatz
+        self.step, self.initial, self.done, self.diverged = 0, None, -1, -1
+        self.reached = np.zeros(weights[0].shape[0], dtype=bool)
+        self._outputs: dict | None = None
+
+    def dispatch(
+        self, count: int, x: np.ndarray | None = None, y: np.ndarray | None = None
+    ) -> None:
+        config, rows = self.config, {"recorded": [], "loss": [], "observed": []}
+        for k in range(count):
+            s = self.step
+            if self.done >= 0 or self.diverged >= 0:
+                break
+            if self.data is None:
+                xs, ys, bw = x[k], y[k], None
+            else:
+                xs, ys, bw = self.data
+            loss, passed, grads = loss_and_gradients(
+                self.weights_, xs, ys, config.loss, self.kernels, bw
+            )
+            rows["loss"].append(loss)
+            if not np.all(np.isfinite(loss)):
+                self.diverged = s
+                rows["recorded"].append(False)
+                rows["observed"].append(None)
+                break
+            if s == 0:
+                self.initial = loss.copy()
+            last = s == config.steps
+            stop = config.stop_loss_fraction is not None and bool(
+                np.all(loss < config.stop_loss_fraction * self.initial)
+            )
+            record = s % config.record_every == 0 or last or stop
+            observed = self._observe(passed, xs, bw) if record else None
+            if record and config.stop_held_out_level is not None:
+                self.reached |= observed["eval_loss"] < config.stop_held_out_level
+                stop = stop or bool(np.all(self.reached))
+            rows["recorded"].append(record)
+            rows["observed"].append(observed)
+            self.step += 1
+            if last or stop:
+                self.done = s
+                break
+            gradients = grads.gradients
+            if self.masks is not None:
+                gradients = tuple(g * m for g, m in zip(gradients, self.masks, strict=True))
+            self.weights_ = tuple(
+                w - eta * g for w, eta, g in zip(self.weights_, self.rates, gradients, strict=True)
+            )
+        self._outputs = rows
+
+    def _observe(self, passed: Any, x: np.ndarray, bw: np.ndarray | None) -> dict:
+        w, v = self.weights_, self.direction
+        out = {"norms": np.stack([(W**2).sum(axis=(1, 2)) for W in w], axis=1)}
+        projection = np.broadcast_to(x, passed.output.shape + (x.shape[-1],)) @ v
+        product = passed.output * projection
+        out["signal"] = product.mean(axis=1) if bw is None else product @ bw
+        if self.ansatz:
+            out["ansatz"], out["deviation"] = ansatz_scalars(w, v)
+        if self.evaluation is not None:
+            ev = self.evaluation
+            held = forward(w, ev.x, self.kernels)
+            f = held.output
+            values, _ = self.config.loss(f, np.broadcast_to(ev.y, f.shape))
+            out["eval_loss"] = batch_mean(values[..., None], None)[..., 0]
+            projection = ev.x @ ev.direction
+            out["eval_signal"] = f @ projection / ev.x.shape[0]
+            grads = backward(w, held, np.broadcast_to(projection, f.shape), self.kernels)
+            out["eval_gradient_norms"] = np.stack(
+                [(g**2).sum(axis=(1, 2)) for g in grads.gradients], axis=1
+            )
+        if self.keep_weights:
+            out["weights"] = tuple(W.copy() for W in w)
+        return out
+
+    def collect(self) -> tuple[dict, int, int]:
+        rows, self._outputs = self._outputs, None
+        return rows, self.done, self.diverged
+
+    def weights(self) -> Weights:
+        return self.weights_
+
+
+def _recorded_rows(outputs: dict, start: int) -> list[tuple[int, np.ndarray, dict]]:
+    """(step, loss, observed quantities) of every recorded step of a chunk (either engine)."""
+    recorded = np.asarray(outputs["recorded"], dtype=bool)
+    if "observed" in outputs:  # NumPy engine: one dict per step
+        return [
+            (start + k, outputs["loss"][k], outputs["observed"][k])
+            for k in np.flatnonzero(recorded)
+        ]
+    keys = [k for k in outputs if k not in ("recorded", "loss")]
+    return [
+        (
+            start + k,
+            outputs["loss"][k],
+            {
+                key: tuple(a[k] for a in outputs[key])
+                if isinstance(outputs[key], tuple)
+                else outputs[key][k]
+                for key in keys
+            },
+        )
+        for k in np.flatnonzero(recorded)
+    ]
+
+
+def _assemble(
+    rows: list,
+    loop: Any,
+    rates: np.ndarray,
+    teacher: Teacher,
+    evaluation: Evaluation | None,
+    keep_weights: bool,
+    stopped: bool,
+) -> TrainingRecord:
+    def stack(key: str) -> np.ndarray:
+        return np.array([np.asarray(r[2][key], dtype=float) for r in rows])
+
+    norms = stack("norms")
+    normalised = norms / rates[None, None, :]
+    single = teacher.modes == 1
+    held_out = None
+    if evaluation is not None:
+        held_out = EvaluationRecord(
+            stack("eval_loss"), stack("eval_signal"), stack("eval_gradient_norms")
+        )
+    history = None
+    if keep_weights:
+        depth = len(rows[0][2]["weights"])
+        history = tuple(
+            np.array([np.asarray(r[2]["weights"][l], dtype=float) for r in rows])
+            for l in range(depth)  # noqa: E741
+        )
+    return TrainingRecord(
+        steps=np.array([r[0] for r in rows]),
+        loss=np.array([np.asarray(r[1], dtype=float) for r in rows]),
+        layer_norms=norms,
+        imbalance=normalised[:, :, 1:] - normalised[:, :, :-1],
+        signal=stack("signal"),
+        ansatz=stack("ansatz") if single else None,
+        ansatz_deviation=stack("deviation") if single else None,
+        weights=loop.weights(),
+        stopped_early=stopped,
+        evaluation=held_out,
+        weight_history=history,
+        engine=Engine.NUMPY if isinstance(loop, NumpyLoop) else Engine.COMPILED,
+    )

@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from symescape.codegen import mpmath_kernel, numpy_kernel
+from symescape.codegen import jax_kernel, mpmath_kernel, numpy_kernel
 from symescape.errors import ActivationError
 from symescape.options import Backend
 from symescape.symbolic.activations import Activation, ActivationSpec, Z, activation
@@ -44,7 +44,8 @@ def _elementwise(kernel: Callable) -> Callable[[np.ndarray], np.ndarray]:
 def activation_kernels(
     spec: ActivationSpec, backend: Backend | str = Backend.NUMPY
 ) -> ActivationKernels:
-    """NumPy (``backend="numpy"``) or mpmath (``"mpmath"``, elementwise on object arrays) kernels.
+    """NumPy (``backend="numpy"``), mpmath (``"mpmath"``, elementwise on object arrays) or JAX
+    (``"jax"``, traceable into jit-compiled code; needs JAX) kernels.
 
     Raises:
         ActivationError: the expression cannot be turned into a kernel, or gives non-finite
@@ -63,6 +64,8 @@ def activation_kernels(
                 )
             if not finite:
                 raise ActivationError(f"the kernel of {act.name} is not finite on [-3, 3]")
+        elif backend is Backend.JAX:
+            functions = [_scalar(jax_kernel([e], [Z])) for e in expressions]
         else:
             functions = [
                 np.vectorize(_scalar(mpmath_kernel([e], [Z])), otypes=[object]) for e in expressions

@@ -1,0 +1,340 @@
+"""The compiled training engine (JAX): one jit-compiled ``lax.scan`` over a chunk of steps in which
+the forward and backward passes, the SGD/GD update, the recorded quantities and the stop and
+divergence checks are fused (MATH.md §0, §1).
+
+Each step is the NumPy engine's (:mod:`symescape.numeric.network`) term by term, for every member
+of the ensemble:
+
+    z_1 = W_1 x,  h_l = σ(z_l),  f = z_L,  δ_L = ∂ℓ/∂f,  δ_l = σ'(z_l) ⊙ (W_{l+1}ᵀ δ_{l+1}),
+    G_l = E_B[δ_l h_{l-1}ᵀ],  W_l ← W_l − η_l (m_l ⊙ G_l)
+
+with σ and σ' generated from the symbolic activation through the code-generation boundary
+(``activation_kernels(…, Backend.JAX)``), so the compiled step and the NumPy step evaluate the
+same formulas. The ensemble is either vectorised (``vmap``, one batched computation) or stepped
+one member after another (``lax.map``); :func:`choose_batched` picks by the shapes, from
+measurements on two cores (``symescape bench ensemble``).
+
+Precision: float64 by default, enabled only around this engine's own calls with the
+``jax.enable_x64`` context manager, so JAX's global default (float32) is not changed for other
+code in the process; float32 on request.
+
+The host driver (:func:`symescape.numeric.training.train`) feeds the chunks, reads back one row
+of outputs per step (zeros where a step recorded nothing) and raises on divergence.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from symescape.options import Backend
+from symescape.symbolic.activations import Activation
+from symescape.symbolic.resolved import activation_kernels
+
+COMPILED_LOSSES = ("squared", "logistic")
+"""Losses the compiled engine has (by :class:`~symescape.numeric.losses.Loss` name)."""
+
+
+def jax_available() -> bool:
+    """Whether JAX can be imported (the compiled engine's only requirement)."""
+    return importlib.util.find_spec("jax") is not None
+
+
+def choose_batched(width: int, members: int) -> bool:
+    """Vectorise the ensemble (True) or step members one at a time (False).
+
+    Measured (``bench ensemble``, two cores): at width 16 the batched step is faster; from
+    width ~64 one member at a time keeps each matrix product in cache and is faster.
+    """
+    return members == 1 or width <= 32
+
+
+@dataclass(frozen=True)
+class LoopSpec:
+    """The static structure of the compiled loop; one compiled program per spec (and shapes).
+
+    ``fresh``: a new batch is fed for every step (else a fixed batch); ``shared_inputs``: the
+    fixed inputs are (B, D), shared by all members (else (E, B, D)); ``weighted``: batch weights
+    (Gauss–Hermite); ``masked``: gradients are multiplied by fixed masks m_l; ``ansatz``: record
+    the ansatz scalars X_l and the distance from the ansatz; ``evaluation``: record the held-out
+    loss, signal M = E[f (u·x)] and ||∂M/∂W_l||²; ``keep_weights``: record the weights;
+    ``stop_fraction``: stop once every member's loss is below a fraction of its initial loss;
+    ``stop_level``: stop once every member's held-out loss has been below a level."""
+
+    activation: Activation
+    depth: int
+    loss: str
+    fresh: bool
+    shared_inputs: bool
+    weighted: bool
+    masked: bool
+    ansatz: bool
+    evaluation: bool
+    keep_weights: bool
+    stop_fraction: bool
+    stop_level: bool
+    batched: bool
+    float64: bool
+
+
+def _x64(spec: LoopSpec) -> Any:
+    import jax
+
+    return jax.enable_x64(spec.float64)
+
+
+def _loss_function(name: str) -> Callable:
+    import jax.numpy as jnp
+    from jax.scipy.special import expit
+
+    if name == "squared":
+
+        def squared(f: Any, y: Any) -> tuple[Any, Any]:
+            r = f - y
+            return r * r / 2, r
+
+        return squared
+
+    def logistic(f: Any, y: Any) -> tuple[Any, Any]:
+        m = y * f
+        return jnp.logaddexp(0.0, -m), -y * expit(-m)
+
+    return logistic
+
+
+def _member_functions(spec: LoopSpec) -> tuple[Callable, Callable]:
+    """(step, observe) for one network: weights tuple of (n_l, n_{l-1}), inputs (B, D)."""
+    import jax.numpy as jnp
+
+    kernels = activation_kernels(spec.activation, Backend.JAX)
+    sigma, derivative = kernels.sigma, kernels.derivative
+    loss_fn = _loss_function(spec.loss)
+    depth = spec.depth
+
+    def forward(w: tuple, x: Any) -> tuple[list, list]:
+        h, pre, post = x, [], [x]
+        for index, W in enumerate(w):
+            z = h @ W.T
+            pre.append(z)
+            if index < depth - 1:
+                h = sigma(z)
+                post.append(h)
+        return pre, post
+
+    def backward(w: tuple, pre: list, post: list, dloss: Any, scale: Any) -> list:
+        delta = dloss[:, None]
+        grads = [None] * depth
+        for l in range(depth, 0, -1):  # noqa: E741 - l is the layer index of MATH.md
+            grads[l - 1] = (delta * scale).T @ post[l - 1]
+            if l > 1:
+                delta = derivative(pre[l - 2]) * (delta @ w[l - 1])
+        return grads
+
+    def scale_of(batch: int, bw: Any) -> Any:
+        return jnp.full((batch, 1), 1.0 / batch) if bw is None else bw[:, None]
+
+    def mean(values: Any, bw: Any) -> Any:
+        return values.sum() / values.shape[0] if bw is None else (values * bw).sum()
+
+    def step(w: tuple, x: Any, y: Any, bw: Any) -> tuple[Any, Any, list]:
+        pre, post = forward(w, x)
+        f = pre[-1][:, 0]
+        values, dloss = loss_fn(f, y)
+        return mean(values, bw), f, backward(w, pre, post, dloss, scale_of(x.shape[0], bw))
+
+    def observe(w: tuple, x: Any, f: Any, bw: Any, args: dict) -> dict:
+        out = {"norms": jnp.stack([(W**2).sum() for W in w])}
+        v = args["direction"]
+        out["signal"] = mean(f * (x @ v), bw)
+        if spec.ansatz:
+            X = [(w[0] @ v).mean()] + [W.mean() * W.shape[1] for W in w[1:]]
+            width = w[0].shape[0]
+            rebuilt = [X[0] * jnp.ones((w[0].shape[0], 1)) * v[None, :]] + [
+                jnp.broadcast_to(X[l] / width, W.shape) for l, W in enumerate(w) if l > 0
+            ]
+            out["ansatz"] = jnp.stack(X)
+            out["deviation"] = jnp.max(
+                jnp.stack([jnp.abs(W - R).max() for W, R in zip(w, rebuilt, strict=True)])
+            )
+        if spec.evaluation:
+            xe, ye, u = args["eval_x"], args["eval_y"], args["eval_direction"]
+            pre, post = forward(w, xe)
+            fe = pre[-1][:, 0]
+            values, _ = loss_fn(fe, ye)
+            projection = xe @ u
+            out["eval_loss"] = mean(values, None)
+            out["eval_signal"] = mean(fe * projection, None)
+            grads = backward(w, pre, post, projection, scale_of(xe.shape[0], None))
+            out["eval_gradient_norms"] = jnp.stack([(G**2).sum() for G in grads])
+        if spec.keep_weights:
+            out["weights"] = tuple(w)
+        return out
+
+    return step, observe
+
+
+def _chunk_function(spec: LoopSpec, length: int | None) -> Callable:
+    """The chunk: a scan of the fused step over the fed batches (or ``length`` steps)."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    member_step, member_observe = _member_functions(spec)
+
+    def over_members(function: Callable, *mapped: Any) -> Any:
+        if spec.batched:
+            return jax.vmap(function)(*mapped)
+        return lax.map(lambda a: function(*a), mapped)
+
+    def chunk(carry: dict, feed: dict, args: dict) -> tuple[dict, dict]:
+        members = carry["weights"][0].shape[0]
+
+        def data(inputs: dict) -> tuple[Any, Any, Any]:
+            if spec.fresh:
+                x, y = inputs["x"], inputs["y"]
+            else:
+                x, y = args["x"], args["y"]
+                if spec.shared_inputs:
+                    x = jnp.broadcast_to(x, (members, *x.shape))
+            y = jnp.broadcast_to(y, x.shape[:2])
+            bw = args.get("batch_weights")
+            if bw is not None and bw.ndim == 1:
+                bw = jnp.broadcast_to(bw, x.shape[:2])
+            return x, y, bw
+
+        def observe_all(w: tuple, x: Any, f: Any, bw: Any) -> dict:
+            if bw is None:
+                return over_members(
+                    lambda w_, x_, f_: member_observe(w_, x_, f_, None, args), w, x, f
+                )
+            return over_members(
+                lambda w_, x_, f_, b_: member_observe(w_, x_, f_, b_, args), w, x, f, bw
+            )
+
+        def body(state: dict, inputs: dict) -> tuple[dict, dict]:
+            s = state["step"]
+            w = state["weights"]
+            active = (state["done"] < 0) & (state["diverged"] < 0)
+            x, y, bw = data(inputs)
+            if bw is None:
+                loss, f, grads = over_members(lambda a, b, c: member_step(a, b, c, None), w, x, y)
+            else:
+                loss, f, grads = over_members(member_step, w, x, y, bw)
+            finite = jnp.all(jnp.isfinite(loss))
+            ok = active & finite
+            initial = jnp.where(s == 0, loss, state["initial"])
+            stop_now = jnp.array(False)
+            if spec.stop_fraction:
+                stop_now = jnp.all(loss < args["stop_fraction"] * initial)
+            last = s == args["last"]
+            record = ok & ((s % args["record_every"] == 0) | last | stop_now)
+            shapes = jax.eval_shape(observe_all, w, x, f, bw)
+            observed = lax.cond(
+                record,
+                lambda: observe_all(w, x, f, bw),
+                lambda: jax.tree.map(lambda t: jnp.zeros(t.shape, t.dtype), shapes),
+            )
+            reached = state["reached"]
+            if spec.stop_level:
+                reached = reached | (record & (observed["eval_loss"] < args["stop_level"]))
+                stop_now = stop_now | (record & jnp.all(reached))
+            finished = ok & (last | stop_now)
+            update = ok & ~finished
+            masks = args.get("masks")
+            new_w = []
+            for index, (W, G) in enumerate(zip(w, grads, strict=True)):
+                if masks is not None:
+                    G = G * masks[index]
+                new_w.append(jnp.where(update, W - args["rates"][index] * G, W))
+            new_state = {
+                "step": s + 1,
+                "weights": tuple(new_w),
+                "initial": initial,
+                "reached": reached,
+                "done": jnp.where(finished, s, state["done"]),
+                "diverged": jnp.where(active & ~finite, s, state["diverged"]),
+            }
+            return new_state, {"recorded": record, "loss": jnp.where(active, loss, 0.0), **observed}
+
+        return lax.scan(body, carry, feed, length=length)
+
+    return chunk
+
+
+@lru_cache(maxsize=64)
+def _chunk_program(spec: LoopSpec, length: int | None) -> Callable:
+    """The jit-compiled chunk (fresh batches: any fed length; fixed data: ``length`` steps)."""
+    import jax
+
+    return jax.jit(_chunk_function(spec, length))
+
+
+class CompiledLoop:
+    """The compiled engine's state between chunks: weights, initial loss, stop flags, and the
+    step at which the run finished or diverged (−1 while running)."""
+
+    def __init__(
+        self,
+        spec: LoopSpec,
+        weights: tuple[np.ndarray, ...],
+        args: dict[str, Any],
+    ) -> None:
+        import jax.numpy as jnp
+
+        self.spec = spec
+        self.dtype = np.float64 if spec.float64 else np.float32
+        members = weights[0].shape[0]
+        with _x64(spec):
+            self._args = {k: self._device(v) for k, v in args.items()}
+            self._carry = {
+                "step": jnp.asarray(0, dtype=jnp.int32),
+                "weights": tuple(self._device(w) for w in weights),
+                "initial": jnp.full(members, jnp.nan, dtype=self.dtype),
+                "reached": jnp.zeros(members, dtype=bool),
+                "done": jnp.asarray(-1, dtype=jnp.int32),
+                "diverged": jnp.asarray(-1, dtype=jnp.int32),
+            }
+        self._pending: Any = None
+
+    def _device(self, value: Any) -> Any:
+        import jax.numpy as jnp
+
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            return tuple(self._device(v) for v in value)
+        value = np.asarray(value)
+        if value.dtype.kind == "f":
+            return jnp.asarray(value, dtype=self.dtype)
+        return jnp.asarray(value)
+
+    def dispatch(
+        self, count: int, x: np.ndarray | None = None, y: np.ndarray | None = None
+    ) -> None:
+        """Start ``count`` steps (asynchronously); fresh batches ``x`` (K, E, B, D), ``y``."""
+        program = _chunk_program(self.spec, None if self.spec.fresh else count)
+        with _x64(self.spec):
+            feed = {"x": self._device(x), "y": self._device(y)} if self.spec.fresh else None
+            self._carry, self._pending = program(self._carry, feed, self._args)
+
+    def collect(self) -> tuple[dict[str, np.ndarray], int, int]:
+        """The dispatched chunk's per-step outputs (host arrays), and the done / diverged steps."""
+        outputs = _to_host(self._pending)
+        self._pending = None
+        return outputs, int(self._carry["done"]), int(self._carry["diverged"])
+
+    def weights(self) -> tuple[np.ndarray, ...]:
+        return tuple(np.asarray(w, dtype=float) for w in self._carry["weights"])
+
+
+def _to_host(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {k: _to_host(v) for k, v in tree.items()}
+    if isinstance(tree, tuple):
+        return tuple(_to_host(v) for v in tree)
+    return np.asarray(tree)
