@@ -1,0 +1,125 @@
+"""Issue 15: signal energy, prefactor agreement, ansatz invariance off the v-axis, and the claims."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from symescape.errors import ConfigurationError
+from symescape.experiments.ansatz_invariance import exact_measure, invariance_check
+from symescape.experiments.claim_registry import CLAIMS, Verdict
+from symescape.experiments.signal_energy import (
+    population_measure,
+    prefactor_agreement,
+    signal_energy_split,
+    tangent_output,
+)
+from symescape.numeric.inits import he_normal_weights
+from symescape.numeric.network import forward
+from symescape.symbolic.classification import classify
+from symescape.symbolic.resolved import activation_kernels
+from tests.tolerances import ROUND_OFF
+
+NEW_CLAIMS = (
+    "remark-prefactor-agreement",
+    "thm6-depth-independence",
+    "lemma14-invariance",
+    "prop8-signal-energy",
+)
+
+
+def test_claims_registered_once() -> None:
+    import symescape.experiments.verification  # noqa: F401 - registers every module
+
+    for identifier in NEW_CLAIMS:
+        assert identifier in CLAIMS
+
+
+@pytest.mark.parametrize("act", ["tanh", "gelu"])
+def test_prefactor_agreement_ten_digits(act: str) -> None:
+    result = prefactor_agreement(act, 5)
+    assert result.relative_gap <= ROUND_OFF
+    assert abs(result.saturation_balanced - 1) <= ROUND_OFF
+    assert result.saturation_unbalanced > 1.01  # AM-GM is strict off the balanced ray
+
+
+def test_prefactor_agreement_fails_at_finite_scale() -> None:
+    """At ρ = 0.1 the O(ρ^{q−1}) corrections are visible: the check is not true by construction."""
+    assert prefactor_agreement("gelu", 5, rho=0.1).relative_gap > 1e-3
+
+
+def test_tangent_matches_central_difference() -> None:
+    kernels = activation_kernels("tanh")
+    weights = he_normal_weights([4, 5, 5, 1], seed=3)
+    tangents = he_normal_weights([4, 5, 5, 1], seed=4)
+    x = np.random.default_rng(0).standard_normal((7, 4))
+    _, df = tangent_output(weights, tangents, x, kernels)
+    h = 1e-5
+
+    def out(sign: float) -> np.ndarray:
+        moved = tuple(w + sign * h * t for w, t in zip(weights, tangents, strict=True))
+        return forward(moved, x, kernels).output
+
+    central = (out(1) - out(-1)) / (2 * h)
+    assert np.max(np.abs(df - central)) <= 1e-8
+
+
+@pytest.mark.parametrize("act", ["tanh", "gelu"])
+def test_signal_energy_split_is_exact(act: str) -> None:
+    kernels = activation_kernels(act)
+    mu1 = float(classify(act).mu1.value)
+    weights = he_normal_weights([6, 8, 8, 8, 1], ensemble=2, seed=1, epsilon=0.3, bottleneck=2)
+    measure = population_measure(np.eye(6)[0], nodes=16, orthogonal_samples=8)
+    for split in signal_energy_split(weights, measure, kernels, 1.3, mu1):
+        assert split.identity_error <= ROUND_OFF
+        assert split.signal > 0
+
+
+def test_population_measure_weights_and_projection() -> None:
+    v = np.array([0.6, 0.8, 0.0, 0.0])
+    measure = population_measure(v, nodes=10, orthogonal_samples=5)
+    assert abs(measure.weights.sum() - 1) <= ROUND_OFF
+    assert abs(measure.weights @ measure.s**2 - 1) <= ROUND_OFF
+
+
+def test_exact_measure_moments() -> None:
+    v = np.array([1.0, 2.0, 2.0, 0.0]) / 3
+    x, w = exact_measure(v, 20)
+    assert np.max(np.abs(w @ x)) <= ROUND_OFF
+    assert np.max(np.abs((x * w[:, None]).T @ x - np.eye(4))) <= ROUND_OFF
+
+
+@pytest.mark.parametrize("dim", [4, 6])
+def test_gradient_stays_in_ansatz(dim: int) -> None:
+    check = invariance_check("tanh", [0.7, 0.5, -0.6, 0.8], dim)
+    assert check.leak <= ROUND_OFF
+    assert check.field_error <= ROUND_OFF
+
+
+def test_gradient_leaves_ansatz_off_it() -> None:
+    check = invariance_check("tanh", [0.7, 0.5, -0.6, 0.8], 4, perturbation=0.1)
+    assert check.leak > 1e-3
+
+
+def test_invariance_bad_input() -> None:
+    with pytest.raises(ConfigurationError):
+        invariance_check("tanh", [0.7, 0.5, 0.6], 1)
+    with pytest.raises(ConfigurationError):
+        invariance_check("tanh", [0.7, 0.5, 0.6], 4, measure="grid")
+
+
+@pytest.mark.parametrize("identifier", ["remark-prefactor-agreement", "lemma14-invariance"])
+def test_fast_claims_pass(identifier: str) -> None:
+    import symescape.experiments.verification  # noqa: F401
+
+    result = CLAIMS[identifier](True)
+    assert result.verdict is Verdict.PASS, result.measured
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("identifier", ["thm6-depth-independence", "prop8-signal-energy"])
+def test_slow_claims_pass(identifier: str) -> None:
+    import symescape.experiments.verification  # noqa: F401
+
+    result = CLAIMS[identifier](True)
+    assert result.verdict is Verdict.PASS, result.measured
