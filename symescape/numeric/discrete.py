@@ -198,15 +198,30 @@ def _summation(
         X = gd.step(X)
         if not np.all(np.isfinite(X)):
             return StepResult(
-                EscapeStatus.FAILED, None, None, steps_flow, None, StepMethod.SUMMATION,
+                EscapeStatus.FAILED,
+                None,
+                None,
+                steps_flow,
+                None,
+                StepMethod.SUMMATION,
                 f"the map diverged at step {k}: lower the learning rate",
             )
         if reached(X):
             return StepResult(
-                EscapeStatus.ESCAPED, k, k * gd.learning_rate, steps_flow, 0.0,
-                StepMethod.SUMMATION, "criterion met",
+                EscapeStatus.ESCAPED,
+                k,
+                k * gd.learning_rate,
+                steps_flow,
+                0.0,
+                StepMethod.SUMMATION,
+                "criterion met",
             )
     return StepResult(
-        EscapeStatus.NOT_REACHED, None, None, steps_flow, None, StepMethod.SUMMATION,
+        EscapeStatus.NOT_REACHED,
+        None,
+        None,
+        steps_flow,
+        None,
+        StepMethod.SUMMATION,
         f"{max_steps} steps without escape",
     )
