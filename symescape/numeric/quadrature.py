@@ -26,6 +26,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from symescape.errors import ConfigurationError, NoEscapeError
+from symescape.options import RHO_STAR
 
 PANEL_WIDTH = 0.5
 PANEL_NODES = 16
@@ -64,7 +65,7 @@ def _check_eps(eps: np.ndarray, rho_star: float) -> np.ndarray:
 
 
 def balanced_time(
-    eps: np.ndarray | float, K: float, depth: int, rho_star: float = 0.5
+    eps: np.ndarray | float, K: float, depth: int, rho_star: float = RHO_STAR
 ) -> np.ndarray:
     """The balanced closed form (MATH.md §6, eq. 11), vectorised over ε."""
     K = _check_K(K)
@@ -111,12 +112,12 @@ def _log_upper_limits(
     return w
 
 
-def leading_time(scales: np.ndarray, K: float, rho_star: float = 0.5) -> float:
+def leading_time(scales: np.ndarray, K: float, rho_star: float = RHO_STAR) -> float:
     """T_lead for arbitrary initial scales (conserved gaps), composite Gauss–Legendre in ln u."""
     return float(leading_time_grid(np.atleast_2d(scales), K, rho_star)[0])
 
 
-def leading_time_grid(scale_grid: np.ndarray, K: float, rho_star: float = 0.5) -> np.ndarray:
+def leading_time_grid(scale_grid: np.ndarray, K: float, rho_star: float = RHO_STAR) -> np.ndarray:
     """T_lead for each row of ``scale_grid`` (G, L), vectorised."""
     K = _check_K(K)
     grid = np.asarray(scale_grid, dtype=float)
@@ -138,7 +139,7 @@ def leading_time_grid(scale_grid: np.ndarray, K: float, rho_star: float = 0.5) -
 
 
 def corrected_time(
-    eps: np.ndarray | float, K: float, kappa: float, q: int, depth: int, rho_star: float = 0.5
+    eps: np.ndarray | float, K: float, kappa: float, q: int, depth: int, rho_star: float = RHO_STAR
 ) -> np.ndarray:
     """T_1 = ∫_ε^{ρ*} dρ / (K ρ^{L-1}(1 + κ ρ^{q-1})), vectorised over ε (balanced start).
 
@@ -161,7 +162,7 @@ def corrected_time(
 
 
 def leading_time_mpmath(
-    scales: np.ndarray, K: float, rho_star: float = 0.5, dps: int = 30
+    scales: np.ndarray, K: float, rho_star: float = RHO_STAR, dps: int = 30
 ) -> mpmath.mpf:
     """T_lead at ``dps`` digits (mpmath quadrature in ln u, u* by mpmath root finding)."""
     with mpmath.workdps(dps + 10):
@@ -186,7 +187,13 @@ def leading_time_mpmath(
 
 
 def corrected_time_mpmath(
-    eps: float, K: float, kappa: float, q: int, depth: int, rho_star: float = 0.5, dps: int = 30
+    eps: float,
+    K: float,
+    kappa: float,
+    q: int,
+    depth: int,
+    rho_star: float = RHO_STAR,
+    dps: int = 30,
 ) -> mpmath.mpf:
     """T_1 at ``dps`` digits."""
     with mpmath.workdps(dps + 10):

@@ -19,10 +19,11 @@ from pathlib import Path
 import sympy as sp
 
 from symescape.errors import ConfigurationError
+from symescape.options import validate_depth
 from symescape.symbolic.activations import Z, activation, known_activations
 from symescape.symbolic.chain import scalar_chain
 from symescape.symbolic.classification import ActivationClass, Classification, classify
-from symescape.symbolic.constants import EscapeConstants, escape_constants, validate_depth
+from symescape.symbolic.constants import EscapeConstants, escape_constants
 from symescape.symbolic.moments import Constant, S
 from symescape.symbolic.taylor import taylor_coefficients
 
@@ -212,7 +213,7 @@ def _constants_blocks(constants: EscapeConstants) -> list[Block]:
         for l, g in enumerate(constants.gamma, start=1):  # noqa: E741
             lines.append(_rel(rf"\gamma_{{{l}}}", _constant(g)))
     blocks.append(_eq(*lines))
-    if source.mu1.value <= 0:
+    if not source.mu1.is_positive:
         blocks.append(
             Prose(r"$\mu_1 \le 0$: the sign hypothesis fails and the escape theory does not apply.")
         )

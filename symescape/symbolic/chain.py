@@ -19,8 +19,8 @@ import numpy as np
 import sympy as sp
 
 from symescape.codegen import numpy_kernel
+from symescape.options import validate_depth
 from symescape.symbolic.activations import Activation, Z, activation
-from symescape.symbolic.constants import validate_depth
 from symescape.symbolic.moments import S
 
 

@@ -19,6 +19,7 @@ import mpmath
 import sympy as sp
 
 from symescape.errors import ConfigurationError, NoLinearPathError, OutsideHypothesisError
+from symescape.options import validate_depth
 from symescape.symbolic.activations import Activation
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.moments import Constant, gaussian_moment, product, quotient
@@ -46,8 +47,9 @@ class EscapeConstants:
 
     @property
     def escapes(self) -> bool:
-        """K > 0: the origin is escaped along the teacher at leading order."""
-        return self.K.value > 0
+        """K > 0 (proved exactly or by K's error bound): the origin is escaped along the teacher
+        at leading order."""
+        return self.K.is_positive
 
     @property
     def gamma_uniform(self) -> bool:
@@ -55,13 +57,6 @@ class EscapeConstants:
         if self.gamma is None:
             return True
         return all(abs(g.value - self.gamma[0].value) <= 1e-30 for g in self.gamma)
-
-
-def validate_depth(depth: int) -> int:
-    """Return ``depth`` as int, or raise :class:`ConfigurationError` unless it is an integer ≥ 1."""
-    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
-        raise ConfigurationError(f"depth must be an integer ≥ 1, got {depth!r}")
-    return int(depth)
 
 
 def escape_constants(
