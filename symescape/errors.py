@@ -73,3 +73,18 @@ class ZeroFirstHermiteError(OutsideHypothesisError):
     def __init__(self, message: str, order: int | None = None) -> None:
         super().__init__(message)
         self.order = order
+
+
+class GaussianDomainError(ActivationError):
+    """E_s[σ(s)·…] does not exist: σ is not real and finite on all of ℝ (``log(1+x)``,
+    ``sqrt(1+x)``, ``1/(1-x)``) or grows too fast for the Gaussian weight (``exp(x**2)``).
+    ``reason`` says which, with the offending sub-expression."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ClosedFormFallbackWarning(UserWarning):
+    """An exact (closed-form) step gave up — no closed form in its class, or its time budget ran
+    out — and the result falls back to the mpmath value (≥ 30 digits, with an error bound)."""

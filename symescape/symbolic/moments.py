@@ -3,46 +3,83 @@ constants.
 
     m_k = E_s[σ(s) s^k],   μ_k = E_s[σ(s) He_k(s)] = E_s[σ^{(k)}(s)] (Stein),   μ₁ = E[σ'(s)].
 
-Each is a :class:`Constant`: the exact SymPy value where SymPy closes the integral, and always an
-mpmath value to ≥ 30 digits. The exact route goes through Stein's lemma,
-``E[σ s^k] = Σ_m k!/(m! 2^m (k-2m)!) E[σ^{(k-2m)}]``, whose derivative integrals SymPy closes
-quickly; the mpmath route integrates σ(s) s^k directly, so the two are independent.
+Each is a :class:`Constant`: the exact SymPy value where the closed-form rule of
+:mod:`symescape.symbolic.gaussian` applies within its time budget, and always an mpmath value to
+≥ 30 digits with an error bound. The exact route is the closed-form rule, the numeric route
+mpmath's quadrature of σ(s) s^k, so the two are independent. When the exact route gives up, a
+:class:`~symescape.errors.ClosedFormFallbackWarning` says so and why, and the constant carries
+the reason (``Constant.note``): its sign is then decided from the interval value ± error, never
+from a bare float.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from math import factorial
 
 import mpmath
 import sympy as sp
 
 from symescape.codegen import mpmath_kernel
+from symescape.errors import ClosedFormFallbackWarning, ConfigurationError
 from symescape.precision.gauss import DEFAULT_DPS, expectation_mpmath
 from symescape.symbolic.activations import Activation, Z
-from symescape.symbolic.gaussian import expectation_exact
+from symescape.symbolic.canonical import canonical_constant
+from symescape.symbolic.gaussian import check_gaussian_domain, closed_form_expectation
 
 S = sp.Symbol("s", real=True)
 """Integration variable of the Gaussian expectations, s ~ N(0, 1)."""
 
+MIN_DPS = 30
+"""The fewest digits a numeric constant may carry (the issue-18 floor)."""
+
+_GUARD = 10  # extra working digits for arithmetic on constants
+
 
 @dataclass(frozen=True)
 class Constant:
-    """A real constant: its exact SymPy form (None when unknown) and an mpmath value.
+    """A real constant: its exact SymPy form (None when unknown), an mpmath value and a bound on
+    that value's error, ``|value − true| ≤ error``.
 
-    ``value`` carries at least ``DEFAULT_DPS - 5`` correct digits.
+    ``value`` carries at least ``DEFAULT_DPS - 5`` correct digits. For a numeric constant ``note``
+    says why there is no exact form. The sign and ``float`` come from the exact form when there is
+    one (an exact zero is 0.0), else from the interval ``value ± error``.
     """
 
     exact: sp.Expr | None
     value: mpmath.mpf
+    error: mpmath.mpf = mpmath.mpf(0)
+    note: str = ""
 
     def __float__(self) -> float:
+        if self.exact is not None:
+            return 0.0 if self.exact == 0 else float(sp.N(self.exact, 20))
         return float(self.value)
 
     @property
     def is_exact(self) -> bool:
         return self.exact is not None
+
+    @property
+    def status(self) -> str:
+        """"exact" or "numeric" (for reports: which constants are closed forms)."""
+        return "exact" if self.exact is not None else "numeric"
+
+    @property
+    def sign(self) -> int | None:
+        """-1, 0 or 1, decided from the exact form, else from ``value ± error`` (None when that
+        interval contains 0)."""
+        if self.exact is not None:
+            return _exact_sign(self.exact)
+        if abs(self.value) > self.error:
+            return 1 if self.value > 0 else -1
+        return None
+
+    @property
+    def is_positive(self) -> bool:
+        """True only when the constant is proved > 0 (exactly, or by its error bound)."""
+        return self.sign == 1
 
     def latex(self, digits: int = 15) -> str:
         """The exact form in LaTeX, or the value to ``digits`` significant digits."""
@@ -57,94 +94,161 @@ class Constant:
 
     @classmethod
     def from_exact(cls, exact: sp.Expr, dps: int = DEFAULT_DPS) -> Constant:
-        with mpmath.workdps(dps + 10):
-            value = mpmath.mpf(sp.N(exact, dps + 10))
-        return cls(sp.nsimplify(exact) if exact.is_Float else exact, value)
+        """The constant of an exact expression, in canonical form, with its value to dps digits."""
+        exact = sp.sympify(exact)
+        exact = sp.nsimplify(exact) if exact.is_Float else canonical_constant(exact)
+        with mpmath.workdps(dps + _GUARD):
+            value = mpmath.mpf(sp.N(exact, dps + _GUARD))
+            error = max(abs(value), mpmath.mpf(1)) * mpmath.mpf(10) ** (-(dps + 5))
+        return cls(exact, value, error)
+
+
+def _exact_sign(exact: sp.Expr) -> int | None:
+    if exact == 0:
+        return 0
+    if exact.is_positive:
+        return 1
+    if exact.is_negative:
+        return -1
+    numeric = exact.evalf(60)
+    if numeric.is_Number and abs(numeric) > sp.Float("1e-50"):
+        return 1 if numeric > 0 else -1
+    return 0 if sp.simplify(exact) == 0 else None
+
+
+def _interval(c: Constant | sp.Expr | int) -> mpmath.ctx_iv.ivmpf:
+    if isinstance(c, Constant):
+        return mpmath.iv.mpf([c.value - c.error, c.value + c.error])
+    value = mpmath.mpf(sp.N(c, DEFAULT_DPS + _GUARD))
+    spread = abs(value) * mpmath.mpf(10) ** (-(DEFAULT_DPS + 5))
+    return mpmath.iv.mpf([value - spread, value + spread])
+
+
+def _combine(exact: sp.Expr | None, value: mpmath.mpf, interval: mpmath.ctx_iv.ivmpf) -> Constant:
+    """A constant from an exact form, a midpoint value and an enclosing interval."""
+    error = max(abs(mpmath.mpf(interval.a) - value), abs(mpmath.mpf(interval.b) - value))
+    if exact is not None:
+        exact = canonical_constant(exact)
+    return Constant(exact, value, error)
+
+
+class _Precision:
+    """mpmath's scalar and interval contexts at ``DEFAULT_DPS + guard`` digits."""
+
+    def __enter__(self) -> None:
+        self._saved = (mpmath.mp.dps, mpmath.iv.dps)
+        mpmath.mp.dps = mpmath.iv.dps = DEFAULT_DPS + _GUARD
+
+    def __exit__(self, *exc: object) -> None:
+        mpmath.mp.dps, mpmath.iv.dps = self._saved
+
+
+def _as_value(c: Constant | sp.Expr | int) -> mpmath.mpf:
+    return c.value if isinstance(c, Constant) else mpmath.mpf(sp.N(c, DEFAULT_DPS + _GUARD))
+
+
+def _as_exact(c: Constant | sp.Expr | int) -> sp.Expr | None:
+    return c.exact if isinstance(c, Constant) else sp.sympify(c)
 
 
 def linear_combination(terms: list[tuple[sp.Expr, Constant]]) -> Constant:
     """Σ a_i C_i for exact coefficients a_i; exact when every C_i is."""
-    with mpmath.workdps(DEFAULT_DPS + 10):
-        value = mpmath.fsum(mpmath.mpf(sp.N(a, DEFAULT_DPS + 10)) * c.value for a, c in terms)
-    if all(c.exact is not None for _, c in terms):
-        return Constant(sp.simplify(sum(a * c.exact for a, c in terms)), value)
-    return Constant(None, value)
+    with _Precision():
+        value = mpmath.fsum(_as_value(a) * c.value for a, c in terms)
+        interval = mpmath.iv.mpf(0)
+        for a, c in terms:
+            interval += _interval(a) * _interval(c)
+        exact = None
+        if all(c.exact is not None for _, c in terms):
+            exact = sp.Add(*(a * c.exact for a, c in terms))
+        return _combine(exact, value, interval)
 
 
 def product(*factors: Constant | sp.Expr | int) -> Constant:
     """The product of constants and exact numbers; exact when every factor is."""
-    exact: sp.Expr | None = sp.Integer(1)
-    with mpmath.workdps(DEFAULT_DPS + 10):
-        value = mpmath.mpf(1)
+    with _Precision():
+        value, interval = mpmath.mpf(1), mpmath.iv.mpf(1)
+        exact: sp.Expr | None = sp.Integer(1)
         for f in factors:
-            if isinstance(f, Constant):
-                value *= f.value
-                exact = None if (exact is None or f.exact is None) else exact * f.exact
-            else:
-                value *= mpmath.mpf(sp.N(f, DEFAULT_DPS + 10))
-                exact = None if exact is None else exact * f
-    return Constant(None if exact is None else sp.simplify(exact), value)
+            value *= _as_value(f)
+            interval *= _interval(f)
+            part = _as_exact(f)
+            exact = None if (exact is None or part is None) else exact * part
+        return _combine(exact, value, interval)
 
 
 def quotient(numerator: Constant, denominator: Constant) -> Constant:
-    """numerator / denominator; exact when both are."""
-    with mpmath.workdps(DEFAULT_DPS + 10):
+    """numerator / denominator; exact when both are. The error bound is infinite when the
+    denominator's interval contains 0."""
+    with _Precision():
         value = numerator.value / denominator.value
-    exact = None
-    if numerator.exact is not None and denominator.exact is not None:
-        exact = sp.simplify(numerator.exact / denominator.exact)
-    return Constant(exact, value)
+        low, high = denominator.value - denominator.error, denominator.value + denominator.error
+        if low <= 0 <= high and denominator.exact is None:
+            error = mpmath.inf
+            return Constant(None, value, error, "the denominator's sign is undecided")
+        exact = None
+        if numerator.exact is not None and denominator.exact is not None:
+            exact = numerator.exact / denominator.exact
+        return _combine(exact, value, _interval(numerator) / _interval(denominator))
 
 
 def _sigma_of_s(act: Activation) -> sp.Expr:
     return act.expr.xreplace({Z: S})
 
 
+def _check_dps(dps: int) -> int:
+    if isinstance(dps, bool) or not isinstance(dps, int) or dps < MIN_DPS:
+        raise ConfigurationError(f"dps must be an integer ≥ {MIN_DPS}, got {dps!r}")
+    return dps
+
+
 @lru_cache(maxsize=1024)
-def _mpmath_moment(expr: sp.Expr, k: int, dps: int) -> mpmath.mpf:
+def _mpmath_moment(expr: sp.Expr, k: int, dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """(value, error bound): expectation_mpmath guarantees error ≤ max(|value|, 1)·10^-(dps-5)."""
     kernel = mpmath_kernel([expr * S**k], [S])
-    return expectation_mpmath(lambda s: kernel(s)[0], dps=dps)
+    value = expectation_mpmath(lambda s: kernel(s)[0], dps=dps)
+    with mpmath.workdps(dps + _GUARD):
+        error = max(abs(value), mpmath.mpf(1)) * mpmath.mpf(10) ** (-(dps - 5))
+    return value, error
 
 
 @lru_cache(maxsize=1024)
 def derivative_expectation_exact(act: Activation, j: int) -> sp.Expr | None:
-    """E[σ^{(j)}(s)] exactly (None when SymPy does not close it)."""
-    return expectation_exact(sp.diff(_sigma_of_s(act), S, j), S)
-
-
-@lru_cache(maxsize=1024)
-def _stein_exact_moment(act: Activation, k: int) -> sp.Expr | None:
-    # s^k = Σ_m k!/(m! 2^m (k-2m)!) He_{k-2m}(s) and E[σ He_j] = E[σ^{(j)}].
-    total = sp.Integer(0)
-    for m in range(k // 2 + 1):
-        coefficient = sp.Rational(factorial(k), factorial(m) * 2**m * factorial(k - 2 * m))
-        term = derivative_expectation_exact(act, k - 2 * m)
-        if term is None:
-            return None
-        total += coefficient * term
-    return sp.simplify(total)
+    """E[σ^{(j)}(s)] exactly (None when the closed-form rule does not apply)."""
+    check_gaussian_domain(act.expr, Z)
+    return closed_form_expectation(sp.diff(_sigma_of_s(act), S, j), S).value
 
 
 @lru_cache(maxsize=1024)
 def gaussian_moment(act: Activation, k: int, dps: int = DEFAULT_DPS) -> Constant:
-    """m_k = E_s[σ(s) s^k], exact where SymPy closes it, and always to ``dps`` digits by mpmath.
+    """m_k = E_s[σ(s) s^k]: exact where the closed-form rule applies within its budget, and always
+    to ``dps`` digits by mpmath (with its error bound).
 
     >>> gaussian_moment(activation("sin"), 1).exact
     exp(-1/2)
+
+    Raises:
+        GaussianDomainError: σ is not real and finite on ℝ or grows too fast (before any integral).
+        ConfigurationError: k < 0 or dps < 30.
+
+    Warns:
+        ClosedFormFallbackWarning: no exact form; the constant is the mpmath value.
     """
-    if k < 0:
-        raise ValueError(f"moment order must be ≥ 0, got {k}")
-    exact = _direct_or_stein_exact(act, k)
-    return Constant(exact, _mpmath_moment(_sigma_of_s(act), k, dps))
-
-
-def _direct_or_stein_exact(act: Activation, k: int) -> sp.Expr | None:
-    from symescape.symbolic.taylor import is_piecewise_defined
-
-    if is_piecewise_defined(act):
-        # Derivatives of kinks are distributions: integrate σ(s) s^k directly instead.
-        return expectation_exact(_sigma_of_s(act) * S**k, S)
-    return _stein_exact_moment(act, k)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ConfigurationError(f"moment order must be an integer ≥ 0, got {k!r}")
+    dps = _check_dps(dps)
+    check_gaussian_domain(act.expr, Z)
+    attempt = closed_form_expectation(_sigma_of_s(act) * S**k, S)
+    value, error = _mpmath_moment(_sigma_of_s(act), k, dps)
+    if attempt.value is None:
+        warnings.warn(
+            f"E[σ(s) s^{k}] for σ = {act.name}: no closed form ({attempt.reason}); using the "
+            f"mpmath value to {dps} digits",
+            ClosedFormFallbackWarning,
+            stacklevel=2,
+        )
+        return Constant(None, value, error, attempt.reason)
+    return Constant(attempt.value, value, error)
 
 
 def hermite_moment(act: Activation, k: int, dps: int = DEFAULT_DPS) -> Constant:

@@ -1,0 +1,93 @@
+"""Canonical form of exact real constants (Taylor coefficients, Gaussian moments, K, κ).
+
+SymPy leaves ``tanh(log 2)`` and ``1/2 - tanh(log 2)**2/2`` as they are, although they are the
+rationals 3/5 and 8/25. :func:`canonical_constant` rewrites hyperbolic functions (and their
+inverses) in exponentials and logarithms, where ``exp(log 2) = 2`` evaluates at once, then tries
+SymPy's simplifications, and keeps the shortest real form (by ``count_ops``). Every candidate is
+an exact rewriting, so equality is proved by construction; a 50-digit comparison guards against a
+SymPy bug. The whole step runs under a time budget; past it the input is returned unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+import sympy as sp
+
+from symescape.errors import TimeBudgetError
+from symescape.symbolic.budget import time_budget
+
+CANONICAL_SECONDS = 1.5
+"""Time budget of one canonicalisation (the input is kept as it is past it)."""
+
+_HYPERBOLIC = (sp.tanh, sp.sinh, sp.cosh, sp.coth, sp.sech, sp.csch)
+_INVERSE_HYPERBOLIC = (sp.asinh, sp.acosh, sp.atanh, sp.acoth)
+_CHECK_DIGITS = 50
+
+
+def _rewrite_hyperbolic(expr: sp.Expr) -> sp.Expr:
+    """Hyperbolic functions → exponentials, their inverses → logarithms (exact identities)."""
+    expr = expr.replace(lambda n: isinstance(n, _INVERSE_HYPERBOLIC), lambda n: n.rewrite(sp.log))
+    return expr.replace(lambda n: isinstance(n, _HYPERBOLIC), lambda n: n.rewrite(sp.exp))
+
+
+_CHEAP_REWRITES: tuple[Callable[[sp.Expr], sp.Expr], ...] = (
+    lambda e: sp.cancel(_rewrite_hyperbolic(e)),
+    sp.radsimp,
+)
+_COSTLY_REWRITES: tuple[Callable[[sp.Expr], sp.Expr], ...] = (
+    sp.simplify,
+    lambda e: sp.simplify(_rewrite_hyperbolic(e)),
+)
+SHORT_OPS = 8
+"""Constants with at most this many operations and no hyperbolic function or logarithm skip
+SymPy's (slow, open-ended) ``simplify``: ``cos(1) + sin(1)`` is already canonical."""
+
+
+def _acceptable(candidate: sp.Expr, reference: sp.Expr) -> bool:
+    if candidate.has(sp.I, sp.nan, sp.zoo, sp.oo, sp.Float) and not reference.has(sp.Float):
+        return False
+    if candidate.free_symbols:
+        return False
+    difference = (candidate - reference).evalf(_CHECK_DIGITS)
+    scale = max(abs(reference.evalf(_CHECK_DIGITS)), sp.Integer(1))
+    return bool(abs(difference) <= scale * sp.Float(10) ** (10 - _CHECK_DIGITS))
+
+
+def _rewrites(expr: sp.Expr) -> tuple[Callable[[sp.Expr], sp.Expr], ...]:
+    transcendental = expr.has(*_HYPERBOLIC, *_INVERSE_HYPERBOLIC, sp.log)
+    if sp.count_ops(expr) <= SHORT_OPS and not transcendental:
+        return _CHEAP_REWRITES
+    return _CHEAP_REWRITES + _COSTLY_REWRITES
+
+
+@lru_cache(maxsize=4096)
+def canonical_constant(expr: sp.Expr, seconds: float = CANONICAL_SECONDS) -> sp.Expr:
+    """The shortest proved-equal real form of a constant SymPy expression.
+
+    >>> canonical_constant(sp.tanh(sp.log(2)))
+    3/5
+    >>> canonical_constant(sp.Rational(1, 2) - sp.tanh(sp.log(2)) ** 2 / 2)
+    8/25
+
+    Expressions with free symbols, and numbers, are returned unchanged; so is the input when the
+    budget of ``seconds`` runs out.
+    """
+    expr = sp.sympify(expr)
+    if expr.is_Number or expr.free_symbols or not isinstance(expr, sp.Expr):
+        return expr
+    step = f"canonical form of the constant {sp.sstr(expr)[:60]}"
+    best = expr
+    try:
+        with time_budget(step, seconds):
+            for rewrite in _rewrites(expr):
+                candidate = rewrite(best)
+                if candidate.is_Rational:
+                    return candidate if _acceptable(candidate, expr) else expr
+                if sp.count_ops(candidate) < sp.count_ops(best) and _acceptable(candidate, expr):
+                    best = candidate
+    except TimeBudgetError as exc:
+        if exc.step != step:
+            raise
+    return best
