@@ -37,12 +37,36 @@ def taylor_polynomial(cls: Classification, order: int) -> sp.Expr | None:
     return sum((c * Z**k for k, c in enumerate(coefficients)), sp.Integer(0))
 
 
+def constant_status(
+    cls: Classification, constants: EscapeConstants | None = None
+) -> dict[str, dict[str, Any]]:
+    """Which constants are exact (closed forms) and which numeric (mpmath, with the error bound
+    and the reason no closed form was found)."""
+    named: dict[str, Constant | None] = {"mu1": cls.mu1}
+    if constants is not None:
+        named |= {"K": constants.K, "kappa": constants.kappa}
+    status: dict[str, dict[str, Any]] = {}
+    for name, constant in named.items():
+        if constant is None:
+            continue
+        entry: dict[str, Any] = {"status": constant.status}
+        if not constant.is_exact:
+            entry |= {"error_bound": float(constant.error), "reason": constant.note}
+        status[name] = entry
+    return status
+
+
 def escape_theory_status(cls: Classification) -> str:
     """One sentence: whether the leading-order escape theory applies, and if not why."""
     if cls.activation_class is ActivationClass.PIECEWISE_LINEAR:
         return "piecewise-linear: the Taylor-based escape theory does not apply"
     if not cls.has_linear_path:
         return "c_1 = 0: no linear path, the escape theory at this order does not apply"
+    if cls.mu1.sign is None:
+        return (
+            f"|μ₁| ≤ {float(cls.mu1.error):.1e} (its error bound): the sign of μ₁ is undecided, "
+            "so escape is not claimed"
+        )
     if not cls.mu1_positive:
         return f"μ₁ = {cls.mu1} ≤ 0: no escape from the saddle along the teacher"
     if cls.activation_class is ActivationClass.OUTSIDE:
@@ -82,6 +106,7 @@ def classification_record(
         "escape_theory": escape_theory_status(cls),
         "steps": list(cls.steps),
     }
+    record["constants_status"] = constant_status(cls, constants)
     if constants is not None:
         record.update(
             depth=constants.depth,
@@ -143,6 +168,13 @@ def classification_table(
     width = max(len(label) for label, _, _ in rows)
     lines = [f"{label:<{width}}  {text}" for label, text, _ in rows]
     lines.append(f"{'escape theory':<{width}}  {escape_theory_status(cls)}")
+    for name, entry in constant_status(cls, constants).items():
+        if entry["status"] == "numeric":
+            bound = entry["error_bound"]
+            lines.append(
+                f"{name + ' is numeric':<{width}}  mpmath value, error ≤ {bound:.1e} "
+                f"({entry['reason']})"
+            )
     lines.append("")
     lines += [f"  - {step}" for step in cls.steps]
     return "\n".join(lines)
