@@ -416,5 +416,77 @@ def derive(activation_spec: str, depth: int, out: str, fmt: str) -> None:
     click.echo(str(path))
 
 
+@main.command()
+@click.argument("config_path", metavar="CONFIG", required=False, type=click.Path())
+@click.option("--activation", "activation_spec", default=None, help="Student activation σ.")
+@click.option("--depth", type=int, default=None, help="Depth L.")
+@click.option("--width", type=int, default=None, help="Hidden width N.")
+@click.option("--teacher", default=None, help="Teacher g(s), e.g. 'erf(s)' (default: σ).")
+@click.option("--loss", type=click.Choice(["squared", "logistic"]), default=None)
+@click.option("--learning-rate", type=float, default=None, help="Learning rate η.")
+@click.option("--init", "init_kind", type=click.Choice(["ansatz", "he-normal"]), default=None)
+@click.option("--eps", type=float, default=None, help="Initial scale ε.")
+@click.option("--rates", type=click.Choice(["normalised", "uniform"]), default=None)
+@click.option("--check", "run_check", is_flag=True, help="Train the network and compare.")
+@click.option("--calibrate", is_flag=True, help="He-normal: one run at 2ε for the prefactor.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def predict(
+    config_path: str | None,
+    activation_spec: str | None,
+    depth: int | None,
+    width: int | None,
+    teacher: str | None,
+    loss: str | None,
+    learning_rate: float | None,
+    init_kind: str | None,
+    eps: float | None,
+    rates: str | None,
+    run_check: bool,
+    calibrate: bool,
+    as_json: bool,
+) -> None:
+    """Predict the plateau (escape step) of the network in CONFIG (TOML or JSON) or the flags."""
+    from dataclasses import replace
+
+    from symescape.experiments import predict as api
+
+    flags = {
+        "activation": activation_spec,
+        "depth": depth,
+        "width": width,
+        "teacher": teacher,
+        "loss": loss,
+        "learning_rate": learning_rate,
+        "rates": rates,
+    }
+    overrides: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
+    init = {k: v for k, v in (("kind", init_kind), ("eps", eps)) if v is not None}
+    if init:
+        overrides["init"] = init
+    try:
+        if config_path is None:
+            config = api.config_from_mapping(overrides)
+        else:
+            config = api.load_config(config_path, overrides)
+        if calibrate:
+            config = replace(config, calibration=api.calibrate(config))
+        if run_check:
+            checked = api.check(config)
+            record = checked.record()
+        else:
+            record = api.predict(config).record()
+    except SymescapeError as exc:
+        raise _DomainError(str(exc)) from None
+    if as_json:
+        _emit_json(record)
+        return
+    keys = ["steps", "time", "order", "error_estimate", "basis", "validity"]
+    if run_check:
+        keys += ["measured_steps", "measured_time", "relative_error"]
+    for key in keys:
+        value = record[key]
+        click.echo(f"{key:<15} {value:.6g}" if isinstance(value, float) else f"{key:<15} {value}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
