@@ -108,6 +108,8 @@ def expectation_gauss_hermite(
 ) -> np.ndarray:
     """E_s[g(s)] ≈ Σ_i w_i g(s_i); ``values`` maps the node array (last axis) to g's values.
 
+    E_s[g(s)] ≈ Σ_i w_i g(s_i), exact for polynomials of degree < 2n  (MATH.md §0, §4).
+
     ``values`` may return an array of shape ``(..., n)``: the expectation is taken on the last axis.
     With ``split_at_zero`` the rule is :func:`split_gauss_hermite_rule` (n nodes in all), for
     integrands with a kink at 0.
@@ -125,6 +127,8 @@ def expectation_mpmath(
     breakpoints: tuple[float, ...] = (0.0,),
 ) -> mpmath.mpf:
     """E_s[g(s)] by mpmath quadrature at ``dps`` digits (10 guard digits added).
+
+    E_s[g(s)] = ∫ g(s) e^{−s²/2} ds/√(2π)  (MATH.md §0).
 
     ``integrand`` is g as an mpmath function. Points where g has a kink are given in
     ``breakpoints`` (default 0, which ReLU-like functions need).
@@ -146,3 +150,77 @@ def expectation_mpmath(
             )
         # Returned inside the context: unary plus outside would round to double precision.
         return +value
+
+
+@lru_cache(maxsize=32)
+def gauss_hermite_rule_mpmath(n: int, dps: int) -> tuple[tuple, tuple]:
+    """The n-node probabilists' Gauss–Hermite rule to ``dps`` digits, as tuples of mpf.
+
+    Σ w_i g(s_i) ≈ E_s[g(s)], weights summing to 1, exact for polynomials of degree < 2n. The
+    double-precision nodes are refined by Newton's method on He_n (three-term recurrence
+    He_{k+1} = s He_k - k He_{k-1}) at ``dps + 10`` digits; the weights are
+    w_i = n! / (n He_{n-1}(s_i))².
+
+    >>> s, w = gauss_hermite_rule_mpmath(6, 30)
+    >>> mpmath.nstr(mpmath.fsum(wi * si**4 for si, wi in zip(s, w)), 25)
+    '3.0'
+    """
+    if n < 1:
+        raise ValueError(f"the number of Gauss–Hermite nodes must be ≥ 1, got {n}")
+    start = gauss_hermite_rule(n)[0]
+    with mpmath.workdps(dps + 10):
+        tolerance = mpmath.mpf(10) ** (-(dps + 5))
+        nodes, weights = [], []
+        for guess in start:
+            x = mpmath.mpf(float(guess))
+            for _ in range(60):
+                value, previous = _hermite_pair(x, n)
+                step = value / (n * previous)  # He_n' = n He_{n-1}
+                x -= step
+                if abs(step) <= tolerance * max(1, abs(x)):
+                    break
+            else:
+                raise ArithmeticError(f"Newton refinement of the {n}-node rule did not converge")
+            previous = _hermite_pair(x, n)[1]
+            nodes.append(x)
+            weights.append(mpmath.factorial(n) / (n * previous) ** 2)
+        total = mpmath.fsum(weights)
+        if abs(total - 1) > mpmath.mpf(10) ** (-dps):
+            raise ArithmeticError(f"the {n}-node rule's weights sum to {mpmath.nstr(total, 20)}")
+        return tuple(+x for x in nodes), tuple(+w for w in weights)
+
+
+def _hermite_pair(x: mpmath.mpf, n: int) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """(He_n(x), He_{n-1}(x)) by the three-term recurrence."""
+    previous, value = mpmath.mpf(1), x
+    if n == 0:
+        return previous, mpmath.mpf(0)
+    for k in range(1, n):
+        previous, value = value, x * value - k * previous
+    return value, previous
+
+
+@lru_cache(maxsize=32)
+def gaussian_trapezoid_rule_mpmath(step: float, dps: int) -> tuple[tuple, tuple]:
+    """The trapezoidal rule for E_s[g(s)] with nodes s_k = k·step, |s_k| ≤ S, to ``dps`` digits.
+
+    w_k = step · e^{-s_k²/2}/√(2π); S is where the Gaussian falls below 10^-(dps+5). For g
+    analytic in the strip |Im s| < d the error is O(e^{-2πd/step}) (geometric in the node
+    number), where the Gauss–Hermite rule converges only like e^{-c√n}: with tanh's poles at
+    ±iπ/2 the 400-node Gauss–Hermite rule gives 28 digits of E[tanh(s) s], step 0.12 (219 nodes)
+    gives 35.
+
+    >>> s, w = gaussian_trapezoid_rule_mpmath(0.25, 30)
+    >>> mpmath.nstr(mpmath.fsum(wi * si**2 for si, wi in zip(s, w)), 25)
+    '1.0'
+    """
+    if not step > 0:
+        raise ValueError(f"the trapezoid step must be > 0, got {step}")
+    with mpmath.workdps(dps + 10):
+        h = mpmath.mpf(step)
+        reach = mpmath.sqrt(2 * (dps + 5) * mpmath.log(10) + 2)
+        count = int(reach / h) + 1
+        norm = h / mpmath.sqrt(2 * mpmath.pi)
+        nodes = tuple(k * h for k in range(-count, count + 1))
+        weights = tuple(norm * mpmath.exp(-s * s / 2) for s in nodes)
+        return nodes, weights

@@ -1,0 +1,650 @@
+"""The balanced normal form to all orders (Theorem 16; MATH.md §7, §12): the escape time's
+asymptotic expansion from the balanced start, with exact coefficients and its logarithms.
+
+**Field.** The exact reduced field F_l = E_s[(aσ(s) − f(s)) ∂_l f(s)] (MATH.md §4) is expanded
+at the origin into homogeneous parts, F = Σ_d F^d, F^d of degree L − 1 + d:
+the teacher term a E[σ(s) ∂_l f] brings d = k − 1 for each Taylor insertion c_k (and sums of
+them), the self term −E[f ∂_l f] starts at d = L. F⁰ = K∇P with K = a μ₁ c_1^{L−1}.
+Coefficients are exact polynomials in the Taylor coefficients c_k and the Gaussian moments
+m_j = E[σ(s) s^j] (symbols ``m_j``; μ₁ = m_1), divided by K.
+
+**Inner expansion.** With ρ = P^{1/L}, τ = ln ρ and y_l = ln(X_l/ρ) (Σ_l y_l = 0) the flow is
+
+    dy_l/dτ = (Σ_d ρ^d F^d_l(e^y) e^{−y_l}) / (Σ_d ρ^d R^d(e^y)) − 1,
+    dt/dτ = ρ^{−(L−2)} / Σ_d ρ^d R^d(e^y),     R^d = (1/L) Σ_m F^d_m(e^y) e^{−y_m},
+
+and from the balanced start X(0) = ε𝟏 we put ρ = εσ, θ = ln σ and y = Σ_{n≥1} ε^n y_n(σ, θ).
+Order by order, dy_n/dθ = −2 y_n + S_n (the linearisation at the balanced ray is −2 on Σy = 0;
+S_n is known from lower orders): the homological equation of the leading flow, solved in
+closed form on terms σ^a θ^b (a θ^{b+1} appears when a = −2), with y_n(0) = 0. The part a = n of
+y_n is the slow manifold y = Σ h_n ρ^n (no logs); the rest (a < n) is the transient of the start.
+
+**Escape time.** T(ε) = Σ_n ε^{n−(L−2)} (1/K) ∫_0^{ln(ρ*/ε)} σ^{−(L−2)} w_n(σ, θ) dθ, with
+1/R̂ = Σ ε^n w_n. Each term σ^a θ^b of w_n, with e = a − (L−2), gives at the lower limit the
+local term −(−1)^b b!/e^{b+1} · ε^{n−(L−2)} (exact), and at the upper limit a power ε^{n−a}:
+ε⁰ for the slow manifold (a = n; the non-local constant C) and positive powers for the transient
+(non-local). e = 0 (a = n = L − 2) gives the logarithm (ln ρ* + ln 1/ε)^{b+1}/(b+1): the
+resonance k·s = L − 2 of MATH.md §12. Hence
+
+    T(ε) = Σ_{p < p_nl} A_p ε^p + B ln(1/ε) + C + O(ε^{p_nl}),
+
+every A_p and B local and exact, C non-local (numeric, see symescape.numeric.precise_escape),
+p_nl = min over the transient terms of n − a (the first non-local power).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from math import comb, factorial
+
+import mpmath
+import sympy as sp
+
+from symescape.errors import ConfigurationError, NoEscapeError, TimeBudgetError
+from symescape.symbolic.activations import Activation
+from symescape.symbolic.budget import time_budget
+from symescape.symbolic.classification import ActivationClass, Classification, classify
+from symescape.symbolic.constants import EscapeConstants, escape_constants
+from symescape.symbolic.moments import gaussian_moment
+from symescape.symbolic.taylor import taylor_coefficients
+
+MAX_ORDER = 16
+"""The largest expansion order attempted (beyond it the exact engine is refused up front)."""
+
+DEFAULT_BUDGET_SECONDS = 60.0
+"""Time budget of the exact expansion; an order that overruns it is refused."""
+
+Monomials = dict[tuple[int, ...], object]
+SigmaPoly = dict[tuple[int, int], object]  # (a, b) -> coefficient of σ^a θ^b
+Series = list[SigmaPoly]  # index n -> coefficient of ε^n
+
+
+def moment_symbol(j: int) -> sp.Symbol:
+    """m_j = E_s[σ(s) s^j] as a symbol (m_1 = μ₁)."""
+    return sp.Symbol(f"m_{j}", real=True)
+
+
+# --- coefficient rings ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ring:
+    """Arithmetic of the coefficients: exact (a SymPy sparse polynomial ring over QQ, in the
+    Taylor coefficients c_k, the moments m_j, 1/K and ln ρ*) or numeric (mpmath)."""
+
+    exact: bool
+    poly_ring: object = None
+
+    def norm(self, value: object) -> object:
+        return value
+
+    def number(self, value: Fraction | int) -> object:
+        if self.exact:
+            value = Fraction(value)
+            return self.poly_ring(sp.Rational(value.numerator, value.denominator))
+        if isinstance(value, Fraction):
+            return mpmath.mpf(value.numerator) / value.denominator
+        return mpmath.mpf(value)
+
+    def is_zero(self, value: object) -> bool:
+        return not value
+
+
+def _padd(ring: Ring, p: SigmaPoly, q: SigmaPoly, scale: object = 1) -> SigmaPoly:
+    out = dict(p)
+    for key, value in q.items():
+        out[key] = out.get(key, 0) + scale * value
+    return {k: ring.norm(v) for k, v in out.items() if not ring.is_zero(ring.norm(v))}
+
+
+def _pmul(ring: Ring, p: SigmaPoly, q: SigmaPoly) -> SigmaPoly:
+    out: dict = {}
+    for (a1, b1), v1 in p.items():
+        for (a2, b2), v2 in q.items():
+            key = (a1 + a2, b1 + b2)
+            out[key] = out.get(key, 0) + v1 * v2
+    return {k: ring.norm(v) for k, v in out.items() if not ring.is_zero(ring.norm(v))}
+
+
+def _pscale(ring: Ring, p: SigmaPoly, scale: object) -> SigmaPoly:
+    return {k: ring.norm(v * scale) for k, v in p.items() if not ring.is_zero(ring.norm(v * scale))}
+
+
+def _smul(ring: Ring, x: Series, y: Series, order: int) -> Series:
+    out: Series = [{} for _ in range(order + 1)]
+    for i, xi in enumerate(x[: order + 1]):
+        if not xi:
+            continue
+        for j in range(order + 1 - i):
+            if y[j]:
+                out[i + j] = _padd(ring, out[i + j], _pmul(ring, xi, y[j]))
+    return out
+
+
+def _sexp(ring: Ring, y: Series, order: int) -> Series:
+    """exp of a series with y[0] = 0: E_n = (1/n) Σ_k k y_k E_{n−k}."""
+    E: Series = [{(0, 0): ring.number(1)}] + [{} for _ in range(order)]
+    for n in range(1, order + 1):
+        total: SigmaPoly = {}
+        for k in range(1, n + 1):
+            if y[k] and E[n - k]:
+                total = _padd(ring, total, _pmul(ring, y[k], E[n - k]), ring.number(k))
+        E[n] = _pscale(ring, total, ring.number(Fraction(1, n)))
+    return E
+
+
+def _sinv(ring: Ring, x: Series, order: int) -> Series:
+    """1/x for x[0] = 1 (the constant σ⁰θ⁰ term)."""
+    head = x[0].get((0, 0), 0) - 1
+    off = head if ring.exact else abs(head) > mpmath.mpf(10) ** (5 - mpmath.mp.dps)
+    if len(x[0]) != 1 or off:
+        raise ArithmeticError("the normalised rate R̂ must start with 1")
+    inv: Series = [{(0, 0): ring.number(1)}] + [{} for _ in range(order)]
+    for n in range(1, order + 1):
+        total: SigmaPoly = {}
+        for k in range(1, n + 1):
+            if x[k] and inv[n - k]:
+                total = _padd(ring, total, _pmul(ring, x[k], inv[n - k]), -1)
+        inv[n] = total
+    return inv
+
+
+# --- the field's homogeneous parts ----------------------------------------------------------
+
+
+def _chain_activation(cls: Classification) -> Activation:
+    return cls.centred.activation if cls.activation_class is ActivationClass.D else cls.activation
+
+
+@dataclass(frozen=True)
+class FieldExpansion:
+    """F^d / K for d = 0..max_d: ``parts[d][l]`` maps an exponent vector α to the coefficient of
+    X^α, an element of ``coefficients`` = QQ[c_1..c_M, m_0..m_J, 1/K, ln ρ*] (exact). F̂⁰ = ∇P.
+
+    ``values`` maps each generator's name to its :class:`~symescape.symbolic.moments.Constant`
+    (or exact number); ``exact`` to its exact SymPy value where SymPy has one."""
+
+    depth: int
+    max_d: int
+    parts: tuple[tuple[dict, ...], ...]
+    coefficients: object
+    exact: dict
+    numeric: dict
+    constants: EscapeConstants
+
+    def present(self) -> tuple[int, ...]:
+        """The d with F^d ≠ 0."""
+        return tuple(d for d, part in enumerate(self.parts) if any(part))
+
+
+def _truncated(poly: object, depth: int, degree: int):
+    return poly.ring.from_dict(
+        {k: v for k, v in poly.items() if sum(k[:depth]) <= degree}
+    ) if poly else poly
+
+
+@lru_cache(maxsize=64)
+def field_expansion(
+    spec: str | sp.Expr | Activation | Classification, depth: int, amplitude: object, max_d: int
+) -> FieldExpansion:
+    """The homogeneous parts F^d (d ≤ ``max_d``) of the exact reduced field, divided by K.
+
+    Raises:
+        ConfigurationError, OutsideHypothesisError, NoLinearPathError: as :func:`escape_constants`.
+        NoEscapeError: K ≤ 0.
+    """
+    from sympy.polys.rings import ring
+
+    cls = spec if isinstance(spec, Classification) else classify(spec)
+    constants = escape_constants(cls, depth, amplitude)
+    if not constants.escapes:
+        raise NoEscapeError(
+            f"K = a μ₁ c_1^(L-1) = {float(constants.K):.6g} ≤ 0 for {cls.activation.name}: "
+            "the flow does not escape the saddle at leading order"
+        )
+    act = _chain_activation(cls)
+    L = constants.depth
+    M = max_d + 1
+    c = taylor_coefficients(act, M)
+    if c[0] != 0:
+        raise ConfigurationError("the chain activation must vanish at 0 (centre class D)")
+    names = [f"X_{l}" for l in range(1, L + 1)] + ["s"] + [f"c_{k}" for k in range(1, M + 1)]
+    chain_ring, *gens = ring(",".join(names), sp.QQ)
+    X, s, cs = gens[:L], gens[L], gens[L + 1 :]
+    active = [k for k in range(1, M + 1) if c[k] != 0]
+    top = L + max_d
+    h = s
+    for m in range(1, L):
+        z = X[m - 1] * h
+        total = chain_ring(0)
+        power = chain_ring(1)
+        for k in range(1, M + 1):
+            power = _truncated(power * z, L, top - (L - m))
+            if k in active:
+                total += cs[k - 1] * power
+        h = _truncated(total, L, top - (L - m))
+    f = _truncated(X[-1] * h, L, top)
+    J = max_d + 2
+    odd = bool(cls.odd) and cls.activation_class is not ActivationClass.D
+    coef_names = [f"c_{k}" for k in range(1, M + 1)] + [f"m_{j}" for j in range(J + 1)]
+    coef_names += ["iK", "lnrho"]
+    coef_ring, *cgens = ring(",".join(coef_names), sp.QQ)
+    cg, mg, iK = cgens[:M], cgens[M : M + J + 1], cgens[M + J + 1]
+    a = sp.nsimplify(constants.amplitude)
+    a_ring = coef_ring(a) if a.is_Rational else None
+    if a_ring is None:
+        raise ConfigurationError(f"the expansion needs a rational amplitude, got {amplitude!r}")
+    K_poly = a_ring * mg[1] * cg[0] ** (L - 1)
+    parts = [[{} for _ in range(L)] for _ in range(max_d + 1)]
+    for l in range(L):
+        grad = f.diff(X[l])
+        self_term = _truncated(f * grad, L, L - 1 + max_d)
+        field: dict = {}
+        for mon, coeff in grad.items():
+            j = mon[L]
+            if j > J or (odd and j % 2 == 0):
+                continue
+            cpart = coef_ring(coeff) * a_ring * mg[j]
+            for k in range(M):
+                cpart *= cg[k] ** mon[L + 1 + k]
+            field[mon[:L]] = field.get(mon[:L], coef_ring(0)) + cpart
+        for mon, coeff in self_term.items():
+            j = mon[L]
+            if j % 2:
+                continue
+            cpart = coef_ring(coeff) * coef_ring(sp.factorial2(j - 1)) * -1
+            for k in range(M):
+                cpart *= cg[k] ** mon[L + 1 + k]
+            field[mon[:L]] = field.get(mon[:L], coef_ring(0)) + cpart
+        for alpha, value in field.items():
+            d = sum(alpha) - (L - 1)
+            if not value or not 0 <= d <= max_d:
+                continue
+            if d == 0:
+                if value != K_poly:
+                    raise ArithmeticError(f"F⁰ is not K∇P at {alpha}: {value}")
+                parts[0][l][alpha] = coef_ring(1)
+            else:
+                parts[d][l][alpha] = value * iK
+    exact = {f"c_{k}": c[k] for k in range(1, M + 1)}
+    numeric = {f"c_{k}": c[k] for k in range(1, M + 1)}
+    for j in range(J + 1):
+        if odd and j % 2 == 0:
+            exact[f"m_{j}"] = sp.Integer(0)
+            numeric[f"m_{j}"] = sp.Integer(0)
+            continue
+        moment = gaussian_moment(act, j)
+        numeric[f"m_{j}"] = moment
+        if moment.exact is not None:
+            exact[f"m_{j}"] = moment.exact
+    numeric["iK"] = 1 / constants.K.value
+    if constants.K.exact is not None:
+        exact["iK"] = 1 / constants.K.exact
+    return FieldExpansion(
+        L, max_d, tuple(tuple(p) for p in parts), coef_ring, exact, numeric, constants
+    )
+
+
+def _evaluate_coefficient(poly: object, values: list) -> mpmath.mpf:
+    total = mpmath.mpf(0)
+    for mon, coeff in poly.items():
+        term = mpmath.mpf(int(coeff.numerator)) / int(coeff.denominator)
+        for v, e in zip(values, mon, strict=True):
+            if e:
+                term *= v**e
+        total += term
+    return total
+
+
+def _generator_values(field: FieldExpansion, rho_star: object) -> list:
+    values = []
+    for gen in field.coefficients.symbols:
+        name = str(gen)
+        if name == "lnrho":
+            values.append(mpmath.log(mpmath.mpf(rho_star)))
+            continue
+        v = field.numeric[name]
+        values.append(v.value if hasattr(v, "value") else (
+            v if isinstance(v, mpmath.mpf) else mpmath.mpf(sp.N(v, mpmath.mp.dps + 5))))
+    return values
+
+
+def _numeric_parts(field: FieldExpansion, dps: int) -> tuple[tuple[dict, ...], ...]:
+    with mpmath.workdps(dps + 10):
+        values = _generator_values(field, 1)
+        return tuple(
+            tuple(
+                {alpha: _evaluate_coefficient(coeff, values) for alpha, coeff in comp.items()}
+                for comp in part
+            )
+            for part in field.parts
+        )
+
+
+def exact_value(field: FieldExpansion, poly: object, rho_star: object) -> sp.Expr:
+    """A coefficient as a SymPy expression: c_k exact, m_j exact where SymPy closes the
+    integral (else the symbol m_j), 1/K exact (else 1/(a m_1 c_1^{L-1}))."""
+    subs = {}
+    for gen in field.coefficients.symbols:
+        name = str(gen)
+        if name == "lnrho":
+            subs[gen] = sp.log(sp.nsimplify(rho_star))
+        elif name in field.exact:
+            subs[gen] = field.exact[name]
+        elif name == "iK":
+            c1 = field.exact["c_1"]
+            subs[gen] = 1 / (field.constants.amplitude * moment_symbol(1) * c1 ** (
+                field.depth - 1))
+        else:
+            subs[gen] = sp.Symbol(name, real=True)
+    return sp.nsimplify(poly.as_expr().xreplace(subs)) if poly.is_ground else sp.simplify(
+        poly.as_expr().xreplace(subs)
+    )
+
+
+# --- the inner expansion ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InnerExpansion:
+    """y_n(σ, θ) for n ≤ order (``y[n][l]`` a σθ-polynomial) and w_n (1/R̂ = Σ ε^n w_n)."""
+
+    depth: int
+    order: int
+    y: tuple
+    w: tuple
+    exact: bool
+
+
+def _rate_series(ring: Ring, parts: tuple, depth: int, y: list, order: int):
+    """(numerator_l series, R̂ series) for the current y (list over l of Series)."""
+    cache: dict[tuple[int, ...], Series] = {}
+
+    def exp_of(vector: tuple[int, ...]) -> Series:
+        if vector not in cache:
+            combo: Series = [{} for _ in range(order + 1)]
+            for l, k in enumerate(vector):
+                if k:
+                    for n in range(1, order + 1):
+                        if y[l][n]:
+                            combo[n] = _padd(ring, combo[n], y[l][n], ring.number(k))
+            cache[vector] = _sexp(ring, combo, order)
+        return cache[vector]
+
+    numerators = []
+    for l in range(depth):
+        total: Series = [{} for _ in range(order + 1)]
+        for d, part in enumerate(parts):
+            if d > order:
+                break
+            for alpha, coeff in part[l].items():
+                vector = tuple(p - (1 if m == l else 0) for m, p in enumerate(alpha))
+                e = exp_of(vector)
+                for n in range(order + 1 - d):
+                    if e[n]:
+                        shifted = {(a + d, b): v for (a, b), v in e[n].items()}
+                        total[n + d] = _padd(ring, total[n + d], shifted, coeff)
+        numerators.append(total)
+    inv_L = ring.number(Fraction(1, depth))
+    rate: Series = [{} for _ in range(order + 1)]
+    for num in numerators:
+        for n in range(order + 1):
+            rate[n] = _padd(ring, rate[n], num[n], inv_L)
+    return numerators, rate
+
+
+def _solve_homological(ring: Ring, source: SigmaPoly) -> SigmaPoly:
+    """The solution of dy/dθ = −2y + source (σ = e^θ) with y(0) = 0."""
+    out: SigmaPoly = {}
+    for (a, b), c in source.items():
+        if a == -2:
+            term = {(a, b + 1): ring.norm(c * ring.number(Fraction(1, b + 1)))}
+        else:
+            p = [0] * (b + 1)
+            p[b] = c * ring.number(Fraction(1, a + 2))
+            for j in range(b - 1, -1, -1):
+                p[j] = -(j + 1) * p[j + 1] * ring.number(Fraction(1, a + 2))
+            term = {(a, j): ring.norm(p[j]) for j in range(b + 1)}
+        out = _padd(ring, out, term)
+    start = sum((v for (a, b), v in out.items() if b == 0), ring.number(0))
+    return _padd(ring, out, {(-2, 0): ring.norm(-start)})
+
+
+def inner_expansion(parts: tuple, depth: int, order: int, ring: Ring) -> InnerExpansion:
+    """Solve the inner expansion to ε^order (see the module docstring)."""
+    y: list[Series] = [[{} for _ in range(order + 1)] for _ in range(depth)]
+    for n in range(1, order + 1):
+        numerators, rate = _rate_series(ring, parts, depth, y, n)
+        inv = _sinv(ring, rate, n)
+        for l in range(depth):
+            g = _smul(ring, numerators[l], inv, n)[n]
+            y[l][n] = _solve_homological(ring, g)
+    numerators, rate = _rate_series(ring, parts, depth, y, order)
+    w = _sinv(ring, rate, order)
+    return InnerExpansion(depth, order, tuple(tuple(s) for s in y), tuple(w), ring.exact)
+
+
+# --- the escape-time expansion ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """A ε^power (ln 1/ε)^log_power with coefficient ``value`` (mpmath) and ``exact`` form
+    (SymPy; None for a non-local term)."""
+
+    power: int
+    log_power: int
+    value: mpmath.mpf
+    exact: sp.Expr | None
+
+    def evaluate(self, eps: mpmath.mpf) -> mpmath.mpf:
+        return self.value * mpmath.mpf(eps) ** self.power * mpmath.log(1 / mpmath.mpf(eps)) ** (
+            self.log_power
+        )
+
+
+def _lower_limit_terms(ring: Ring, w: tuple, depth: int, log_rho: object, order: int):
+    """The local terms {(power, log_power): coefficient·K} and p_nl (module docstring)."""
+    terms: dict[tuple[int, int], object] = {}
+    first_nonlocal = None
+    for n in range(order + 1):
+        power = n - (depth - 2)
+        for (a, b), c in w[n].items():
+            if a < n:
+                first_nonlocal = n - a if first_nonlocal is None else min(first_nonlocal, n - a)
+            e = a - (depth - 2)
+            if e != 0:
+                value = -c * ring.number(Fraction((-1) ** b * factorial(b), e ** (b + 1)))
+                terms[(power, 0)] = terms.get((power, 0), 0) + value
+            else:
+                for k in range(1, b + 2):
+                    value = c * ring.number(Fraction(comb(b + 1, k), b + 1))
+                    value = value * log_rho ** (b + 1 - k)
+                    terms[(power, k)] = terms.get((power, k), 0) + value
+    return terms, first_nonlocal
+
+
+@dataclass(frozen=True)
+class EscapeExpansion:
+    """T(ε) ~ Σ terms + C + O(ε^remainder_power) from the balanced start X(0) = ε𝟏.
+
+    ``terms``: the local terms kept at this order, sorted by power; ``remainder_power``: the
+    power of the first omitted term (a kept order's next local term, or the first non-local
+    power ``nonlocal_power``). ``transient_constant``: the local part of the ε⁰ coefficient (the
+    start's transient), which the second route to C adds. ``slow_manifold[n]``: h_n with
+    y = Σ h_n ρ^n on the slow manifold; ``slow_rate[n]``: its w_n (1/R̂ = Σ w_n ρ^n).
+    ``all_terms``: every local term the inner expansion resolved (for the error sweeps).
+    """
+
+    activation: str
+    depth: int
+    amplitude: float
+    rho_star: float
+    order: int
+    K: mpmath.mpf
+    terms: tuple[Term, ...]
+    all_terms: tuple[Term, ...]
+    remainder_power: int
+    nonlocal_power: int
+    transient_constant: mpmath.mpf
+    slow_manifold: tuple
+    slow_rate: tuple
+    step: int
+    inner_order: int
+
+    def singular(self) -> tuple[Term, ...]:
+        return tuple(t for t in self.terms if t.power < 0 or (t.power == 0 and t.log_power > 0))
+
+    def local_sum(self, eps: object, max_power: float | None = None) -> mpmath.mpf:
+        """Σ of the kept local terms (those with power ≤ ``max_power``) at ε."""
+        return mpmath.fsum(
+            t.evaluate(eps) for t in self.terms if max_power is None or t.power <= max_power
+        )
+
+    @property
+    def resonant(self) -> bool:
+        return any(t.power == 0 and t.log_power > 0 for t in self.all_terms)
+
+
+def correction_gap(cls: Classification) -> int:
+    """q − 1, the degree of the first correction (1 for class A, whose q is undefined)."""
+    q = cls.centred.q if cls.activation_class is ActivationClass.D else cls.q
+    return 1 if q is None else q - 1
+
+
+def expansion_step(cls: Classification) -> int:
+    """s: the step between successive field degrees (MATH.md §12 says 2 for odd σ, 1 else)."""
+    return 2 if cls.odd and cls.activation_class is not ActivationClass.D else 1
+
+
+def required_inner_order(depth: int, order: int, gap: int) -> int:
+    """The inner order that resolves every power ≤ −(L−2) + order·gap and the non-local power
+    after it (which needs two more: the transient enters as σ^{−2})."""
+    return max(order * gap, depth - 2) + gap + 2
+
+
+def escape_expansion(
+    spec: str | sp.Expr | Activation,
+    depth: int,
+    *,
+    order: int = 2,
+    rho_star: float = 0.5,
+    amplitude: float = 1.0,
+    exact: bool = True,
+    dps: int = 40,
+    budget: float = DEFAULT_BUDGET_SECONDS,
+) -> EscapeExpansion:
+    """The local terms of T(ε) from X(0) = ε𝟏 under the product criterion at ρ* (module doc).
+
+    ``order`` N keeps every local term with power ≤ −(L−2) + N(q−1).
+
+    >>> e = escape_expansion("tanh", 4, order=0, exact=False)
+    >>> [(t.power, t.log_power) for t in e.terms]
+    [(-2, 0)]
+
+    Raises:
+        ConfigurationError: order < 0 or beyond the largest feasible order (named), ρ* ≤ 0 or
+            ≥ 1, a non-rational amplitude.
+        TimeBudgetError: the exact engine overran ``budget`` seconds.
+        OutsideHypothesisError, NoLinearPathError, NoEscapeError: as ``escape``.
+    """
+    if isinstance(order, bool) or int(order) != order or order < 0:
+        raise ConfigurationError(f"order must be an integer ≥ 0, got {order!r}")
+    if not 0 < rho_star < 1:
+        raise ConfigurationError(f"ρ* must lie in (0, 1), got {rho_star}")
+    cls = classify(spec)
+    constants = escape_constants(cls, depth, amplitude)
+    L = constants.depth
+    gap = correction_gap(cls)
+    inner_order = required_inner_order(L, order, gap)
+    if inner_order > MAX_ORDER:
+        feasible = max(o for o in range(MAX_ORDER + 1)
+                       if required_inner_order(L, o, gap) <= MAX_ORDER) if required_inner_order(
+            L, 0, gap) <= MAX_ORDER else None
+        raise ConfigurationError(
+            f"order {order} needs the inner expansion to ε^{inner_order}, beyond the engine's "
+            f"ε^{MAX_ORDER}; the largest feasible order here is {feasible}"
+        )
+    field = field_expansion(cls, L, sp.nsimplify(amplitude), inner_order)
+    with mpmath.workdps(dps + 10):
+        ring = Ring(False)
+        inner = inner_expansion(_numeric_parts(field, dps), L, inner_order, ring)
+        raw, p_nl = _lower_limit_terms(
+            ring, inner.w, L, mpmath.log(mpmath.mpf(rho_star)), inner_order
+        )
+        K = constants.K.value
+        resolved = inner_order - (L - 2) + 1  # powers below this are complete
+        nonlocal_power = min(p_nl if p_nl is not None else resolved, resolved)
+        tiny = mpmath.mpf(10) ** (-(dps - 10))
+        local = {
+            key: value / K
+            for key, value in raw.items()
+            if key[0] < nonlocal_power and (key[0] != 0 or key[1] > 0) and abs(value) > tiny
+        }
+        limit = -(L - 2) + order * gap
+        keep = sorted((k for k in local if k[0] <= limit), key=lambda k: (k[0], -k[1]))
+        later = [k[0] for k in local if k[0] > limit]
+        remainder = min([nonlocal_power, *later])
+        exact_terms = (
+            _exact_terms(field, L, limit + L - 2, rho_star, budget, set(keep)) if exact else {}
+        )
+        all_terms = tuple(
+            Term(k[0], k[1], local[k], exact_terms.get(k))
+            for k in sorted(local, key=lambda k: (k[0], -k[1]))
+        )
+        terms = tuple(t for t in all_terms if (t.power, t.log_power) in set(keep))
+        transient = (
+            mpmath.fsum(
+                -c * mpmath.mpf((-1) ** b * factorial(b)) / mpmath.mpf(a - (L - 2)) ** (b + 1)
+                for (a, b), c in inner.w[L - 2].items()
+                if a != L - 2
+            )
+            / K
+            if L >= 2
+            else mpmath.mpf(0)
+        )
+        slow_y = tuple(
+            tuple(inner.y[l][n].get((n, 0), mpmath.mpf(0)) for l in range(L))
+            for n in range(inner_order + 1)
+        )
+        slow_w = tuple(inner.w[n].get((n, 0), mpmath.mpf(0)) for n in range(inner_order + 1))
+    return EscapeExpansion(
+        cls.activation.name,
+        L,
+        float(amplitude),
+        float(rho_star),
+        order,
+        K,
+        terms,
+        all_terms,
+        int(remainder),
+        int(nonlocal_power),
+        transient,
+        slow_y,
+        slow_w,
+        expansion_step(cls),
+        inner_order,
+    )
+
+
+def _exact_terms(
+    field: FieldExpansion, depth: int, order: int, rho_star: float, budget: float, keep: set
+) -> dict:
+    """The kept terms' exact coefficients (SymPy), from the inner expansion over QQ."""
+    if order < 0:
+        return {}
+    ring = Ring(True, field.coefficients)
+    log_rho = field.coefficients.gens[-1]
+    iK = field.coefficients.gens[-2]
+    try:
+        with time_budget(f"exact escape-time expansion to ε^{order}", budget):
+            inner = inner_expansion(field.parts, depth, order, ring)
+            raw, _ = _lower_limit_terms(ring, inner.w, depth, log_rho, order)
+            return {k: exact_value(field, v * iK, rho_star) for k, v in raw.items() if k in keep}
+    except TimeBudgetError as exc:
+        raise TimeBudgetError(
+            f"{exc}: the exact coefficients to ε^{order - depth + 2} did not finish; "
+            "ask for a lower --order"
+        ) from None
