@@ -45,7 +45,10 @@ class EscapeMethod(Enum):
 class EscapeCriterion:
     """``product`` (geometric mean of the X_l reaches ``value`` = ρ*) or ``loss`` (loss falls below
     ``value`` times its initial value). ``kind`` may be given as its string; it is stored as
-    :class:`CriterionKind`."""
+    :class:`CriterionKind`.
+
+    Product criterion: P^{1/L} = ρ*; loss criterion: 𝓛̃(X(t)) = value · 𝓛̃(X(0))  (MATH.md §6).
+    """
 
     kind: CriterionKind
     value: float
@@ -81,7 +84,10 @@ DEFAULT_CRITERION = EscapeCriterion(CriterionKind.PRODUCT, RHO_STAR)
 
 
 class EscapeStatus(Enum):
-    """How an escape-time computation ended."""
+    """How an escape-time computation ended.
+
+    Whether T = inf{t : criterion met} was found within the budget (MATH.md §6).
+    """
 
     ESCAPED = "escaped"
     NOT_REACHED = "not-reached"  # the time budget ran out first
@@ -91,7 +97,10 @@ class EscapeStatus(Enum):
 @dataclass(frozen=True)
 class EscapeResult:
     """``time`` is the escape time when ``status`` is ESCAPED, else None; ``time_reached`` the last
-    time integrated; ``evaluations`` the number of field evaluations."""
+    time integrated; ``evaluations`` the number of field evaluations.
+
+    T = inf{t : criterion met along dX_l/dt = F_l(X)}  (MATH.md §4, §6).
+    """
 
     status: EscapeStatus
     time: float | None
@@ -142,6 +151,8 @@ def escape_time_ode(
     max_time: float = np.inf,
 ) -> EscapeResult:
     """Escape time of the exact reduced flow from X(0) = ``scales``.
+
+    dX_l/dt = E_s[(aσ(s) − f(s)) ∂_l f(s)],  T = inf{t : P(t)^{1/L} ≥ ρ*}  (MATH.md §4, §6).
 
     Raises:
         NoEscapeError: K ≤ 0 (μ₁ ≤ 0 or a negative amplitude).
@@ -343,7 +354,11 @@ def _escape_lsoda(
 @dataclass(frozen=True)
 class EscapeReport:
     """Everything ``symescape escape`` prints: the ODE result, T_lead and, for a balanced start,
-    T_1 (with κ), plus the constants used."""
+    T_1 (with κ), plus the constants used.
+
+    T from dX_l/dt = F_l(X), with T_lead = ∫ du/(2K Π_l √(u + Δ_l)) and T_1 = ∫ dρ/(Kρ^{L-1}(1
+        + κρ^{q-1}))  (MATH.md §4, §6, §7).
+    """
 
     ode: EscapeResult
     time_leading: float | None
@@ -391,6 +406,9 @@ def escape_times(
     max_time: float = np.inf,
 ) -> EscapeReport:
     """The ODE escape time with the leading-order and (balanced start) corrected quadratures.
+
+    T_ode from dX_l/dt = F_l(X); T_lead = ∫_{s_min²}^{u*} du/(2K Π_l √(u + Δ_l)); T_1 =
+        ∫_ε^{ρ*} dρ/(Kρ^{L-1}(1 + κρ^{q-1}))  (MATH.md §6, §7).
 
     The quadratures follow the product criterion; under a loss criterion they are not defined and
     are reported as None with a note.

@@ -25,7 +25,11 @@ Field = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class HomotopyDerivative:
-    """T(ν), dT/dν by the adjoint, and its per-channel contributions (summing to it)."""
+    """T(ν), dT/dν by the adjoint, and its per-channel contributions (summing to it).
+
+    dT/dν = −∫_0^T p(t)ᵀ ∂_ν f_ν(x(t)) dt,  dp/dt = −(∂_x f_ν)ᵀ p,  p(T)ᵀ f_ν(x(T)) = 1
+        (MATH.md §9).
+    """
 
     time: float
     derivative: float
@@ -39,7 +43,10 @@ def escape_time(
     max_time: float,
     rtol: float = 1e-11,
 ) -> tuple[float, object]:
-    """First time ``threshold(x(t))`` crosses 0 upward; returns (T, dense solution)."""
+    """First time ``threshold(x(t))`` crosses 0 upward; returns (T, dense solution).
+
+    T = inf{t : threshold(x(t)) ≥ 0} along dx/dt = f_ν(x)  (MATH.md §9).
+    """
 
     def event(t: float, x: np.ndarray) -> float:
         return threshold(x)
@@ -71,7 +78,11 @@ def homotopy_derivative(
     max_time: float,
     rtol: float = 1e-11,
 ) -> HomotopyDerivative:
-    """dT/dν by the adjoint, with ``channels`` the summands of ∂_ν f_ν (their sum is ∂_ν f)."""
+    """dT/dν by the adjoint, with ``channels`` the summands of ∂_ν f_ν (their sum is ∂_ν f).
+
+    dT/dν = −∫_0^T p(t)ᵀ ∂_ν f_ν(x(t)) dt,  dp/dt = −(∂_x f_ν)ᵀ p,  p(T)ᵀ f_ν(x(T)) = 1
+        (MATH.md §9, Proposition 23).
+    """
     T, trajectory = escape_time(field, x0, threshold, max_time, rtol)
     xT = trajectory(T)
     grad = np.asarray(threshold_gradient(xT), dtype=float)

@@ -113,12 +113,18 @@ def _log_upper_limits(
 
 
 def leading_time(scales: np.ndarray, K: float, rho_star: float = RHO_STAR) -> float:
-    """T_lead for arbitrary initial scales (conserved gaps), composite Gauss–Legendre in ln u."""
+    """T_lead for arbitrary initial scales (conserved gaps), composite Gauss–Legendre in ln u.
+
+    T_lead = ∫_{s_min²}^{u*} du / (2K Π_l √(u + Δ_l)),  Δ_l = s_l² − s_min²  (MATH.md §6).
+    """
     return float(leading_time_grid(np.atleast_2d(scales), K, rho_star)[0])
 
 
 def leading_time_grid(scale_grid: np.ndarray, K: float, rho_star: float = RHO_STAR) -> np.ndarray:
-    """T_lead for each row of ``scale_grid`` (G, L), vectorised."""
+    """T_lead for each row of ``scale_grid`` (G, L), vectorised.
+
+    T_lead = ∫_{s_min²}^{u*} du / (2K Π_l √(u + Δ_l))  (MATH.md §6).
+    """
     K = _check_K(K)
     grid = np.asarray(scale_grid, dtype=float)
     if np.any(grid <= 0) or not np.all(np.isfinite(grid)):
@@ -143,6 +149,8 @@ def corrected_time(
 ) -> np.ndarray:
     """T_1 = ∫_ε^{ρ*} dρ / (K ρ^{L-1}(1 + κ ρ^{q-1})), vectorised over ε (balanced start).
 
+    T_1 = ∫_ε^{ρ*} dρ / (K ρ^{L-1}(1 + κ ρ^{q-1}))  (MATH.md §7).
+
     Raises:
         ConfigurationError: 1 + κ ρ^{q-1} ≤ 0 somewhere on [ε, ρ*] (the correction breaks down).
     """
@@ -164,7 +172,10 @@ def corrected_time(
 def leading_time_mpmath(
     scales: np.ndarray, K: float, rho_star: float = RHO_STAR, dps: int = 30
 ) -> mpmath.mpf:
-    """T_lead at ``dps`` digits (mpmath quadrature in ln u, u* by mpmath root finding)."""
+    """T_lead at ``dps`` digits (mpmath quadrature in ln u, u* by mpmath root finding).
+
+    T_lead = ∫_{s_min²}^{u*} du / (2K Π_l √(u + Δ_l))  (MATH.md §6).
+    """
     with mpmath.workdps(dps + 10):
         s2 = sorted(mpmath.mpf(float(s)) ** 2 for s in scales)
         gaps = [x - s2[0] for x in s2]
@@ -195,7 +206,10 @@ def corrected_time_mpmath(
     rho_star: float = RHO_STAR,
     dps: int = 30,
 ) -> mpmath.mpf:
-    """T_1 at ``dps`` digits."""
+    """T_1 at ``dps`` digits.
+
+    T_1 = ∫_ε^{ρ*} dρ / (K ρ^{L-1}(1 + κ ρ^{q-1}))  (MATH.md §7).
+    """
     with mpmath.workdps(dps + 10):
         Kp, kp = mpmath.mpf(float(K)), mpmath.mpf(float(kappa))
         f = lambda w: mpmath.exp(w * (2 - depth)) / (Kp * (1 + kp * mpmath.exp(w * (q - 1))))  # noqa: E731
@@ -217,7 +231,11 @@ class CriticalDepthLaw:
 
 def critical_depth_law(K: float, r: int, other_scales: np.ndarray) -> CriticalDepthLaw:
     """Leading asymptotics of T(ε) with r layers at scale ε and the rest at ``other_scales``:
-    the shell integral ∫_{ε²} du / (2K u^{r/2} Π_{i>r} s_i)."""
+    the shell integral ∫_{ε²} du / (2K u^{r/2} Π_{i>r} s_i).
+
+    T = Θ(ε^{-(r-2)}) (r ≥ 3), Θ(ln 1/ε) (r = 2), Θ(1) (r = 1); shell integrand 1/(2K u^{j/2}
+        Π_{i>j} s_i)  (MATH.md §6).
+    """
     K = _check_K(K)
     others = np.asarray(other_scales, dtype=float)
     if r < 1:

@@ -49,6 +49,8 @@ DEFAULT_CHAIN_NODES = 96
 class ReducedModel:
     """The reduced flow for one activation, depth and amplitude, ready to evaluate.
 
+    dX_l/dt = F_l(X) = E_s[(a σ(s) − f(s)) ∂_l f(s)],  𝓛̃(X) = ½ E_s[(f(s) − aσ(s))²]  (MATH.md §4).
+
     ``activation`` is the one the chain uses (the centred σ̃ for class D). ``loss`` is the
     per-example loss and ``teacher_spec`` the teacher when it is not aσ (else None).
     """

@@ -33,7 +33,11 @@ from symescape.errors import ConfigurationError
 @dataclass(frozen=True)
 class SchurPerronResult:
     """``loop_gain`` ρ(D⁻¹CA⁻¹B); ``eigenvalue`` the real positive eigenvalue (None if none);
-    ``eigenvector`` (x, y) stacked, non-negative, unit norm; ``irreducible`` whether M is."""
+    ``eigenvector`` (x, y) stacked, non-negative, unit norm; ``irreducible`` whether M is.
+
+    A real positive eigenvalue of [[−A, B], [C, −D]] exists iff ρ(D⁻¹CA⁻¹B) > 1  (MATH.md §9,
+        Proposition 24).
+    """
 
     loop_gain: float
     eigenvalue: float | None
@@ -91,6 +95,9 @@ def schur_perron(
     [[-A, B], [C, -D]] with its non-negative eigenvector. With ``marginal``, A and D may have
     zero entries (the limit form of the loop gain; see the module docstring).
 
+    λ > 0 is an eigenvalue of [[−A, B], [C, −D]] iff ρ((λ+D)⁻¹C(λ+A)⁻¹B) = 1; one exists iff
+        ρ(D⁻¹CA⁻¹B) > 1  (MATH.md §9).
+
     Raises:
         ConfigurationError: A or D not positive (with ``marginal``: non-negative) diagonal, B or C
             with negative entries or shapes that do not fit.
@@ -138,7 +145,10 @@ def schur_perron(
 
 @dataclass(frozen=True)
 class SaddleBlocks:
-    """A Jacobian split as [[-A, B], [C, -D]] along index sets ``first`` and ``second``."""
+    """A Jacobian split as [[-A, B], [C, -D]] along index sets ``first`` and ``second``.
+
+    J = [[−A, B], [C, −D]], A, D diagonal, B, C ≥ 0  (MATH.md §9).
+    """
 
     A: np.ndarray
     B: np.ndarray
@@ -149,7 +159,10 @@ class SaddleBlocks:
 
 def saddle_blocks(jacobian: np.ndarray, first: list[int], second: list[int]) -> SaddleBlocks:
     """Extract the blocks of a Jacobian at a stage saddle; A = -J[first, first] (diagonal part),
-    D = -J[second, second], B = J[first, second], C = J[second, first]."""
+    D = -J[second, second], B = J[first, second], C = J[second, first].
+
+    J = [[−A, B], [C, −D]] at a stage saddle  (MATH.md §9).
+    """
     J = np.asarray(jacobian, dtype=float)
     Jaa, Jdd = J[np.ix_(first, first)], J[np.ix_(second, second)]
     residual = max(
@@ -168,6 +181,9 @@ def saddle_blocks(jacobian: np.ndarray, first: list[int], second: list[int]) -> 
 def metzler_gauge(jacobian: np.ndarray, first: list[int], second: list[int]) -> np.ndarray | None:
     """Signs s = ±1 on ``first + second`` such that, after the similarity S J S (S = diag s), every
     coupling between the two groups is ≥ 0; None when no such signs exist.
+
+    S J S with S = diag(±1) making the couplings B, C of [[−A, B], [C, −D]] non-negative
+        (MATH.md §9).
 
     A sign change of a variable leaves the diagonal blocks' diagonals and the spectrum unchanged,
     so Proposition 24's sign hypothesis on B, C holds up to such a gauge or not at all. The

@@ -43,6 +43,8 @@ REGISTRY: Mapping[str, sp.Expr] = MappingProxyType(
 class Activation:
     """A scalar activation σ(z): a display name and a SymPy expression in :data:`Z`.
 
+    σ: ℝ → ℝ, analytic at 0 or piecewise linear, σ(z) = Σ_k c_k z^k near 0 (MATH.md §0, §3).
+
     Build one with :func:`activation`, which validates its input.
 
     >>> activation("tanh").expr
@@ -66,12 +68,17 @@ ActivationSpec = str | sp.Expr | Activation
 
 
 def known_activations() -> tuple[str, ...]:
-    """The registry's names, sorted."""
+    """The registry's names, sorted.
+
+    Every name is an activation σ of MATH.md §0; its class follows §3.
+    """
     return tuple(sorted(REGISTRY))
 
 
 def activation(spec: str | sp.Expr | Activation) -> Activation:
     """Turn a registry name, an expression string or a SymPy expression into an :class:`Activation`.
+
+    The activation σ of z_{l+1} = W_{l+1} σ(z_l) (MATH.md §0).
 
     Arguments:
         spec: ``"tanh"``; ``"x*tanh(log(1+exp(x)))"`` (any one variable name; ``sigmoid``,

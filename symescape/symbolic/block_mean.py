@@ -40,7 +40,10 @@ def block_mean_shapes(depth: int, modes: int) -> tuple[tuple[int, int], ...]:
 
 @dataclass(frozen=True)
 class BlockMeanNetwork:
-    """f(s; θ) of the width-M network, its gradient and Hessian (upper triangle, row-major)."""
+    """f(s; θ) of the width-M network, its gradient and Hessian (upper triangle, row-major).
+
+    Block-mean manifold (MATH.md §9): f(s; θ) with s = (v_1·x, …, v_M·x), F = E[(y − f)∇f].
+    """
 
     activation: Activation
     depth: int
@@ -94,6 +97,8 @@ def block_mean_field_and_jacobian(
     target: np.ndarray,
 ) -> FieldKernel:
     """θ ↦ (F(θ), ∂F/∂θ) on the weighted node set ``nodes`` (P, M) with teacher values ``target``.
+
+    F(θ) = E[(y − f)∇_θ f],  ∂F/∂θ = E[−∇f∇fᵀ + (y − f)∇²f]  (MATH.md §9).
 
     The NumPy kernel is lambdified once per (activation, depth, M) and cached.
     """

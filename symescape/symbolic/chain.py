@@ -32,7 +32,11 @@ def chain_symbols(depth: int) -> tuple[sp.Symbol, ...]:
 @dataclass(frozen=True)
 class ScalarChain:
     """f(s; X) and ∂_l f (closed form) for one activation and depth; ``pre[k-1] = z_k``,
-    ``post[k] = h_k`` (``post[0] = s``)."""
+    ``post[k] = h_k`` (``post[0] = s``).
+
+    z_1 = X_1 s, z_l = X_l σ(z_{l-1}), f = X_L σ(z_{L-1}); ∂_l f = h_{l-1} Π_{k=l}^{L-1}
+        X_{k+1} σ'(z_k)  (MATH.md §4).
+    """
 
     activation: Activation
     depth: int

@@ -29,6 +29,9 @@ from symescape.symbolic.moments import Constant, gaussian_moment, product, quoti
 class EscapeConstants:
     """K, κ and the per-layer ratios γ_l for one activation, depth and amplitude.
 
+    K = a μ₁ c_1^{L-1},  κ = ((L+q-1)/L) c_q E[σ(s) s^q]/(c_1 μ₁),  γ_l = c_q E[σ s^q]/(c_1 μ₁)
+        (l ≥ 2), γ_1 = q γ_2  (MATH.md §5, §7).
+
     ``kappa`` and ``gamma`` are None for class A (no nonlinear correction at any order: q is
     undefined). ``centred`` is True when the constants are those of σ̃ = σ - σ(0) (class D).
     """

@@ -86,7 +86,11 @@ def _truncate(expr: sp.Expr, X: tuple[sp.Symbol, ...], max_degree: int) -> sp.Ex
 def chain_monomials(
     spec: str | sp.Expr | Activation, depth: int, max_degree: int
 ) -> list[Monomial]:
-    """The monomials of f up to total X-degree ``max_degree``, with their insertions."""
+    """The monomials of f up to total X-degree ``max_degree``, with their insertions.
+
+    f = c_1^{L-1} P s + O(|X|^{L+q-1}); an insertion at activation m has degree ≥ L + m(q−1)
+        (MATH.md §5).
+    """
     expr = tagged_chain(spec, depth, max_degree)
     X, tags = chain_symbols(depth), _tags(depth)
     out = []
@@ -126,7 +130,10 @@ def field_polynomial(
     amplitude: sp.Expr | int = 1,
 ) -> tuple[sp.Expr, ...]:
     """F_l = E[(a σ(s) - f) ∂_l f] up to total X-degree ``max_degree``, with the Gaussian
-    expectations left as m_j, e_j (tags set to 1). Exact for degrees ≤ max_degree."""
+    expectations left as m_j, e_j (tags set to 1). Exact for degrees ≤ max_degree.
+
+    dX_l/dt = K P/X_l + O(|X|^{L+q-2}),  K = a μ₁ c_1^{L-1}  (MATH.md §5).
+    """
     X = chain_symbols(depth)
     amplitude = sp.sympify(amplitude)
     # ∂_l f has degree one less than f: expand f one degree further.

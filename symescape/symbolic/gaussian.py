@@ -49,7 +49,10 @@ from symescape.symbolic.canonical import canonical_constant
 
 
 class ExpectationMethod(Enum):
-    """How to compute a Gaussian expectation."""
+    """How to compute a Gaussian expectation.
+
+    E_s[g(s)] = ∫ g(s) e^{−s²/2} ds/√(2π)  (MATH.md §0).
+    """
 
     GAUSS_HERMITE = "gauss-hermite"
     MPMATH = "mpmath"
@@ -441,7 +444,10 @@ def closed_form_expectation(
 
 def expectation_exact(expr: sp.Expr, s: sp.Symbol) -> sp.Expr | None:
     """E_s[g(s)] exactly, or None when there is no closed form in the class of the module
-    docstring (or the attempt overran :data:`EXACT_SECONDS`)."""
+    docstring (or the attempt overran :data:`EXACT_SECONDS`).
+
+    E_s[g(s)] = ∫ g(s) e^{−s²/2} ds/√(2π), closed form  (MATH.md §0).
+    """
     return closed_form_expectation(sp.sympify(expr), s).value
 
 
@@ -454,6 +460,8 @@ def gaussian_expectation(
     dps: int = DEFAULT_DPS,
 ) -> float | mpmath.mpf | sp.Expr | None:
     """E_s[g(s)] for a SymPy expression g in ``s``, by the chosen method.
+
+    E_s[g(s)] = ∫ g(s) e^{−s²/2} ds/√(2π)  (MATH.md §0).
 
     Returns a float (Gauss–Hermite), an mpf (mpmath) or a SymPy expression / None (exact).
 

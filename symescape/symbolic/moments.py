@@ -42,6 +42,8 @@ class Constant:
     """A real constant: its exact SymPy form (None when unknown), an mpmath value and a bound on
     that value's error, ``|value − true| ≤ error``.
 
+    Constants of MATH.md §3–§7 (μ₁, m_k = E[σ(s) s^k], K, κ), exact where SymPy closes them.
+
     ``value`` carries at least ``DEFAULT_DPS - 5`` correct digits. For a numeric constant ``note``
     says why there is no exact form. The sign and ``float`` come from the exact form when there is
     one (an exact zero is 0.0), else from the interval ``value ± error``.
@@ -252,7 +254,10 @@ def gaussian_moment(act: Activation, k: int, dps: int = DEFAULT_DPS) -> Constant
 
 
 def hermite_moment(act: Activation, k: int, dps: int = DEFAULT_DPS) -> Constant:
-    """μ_k = E_s[σ(s) He_k(s)] (probabilists' Hermite; σ = Σ_k μ_k He_k / k!)."""
+    """μ_k = E_s[σ(s) He_k(s)] (probabilists' Hermite; σ = Σ_k μ_k He_k / k!).
+
+    μ_k = E_s[σ(s) He_k(s)] = E_s[σ^{(k)}(s)] (Stein)  (MATH.md §0, §3).
+    """
     he = sp.hermite_prob(k, S) if hasattr(sp, "hermite_prob") else _he(k)
     poly = sp.Poly(he, S)
     terms = [(c, gaussian_moment(act, int(m[0]), dps)) for m, c in poly.terms()]
