@@ -19,23 +19,38 @@ g(θ)/|θ|^L by L-BFGS from random starts. With a finite sample g is piecewise p
 each first-layer row between the kinks w_j·x_i = 0) and a maximiser may sit on kinks, so
 stationarity is measured twice: the one-sided Riemannian gradient, and the Clarke residual
 (:func:`stationarity`).
+
+Vector outputs (issue 16): with f_θ, y ∈ R^k, g(θ) = E[yᵀ f_θ(x)] and everything above holds as
+written. Teachers are named by a :class:`~symescape.numeric.teachers.TeacherSpec`.
+
+Solvers: :attr:`Solver.BATCHED` (default) ascends every restart in one array computation
+(:func:`batched_ascent`: L-BFGS on the sphere, vectorised over restarts, analytic gradients from
+the network engine with piecewise-linear kernels, optional early stop of restarts clearly below
+the best); :attr:`Solver.LBFGS` is the original per-restart SciPy L-BFGS (the bench baseline).
+:func:`search_optima` collects every distinct local optimum reached from random starts, from
+directions of the leading-order gradient flow (GD from a small start) and from rank-2
+constructions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from enum import Enum
 
 import numpy as np
 
 from symescape.errors import ConfigurationError, SymescapeError
 from symescape.numeric.losses import SQUARED, Loss
 from symescape.numeric.network import (
+    ForwardPass,
     Weights,
     flatten_weights,
     loss_and_gradients,
     unflatten_weights,
 )
+from symescape.numeric.teachers import TeacherKind, TeacherSpec, build_teacher, parse_teacher
 from symescape.symbolic.resolved import ActivationKernels, activation_kernels
 
 
@@ -68,18 +83,30 @@ def check_homogeneous(spec: str) -> ActivationKernels:
     return kernels
 
 
+class Solver(Enum):
+    """How restarts are ascended: all at once (batched L-BFGS) or one SciPy L-BFGS each."""
+
+    BATCHED = "batched"
+    LBFGS = "lbfgs"
+
+
 @dataclass(frozen=True, kw_only=True)
 class EscapeDirectionConfig:
     """Network, teacher and solver settings.
 
-    The teacher is y = Σ_k a_k σ_t(v_k·x) with orthonormal v_k (seeded), σ_t
-    ``teacher_activation``; ``samples`` Gaussian inputs define g.
+    ``teacher`` a :class:`TeacherSpec` or its text (``modes``, ``linear:2,1``, ``units:2,1``,
+    ``relu2:m=4``, ``deep:rank=2``); the default ``modes`` teacher is y = Σ_k a_k σ_t(v_k·x) with
+    orthonormal v_k (seeded), amplitudes ``teacher_amplitudes``, σ_t ``teacher_activation``;
+    ``outputs`` k; ``samples`` Gaussian inputs define g. ``prune``: with the batched solver, stop
+    a restart once (after 30 iterations) its value is below ``prune`` × the best (None: never).
     """
 
     activation: str = "relu"
     depth: int = 4
     width: int = 12
     input_dim: int = 8
+    outputs: int = 1
+    teacher: TeacherSpec | str = "modes"
     teacher_activation: str = "relu"
     teacher_amplitudes: tuple[float, ...] = (1.0, -0.8, 0.6)
     samples: int = 4000
@@ -87,34 +114,67 @@ class EscapeDirectionConfig:
     max_iterations: int = 5000
     tolerance: float = 1e-13
     seed: int = 0
+    solver: Solver | str = Solver.BATCHED
+    prune: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.depth, bool) or int(self.depth) != self.depth or self.depth < 1:
             raise ConfigurationError(f"depth must be an integer ≥ 1, got {self.depth!r}")
-        for name in ("width", "input_dim", "samples", "restarts", "max_iterations"):
+        for name in ("width", "input_dim", "samples", "restarts", "max_iterations", "outputs"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be ≥ 1, got {getattr(self, name)}")
-        if len(self.teacher_amplitudes) > self.input_dim:
-            raise ConfigurationError("more teacher modes than input dimensions")
+        if not isinstance(self.teacher, TeacherSpec):
+            object.__setattr__(self, "teacher", parse_teacher(self.teacher))
+        try:
+            object.__setattr__(self, "solver", Solver(self.solver))
+        except ValueError:
+            raise ConfigurationError(f"unknown solver {self.solver!r}") from None
+        if self.teacher.kind is TeacherKind.MODES:
+            if self.outputs != 1:
+                raise ConfigurationError("the modes teacher has one output; use units for k > 1")
+            if len(self.modes_amplitudes) > self.input_dim:
+                raise ConfigurationError("more teacher modes than input dimensions")
         if not (np.isfinite(self.tolerance) and self.tolerance > 0):
             raise ConfigurationError(f"tolerance must be > 0, got {self.tolerance}")
+        if self.prune is not None and not 0 < self.prune < 1:
+            raise ConfigurationError(f"prune must be in (0, 1), got {self.prune}")
+
+    @property
+    def modes_amplitudes(self) -> tuple[float, ...]:
+        return self.teacher.values or tuple(self.teacher_amplitudes)
 
     @property
     def shapes(self) -> tuple[tuple[int, int], ...]:
         if self.depth == 1:
-            return ((1, self.input_dim),)
+            return ((self.outputs, self.input_dim),)
         inner = ((self.width, self.width),) * (self.depth - 2)
-        return ((self.width, self.input_dim), *inner, (1, self.width))
+        return ((self.width, self.input_dim), *inner, (self.outputs, self.width))
+
+    def settings(self) -> dict:
+        """The settings as JSON values (the teacher as its text, Enums as their values)."""
+        out = {}
+        for key, value in vars(self).items():
+            if isinstance(value, TeacherSpec):
+                value = value.text()
+            elif isinstance(value, Enum):
+                value = value.value
+            out[key] = list(value) if isinstance(value, tuple) else value
+        return out
 
 
 @dataclass(frozen=True)
 class Problem:
-    """The fixed sample and teacher values that define g, and the student's kernels."""
+    """The fixed sample and teacher values that define g, and the student's kernels. ``y`` is
+    (B,) for k = 1 and (B, k) for k ≥ 2 (then the network runs with vector outputs)."""
 
     x: np.ndarray
     y: np.ndarray
     kernels: ActivationKernels
     shapes: tuple[tuple[int, int], ...]
+
+    @property
+    def vector(self) -> bool:
+        return self.y.ndim == 2
 
 
 def make_problem(
@@ -131,16 +191,22 @@ def make_problem(
     kernels = check_homogeneous(config.activation)
     rng = np.random.default_rng(config.seed)
     x = rng.standard_normal((config.samples, config.input_dim))
-    if target is None:
+    if target is not None:
+        y = np.asarray(target(x), dtype=float)
+    elif config.teacher.kind is TeacherKind.MODES:
         teacher = orthonormal_teacher(
-            config.input_dim, list(config.teacher_amplitudes), seed=config.seed + 1
+            config.input_dim, list(config.modes_amplitudes), seed=config.seed + 1
         )
         y = teacher(x, activation_kernels(config.teacher_activation))
     else:
-        y = np.asarray(target(x), dtype=float)
-    if y.shape != (config.samples,) or not np.all(np.isfinite(y)):
+        teacher = build_teacher(config.teacher, config.input_dim, config.outputs, config.seed + 1)
+        y = teacher(x, activation_kernels(config.teacher_activation))
+    if config.outputs == 1 and y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    expected = (config.samples,) if config.outputs == 1 else (config.samples, config.outputs)
+    if y.shape != expected or not np.all(np.isfinite(y)):
         raise ConfigurationError(
-            f"the target must give {config.samples} finite values, got shape {np.shape(y)}"
+            f"the target must give finite values of shape {expected}, got shape {np.shape(y)}"
         )
     return Problem(x, y, kernels, config.shapes)
 
@@ -154,8 +220,10 @@ def _scale(theta: Weights, factor: np.ndarray) -> Weights:
 
 
 def objective(problem: Problem, theta: Weights) -> tuple[np.ndarray, Weights]:
-    """g(θ) per ensemble member (E,) and ∇g."""
-    value, _, grads = loss_and_gradients(theta, problem.x, problem.y, CORRELATION, problem.kernels)
+    """g(θ) = E[yᵀ f_θ(x)] per ensemble member (E,) and ∇g."""
+    value, _, grads = loss_and_gradients(
+        theta, problem.x, problem.y, CORRELATION, problem.kernels, vector=problem.vector
+    )
     return -value, tuple(-g for g in grads.gradients)
 
 
@@ -234,10 +302,18 @@ class EscapeDirection:
             "violations": list(self.violations),
             "restart_values": list(self.values),
             "iterations": self.iterations,
-            "settings": {
-                k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(self.config).items()
-            },
+            "settings": self.config.settings(),
         }
+
+
+def sample_products(problem: Problem, theta: tuple[np.ndarray, ...]) -> np.ndarray:
+    """y(x_i)ᵀ f_θ(x_i) per sample (their mean is g(θ); their spread its standard error)."""
+    from symescape.numeric.network import forward
+
+    passed = forward(tuple(w[None] for w in theta), problem.x, problem.kernels, problem.vector)
+    if problem.vector:
+        return (problem.y * passed.outputs[0]).sum(axis=1)
+    return problem.y * passed.output[0]
 
 
 def random_directions(
@@ -257,10 +333,7 @@ def _optimum(
     values = [float(objective(problem, tuple(w[None] for w in th))[0][0]) for th, _ in found]
     best = int(np.argmax(values))
     theta, iterations = found[best]
-    f = loss_and_gradients(
-        tuple(w[None] for w in theta), problem.x, problem.y, SQUARED, problem.kernels
-    )[1].output[0]
-    products = problem.y * f
+    products = sample_products(problem, theta)
     plain, clarke, kinks = stationarity(problem, theta)
     spectra = layer_spectra(theta)
     balance = max(abs(s.norm2 - 1 / config.depth) for s in spectra)
@@ -280,6 +353,37 @@ def _optimum(
     )
 
 
+def _ascend(
+    config: EscapeDirectionConfig, problem: Problem, starts: np.ndarray, progress: bool = False
+) -> list[tuple[tuple[np.ndarray, ...], int]]:
+    """Ascend every row of ``starts`` (E, P) with the configured solver: (θ, iterations) each."""
+    if config.solver is Solver.BATCHED:
+        result = batched_ascent(
+            problem, starts, config.depth, config.max_iterations, prune=config.prune
+        )
+        keep = np.flatnonzero(~result.pruned)
+        return [
+            (tuple(w[0] for w in unflatten_ensemble(result.rows[k : k + 1], problem.shapes)),
+             int(result.iterations[k]))
+            for k in keep
+        ]  # fmt: skip
+    indices = range(len(starts))
+    if progress:
+        from tqdm.auto import tqdm
+
+        indices = tqdm(indices, desc=f"escape directions L={config.depth}", unit="restart")
+    return [
+        quasi_newton_ascent(
+            problem,
+            tuple(w[0] for w in unflatten_ensemble(starts[k : k + 1], problem.shapes)),
+            config.depth,
+            config.tolerance,
+            config.max_iterations,
+        )
+        for k in indices
+    ]
+
+
 def escape_direction(
     config: EscapeDirectionConfig,
     target: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -294,23 +398,8 @@ def escape_direction(
     """
     problem = make_problem(config, target)
     rng = np.random.default_rng(config.seed + 2)
-    starts = random_directions(config.shapes, config.restarts, rng)
-    indices = range(config.restarts)
-    if progress:
-        from tqdm.auto import tqdm
-
-        indices = tqdm(indices, desc=f"escape directions L={config.depth}", unit="restart")
-    found = [
-        quasi_newton_ascent(
-            problem,
-            tuple(w[k] for w in starts),
-            config.depth,
-            config.tolerance,
-            config.max_iterations,
-        )
-        for k in indices
-    ]
-    result = _optimum(config, problem, found)
+    starts = flatten_ensemble(random_directions(config.shapes, config.restarts, rng))
+    result = _optimum(config, problem, _ascend(config, problem, starts, progress))
     if result.value <= 0:
         raise ArithmeticError("g ≤ 0 at every restart: no escape direction (target uncorrelated)")
     return result
@@ -321,10 +410,8 @@ def refine_from(
 ) -> EscapeDirection:
     """Ascend from one given direction (e.g. gradient descent's before escape): the local
     optimum it leads to."""
-    found = quasi_newton_ascent(
-        problem, direction, config.depth, config.tolerance, config.max_iterations
-    )
-    return _optimum(config, problem, [found])
+    start = flatten_weights(direction)[None, :]
+    return _optimum(config, problem, _ascend(config, problem, start))
 
 
 def cosine(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> float:
@@ -452,7 +539,7 @@ def _first_layer_kinks(
     from symescape.numeric.network import backward, forward
 
     weights = tuple(w[None] for w in theta)
-    passed = forward(weights, problem.x, problem.kernels)
+    passed = forward(weights, problem.x, problem.kernels, problem.vector)
     z1 = passed.pre[0][0]
     if len(theta) == 1:
         return np.empty((0, 2), int), np.empty(0), np.empty(0)
@@ -532,3 +619,490 @@ def depth_sweep(
             store.get(params, lambda d=depth: compute(d)) if store is not None else compute(depth)
         )
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# The batched solver: every restart in one array computation.
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """One BLAS thread for the enclosed block (the solver's matrices are small; on a shared
+    machine several BLAS threads per product cost more than they give). A no-op without
+    threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
+def piecewise_linear_kernels(kernels: ActivationKernels) -> ActivationKernels:
+    """The same positively homogeneous σ as two slopes: σ(z) = σ(1) z for z > 0, −σ(−1) z for
+    z < 0 (exact for a homogeneous σ, see :func:`check_homogeneous`), σ'(0) as the kernel gives
+    it; NumPy ufuncs instead of the generated piecewise code (an order of magnitude faster)."""
+    up = float(kernels.sigma(np.array([1.0]))[0])
+    down = -float(kernels.sigma(np.array([-1.0]))[0])
+    at_zero = float(kernels.derivative(np.array([0.0]))[0])
+    if down == 0.0:
+
+        def sigma(z: np.ndarray) -> np.ndarray:
+            return np.maximum(z, 0.0) if up == 1.0 else up * np.maximum(z, 0.0)
+    else:
+
+        def sigma(z: np.ndarray) -> np.ndarray:
+            return up * np.maximum(z, 0.0) + down * np.minimum(z, 0.0)
+
+    middle, half = (up + down) / 2, (up - down) / 2
+    if at_zero == middle:
+
+        def derivative(z: np.ndarray) -> np.ndarray:
+            slope = np.sign(z)
+            slope *= half
+            slope += middle
+            return slope
+    else:
+
+        def derivative(z: np.ndarray) -> np.ndarray:
+            return np.where(z > 0, up, np.where(z < 0, down, at_zero))
+
+    return replace(kernels, sigma=sigma, derivative=derivative)
+
+
+def flatten_ensemble(weights: Weights) -> np.ndarray:
+    """An ensemble's weights as rows (E, P), layer by layer (each row as :func:`flatten_weights`
+    of that member)."""
+    return np.concatenate([w.reshape(w.shape[0], -1) for w in weights], axis=1)
+
+
+def unflatten_ensemble(rows: np.ndarray, shapes: tuple[tuple[int, int], ...]) -> Weights:
+    """Inverse of :func:`flatten_ensemble`."""
+    out, start = [], 0
+    for shape in shapes:
+        size = shape[0] * shape[1]
+        out.append(rows[:, start : start + size].reshape((rows.shape[0], *shape)))
+        start += size
+    return tuple(out)
+
+
+class BatchedObjective:
+    """g and its Riemannian gradient P∇g = ∇g − L g θ at unit rows θ (E, P), for any subset of
+    restarts in one pass of the network engine (piecewise-linear kernels, the shared sample
+    copied per member so every product is a contiguous BLAS call)."""
+
+    def __init__(self, problem: Problem, depth: int) -> None:
+        self.problem = problem
+        self.depth = depth
+        self.kernels = piecewise_linear_kernels(problem.kernels)
+        self._inputs: dict[int, np.ndarray] = {}
+        self.evaluations = 0
+
+    def inputs(self, count: int) -> np.ndarray:
+        if count not in self._inputs:
+            x = self.problem.x
+            self._inputs[count] = np.ascontiguousarray(np.broadcast_to(x, (count, *x.shape)))
+        return self._inputs[count]
+
+    def value(self, rows: np.ndarray) -> tuple[np.ndarray, ForwardPass]:
+        """g at each row (E,), with the forward pass (for :meth:`gradient`)."""
+        from symescape.numeric.network import forward
+
+        theta = unflatten_ensemble(rows, self.problem.shapes)
+        vector = self.problem.vector
+        passed = forward(theta, self.inputs(rows.shape[0]), self.kernels, vector)
+        products = self.problem.y * (passed.outputs if vector else passed.output)
+        if vector:
+            products = products.sum(axis=-1)
+        self.evaluations += rows.shape[0]
+        return products.sum(axis=1) / products.shape[1], passed
+
+    def gradient(self, rows: np.ndarray, g: np.ndarray, passed: ForwardPass) -> np.ndarray:
+        """P∇g = ∇g − L g θ at unit rows, from their forward pass."""
+        from symescape.numeric.network import backward
+
+        theta = unflatten_ensemble(rows, self.problem.shapes)
+        f = passed.outputs if self.problem.vector else passed.output
+        back = backward(theta, passed, np.broadcast_to(-self.problem.y, f.shape), self.kernels)
+        return -flatten_ensemble(back.gradients) - self.depth * g[:, None] * rows
+
+    def __call__(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        g, passed = self.value(rows)
+        return g, self.gradient(rows, g, passed)
+
+
+def _subset(passed: ForwardPass, keep: np.ndarray) -> ForwardPass:
+    return ForwardPass(tuple(z[keep] for z in passed.pre), tuple(h[keep] for h in passed.post))
+
+
+@dataclass(frozen=True)
+class AscentResult:
+    """Batched ascent output: unit points ``rows`` (E, P), values g, Riemannian gradient norms,
+    iterations per restart, and which restarts were pruned (stopped early, below the best)."""
+
+    rows: np.ndarray
+    values: np.ndarray
+    gradient_norms: np.ndarray
+    iterations: np.ndarray
+    pruned: np.ndarray
+    evaluations: int
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def batched_ascent(
+    problem: Problem,
+    starts: np.ndarray,
+    depth: int,
+    max_iterations: int = 5000,
+    gradient_tolerance: float = 1e-11,
+    memory: int = 20,
+    prune: float | None = None,
+    warmup: int = 30,
+    stall_window: int = 10,
+    stall_tolerance: float = 1e-11,
+) -> AscentResult:
+    """Maximise g on the unit sphere from every row of ``starts`` (E, P) at once: L-BFGS on
+    F = −g with the Riemannian gradient P∇g = ∇g − L g θ, steps retracted by θ ↦ θ/|θ| (g/|θ|^L
+    is constant on rays, so this is L-BFGS on h = g/|θ|^L), an Armijo backtracking line search
+    per restart. A restart stops when |P∇g| ≤ ``gradient_tolerance``·L·g, when no step of the
+    line search decreases F or g gained less than ``stall_tolerance``·g over the last
+    ``stall_window`` iterations (g sits on a kink to round-off), or after ``max_iterations``;
+    with ``prune``, once past ``warmup`` iterations, when its g is below ``prune`` × the best g
+    found so far."""
+    evaluate = BatchedObjective(problem, depth)
+    rows = _unit(np.array(starts, dtype=float))
+    count, size = rows.shape
+    with single_threaded_blas():
+        g, grad = evaluate(rows)
+        history_s = np.zeros((count, memory, size))
+        history_y = np.zeros((count, memory, size))
+        rho = np.zeros((count, memory))
+        active = np.ones(count, bool)
+        pruned = np.zeros(count, bool)
+        iterations = np.zeros(count, int)
+        recent = [g.copy()]
+        for it in range(max_iterations):
+            norms = np.linalg.norm(grad, axis=1)
+            active &= norms > gradient_tolerance * depth * np.abs(g)
+            if it >= stall_window:  # no progress over the window: on a kink to round-off
+                active &= g - recent[-stall_window] > stall_tolerance * np.abs(g)
+            if prune is not None and it >= warmup:
+                low = active & (g < prune * g.max())
+                pruned |= low
+                active &= ~low
+            idx = np.flatnonzero(active)
+            if not idx.size:
+                break
+            direction = _two_loop(-grad[idx], history_s[idx], history_y[idx], rho[idx], it, memory)
+            direction -= (direction * rows[idx]).sum(axis=1, keepdims=True) * rows[idx]
+            slope = (direction * grad[idx]).sum(axis=1)  # dg along the direction (> 0 wanted)
+            bad = slope <= 0
+            if np.any(bad):
+                direction[bad] = grad[idx[bad]]
+                rho[idx[bad]] = 0.0
+                slope[bad] = norms[idx[bad]] ** 2
+            first = rho[idx].max(axis=1) == 0
+            scale = np.where(first, np.minimum(1.0, 0.1 / np.linalg.norm(direction, axis=1)), 1.0)
+            new_rows, new_g, new_grad, ok = _line_search(
+                evaluate, rows[idx], g[idx], direction * scale[:, None], slope * scale
+            )
+            iterations[idx] += 1
+            stalled = ~ok
+            s = new_rows - rows[idx]
+            y = grad[idx] - new_grad  # gradient of F = −g
+            sy = (s * y).sum(axis=1)
+            good = ok & (sy > 1e-14 * np.linalg.norm(s, axis=1) * np.linalg.norm(y, axis=1))
+            slot = it % memory
+            history_s[idx, slot] = np.where(good[:, None], s, 0.0)
+            history_y[idx, slot] = np.where(good[:, None], y, 0.0)
+            rho[idx, slot] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
+            rows[idx[ok]], g[idx[ok]], grad[idx[ok]] = new_rows[ok], new_g[ok], new_grad[ok]
+            active[idx[stalled]] = False
+            recent = [*recent[-stall_window:], g.copy()]
+    return AscentResult(
+        rows, g, np.linalg.norm(grad, axis=1), iterations, pruned, evaluate.evaluations
+    )
+
+
+def _two_loop(
+    gradient: np.ndarray, s: np.ndarray, y: np.ndarray, rho: np.ndarray, it: int, memory: int
+) -> np.ndarray:
+    """−H∇F by the L-BFGS two-loop recursion, vectorised over restarts (``gradient`` is ∇F;
+    slots with ρ = 0 are empty and drop out)."""
+    q = gradient.copy()
+    slots = [(it - 1 - j) % memory for j in range(min(it, memory))]
+    alphas = []
+    for slot in slots:
+        alpha = rho[:, slot] * (s[:, slot] * q).sum(axis=1)
+        q -= alpha[:, None] * y[:, slot]
+        alphas.append(alpha)
+    gamma = np.ones(len(q))
+    for slot in reversed(slots):  # the newest non-empty pair sets the scale
+        yy = (y[:, slot] ** 2).sum(axis=1)
+        have = rho[:, slot] > 0
+        gamma = np.where(have, 1.0 / np.where(have, rho[:, slot] * yy, 1.0), gamma)
+    r = gamma[:, None] * q
+    for slot, alpha in zip(reversed(slots), reversed(alphas), strict=True):
+        beta = rho[:, slot] * (y[:, slot] * r).sum(axis=1)
+        r += (alpha - beta)[:, None] * s[:, slot]
+    return -r
+
+
+def _line_search(
+    evaluate: BatchedObjective,
+    rows: np.ndarray,
+    g: np.ndarray,
+    direction: np.ndarray,
+    slope: np.ndarray,
+    trials: int = 12,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Armijo backtracking on the sphere, per restart: the first t ∈ {1, ½, ¼, …} with
+    g(θ + t d) ≥ g(θ) + 10⁻⁴ t ⟨∇g, d⟩ (and a strict increase). ``ok`` False where none
+    does."""
+    new_rows, new_g = rows.copy(), g.copy()
+    new_grad = np.zeros_like(rows)
+    ok = np.zeros(len(rows), bool)
+    step = np.ones(len(rows))
+    for _ in range(trials):
+        todo = np.flatnonzero(~ok)
+        if not todo.size:
+            break
+        trial = _unit(rows[todo] + step[todo, None] * direction[todo])
+        value, passed = evaluate.value(trial)
+        accept = (value >= g[todo] + 1e-4 * step[todo] * slope[todo]) & (value > g[todo])
+        hit = todo[accept]
+        if hit.size:
+            kept = passed if accept.all() else _subset(passed, accept)
+            grad = evaluate.gradient(trial[accept], value[accept], kept)
+            new_rows[hit], new_g[hit], new_grad[hit] = trial[accept], value[accept], grad
+        ok[hit] = True
+        step[todo[~accept]] *= 0.5
+    return new_rows, new_g, new_grad, ok
+
+
+# ---------------------------------------------------------------------------------------------
+# Every distinct local optimum, from random, gradient-flow and rank-2 starts.
+
+
+class StartKind(Enum):
+    """Where a restart begins."""
+
+    RANDOM = "random"
+    FLOW = "flow"  # the direction of GD from a small start (leading order: the flow of g)
+    RANK_TWO = "rank-2"  # two disjoint rank-one paths: every layer rank two
+
+
+def flow_directions(
+    problem: Problem, depth: int, count: int, rng: np.random.Generator, growth: float = 10.0
+) -> np.ndarray:
+    """Directions of gradient descent from small random starts, at leading order (E, P).
+
+    Near the origin GD on the squared loss follows θ' = ∇g(θ) (MATH.md §10). With u = θ/|θ| and
+    ds = |θ|^{L−2} dt this is du/ds = P∇g(u), d ln|θ|/ds = L g(u): the direction moves by
+    projected gradient ascent while the norm grows. Euler steps of length 0.05/|P∇g| in u (then
+    u ↦ u/|u|), stopped per start once ln|θ| has grown by ln(``growth``) (at most 400 steps)."""
+    shapes = problem.shapes
+    rows = flatten_ensemble(random_directions(shapes, count, rng))
+    evaluate = BatchedObjective(problem, depth)
+    grown = np.zeros(count)
+    with single_threaded_blas():
+        for _ in range(400):
+            todo = np.flatnonzero(grown < np.log(growth))
+            if not todo.size:
+                break
+            g, grad = evaluate(rows[todo])
+            step = 0.05 / np.maximum(np.linalg.norm(grad, axis=1), 1e-300)
+            rows[todo] = _unit(rows[todo] + step[:, None] * grad)
+            grown[todo] += depth * g * step
+    return rows
+
+
+def rank_two_starts(
+    shapes: tuple[tuple[int, int], ...], count: int, rng: np.random.Generator, noise: float = 0.05
+) -> np.ndarray:
+    """Starts made of two disjoint rank-one paths (E, P): the hidden units split in two groups;
+    path j has first-layer rows a_j (a random unit input direction), all-ones blocks on its group
+    in the middle layers, a random output vector c_j; path 2 scaled by a random ρ ∈ [0.4, 1];
+    plus ``noise`` × a Gaussian. Every hidden layer is rank two (before the noise)."""
+    depth = len(shapes)
+    if depth < 2 or shapes[0][0] < 2:
+        return flatten_ensemble(random_directions(shapes, count, rng))
+    width = shapes[0][0]
+    groups = (np.arange(width) < width // 2, np.arange(width) >= width // 2)
+    out = []
+    for _ in range(count):
+        layers = [np.zeros(shape) for shape in shapes]
+        for j, group in enumerate(groups):
+            scale = 1.0 if j == 0 else rng.uniform(0.4, 1.0)
+            a = rng.standard_normal(shapes[0][1])
+            layers[0][group] = scale * a / np.linalg.norm(a)
+            for layer in layers[1:-1]:
+                layer[np.ix_(group, group)] = 1.0 / group.sum()
+            c = rng.standard_normal(shapes[-1][0])
+            layers[-1][:, group] = np.outer(c / np.linalg.norm(c), np.ones(group.sum()))
+        row = np.concatenate([w.ravel() for w in layers])
+        out.append(row / np.linalg.norm(row) + noise * rng.standard_normal(row.size) / np.sqrt(
+            row.size
+        ))
+    return _unit(np.array(out))
+
+
+@dataclass(frozen=True)
+class LocalOptimum:
+    """One distinct local maximum of g on the sphere: its value, how many restarts reached it
+    (by start kind), the spectra of its layers, |P∇g| there, max_l |‖W_l‖² − 1/L|, and whether
+    it is the best found."""
+
+    value: float
+    count: int
+    sources: tuple[tuple[str, int], ...]
+    layers: tuple[LayerSpectrum, ...]
+    projected_gradient: float
+    balance_error: float
+    best: bool
+    theta: tuple[np.ndarray, ...] = field(repr=False, compare=False)
+
+    @property
+    def worst_layer(self) -> LayerSpectrum | None:
+        """The layer l ≥ 2 with the smallest (σ₁/σ₂)/l^{1/4} (None if no layer has a ratio)."""
+        candidates = [s for s in self.layers if s.ratio is not None and s.layer >= 2]
+        return min(candidates, key=lambda s: s.ratio / s.bound) if candidates else None
+
+    @property
+    def violations(self) -> tuple[int, ...]:
+        return tuple(s.layer for s in self.layers if not s.holds)
+
+    def record(self) -> dict:
+        worst = self.worst_layer
+        return {
+            "value": self.value,
+            "count": self.count,
+            "sources": dict(self.sources),
+            "best": self.best,
+            "projected_gradient": self.projected_gradient,
+            "balance_error": self.balance_error,
+            "layers": [s.record() for s in self.layers],
+            "violations": list(self.violations),
+            "worst_layer": None if worst is None else worst.layer,
+            "worst_ratio": None if worst is None else worst.ratio,
+            "worst_bound": None if worst is None else worst.bound,
+        }
+
+
+@dataclass(frozen=True)
+class OptimaSearch:
+    """Every distinct local optimum (best first) from random, flow and rank-2 starts; the best
+    as an :class:`EscapeDirection` (with stationarity checks); restarts pruned early."""
+
+    config: EscapeDirectionConfig
+    optima: tuple[LocalOptimum, ...]
+    best: EscapeDirection
+    starts: tuple[tuple[str, int], ...]
+    pruned: int
+    evaluations: int
+
+    @property
+    def worst(self) -> tuple[float, float, int] | None:
+        """(σ₁/σ₂, l^{1/4}, optimum index) at the layer l ≥ 2 with the smallest ratio/bound over
+        all optima (None when no layer has two singular values)."""
+        found = [
+            (o.worst_layer.ratio, o.worst_layer.bound, k)
+            for k, o in enumerate(self.optima)
+            if o.worst_layer is not None
+        ]
+        return min(found, key=lambda t: t[0] / t[1]) if found else None
+
+    def record(self) -> dict:
+        worst = self.worst
+        return {
+            "settings": self.config.settings(),
+            "best": self.best.record(),
+            "optima": [o.record() for o in self.optima],
+            "starts": dict(self.starts),
+            "pruned": self.pruned,
+            "evaluations": self.evaluations,
+            "worst_ratio": None if worst is None else worst[0],
+            "worst_bound": None if worst is None else worst[1],
+            "worst_optimum": None if worst is None else worst[2],
+            "violations": [
+                {"optimum": k, "value": o.value, "best": o.best, "layers": list(o.violations)}
+                for k, o in enumerate(self.optima)
+                if o.violations
+            ],
+        }
+
+
+def _same_optimum(a: LocalOptimum, value: float, spectra: tuple[LayerSpectrum, ...]) -> bool:
+    if abs(a.value - value) > 1e-7 * abs(a.value):
+        return False
+    for s, t in zip(a.layers, spectra, strict=True):
+        u, v = np.array(s.singular_values), np.array(t.singular_values)
+        if np.max(np.abs(u - v)) > 1e-3 * max(u[0], v[0]):
+            return False
+    return True
+
+
+def search_optima(
+    config: EscapeDirectionConfig,
+    flow_starts: int | None = None,
+    rank_two: int | None = None,
+    target: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> OptimaSearch:
+    """Ascend ``config.restarts`` random starts, ``flow_starts`` gradient-flow directions and
+    ``rank_two`` rank-2 constructions (default: as many as restarts each), all in one batch, and
+    group the converged points into distinct local optima (same g to 1e-7 and the same singular
+    values per layer to 1e-3 of σ₁: invariant under the hidden-unit permutations).
+
+    Raises:
+        as :func:`escape_direction`.
+    """
+    problem = make_problem(config, target)
+    rng = np.random.default_rng(config.seed + 2)
+    counts = {
+        StartKind.RANDOM: config.restarts,
+        StartKind.FLOW: config.restarts if flow_starts is None else flow_starts,
+        StartKind.RANK_TWO: config.restarts if rank_two is None else rank_two,
+    }
+    blocks = [flatten_ensemble(random_directions(config.shapes, counts[StartKind.RANDOM], rng))]
+    blocks.append(flow_directions(problem, config.depth, counts[StartKind.FLOW], rng))
+    blocks.append(rank_two_starts(config.shapes, counts[StartKind.RANK_TWO], rng))
+    labels = [kind.value for kind, n in counts.items() for _ in range(n)]
+    starts = np.concatenate([b for b in blocks if len(b)], axis=0)
+    result = batched_ascent(
+        problem, starts, config.depth, config.max_iterations, prune=config.prune
+    )
+    order = np.argsort(-result.values)
+    groups: list[tuple[LocalOptimum, dict]] = []
+    for k in order:
+        if result.pruned[k]:
+            continue
+        theta = tuple(w[0] for w in unflatten_ensemble(result.rows[k : k + 1], config.shapes))
+        spectra = layer_spectra(theta)
+        for index, (optimum, sources) in enumerate(groups):
+            if _same_optimum(optimum, float(result.values[k]), spectra):
+                sources[labels[k]] = sources.get(labels[k], 0) + 1
+                groups[index] = (replace(optimum, count=optimum.count + 1), sources)
+                break
+        else:
+            balance = max(abs(s.norm2 - 1 / config.depth) for s in spectra)
+            optimum = LocalOptimum(
+                float(result.values[k]), 1, (), spectra, float(result.gradient_norms[k]),
+                float(balance), not groups, theta,
+            )  # fmt: skip
+            groups.append((optimum, {labels[k]: 1}))
+    optima = tuple(replace(o, sources=tuple(sorted(src.items()))) for o, src in groups)
+    if not optima or optima[0].value <= 0:
+        raise ArithmeticError("g ≤ 0 at every restart: no escape direction (target uncorrelated)")
+    best = _optimum(config, problem, [(optima[0].theta, int(result.iterations[order[0]]))])
+    return OptimaSearch(
+        config,
+        optima,
+        best,
+        tuple((kind.value, n) for kind, n in counts.items()),
+        int(result.pruned.sum()),
+        result.evaluations,
+    )
