@@ -102,7 +102,8 @@ def chain_monomials(
 
 
 def check_degree_bounds(spec: str | sp.Expr | Activation, depth: int, max_degree: int) -> list[str]:
-    """Violations of the §5 bounds among f's monomials (empty when they hold)."""
+    """Violations of the MATH.md §5 bounds (an insertion first at activation m has degree
+    ≥ L + m(q−1)) among f's monomials (empty when they hold)."""
     q = classify(spec).q
     problems = []
     for mono in chain_monomials(spec, depth, max_degree):

@@ -269,5 +269,6 @@ def _he(k: int) -> sp.Expr:
 
 
 def mu1(act: Activation, dps: int = DEFAULT_DPS) -> Constant:
-    """μ₁ = E_s[σ'(s)] = E_s[σ(s) s], the first Hermite coefficient (the paper's γ in §5)."""
+    """μ₁ = E_s[σ'(s)] = E_s[σ(s) s], the first Hermite coefficient
+    (MATH.md §3; the paper's γ in its §5)."""
     return gaussian_moment(act, 1, dps)
