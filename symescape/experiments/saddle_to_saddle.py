@@ -1,0 +1,317 @@
+"""Saddle to saddle: gradient flow of a deep homogeneous (ReLU) network from a small start, past
+the first escape, through the later plateaus (MATH.md §10; seed 004's conjecture).
+
+From θ(0) = ε·u (u a random unit direction) the squared loss 𝓛(θ) = E[|f_θ(x) − y(x)|²]/2 on a
+fixed Gaussian sample is followed along the gradient flow θ' = −∇𝓛(θ) (an adaptive Runge–Kutta
+integration of the flow, in flow time t). Near the origin the flow is the flow of g (the first
+escape, :mod:`symescape.experiments.escape_directions`); afterwards it may visit further saddles,
+each seen as a plateau of the loss. At each plateau we report its time span, its loss and the
+effective rank of every layer,
+
+    rank_eff(W_l) = #{i : σ_i(W_l) > τ max_t σ_1(W_l(t))}    (τ = ``rank_threshold``),
+
+and the bottleneck rank min_l rank_eff(W_l) (the smallest rank the representation passes
+through). Measured against the layer's largest σ_1 along the run, the ε-sized start counts as
+rank 0: the first plateau is the saddle at the origin. The conjecture: the bottleneck rank grows
+by one per saddle.
+
+A plateau is a maximal run of the time grid where the loss changes by at most ``flat`` × 𝓛(0)
+over every window of ``window`` grid steps, lasting at least ``min_windows`` windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from symescape.errors import ConfigurationError, SymescapeError
+from symescape.experiments.escape_directions import (
+    EscapeDirectionConfig,
+    Problem,
+    flatten_ensemble,
+    make_problem,
+    piecewise_linear_kernels,
+    random_directions,
+    single_threaded_blas,
+    unflatten_ensemble,
+)
+from symescape.numeric.losses import SQUARED
+from symescape.numeric.network import loss_and_gradients
+from symescape.numeric.teachers import TeacherSpec
+
+
+class FlowError(SymescapeError):
+    """The gradient-flow integration failed (the integrator's message is attached)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaddleConfig:
+    """Network, teacher, start and detection settings.
+
+    ``init_scale`` ε = |θ(0)|; ``time`` the flow time to integrate to (None: start from
+    ``10/ε^{max(L−2, 1)}`` and double, at most ``doublings`` times, until the loss has left its
+    start and the last half of the run is flat; the flow stops once 𝓛 < ``stop_fraction``·𝓛(0));
+    ``grid`` points of the recorded time grid; plateau detection as in the module docstring;
+    ``rank_threshold`` τ."""
+
+    depth: int = 3
+    width: int = 10
+    input_dim: int = 6
+    outputs: int = 2
+    teacher: TeacherSpec | str = "units:2,1"
+    activation: str = "relu"
+    samples: int = 1000
+    init_scale: float = 1e-2
+    time: float | None = None
+    doublings: int = 6
+    grid: int = 600
+    window: int = 6
+    flat: float = 5e-3
+    min_windows: int = 2
+    rank_threshold: float = 0.1
+    rtol: float = 1e-5
+    stop_fraction: float = 1e-4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.init_scale) and self.init_scale > 0):
+            raise ConfigurationError(f"init_scale must be > 0, got {self.init_scale}")
+        if self.time is not None and not (np.isfinite(self.time) and self.time > 0):
+            raise ConfigurationError(f"time must be > 0, got {self.time}")
+        if not 0 < self.rank_threshold < 1:
+            raise ConfigurationError(f"rank_threshold must be in (0, 1), got {self.rank_threshold}")
+        if not (self.flat > 0 and self.rtol > 0):
+            raise ConfigurationError("flat and rtol must be > 0")
+        for name in ("grid", "window", "min_windows"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.doublings < 0:
+            raise ConfigurationError(f"doublings must be ≥ 0, got {self.doublings}")
+        if self.grid < 2 * self.window * self.min_windows:
+            raise ConfigurationError("the grid must hold at least two plateaus' windows")
+        object.__setattr__(self, "teacher", self.problem_config().teacher)
+
+    def problem_config(self) -> EscapeDirectionConfig:
+        """The same sample, teacher and network shapes as the escape-direction solver uses."""
+        return EscapeDirectionConfig(
+            activation=self.activation,
+            depth=self.depth,
+            width=self.width,
+            input_dim=self.input_dim,
+            outputs=self.outputs,
+            teacher=self.teacher,
+            samples=self.samples,
+            seed=self.seed,
+        )
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """One plateau: flow times [start, end], its (median) loss, the effective rank of every
+    layer and the bottleneck rank at its middle, and those singular values."""
+
+    start: float
+    end: float
+    loss: float
+    layer_ranks: tuple[int, ...]
+    bottleneck_rank: int
+    singular_values: tuple[tuple[float, ...], ...]
+
+    def record(self) -> dict:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "loss": self.loss,
+            "layer_ranks": list(self.layer_ranks),
+            "bottleneck_rank": self.bottleneck_rank,
+            "singular_values": [list(s) for s in self.singular_values],
+        }
+
+
+@dataclass(frozen=True)
+class SaddleRun:
+    """The recorded flow (``times``, ``loss``, ``ranks`` per grid point and layer), the
+    plateaus found, and the bottleneck ranks along them."""
+
+    config: SaddleConfig
+    times: np.ndarray
+    loss: np.ndarray
+    ranks: np.ndarray
+    plateaus: tuple[Plateau, ...]
+    evaluations: int
+
+    @property
+    def bottleneck_ranks(self) -> tuple[int, ...]:
+        return tuple(p.bottleneck_rank for p in self.plateaus)
+
+    def record(self, trajectory: bool = False) -> dict:
+        out = {
+            "settings": {
+                **{k: v for k, v in vars(self.config).items() if k != "teacher"},
+                "teacher": self.config.teacher.text(),
+            },
+            "plateaus": [p.record() for p in self.plateaus],
+            "bottleneck_ranks": list(self.bottleneck_ranks),
+            "final_loss": float(self.loss[-1]),
+            "initial_loss": float(self.loss[0]),
+            "time": float(self.times[-1]),
+            "evaluations": self.evaluations,
+        }
+        if trajectory:
+            out["times"] = self.times.tolist()
+            out["loss"] = self.loss.tolist()
+            out["ranks"] = self.ranks.tolist()
+        return out
+
+
+def effective_ranks(
+    theta: tuple[np.ndarray, ...], threshold: float, reference: np.ndarray | None = None
+) -> tuple[tuple[int, ...], tuple[tuple[float, ...], ...]]:
+    """rank_eff(W_l) = #{i : σ_i(W_l) > τ r_l} per layer (2-D arrays), with the singular values;
+    r_l = ``reference[l]`` (the largest σ_1(W_l) along the run, so that the ε-sized remains of
+    the start count as rank 0) or σ_1(W_l) itself."""
+    ranks, values = [], []
+    for index, w in enumerate(theta):
+        s = np.linalg.svd(w, compute_uv=False)
+        scale = s[0] if reference is None else reference[index]
+        ranks.append(int(np.sum(s > threshold * scale)) if scale > 0 else 0)
+        values.append(tuple(map(float, s)))
+    return tuple(ranks), tuple(values)
+
+
+def find_plateaus(
+    times: np.ndarray, loss: np.ndarray, window: int, flat: float, min_windows: int
+) -> list[tuple[int, int]]:
+    """Index ranges [i, j] of the grid where |𝓛(t_{k+w}) − 𝓛(t_k)| ≤ ``flat``·𝓛(t_0) for every
+    k in [i, j − w], at least ``min_windows`` windows long (maximal runs)."""
+    change = np.abs(loss[window:] - loss[:-window])
+    still = change <= flat * loss[0]
+    runs, k = [], 0
+    while k < len(still):
+        if not still[k]:
+            k += 1
+            continue
+        start = k
+        while k < len(still) and still[k]:
+            k += 1
+        end = k - 1 + window
+        if end - start >= min_windows * window:
+            runs.append((start, end))
+    return runs
+
+
+class _Flow:
+    """−∇𝓛 as a flat vector field (piecewise-linear kernels, one network); remembers the loss at
+    the last point it was called at (the integrator's stop event reads it for free)."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.kernels = piecewise_linear_kernels(problem.kernels)
+        self.evaluations = 0
+        self._last: tuple[np.ndarray, float] | None = None
+
+    def loss_and_field(self, vector: np.ndarray) -> tuple[float, np.ndarray]:
+        theta = unflatten_ensemble(vector[None, :], self.problem.shapes)
+        value, _, back = loss_and_gradients(
+            theta, self.problem.x, self.problem.y, SQUARED, self.kernels,
+            vector=self.problem.vector,
+        )  # fmt: skip
+        self.evaluations += 1
+        self._last = (vector.copy(), float(value[0]))
+        return float(value[0]), -flatten_ensemble(back.gradients)[0]
+
+    def loss(self, vector: np.ndarray) -> float:
+        if self._last is not None and np.array_equal(self._last[0], vector):
+            return self._last[1]
+        return self.loss_and_field(vector)[0]
+
+    def __call__(self, _t: float, vector: np.ndarray) -> np.ndarray:
+        return self.loss_and_field(vector)[1]
+
+
+def _integrate(
+    flow: _Flow, start: np.ndarray, t0: float, t1: float, rtol: float, floor: float
+) -> object:
+    """Adaptive RK45 on [t0, t1] with dense output, stopped once the loss is below ``floor``."""
+    from scipy.integrate import solve_ivp
+
+    def converged(_t: float, vector: np.ndarray) -> float:
+        return flow.loss(vector) - floor
+
+    converged.terminal = True
+    result = solve_ivp(
+        flow, (t0, t1), start, method="RK45", rtol=rtol, atol=rtol * 1e-3, dense_output=True,
+        events=converged,
+    )  # fmt: skip
+    if result.status < 0:
+        raise FlowError(f"gradient-flow integration failed: {result.message}")
+    return result
+
+
+def _state_at(pieces: list, t: float) -> np.ndarray:
+    for piece in pieces:
+        if piece.t[0] <= t <= piece.t[-1]:
+            return piece.sol(t)
+    return pieces[-1].y[:, -1]
+
+
+def saddle_to_saddle(config: SaddleConfig) -> SaddleRun:
+    """Integrate the gradient flow from ε·u and find the plateaus and their ranks.
+
+    Raises:
+        ConfigurationError, NotHomogeneousError: as :func:`make_problem`; FlowError: the
+        integrator failed.
+    """
+    problem = make_problem(config.problem_config())
+    flow = _Flow(problem)
+    rng = np.random.default_rng(config.seed + 4)
+    start = config.init_scale * flatten_ensemble(random_directions(problem.shapes, 1, rng))[0]
+    horizon = config.time or 10.0 / config.init_scale ** max(config.depth - 2, 1)
+    with single_threaded_blas():
+        initial = flow.loss(start)
+        floor = config.stop_fraction * initial
+        pieces = [_integrate(flow, start, 0.0, horizon, config.rtol, floor)]
+        for _ in range(0 if config.time else config.doublings):
+            late = flow.loss(pieces[-1].y[:, -1])
+            middle = flow.loss(_state_at(pieces, horizon / 2))
+            stopped = pieces[-1].status == 1
+            if stopped or (
+                late < (1 - 10 * config.flat) * initial
+                and abs(late - middle) <= config.flat * initial
+            ):
+                break  # converged, or escaped with a flat last half
+            pieces.append(
+                _integrate(flow, pieces[-1].y[:, -1], horizon, 2 * horizon, config.rtol, floor)
+            )
+            horizon *= 2
+        times = np.linspace(0.0, horizon, config.grid + 1)
+        states = np.array([_state_at(pieces, t) for t in times])
+        loss = np.array([flow.loss(s) for s in states])
+    layers = [
+        [w[0] for w in unflatten_ensemble(s[None], problem.shapes)] for s in states
+    ]
+    spectra = np.array(
+        [[np.linalg.svd(w, compute_uv=False)[0] for w in theta] for theta in layers]
+    )
+    reference = spectra.max(axis=0)  # σ_1(W_l) at its largest along the run
+    ranks = np.array(
+        [effective_ranks(tuple(t), config.rank_threshold, reference)[0] for t in layers]
+    )
+    plateaus = []
+    for i, j in find_plateaus(times, loss, config.window, config.flat, config.min_windows):
+        middle = (i + j) // 2
+        layer_ranks, values = effective_ranks(
+            tuple(layers[middle]), config.rank_threshold, reference
+        )
+        plateaus.append(
+            Plateau(
+                float(times[i]),
+                float(times[j]),
+                float(np.median(loss[i : j + 1])),
+                layer_ranks,
+                min(layer_ranks),
+                values,
+            )
+        )
+    return SaddleRun(config, times, loss, ranks, tuple(plateaus), flow.evaluations)
