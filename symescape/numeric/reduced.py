@@ -29,6 +29,7 @@ from symescape.symbolic.activations import Activation, ActivationSpec, Z
 from symescape.symbolic.chain import chain_hessian_kernel, chain_kernel
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import EscapeConstants, escape_constants
+from symescape.symbolic.gaussian import check_chain_domain
 from symescape.symbolic.resolved import activation_kernels
 from symescape.symbolic.taylor import is_piecewise_defined, is_zero
 from symescape.symbolic.teacher import (
@@ -150,6 +151,7 @@ def reduced_model(
     cls = spec if isinstance(spec, Classification) else classify(spec)
     constants = escape_constants(cls, depth, amplitude)
     act = cls.centred.activation if cls.activation_class is ActivationClass.D else cls.activation
+    check_chain_domain(act.expr, Z, constants.depth)
     s, w = (
         split_gauss_hermite_rule(nodes // 2)
         if is_piecewise_defined(act)

@@ -262,6 +262,25 @@ def check_gaussian_domain(expr: sp.Expr, s: sp.Symbol) -> None:
         )
 
 
+@lru_cache(maxsize=512)
+def check_chain_domain(expr: sp.Expr, z: sp.Symbol, depth: int) -> None:
+    """Raise :class:`GaussianDomainError` unless the depth-L scalar chain's expectations exist.
+
+    f(s) = X_L σ(X_{L-1} σ(… σ(X_1 s))) nests σ L − 1 times (MATH.md §4). When σ grows faster
+    than every polynomial (log|σ| unbounded by c log|z|: ``sin(z) e^z``, ``e^z − 1``), two nested
+    σ grow like exp(e^{|s|}) and E_s[f(s)²] diverges, so the reduced flow does not exist for
+    L ≥ 3 (depth ≤ 2 needs only :func:`check_gaussian_domain`).
+    """
+    check_gaussian_domain(expr, z)
+    if depth >= 3 and _growth(expr, z) > 0:
+        raise GaussianDomainError(
+            f"the depth-{depth} chain nests σ = {expr} {depth - 1} times; σ grows faster than "
+            "every polynomial, so σ(σ(s)) grows like exp(exp|s|) and the Gaussian expectations of "
+            "the reduced flow diverge: use depth ≤ 2 for this activation",
+            "nested super-polynomial growth",
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # The exact rule.
 
