@@ -337,6 +337,20 @@ def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool) -> 
     help="A positively homogeneous activation (relu, leaky_relu, linear, or an expression).",
 )
 @click.option("--samples", type=int, default=4000, show_default=True, help="Gaussian inputs.")
+@click.option("--outputs", type=int, default=1, show_default=True, help="Outputs k.")
+@click.option(
+    "--teacher",
+    "teacher_spec",
+    default="modes",
+    show_default=True,
+    help="modes[:a,…] (k = 1), linear:s1,s2, units:a1,a2, relu2:m=M, deep:rank=R,depth=D,width=W.",
+)
+@click.option(
+    "--search-starts",
+    type=int,
+    default=None,
+    help="Gradient-flow and rank-2 starts each, besides the random ones [default: restarts].",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def escape_directions(
@@ -346,12 +360,16 @@ def escape_directions(
     restarts: int,
     activation_spec: str,
     samples: int,
+    outputs: int,
+    teacher_spec: str,
+    search_starts: int | None,
     seed: int,
     as_json: bool,
 ) -> None:
-    """The optimal escape direction of a deep homogeneous (ReLU) network from the origin:
-    maximise g(θ) = E[y f_θ] on the unit sphere; singular values per layer vs l^{1/4}."""
-    from symescape.experiments.escape_directions import EscapeDirectionConfig, escape_direction
+    """Escape directions of a deep homogeneous (ReLU) network from the origin: every distinct
+    local maximum of g(θ) = E[yᵀ f_θ] on the unit sphere (random, gradient-flow and rank-2
+    starts) and the best; singular values per layer vs l^{1/4}."""
+    from symescape.experiments.escape_directions import EscapeDirectionConfig, search_optima
 
     try:
         config = EscapeDirectionConfig(
@@ -359,16 +377,19 @@ def escape_directions(
             depth=depth,
             width=width,
             input_dim=input_dim,
+            outputs=outputs,
+            teacher=teacher_spec,
             restarts=restarts,
             samples=samples,
             seed=seed,
         )
-        result = escape_direction(config, progress=not as_json)
+        search = search_optima(config, search_starts, search_starts)
     except (SymescapeError, ArithmeticError) as exc:
         raise _DomainError(str(exc)) from None
     if as_json:
-        _emit_json(result.record())
+        _emit_json(search.record())
         return
+    result = search.best
     click.echo(f"value g*            {result.value:.10g} ± {result.standard_error:.2g} (sampling)")
     click.echo(f"restart values      {', '.join(f'{v:.6g}' for v in result.values)}")
     click.echo(
@@ -385,6 +406,75 @@ def escape_directions(
         click.echo(f"{s.layer:<6d} {ratio:<14} {s.bound:<10.4f} {str(s.holds):<6} {values}")
     if result.violations:
         click.echo(f"the bound fails at layers {list(result.violations)}")
+    click.echo(f"distinct local optima ({search.pruned} restarts pruned):")
+    for k, optimum in enumerate(search.optima):
+        worst = optimum.worst_layer
+        ratio = "—" if worst is None else f"{worst.ratio:.4g} at l={worst.layer}"
+        click.echo(
+            f"  {k}: g = {optimum.value:.8g}  ×{optimum.count} {dict(optimum.sources)}  "
+            f"min σ₁/σ₂ {ratio}  violations {list(optimum.violations) or 'none'}"
+            + ("  (best)" if optimum.best else "")
+        )
+
+
+@main.command("saddle-to-saddle")
+@click.option("--depth", type=int, default=3, show_default=True, help="Depth L.")
+@click.option("--width", type=int, default=10, show_default=True, help="Hidden width N.")
+@click.option("--input-dim", type=int, default=6, show_default=True, help="Input dimension D.")
+@click.option("--outputs", type=int, default=2, show_default=True, help="Outputs k.")
+@click.option(
+    "--teacher",
+    "teacher_spec",
+    default="units:3,1",
+    show_default=True,
+    help="linear:s1,s2, units:a1,a2, relu2:m=M, deep:rank=R,depth=D,width=W (modes for k = 1).",
+)
+@click.option("--samples", type=int, default=500, show_default=True, help="Gaussian inputs.")
+@click.option("--init-scale", type=float, default=1e-2, show_default=True, help="|θ(0)| = ε.")
+@click.option("--time", "flow_time", type=float, default=None, help="Flow time [default: auto].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def saddle_to_saddle_command(
+    depth: int,
+    width: int,
+    input_dim: int,
+    outputs: int,
+    teacher_spec: str,
+    samples: int,
+    init_scale: float,
+    flow_time: float | None,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Gradient flow from a small start through the plateaus: at each, its time span, loss, the
+    effective rank of every layer and the bottleneck rank."""
+    from symescape.experiments.saddle_to_saddle import SaddleConfig, saddle_to_saddle
+
+    try:
+        config = SaddleConfig(
+            depth=depth,
+            width=width,
+            input_dim=input_dim,
+            outputs=outputs,
+            teacher=teacher_spec,
+            samples=samples,
+            init_scale=init_scale,
+            time=flow_time,
+            seed=seed,
+        )
+        run = saddle_to_saddle(config)
+    except SymescapeError as exc:
+        raise _DomainError(str(exc)) from None
+    if as_json:
+        _emit_json(run.record())
+        return
+    click.echo(f"loss {run.loss[0]:.6g} → {run.loss[-1]:.3g} over flow time {run.times[-1]:.4g}")
+    click.echo("plateau  start       end         loss         layer ranks  bottleneck")
+    for k, p in enumerate(run.plateaus):
+        click.echo(
+            f"{k:<8d} {p.start:<11.5g} {p.end:<11.5g} {p.loss:<12.5g} "
+            f"{str(list(p.layer_ranks)):<12} {p.bottleneck_rank}"
+        )
 
 
 @main.command()

@@ -996,7 +996,9 @@ class LocalOptimum:
 @dataclass(frozen=True)
 class OptimaSearch:
     """Every distinct local optimum (best first) from random, flow and rank-2 starts; the best
-    as an :class:`EscapeDirection` (with stationarity checks); restarts pruned early."""
+    as an :class:`EscapeDirection` (with stationarity checks); restarts pruned early. Its record
+    is the best's record plus ``optima``, ``worst_ratio`` (with its bound and optimum) and
+    ``violations`` over all optima."""
 
     config: EscapeDirectionConfig
     optima: tuple[LocalOptimum, ...]
@@ -1019,8 +1021,7 @@ class OptimaSearch:
     def record(self) -> dict:
         worst = self.worst
         return {
-            "settings": self.config.settings(),
-            "best": self.best.record(),
+            **self.best.record(),
             "optima": [o.record() for o in self.optima],
             "starts": dict(self.starts),
             "pruned": self.pruned,
