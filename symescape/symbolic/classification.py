@@ -22,13 +22,15 @@ import sympy as sp
 
 from symescape.errors import NotAnalyticError
 from symescape.symbolic.activations import Activation, Z, activation
+from symescape.symbolic.budget import time_budget
 from symescape.symbolic.moments import Constant, mu1
 from symescape.symbolic.taylor import (
-    first_nonlinear_order,
-    is_odd,
+    decide_zero,
     is_piecewise_defined,
     is_piecewise_linear,
     is_zero,
+    nonlinear_order,
+    odd_decision,
     phi_expression,
     taylor_coefficients,
 )
@@ -123,8 +125,14 @@ def classify(spec: str | sp.Expr | Activation) -> Classification:
         UnknownActivationError, ActivationError: bad input (see :func:`activation`).
         NotAnalyticError: σ is not analytic at 0 and not piecewise-linear.
         NotRealFunctionError: σ is not real-valued.
+        TimeBudgetError: a symbolic step overran its budget (see symescape.symbolic.budget).
     """
     act = activation(spec)
+    with time_budget(f"classification of σ = {act.name}"):
+        return _classify(act)
+
+
+def _classify(act: Activation) -> Classification:
     phi = phi_expression(act)
     if is_piecewise_defined(act):
         if not is_piecewise_linear(act):
@@ -153,10 +161,14 @@ def classify(spec: str | sp.Expr | Activation) -> Classification:
 
 def _classify_analytic(act: Activation) -> Classification:
     c0, c1 = taylor_coefficients(act, 1)
-    q = first_nonlinear_order(act)
+    order = nonlinear_order(act)
+    q = order.q
     cq = None if q is None else taylor_coefficients(act, q)[q]
     phi = phi_expression(act)
-    steps: list[str] = []
+    steps: list[str] = [f"zero test decided numerically: {note}" for note in order.numeric_steps]
+    c0_zero = decide_zero(c0)
+    if not c0_zero.exact:
+        steps.append(f"zero test of σ(0) decided numerically: {c0_zero.how}")
 
     def result(
         cls: ActivationClass,
@@ -166,7 +178,7 @@ def _classify_analytic(act: Activation) -> Classification:
     ) -> Classification:
         return Classification(act, cls, q, c0, c1, cq, odd, phi, leading, centred, tuple(steps))
 
-    if not is_zero(c0):
+    if not c0_zero.holds:
         steps.append(f"σ(0) = {c0} ≠ 0, so σ is class D with φ_σ(0) = -σ(0)")
         centred_act = activation(act.expr - c0)
         centred = classify(Activation(f"{act.name} - σ(0)", centred_act.expr))
@@ -177,7 +189,10 @@ def _classify_analytic(act: Activation) -> Classification:
         steps.append("σ'' ≡ 0: σ is linear, φ_σ ≡ 0 and the imbalance is conserved")
         return result(ActivationClass.A, sp.Integer(0), True)
     steps.append(f"the first nonlinear Taylor term has order q = {q}, c_q = {cq}")
-    odd = is_odd(act)
+    parity = odd_decision(act)
+    odd = parity.holds
+    if not parity.exact:
+        steps.append(f"parity decided numerically: {parity.how}")
     leading = (q - 1) * cq * Z**q
     if odd:
         steps.append(f"σ is odd and nonlinear: class B_{q}, φ_σ = {leading} + O(z^{q + 2})")

@@ -7,13 +7,14 @@ Symbolic layer only: everything here returns SymPy objects.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
-import mpmath
 import sympy as sp
 
 from symescape.errors import NotAnalyticError, NotRealFunctionError
 from symescape.symbolic.activations import Activation, Z
+from symescape.symbolic.budget import time_budget
 
 # Heads whose presence means the expression is defined piecewise: SymPy's series would silently
 # return one branch (series(Max(0, z)) gives z), so these are decided before any expansion.
@@ -33,7 +34,74 @@ _PIECEWISE_HEADS: tuple[type, ...] = (
 )
 
 ZERO_TEST_DIGITS = 60
-"""Digits used to decide numerically that a coefficient is non-zero."""
+"""Significant digits to which a constant is evaluated when no exact test decides it."""
+
+ZERO_TEST_MAX_DIGITS = 1500
+"""Working digits SymPy's adaptive evaluation may use to separate a constant from 0; a constant
+it cannot separate (and that simplification does not reduce to 0) is taken as 0, numerically,
+with relative tolerance 10^-ZERO_TEST_MAX_DIGITS against the size of its terms."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to a yes/no question about σ and how it was reached.
+
+    Attributes:
+        holds: the answer.
+        exact: True when decided by exact arithmetic, SymPy's assumptions or simplification;
+            False when decided numerically (``how`` then states the relative tolerance).
+        how: one sentence on the route taken.
+    """
+
+    holds: bool
+    exact: bool
+    how: str
+
+
+def decide_zero(value: sp.Expr) -> Decision:
+    """Decide ``value == 0`` for a constant, exactly where possible.
+
+    Route: exact for rationals and floats; SymPy's assumptions (``is_zero``); SymPy's adaptive
+    evaluation, which either certifies ``ZERO_TEST_DIGITS`` correct significant digits of a
+    non-zero value or fails to separate it from 0 within ``ZERO_TEST_MAX_DIGITS`` digits;
+    then simplification; and only last a numeric verdict (relative tolerance, reported).
+
+    >>> decide_zero(sp.sqrt(2) * sp.sqrt(3) - sp.sqrt(6)).holds
+    True
+    >>> decide_zero(sp.Rational(1, 10**120)).holds
+    False
+    """
+    value = sp.sympify(value, strict=True)
+    if value.is_Rational or value.is_Float:
+        return Decision(value == 0, True, "exact arithmetic")
+    decided = value.is_zero
+    if decided is not None:
+        return Decision(bool(decided), True, "SymPy's exact assumptions")
+    try:
+        approximation = sp.N(value, ZERO_TEST_DIGITS, strict=True, maxn=ZERO_TEST_MAX_DIGITS)
+    except sp.core.evalf.PrecisionExhausted:
+        approximation = None
+    except (ValueError, TypeError):
+        approximation = None
+    if approximation is not None and approximation.is_Number and approximation != 0:
+        return Decision(
+            False,
+            False,
+            f"numeric: certified non-zero ({approximation:.3e}) by SymPy's adaptive evaluation",
+        )
+    if sp.simplify(value) == 0:
+        return Decision(True, True, "simplification to 0")
+    return Decision(
+        True,
+        False,
+        f"numeric: not separable from 0 at {ZERO_TEST_MAX_DIGITS} digits (relative tolerance "
+        f"1e-{ZERO_TEST_MAX_DIGITS} against its terms); taken as 0",
+    )
+
+
+def is_zero(value: sp.Expr) -> bool:
+    """``value == 0`` for a constant, decided by :func:`decide_zero`."""
+    return decide_zero(value).holds
 
 
 def is_piecewise_defined(act: Activation) -> bool:
@@ -61,23 +129,6 @@ def is_piecewise_linear(act: Activation) -> bool:
     return True
 
 
-def is_zero(value: sp.Expr) -> bool:
-    """Decide ``value == 0`` for a constant: numerically at 60 digits, then symbolically.
-
-    A constant whose 60-digit value exceeds 1e-50 is non-zero; a smaller one is zero if
-    SymPy's simplification says so, or if its 120-digit value is also below 1e-100.
-    """
-    value = sp.sympify(value)
-    if value == 0:
-        return True
-    numeric = value.evalf(ZERO_TEST_DIGITS)
-    if numeric.is_Number and abs(numeric) > sp.Float("1e-50"):
-        return False
-    if sp.simplify(value) == 0:
-        return True
-    return bool(abs(value.evalf(2 * ZERO_TEST_DIGITS)) < sp.Float("1e-100"))
-
-
 @lru_cache(maxsize=4096)
 def _term_series(term: sp.Expr, order: int) -> sp.Expr:
     """Taylor polynomial of one additive term (polynomials need no series expansion)."""
@@ -87,6 +138,15 @@ def _term_series(term: sp.Expr, order: int) -> sp.Expr:
         return sp.series(term, Z, 0, order + 1).removeO()
     except (ValueError, NotImplementedError, TypeError, sp.PoleError) as exc:
         raise NotAnalyticError(f"{term} has no Taylor series at 0: {exc}") from None
+
+
+def _exact_float(c: sp.Expr) -> sp.Expr:
+    """A float coefficient as the simple rational it stands for when that is its exact value to
+    its precision (0.5 → 1/2); otherwise unchanged (never rounded to 0)."""
+    if not c.is_Float or c == 0:
+        return c
+    guess = sp.nsimplify(c)
+    return guess if guess != 0 and abs(guess - c) <= abs(c) * sp.Float(2) ** (-c._prec + 1) else c
 
 
 @lru_cache(maxsize=512)
@@ -100,18 +160,18 @@ def _series_coefficients(expr: sp.Expr, order: int) -> tuple[sp.Expr, ...]:
     )
     if series.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
         raise NotAnalyticError(f"σ = {expr} is infinite or undefined at 0")
-    try:
-        poly = sp.Poly(sp.expand(series), Z)
-    except sp.PolynomialError:
-        raise NotAnalyticError(
-            f"σ = {expr} is not analytic at 0: its expansion there is {series}, "
-            "which has negative, fractional or logarithmic terms"
-        ) from None
-    coefficients = [sp.nsimplify(c) if c.is_Float else c for c in poly.all_coeffs()[::-1]]
-    coefficients += [sp.Integer(0)] * (order + 1 - len(coefficients))
-    for k, c in enumerate(coefficients[: order + 1]):
-        if c.has(Z):
-            raise NotAnalyticError(f"σ = {expr}: Taylor coefficient c_{k} = {c} depends on z")
+    coefficients = [sp.Integer(0)] * (order + 1)
+    for term in sp.Add.make_args(sp.expand(series)):
+        coefficient, power = term.as_coeff_exponent(Z)
+        if not (power.is_Integer and power >= 0) or coefficient.has(Z):
+            raise NotAnalyticError(
+                f"σ = {expr} is not analytic at 0: its expansion there is {series}, "
+                "which has negative, fractional or logarithmic terms"
+            )
+        if power <= order:
+            coefficients[int(power)] += coefficient
+    coefficients = [_exact_float(c) for c in coefficients]
+    for k, c in enumerate(coefficients):
         if c.is_real is False or not is_zero(sp.im(c)):
             raise NotRealFunctionError(
                 f"σ = {expr} is not real-valued near 0: c_{k} = {c} is not real"
@@ -137,6 +197,8 @@ def check_analytic(act: Activation) -> None:
 def taylor_coefficients(act: Activation, order: int) -> tuple[sp.Expr, ...]:
     """Exact Taylor coefficients ``(c_0, ..., c_order)`` of σ at 0.
 
+    σ(z) = Σ_k c_k z^k,  c_k = σ^{(k)}(0)/k!  (MATH.md §0, §3).
+
     >>> taylor_coefficients(activation("tanh"), 5)
     (0, 1, 0, -1/3, 0, 2/15)
 
@@ -151,72 +213,133 @@ def taylor_coefficients(act: Activation, order: int) -> tuple[sp.Expr, ...]:
 
 
 def phi_expression(act: Activation) -> sp.Expr:
-    """φ_σ(z) = z σ'(z) - σ(z), the pointwise failure of Euler's identity."""
+    """φ_σ(z) = z σ'(z) - σ(z), the pointwise failure of Euler's identity.
+
+    φ_σ(z) = z σ'(z) − σ(z)  (MATH.md §2, §3).
+    """
     return Z * sp.diff(act.expr, Z) - act.expr
 
 
 def phi_coefficients(act: Activation, order: int) -> tuple[sp.Expr, ...]:
-    """Taylor coefficients of φ_σ from those of σ: ``φ_k = (k-1) c_k`` (so φ_0 = -c_0, φ_1 = 0)."""
+    """Taylor coefficients of φ_σ from those of σ: ``φ_k = (k-1) c_k`` (so φ_0 = -c_0, φ_1 = 0).
+
+    φ_σ(z) = −c_0 + Σ_{k≥2} (k−1) c_k z^k  (MATH.md §3).
+    """
     return tuple((k - 1) * c for k, c in enumerate(taylor_coefficients(act, order)))
 
 
-_SAMPLE_POINTS = (1, 3, 5, 8, 13, 21)  # /7: six irregular points in (0, 3]
+_SAMPLE_POINTS = tuple(sp.Rational(p, 7) for p in (1, 3, 5, 8, 13, 21))
+"""Six irregular rational points in (0, 3], used with their negatives."""
 
 
-def _vanishes_at_samples(expr: sp.Expr, digits: int = 50) -> bool:
-    """|expr| < 10^-(digits-10) at the sample points (and their negatives), at ``digits`` digits."""
-    function = sp.lambdify(Z, expr, modules="mpmath")
-    with mpmath.workdps(digits):
-        threshold = mpmath.mpf(10) ** (-(digits - 10))
-        points = [mpmath.mpf(p) / 7 for p in _SAMPLE_POINTS]
-        return all(abs(function(x)) < threshold and abs(function(-x)) < threshold for x in points)
+def _vanishes_identically(expr: sp.Expr, what: str) -> Decision:
+    """Decide ``expr ≡ 0`` (in z) when its Taylor coefficients could not: structurally, by
+    simplification, or (reported as numeric) by :func:`decide_zero` at 12 rational points."""
+    if expr == 0:
+        return Decision(True, True, f"{what} is 0 as written")
+    with time_budget(f"simplification of {what} = {_short(expr)}"):
+        if sp.simplify(expr) == 0:
+            return Decision(True, True, f"{what} simplifies to 0")
+    points = [p for q in _SAMPLE_POINTS for p in (q, -q)]
+    decisions = [decide_zero(expr.xreplace({Z: p})) for p in points]
+    if all(d.holds for d in decisions):
+        exact = all(d.exact for d in decisions)
+        route = "exactly" if exact else "numerically (relative tolerance, see the zero test)"
+        return Decision(True, exact, f"{what} vanishes {route} at 12 points (not a proof)")
+    witness = next(p for p, d in zip(points, decisions, strict=True) if not d.holds)
+    exact = next(d.exact for d in decisions if not d.holds)
+    return Decision(False, exact, f"{what} is non-zero at z = {witness}")
 
 
-def is_affine(act: Activation) -> bool:
-    """σ'' ≡ 0: a numeric screen at 50 digits, confirmed symbolically."""
-    second = sp.diff(act.expr, Z, 2)
-    if second == 0:
-        return True
-    if not _vanishes_at_samples(second):
-        return False
-    return sp.simplify(second) == 0 or _vanishes_at_samples(second, 100)
+def _short(expr: sp.Expr) -> str:
+    text = str(expr)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
-def is_odd(act: Activation, order: int = 12) -> bool:
-    """σ(-z) = -σ(z).
+@dataclass(frozen=True)
+class NonlinearOrder:
+    """q, the order of the first non-zero Taylor coefficient c_k with k ≥ 2 (None: σ affine),
+    with every zero test that was not exact, as sentences."""
 
-    A 50-digit evaluation of σ(x) + σ(-x) at six points disproves oddness cheaply; otherwise
-    SymPy's cancellation settles it, or, failing that, vanishing even Taylor coefficients up to
-    ``order`` together with a 100-digit evaluation.
+    q: int | None
+    numeric_steps: tuple[str, ...]
+
+    @property
+    def exact(self) -> bool:
+        return not self.numeric_steps
+
+
+def nonlinear_order(act: Activation, max_order: int = 64) -> NonlinearOrder:
+    """q = min{k ≥ 2 : c_k ≠ 0}, decided by exact zero tests on the exact Taylor coefficients.
+
+    σ is affine (q = None) only when c_2 … c_max_order vanish and σ'' ≡ 0 is then confirmed.
+
+    Raises:
+        NotAnalyticError: σ'' ≢ 0 but c_2 … c_max_order all vanish (σ is flat at 0, or its first
+            nonlinear term lies beyond ``max_order``).
     """
-    defect = act.expr + act.expr.xreplace({Z: -Z})
-    if defect == 0:
-        return True
-    if not _vanishes_at_samples(defect):
-        return False
-    if sp.simplify(defect) == 0:
-        return True
-    coefficients = taylor_coefficients(act, order)
-    return all(is_zero(c) for c in coefficients[0::2]) and _vanishes_at_samples(defect, 100)
+    notes: list[str] = []
+    order, affine = 8, None
+    with time_budget(f"Taylor coefficients of σ = {_short(act.expr)}"):
+        while True:
+            coefficients = taylor_coefficients(act, order)
+            for k in range(2, order + 1):
+                decision = decide_zero(coefficients[k])
+                if not decision.exact:
+                    notes.append(f"c_{k} = {_short(coefficients[k])}: {decision.how}")
+                if not decision.holds:
+                    return NonlinearOrder(k, tuple(notes))
+            if affine is None:  # c_2 … c_8 vanish: is σ'' ≡ 0?
+                affine = _vanishes_identically(sp.diff(act.expr, Z, 2), "σ''")
+                if affine.holds:
+                    break
+            if order >= max_order:
+                raise NotAnalyticError(
+                    f"σ = {act.expr} is not affine ({affine.how}), yet c_2 … c_{max_order} all "
+                    "vanish: it is flat at 0 (not analytic there) or its first nonlinear term "
+                    "lies beyond the search order"
+                )
+            order = min(2 * order, max_order)
+    if not affine.exact:
+        notes.append(affine.how)
+    return NonlinearOrder(None, tuple(notes))
 
 
 def first_nonlinear_order(act: Activation, max_order: int = 64) -> int | None:
-    """q: the smallest k ≥ 2 with c_k ≠ 0, or None when σ is affine.
+    """q: the smallest k ≥ 2 with c_k ≠ 0, or None when σ is affine (see :func:`nonlinear_order`).
+
+    q = min{k ≥ 2 : c_k ≠ 0} in σ(z) = Σ_k c_k z^k  (MATH.md §3).
 
     Raises:
         NotAnalyticError: σ is not affine but no c_k, 2 ≤ k ≤ max_order, is non-zero.
     """
-    if is_affine(act):
-        return None
-    order = 8
-    while True:
+    return nonlinear_order(act, max_order).q
+
+
+def is_affine(act: Activation) -> bool:
+    """σ'' ≡ 0, decided as in :func:`nonlinear_order`."""
+    return nonlinear_order(act).q is None
+
+
+def odd_decision(act: Activation, order: int = 8) -> Decision:
+    """Decide σ(-z) = -σ(z): exactly when the defect σ(z) + σ(-z) is 0 as written or after
+    simplification, or when an even Taylor coefficient up to ``order`` is exactly non-zero;
+    otherwise by :func:`decide_zero` of the defect at 12 rational points (reported)."""
+    defect = act.expr + act.expr.xreplace({Z: -Z})
+    if defect == 0:
+        return Decision(True, True, "σ(z) + σ(-z) is 0 as written")
+    with time_budget(f"parity of σ = {_short(act.expr)}"):
         coefficients = taylor_coefficients(act, order)
-        for k in range(2, order + 1):
-            if not is_zero(coefficients[k]):
-                return k
-        if order >= max_order:
-            raise NotAnalyticError(
-                f"σ = {act.expr} is not affine, yet c_2 … c_{max_order} all vanish: it is flat "
-                "at 0 (not analytic there) or its first nonlinear term lies beyond the search order"
-            )
-        order = min(2 * order, max_order)
+        for k in range(0, order + 1, 2):
+            decision = decide_zero(coefficients[k])
+            if not decision.holds:
+                return Decision(False, decision.exact, f"c_{k} = {coefficients[k]} ≠ 0")
+        return _vanishes_identically(defect, "σ(z) + σ(-z)")
+
+
+def is_odd(act: Activation, order: int = 8) -> bool:
+    """σ(-z) = -σ(z), decided by :func:`odd_decision`.
+
+    σ(−z) = −σ(z), i.e. c_{2k} = 0 for every k  (MATH.md §3).
+    """
+    return odd_decision(act, order).holds
