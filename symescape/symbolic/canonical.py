@@ -91,3 +91,24 @@ def canonical_constant(expr: sp.Expr, seconds: float = CANONICAL_SECONDS) -> sp.
         if exc.step != step:
             raise
     return best
+
+
+SIMPLIFY_SECONDS = 3.0
+"""Time budget of one display simplification (the input is kept as it is past it)."""
+
+
+def simplified(expr: sp.Expr, seconds: float = SIMPLIFY_SECONDS) -> sp.Expr:
+    """``sp.simplify(expr)`` within ``seconds``, kept only when shorter; else ``expr`` itself.
+
+    For display (φ_σ of a user's σ): SymPy's simplify is open-ended on large expressions.
+    """
+    expr = sp.sympify(expr)
+    step = f"simplification of {sp.sstr(expr)[:60]}"
+    try:
+        with time_budget(step, seconds):
+            candidate = sp.simplify(expr)
+    except TimeBudgetError as exc:
+        if exc.step != step:
+            raise
+        return expr
+    return candidate if sp.count_ops(candidate) <= sp.count_ops(expr) else expr

@@ -1,0 +1,220 @@
+"""Displayed equations that fit the page, whatever the activation.
+
+A derivation document shows SymPy expressions of any size: the Taylor series of a user's σ, its
+φ_σ, exact constants. ``sp.latex`` prints each on one line, which ran 2 300 pt off the page for
+``x*tanh(log(1+exp(x)))``. This module breaks a relation ``lhs = expr`` into ``align*`` lines:
+
+- sums are broken between terms, a few terms per line, continuation lines aligned after ``=``;
+- a product too long for a line is broken between factors (``\\times`` at each continuation), a
+  sum inside it in ``\\Bigl( … \\Bigr)``, which, unlike ``\\left( … \\right)``, may span lines;
+- a long coefficient of a series is named once (``c_{2} = …``, itself broken if need be) and
+  referred to by name.
+
+Widths are estimated from the LaTeX source (:func:`glyph_width`: fractions count their wider
+part, scripts 70 %), conservatively; a test compiles documents with pdflatex and requires no
+``Overfull \\hbox`` over 1 pt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sympy as sp
+
+LINE_UNITS = 60.0
+"""Estimated glyph width of one displayed line (16 cm of 11 pt mathematics, with a margin)."""
+
+NAME_UNITS = 22.0
+"""Series coefficients wider than this are named once and referred to."""
+
+CONTINUATION = r"&\quad "
+
+_FUNCTION_NAMES = {
+    "sin", "cos", "tan", "tanh", "sinh", "cosh", "log", "exp", "atan", "operatorname", "erf",
+    "erfi", "erfc", "sqrt", "asinh", "acosh", "atanh", "asin", "acos", "sec", "csc", "cot",
+}  # fmt: skip
+_ZERO_WIDTH = {"left", "right", "Bigl", "Bigr", "bigl", "bigr", "limits", "displaystyle", "mathrm"}
+
+
+def _group(text: str, start: int) -> tuple[str, int]:
+    """The brace group starting at ``text[start] == '{'``: (content, index after it)."""
+    depth, i = 0, start
+    while i < len(text):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : i], i + 1
+        i += 1
+    return text[start + 1 :], len(text)
+
+
+def _argument(text: str, i: int) -> tuple[str, int]:
+    """A TeX argument at ``i``: a brace group, a command or one character."""
+    while i < len(text) and text[i] == " ":
+        i += 1
+    if i >= len(text):
+        return "", i
+    if text[i] == "{":
+        return _group(text, i)
+    if text[i] == "\\":
+        j = i + 1
+        while j < len(text) and text[j].isalpha():
+            j += 1
+        return text[i:j], j
+    return text[i], i + 1
+
+
+def glyph_width(latex: str) -> float:
+    """Estimated printed width of math-mode LaTeX, in average glyphs (an over-estimate).
+
+    >>> glyph_width(r"\\frac{1}{2} + z^{2}")
+    6.7
+    """
+    width, i = 0.0, 0
+    while i < len(latex):
+        char = latex[i]
+        if char == "\\":
+            j = i + 1
+            while j < len(latex) and latex[j].isalpha():
+                j += 1
+            name = latex[i + 1 : j] or latex[i + 1 : i + 2]
+            i = max(j, i + 2) if j == i + 1 else j
+            if name in ("frac", "dfrac", "tfrac"):
+                numerator, i = _argument(latex, i)
+                denominator, i = _argument(latex, i)
+                width += max(glyph_width(numerator), glyph_width(denominator)) + 1
+            elif name == "sqrt":
+                radicand, i = _argument(latex, i)
+                width += glyph_width(radicand) + 1.5
+            elif name in _ZERO_WIDTH:
+                continue
+            elif name in ("quad",):
+                width += 2
+            elif name in _FUNCTION_NAMES:
+                width += len(name)
+            else:
+                width += 1
+        elif char in "^_":
+            script, i = _argument(latex, i + 1)
+            width += 0.7 * glyph_width(script)
+        elif char in "{} &":
+            i += 1
+        elif char in "+-=<>":
+            width += 2
+            i += 1
+        else:
+            width += 1
+            i += 1
+    return round(width, 6)
+
+
+def _signed(latex: str) -> tuple[str, str]:
+    """(sign, body) of a printed term: ``-\\frac{z}{2}`` → ("-", "\\frac{z}{2}")."""
+    stripped = latex.lstrip()
+    if stripped.startswith("-"):
+        return "-", stripped[1:].lstrip()
+    return "+", stripped
+
+
+def _pack(pieces: Sequence[str], separator_of: callable, room: float) -> list[str]:
+    """Greedy packing of printed pieces into lines of at most ``room`` units."""
+    lines: list[str] = []
+    current = ""
+    for piece in pieces:
+        candidate = piece if not current else current + separator_of(piece)
+        if current and glyph_width(candidate) > room:
+            lines.append(current)
+            current = piece
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _sum_lines(terms: Sequence[str], room: float) -> list[str]:
+    """Signed terms packed into lines; each line after the first begins with its sign."""
+    pieces = []
+    for index, term in enumerate(terms):
+        sign, body = _signed(term)
+        if index == 0:
+            pieces.append(term.strip())
+        else:
+            pieces.append(f"{sign} {body}")
+    lines = _pack(pieces, lambda piece: " " + piece, room)
+    return lines
+
+
+def _factor_latex(factor: sp.Expr) -> str:
+    if factor.is_Add:
+        return rf"\left({sp.latex(factor)}\right)"
+    return sp.latex(factor)
+
+
+def _product_lines(expr: sp.Expr, room: float) -> list[str] | None:
+    """A long product broken between factors; None when it is not a product of several."""
+    numerator, denominator = sp.fraction(expr)
+    factors = list(sp.Mul.make_args(numerator))
+    if denominator != 1:
+        factors += [sp.Pow(f, -1, evaluate=False) for f in sp.Mul.make_args(denominator)]
+    coefficient = sp.Mul(*[f for f in factors if f.is_number])
+    factors = [f for f in factors if not f.is_number]
+    if len(factors) + (coefficient != 1) < 2 and not (factors and factors[0].is_Add):
+        return None
+    pieces: list[str] = [] if coefficient == 1 else [sp.latex(coefficient)]
+    for factor in factors:
+        latex = _factor_latex(factor)
+        if glyph_width(latex) <= room:
+            pieces.append(latex)
+            continue
+        base, power = (factor.base, factor.exp) if factor.is_Pow else (factor, sp.Integer(1))
+        inner = expression_lines(base, room - 4)
+        suffix = "" if power == 1 else f"^{{{sp.latex(power)}}}"
+        pieces += [r"\Bigl(" + inner[0]] + inner[1:-1] + [inner[-1] + r"\Bigr)" + suffix]
+        if len(inner) == 1:
+            pieces[-1] = r"\Bigl(" + inner[0] + r"\Bigr)" + suffix
+            del pieces[-2]
+    return _pack(pieces, lambda piece: r" \times " + piece, room)
+
+
+def expression_lines(expr: sp.Expr | str, room: float = LINE_UNITS) -> list[str]:
+    """``expr`` printed as one or more lines of at most ``room`` estimated units (the first line
+    holds the start of the expression; callers prefix the continuation lines)."""
+    if isinstance(expr, str):
+        return [expr]
+    latex = sp.latex(expr)
+    if glyph_width(latex) <= room:
+        return [latex]
+    if isinstance(expr, sp.Add):
+        terms = []
+        for term in expr.as_ordered_terms():
+            printed = sp.latex(term)
+            if glyph_width(printed) <= room:
+                terms.append(printed)
+                continue
+            sign = "-" if _signed(printed)[0] == "-" else "+"
+            body = expression_lines(-term if sign == "-" else term, room)
+            terms.append(("- " if sign == "-" else "") + body[0])
+            terms += body[1:]
+        return _sum_lines(terms, room)
+    broken = _product_lines(expr, room)
+    return broken if broken is not None else [latex]
+
+
+def relation_lines(lhs: str, rhs: sp.Expr | str, room: float = LINE_UNITS) -> list[str]:
+    """``lhs &= rhs`` as aligned ``align*`` lines (continuations start ``&\\quad``)."""
+    lines = expression_lines(rhs, room - glyph_width(lhs) - 2)
+    return [f"{lhs} &= {lines[0]}"] + [CONTINUATION + line for line in lines[1:]]
+
+
+def is_wide(coefficient: sp.Expr) -> bool:
+    """Whether a series coefficient is wide enough to be named once (:data:`NAME_UNITS`)."""
+    return glyph_width(sp.latex(coefficient)) > NAME_UNITS
+
+
+def sum_lines(lhs: str, terms: Sequence[str], room: float = LINE_UNITS) -> list[str]:
+    """``lhs &= t_1 + t_2 + …`` from printed terms, a few per line, aligned after ``=``."""
+    body = _sum_lines(list(terms) or ["0"], room - glyph_width(lhs) - 2)
+    return [f"{lhs} &= {body[0]}"] + [CONTINUATION + line for line in body[1:]]
