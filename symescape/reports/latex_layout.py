@@ -70,7 +70,7 @@ def glyph_width(latex: str) -> float:
     """Estimated printed width of math-mode LaTeX, in average glyphs (an over-estimate).
 
     >>> glyph_width(r"\\frac{1}{2} + z^{2}")
-    6.7
+    5.7
     """
     width, i = 0.0, 0
     while i < len(latex):
