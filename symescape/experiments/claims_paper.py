@@ -433,40 +433,6 @@ def check_off_manifold(quick: bool) -> Claim:
     )
 
 
-@claim("relu-low-rank")
-def check_relu_low_rank(quick: bool) -> Claim:
-    from symescape.experiments.escape_directions import depth_sweep
-
-    depths = (3, 4) if quick else (3, 4, 5, 6)
-    rows = depth_sweep(depths, quick)
-    violations = {d: r["violations"] for d, r in zip(depths, rows, strict=True) if r["violations"]}
-    ratios = [
-        min(s["ratio"] for s in r["layers"] if s["ratio"] is not None and s["layer"] > 1)
-        for r in rows
-    ]
-    balance = max(r["balance_error"] for r in rows)
-    constants = [r["rank_one_constant"] for r in rows]
-    spread = (max(constants) - min(constants)) / max(constants)
-    measured = (
-        f"depths {list(depths)}: smallest σ₁/σ₂ over layers l ≥ 2 "
-        f"{', '.join(f'{x:.2g}' for x in ratios)} (bound ≤ {max(depths) ** 0.25:.3f}); "
-        f"violations {violations or 'none'}; balance error ≤ {balance:.1e}; g*·L^(L/2) = "
-        f"{', '.join(f'{c:.7g}' for c in constants)} (spread {spread:.1e}: one rank-one path at "
-        f"every depth); Clarke residual ≤ {max(r['clarke_residual'] for r in rows):.1e}"
-    )
-    ok = balance <= 1e-6
-    verdict = verdict_for(ok) if not violations else Verdict.DISCREPANCY
-    return Claim(
-        "relu-low-rank",
-        "the optimal escape direction of a deep ReLU network from the origin has "
-        "σ₁(W_l)/σ₂(W_l) ≥ l^{1/4} in every layer, and balanced layers ‖W_l‖² = 1/L",
-        "ratio ≥ l^{1/4} at every layer of the best optimum; balance to 1e-6",
-        measured,
-        "bound exact; balance 1e-6",
-        verdict,
-    )
-
-
 @claim("fig5-cascade")
 def check_cascade(quick: bool) -> Claim:
     from symescape.experiments.multimode import CascadeConfig, cascade, count_plateaus
