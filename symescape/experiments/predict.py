@@ -56,7 +56,7 @@ from symescape.numeric.inits import ansatz_weights, he_normal_weights
 from symescape.numeric.losses import loss_from
 from symescape.numeric.quadrature import corrected_time, leading_time
 from symescape.numeric.reduced import teacher_reduced_model
-from symescape.numeric.training import DataMode, RateMode, TrainingConfig, train
+from symescape.numeric.training import DataMode, Engine, RateMode, TrainingConfig, train
 from symescape.options import RHO_STAR, validate_depth
 from symescape.symbolic.activations import Activation, activation
 from symescape.symbolic.classification import ActivationClass, classify
@@ -559,13 +559,16 @@ def _student_and_offset(config: PredictConfig) -> tuple[Activation, float]:
     return cls.centred.activation, g0
 
 
-def measure(config: PredictConfig, steps: int | None = None) -> Measurement:
+def measure(
+    config: PredictConfig, steps: int | None = None, engine: Engine = Engine.COMPILED
+) -> Measurement:
     """Train the configured network (one run) and return its escape step.
 
     Ansatz: Gauss–Hermite population data (``nodes``), the configured rates, the configured
     criterion on the ansatz scalars (product) or on the loss (fraction of the initial loss).
     He-normal: fresh Gaussian batches of ``batch``, loss criterion relative to the initial loss.
-    ``steps`` bounds the run (default ``max_steps``).
+    ``steps`` bounds the run (default ``max_steps``); ``engine`` chooses how the steps run
+    (the compiled engine pays a compilation once; the NumPy engine is quicker for short runs).
 
     Raises:
         ConfigurationError: several teacher modes (not supported here); bad options.
@@ -605,6 +608,7 @@ def measure(config: PredictConfig, steps: int | None = None) -> Measurement:
             loss=loss_from(config.loss.value),
             stop_loss_fraction=loss_stop,
             record_every=1 if loss_stop is None else max(1, budget // 1000),
+            engine=engine,
         ),
     )
     if loss_stop is not None:
@@ -633,9 +637,9 @@ def calibrate(config: PredictConfig, eps: float | None = None) -> Calibration:
     return Calibration(eps0, float(run.steps))
 
 
-def check(config: PredictConfig) -> Check:
+def check(config: PredictConfig, engine: Engine = Engine.COMPILED) -> Check:
     """Predict, then train the configured network and measure (a budget of 1.5 × the
     prediction + 100 steps when there is one)."""
     prediction = predict(config)
     budget = None if prediction.steps is None else int(1.5 * prediction.steps) + 100
-    return Check(prediction, measure(config, budget), config.learning_rate)
+    return Check(prediction, measure(config, budget, engine), config.learning_rate)

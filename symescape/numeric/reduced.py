@@ -17,6 +17,7 @@ touches SymPy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -163,11 +164,10 @@ def reduced_model(
     )
 
 
-@lru_cache(maxsize=64)
 def teacher_reduced_model(
     student: ActivationSpec | Classification,
     depth: int,
-    teacher: ActivationSpec | TeacherSpec,
+    teacher: ActivationSpec | Sequence[ActivationSpec] | TeacherSpec,
     loss: LossKind | str = LossKind.SQUARED,
     nodes: int = DEFAULT_CHAIN_NODES,
     split: bool | None = None,
@@ -186,13 +186,25 @@ def teacher_reduced_model(
         ZeroFirstHermiteError, NoLinearPathError, OutsideHypothesisError: see
             :func:`~symescape.symbolic.teacher.teacher_constants`.
     """
-    spec = teacher_spec(teacher)
+    return _teacher_reduced_model(
+        student, depth, teacher_spec(teacher), LossKind(loss), nodes, split
+    )
+
+
+@lru_cache(maxsize=64)
+def _teacher_reduced_model(
+    student: ActivationSpec | Classification,
+    depth: int,
+    spec: TeacherSpec,
+    loss: LossKind,
+    nodes: int,
+    split: bool | None,
+) -> ReducedModel:
     if not spec.single:
         raise ConfigurationError(
             f"the teacher has {len(spec.modes)} modes: the single-direction ansatz is not "
             "flow-invariant then (the student picks up every mode); use one mode here"
         )
-    loss = LossKind(loss)
     cls = student if isinstance(student, Classification) else classify(student)
     constants = teacher_constants(cls, depth, spec, loss)
     act = cls.centred.activation if constants.centred else cls.activation
@@ -203,15 +215,11 @@ def teacher_reduced_model(
             g = Activation(f"({g.name}) - ({value})", g.expr - value)
     if split is None:
         split = (
-            is_piecewise_defined(act)
-            or is_piecewise_defined(g)
-            or spec.labels is LabelMode.SIGN
+            is_piecewise_defined(act) or is_piecewise_defined(g) or spec.labels is LabelMode.SIGN
         )
     s, w = split_gauss_hermite_rule(nodes // 2) if split else gauss_hermite_rule(nodes)
     if spec.labels is LabelMode.SIGN:
         labels = sign_structure(g) * np.sign(s)
     else:
         labels = np.asarray(activation_kernels(g).sigma(s), dtype=float)
-    return ReducedModel(
-        cls, act, constants.depth, 1.0, nodes, constants, s, w, labels, loss, spec
-    )
+    return ReducedModel(cls, act, constants.depth, 1.0, nodes, constants, s, w, labels, loss, spec)

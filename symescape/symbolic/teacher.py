@@ -328,7 +328,8 @@ def teacher_constants(
 def _norm(beta: tuple[Constant, ...]) -> Constant:
     with mpmath.workdps(60):
         value = mpmath.sqrt(mpmath.fsum(b.value**2 for b in beta))
+        error = mpmath.fsum(b.error for b in beta)  # | |β| − |β'| | ≤ |β − β'| ≤ Σ_k errors
     exact = None
     if all(b.exact is not None for b in beta):
         exact = sp.sqrt(sp.Add(*(b.exact**2 for b in beta)))
-    return Constant(exact, value)
+    return Constant(exact, value, error)

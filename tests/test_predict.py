@@ -1,0 +1,366 @@
+"""Predict the plateau of the network you actually train (issue 17): general teachers and losses,
+escape in GD steps, `symescape predict`."""
+
+import json
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from click.testing import CliRunner
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+from tolerances import EXPONENT, PREDICT_HE_CALIBRATED, PREDICT_VS_GD, ROUND_OFF, rel_err
+
+from symescape.cli import main
+from symescape.errors import ConfigurationError, ZeroFirstHermiteError
+from symescape.experiments.predict import (
+    Calibration,
+    InitKind,
+    check,
+    config_from_mapping,
+    load_config,
+    measure,
+    predict,
+)
+from symescape.numeric.discrete import GradientDescentMap, ansatz_metric, escape_steps
+from symescape.numeric.function_teacher import function_teacher
+from symescape.numeric.reduced import reduced_model, teacher_reduced_model
+from symescape.numeric.training import Engine
+from symescape.symbolic.constants import escape_constants
+from symescape.symbolic.teacher import (
+    LabelMode,
+    LossKind,
+    student_teacher,
+    teacher_constants,
+    teacher_spec,
+)
+
+STUDENTS = ("tanh", "erf", "gelu", "sin", "sigmoid")
+NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)  # a symbolic example takes seconds
+
+
+def _same(a, b):
+    """Two Constants agree: the exact forms symbolically (when both exist), the values to 30
+    digits."""
+    assert (a.exact is None) == (b.exact is None)
+    if a.exact is not None:
+        assert sp.simplify(a.exact - b.exact) == 0
+    with mpmath.workdps(50):
+        assert abs(a.value - b.value) <= mpmath.mpf("1e-30") * max(1, abs(b.value))
+
+
+# --- constants ----------------------------------------------------------------------------------
+
+
+@settings(max_examples=4, phases=NO_SHRINK)
+@given(
+    st.sampled_from(STUDENTS),
+    st.integers(min_value=1, max_value=6),
+    st.fractions(min_value=-3, max_value=3, max_denominator=7).filter(lambda a: a != 0),
+)
+def test_teacher_equal_to_student_reproduces_todays_constants(student, depth, amplitude):
+    a = sp.Rational(amplitude.numerator, amplitude.denominator)
+    new = teacher_constants(student, depth, student_teacher(student, a))
+    old = escape_constants(student, depth, a)
+    _same(new.K, old.K)
+    assert (new.kappa is None) == (old.kappa is None)
+    if old.kappa is not None:
+        _same(new.kappa, old.kappa)
+        for g_new, g_old in zip(new.gamma, old.gamma, strict=True):
+            _same(g_new, g_old)
+
+
+@settings(max_examples=6, phases=NO_SHRINK)
+@given(
+    st.sampled_from(["erf(s)", "tanh(s)", "s + s**3/5", "sin(s) + cos(s)"]),
+    st.sampled_from(["tanh", "gelu"]),
+    st.fractions(min_value=-4, max_value=4, max_denominator=5).filter(lambda a: a != 0),
+    st.sampled_from([LossKind.SQUARED, LossKind.LOGISTIC]),
+)
+def test_scaling_the_teacher_scales_K_and_keeps_kappa(teacher, student, amplitude, loss):
+    a = sp.Rational(amplitude.numerator, amplitude.denominator)
+    base = teacher_constants(student, 4, teacher, loss)
+    scaled = teacher_constants(student, 4, teacher_spec(teacher).scaled(a), loss)
+    with mpmath.workdps(50):
+        factor = mpmath.mpf(a.p) / a.q
+        assert abs(scaled.K.value - factor * base.K.value) <= mpmath.mpf("1e-30") * abs(
+            base.K.value
+        )
+        assert abs(scaled.kappa.value - base.kappa.value) <= mpmath.mpf("1e-28")
+
+
+def test_K_for_a_different_teacher_is_its_first_hermite_coefficient():
+    # tanh student (c_1 = 1), erf teacher: K = E[erf(s) s] = 2/√(3π) at any depth.
+    for depth in (2, 4):
+        c = teacher_constants("tanh", depth, "erf(s)")
+        assert sp.simplify(c.K.exact - 2 / sp.sqrt(3 * sp.pi)) == 0
+    # logistic loss halves it: −ℓ'(0, y) = y/2.
+    half = teacher_constants("tanh", 4, "erf(s)", LossKind.LOGISTIC)
+    assert sp.simplify(half.K.exact - 1 / sp.sqrt(3 * sp.pi)) == 0
+    # sign labels: E[sign(s) s]/2 = 1/√(2π), for any teacher with its only sign change at 0.
+    signs = teacher_constants("tanh", 4, teacher_spec("erf(s)", LabelMode.SIGN), "logistic")
+    assert sp.simplify(signs.K.exact - 1 / sp.sqrt(2 * sp.pi)) == 0
+
+
+@pytest.mark.parametrize(("teacher", "order"), [("s**2 - 1", 2), ("s**3 - 3*s", 3), ("cos(s)", 2)])
+def test_zero_first_hermite_coefficient_is_outside_with_its_order(teacher, order):
+    with pytest.raises(ZeroFirstHermiteError) as info:
+        teacher_constants("tanh", 4, teacher)
+    assert info.value.order == order
+    result = predict(config_from_mapping({"activation": "tanh", "depth": 4, "teacher": teacher}))
+    assert result.steps is None and result.details["hermite_order"] == order
+    assert "Hermite" in result.validity
+
+
+def test_sign_labels_need_a_single_sign_change_at_zero():
+    with pytest.raises(ConfigurationError):
+        teacher_constants("tanh", 4, teacher_spec("s**3 - s", LabelMode.SIGN))
+
+
+@pytest.mark.parametrize(
+    ("student", "teacher", "loss", "labels"),
+    [
+        ("tanh", "erf(s)", "squared", "value"),
+        ("tanh", "erf(s)", "logistic", "value"),
+        ("erf", "tanh(s)", "logistic", "sign"),
+        ("gelu", "sin(s) + s**2/4", "squared", "value"),
+    ],
+)
+def test_K_and_kappa_against_the_reduced_field(student, teacher, loss, labels):
+    # Independent route: on the balanced ray X = ρ 1 the reduced field gives
+    # R = mean(F_l/X_l) = K ρ^{L-2} (1 + κ ρ^{q-1} + O(ρ^{q})); Richardson in ρ removes O(ρ^q).
+    depth = 5
+    model = teacher_reduced_model(student, depth, teacher_spec(teacher, labels), loss)
+    K, kappa, q = float(model.constants.K), float(model.constants.kappa), model.classification.q
+
+    def excess(rho):
+        R = np.mean(model.field(np.full(depth, rho)) / rho)
+        return (R / (K * rho ** (depth - 2)) - 1) / rho ** (q - 1)
+
+    rho = 0.02
+    tiny = 1e-3
+    leading = np.mean(model.field(np.full(depth, tiny)) / tiny) / (K * tiny ** (depth - 2))
+    assert abs(leading - 1) < 10 * tiny ** (q - 1) * max(1, abs(kappa))
+    estimate = 2 * excess(rho / 2) - excess(rho)  # removes the O(ρ) term of the excess
+    assert abs(estimate - kappa) <= 2e-3 * max(1, abs(kappa))
+
+
+def test_kappa_vanishes_for_an_odd_teacher_of_a_class_C_student():
+    # E[tanh(s) s²] = 0: κ = 0, and the field's excess is of higher order than O(ρ) (measured
+    # O(ρ³): GELU has c_3 = 0, and two c_2 insertions give even powers of s, which an odd teacher
+    # does not see).
+    c = teacher_constants("gelu", 4, "tanh")
+    assert c.kappa.value == 0
+    model = teacher_reduced_model("gelu", 4, "tanh")
+    rho = np.array([0.02, 0.01])
+    R = np.array([np.mean(model.field(np.full(4, r)) / r) for r in rho])
+    excess = R / (float(c.K) * rho**2) - 1
+    assert np.log(excess[0] / excess[1]) / np.log(2) >= 2 - EXPONENT
+
+
+def test_default_teacher_reduced_model_is_todays_bit_for_bit():
+    X = np.array([0.3, -0.2, 0.25, 0.4])
+    for act in ("tanh", "gelu", "softplus"):
+        old, new = reduced_model(act, 4), teacher_reduced_model(act, 4, act)
+        assert np.array_equal(old.field(X), new.field(X))
+        assert old.loss(X) == new.loss(X)
+        assert np.array_equal(old.jacobian(X), new.jacobian(X))
+
+
+def test_logistic_jacobian_against_finite_differences():
+    model = teacher_reduced_model("tanh", 4, "erf(s)", "logistic")
+    X = np.array([0.4, -0.3, 0.6, 0.5])
+    h = 1e-6
+    numeric = np.array(
+        [(model.field(X + h * e) - model.field(X - h * e)) / (2 * h) for e in np.eye(4)]
+    ).T
+    assert np.abs(model.jacobian(X) - numeric).max() <= 1e-8 * max(1, np.abs(numeric).max())
+
+
+def test_multi_mode_teacher_is_refused_by_the_single_direction_ansatz():
+    with pytest.raises(ConfigurationError):
+        teacher_reduced_model("tanh", 4, ["erf(s)", "tanh(s)"])
+    c = teacher_constants("tanh", 4, ["erf(s)", "tanh(s)/2"])
+    with mpmath.workdps(50):
+        expected = mpmath.sqrt(sum(b.value**2 for b in c.beta))
+        assert abs(c.K.value - expected) <= mpmath.mpf("1e-30")
+
+
+def test_function_teacher_uses_its_own_functions():
+    teacher = function_teacher(teacher_spec(["erf(s)", "s**2 - 1"]), 5)
+    x = np.random.default_rng(0).standard_normal((7, 5))
+    from scipy.special import erf
+
+    assert np.allclose(teacher(x), erf(x[:, 0]) + x[:, 1] ** 2 - 1, atol=ROUND_OFF)
+    signs = function_teacher(teacher_spec("s**3", LabelMode.SIGN), 5)
+    assert np.array_equal(signs(x), np.sign(x[:, 0]))
+
+
+# --- discrete steps -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("eta", [0.2, 1.0, 2.0])
+@pytest.mark.parametrize("rates", ["normalised", "uniform"])
+def test_modified_equation_against_direct_summation(eta, rates):
+    model = teacher_reduced_model("tanh", 4, "erf(s)", "logistic")
+    gd = GradientDescentMap(model, eta, ansatz_metric(4, 4, rates))
+    modified = escape_steps(gd, np.full(4, 0.1))
+    summed = escape_steps(gd, np.full(4, 0.1), method="summation")
+    assert abs(modified.steps - summed.steps) <= modified.error_estimate
+    # and the correction matters: the uncorrected flow misses by more than the estimate
+    assert abs(modified.steps_flow - summed.steps) > modified.error_estimate
+
+
+# --- prediction against training ---------------------------------------------------------------
+
+
+def _ansatz_config(student, teacher, loss, eta, eps=0.1):
+    return config_from_mapping(
+        {
+            "activation": student,
+            "depth": 4,
+            "width": 6,
+            "input_dim": 3,
+            "teacher": teacher,
+            "loss": loss,
+            "learning_rate": eta,
+            "init": {"kind": "ansatz", "eps": eps},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("student", "teacher", "loss", "eta"),
+    [("tanh", "erf(s)", "squared", 0.5), ("gelu", "tanh(s)", "logistic", 2.0)],
+)
+def test_prediction_against_full_network_gd(student, teacher, loss, eta):
+    result = check(_ansatz_config(student, teacher, loss, eta), Engine.NUMPY)
+    assert result.measurement.steps is not None
+    assert rel_err(result.prediction.steps, result.measurement.steps) <= PREDICT_VS_GD
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("eta", [0.2, 1.0])
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize(("student", "teacher"), [("tanh", "erf(s)"), ("gelu", "tanh(s)")])
+def test_prediction_against_full_network_gd_grid(student, teacher, loss, eta):
+    result = check(_ansatz_config(student, teacher, loss, eta, eps=0.05))
+    assert result.measurement.steps is not None
+    assert rel_err(result.prediction.steps, result.measurement.steps) <= PREDICT_VS_GD
+
+
+@pytest.mark.slow
+def test_he_normal_calibrated_prediction_at_two_further_eps():
+    base = {
+        "activation": "tanh",
+        "depth": 4,
+        "width": 16,
+        "input_dim": 8,
+        "learning_rate": 0.1,
+        "batch": 256,
+        "max_steps": 20000,
+    }
+
+    def config(eps, calibration=None):
+        data = {**base, "init": {"kind": "he-normal", "eps": eps, "bottleneck": 3}}
+        if calibration is not None:
+            data["calibration"] = calibration
+        return config_from_mapping(data)
+
+    first = measure(config(0.025))
+    assert first.steps is not None
+    calibration = {"eps": 0.025, "steps": first.steps}
+    for eps in (0.0125, 0.00625):
+        predicted = predict(config(eps, calibration)).steps
+        measured = measure(config(eps)).steps
+        assert measured is not None
+        assert rel_err(predicted, measured) <= PREDICT_HE_CALIBRATED
+
+
+def test_he_normal_without_calibration_predicts_the_exponent_only():
+    c = config_from_mapping(
+        {
+            "activation": "tanh",
+            "depth": 5,
+            "init": {"kind": "he-normal", "eps": 0.1, "bottleneck": 4},
+        }
+    )
+    assert c.init.kind is InitKind.HE_NORMAL
+    result = predict(c)
+    assert result.steps is None and result.details["exponent"] == -2
+    assert "prefactor" in result.validity
+    calibrated = predict(
+        config_from_mapping(
+            {
+                "activation": "tanh",
+                "depth": 5,
+                "init": {"kind": "he-normal", "eps": 0.05, "bottleneck": 4},
+                "calibration": {"eps": 0.1, "steps": 100},
+            }
+        )
+    )
+    assert calibrated.steps == pytest.approx(400)
+    with pytest.raises(ConfigurationError):
+        Calibration(0.1, -3)
+
+
+# --- configuration and CLI ----------------------------------------------------------------------
+
+
+def test_config_errors_are_specific():
+    with pytest.raises(ConfigurationError, match="unknown configuration keys"):
+        config_from_mapping({"activation": "tanh", "depth": 4, "learnign_rate": 0.1})
+    with pytest.raises(ConfigurationError):
+        config_from_mapping({"activation": "tanh", "depth": 4, "learning_rate": -1})
+    with pytest.raises(ConfigurationError):
+        config_from_mapping({"activation": "tanh", "depth": 4, "loss": "hinge"})
+    with pytest.raises(ConfigurationError):
+        config_from_mapping({"activation": "tanh", "depth": 4, "widths": [4, 5, 6]})
+    with pytest.raises(ConfigurationError):
+        config_from_mapping({"activation": "tanh"})
+
+
+def test_toml_and_json_give_the_same_config(tmp_path):
+    data = {
+        "activation": "tanh",
+        "depth": 3,
+        "teacher": "erf(s)",
+        "init": {"kind": "ansatz", "eps": 0.2},
+        "learning_rate": 0.1,
+    }
+    (tmp_path / "c.json").write_text(json.dumps(data))
+    (tmp_path / "c.toml").write_text(
+        'activation = "tanh"\ndepth = 3\nteacher = "erf(s)"\nlearning_rate = 0.1\n'
+        '[init]\nkind = "ansatz"\neps = 0.2\n'
+    )
+    assert load_config(tmp_path / "c.json") == load_config(tmp_path / "c.toml")
+    with pytest.raises(ConfigurationError):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_cli_predict_json_keys_and_error_exit(tmp_path):
+    runner = CliRunner()
+    out = runner.invoke(
+        main,
+        [
+            "predict",
+            "--activation",
+            "tanh",
+            "--depth",
+            "3",
+            "--teacher",
+            "erf(s)",
+            "--eps",
+            "0.2",
+            "--learning-rate",
+            "0.1",
+            "--json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    record = json.loads(out.output)
+    assert {"steps", "time", "order", "error_estimate", "basis", "validity"} <= set(record)
+    assert record["time"] == pytest.approx(record["steps"] * 0.1)
+    bad = runner.invoke(main, ["predict", "--activation", "tanh", "--depth", "0"])
+    assert bad.exit_code != 0 and "depth" in bad.output
