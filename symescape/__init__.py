@@ -16,7 +16,9 @@ from symescape.errors import (
     OutsideHypothesisError,
     SymescapeError,
     UnknownActivationError,
+    ZeroFirstHermiteError,
 )
+from symescape.experiments.predict import PredictConfig, Prediction, load_config, predict
 from symescape.experiments.sweeps import SweepStore, grid, run_sweep
 from symescape.experiments.verification import Claim, Verdict, verify
 from symescape.numeric.escape import (
@@ -68,6 +70,12 @@ from symescape.symbolic.taylor import (
     phi_coefficients,
     phi_expression,
     taylor_coefficients,
+)
+from symescape.symbolic.teacher import (
+    TeacherConstants,
+    TeacherSpec,
+    teacher_constants,
+    teacher_spec,
 )
 from symescape.version import __version__ as __version__
 
@@ -145,4 +153,13 @@ __all__ = [
     "Claim",
     "Verdict",
     "verify",
+    "ZeroFirstHermiteError",
+    "PredictConfig",
+    "Prediction",
+    "load_config",
+    "predict",
+    "TeacherConstants",
+    "TeacherSpec",
+    "teacher_constants",
+    "teacher_spec",
 ]

@@ -24,6 +24,7 @@ def rel_err(a: float, b: float) -> float:
     """|a - b| / max(|b|, tiny): relative error of a against the reference b."""
     return abs(a - b) / max(abs(b), 1e-300)
 
+
 PREDICT_VS_GD = 0.01
 """Predicted escape step on the ansatz against full-network GD with Gauss–Hermite data (issue 17's
 requirement; the reduced map is exact there, so only the O(η²) step-size remainder is left)."""
