@@ -30,6 +30,7 @@ from symescape.numeric.stability import (
     schur_perron,
 )
 from symescape.numeric.teachers import orthonormal_teacher
+from symescape.numeric.training import DataMode, Engine, TrainingConfig, train
 from symescape.options import RHO_STAR
 from symescape.symbolic.resolved import activation_kernels
 
@@ -76,15 +77,17 @@ def off_diagonal_mass(weights: Weights, modes: int, block_width: int) -> float:
     return worst
 
 
-def cascade(config: CascadeConfig, decoupled: bool = False) -> dict:
+def cascade(
+    config: CascadeConfig,
+    decoupled: bool = False,
+    progress: bool = False,
+    engine: Engine = Engine.COMPILED,
+) -> dict:
     """The stage cascade from modewise blocks on the block-mean reduced flow (the width-M network of
     :func:`block_mean_reduce`, exact for any block width), or, with ``decoupled``, on the decoupled
     model (off-block entries held at zero). Stage escape times against the single-mode prediction
-    and the ranking rule; the largest off-block entry is recorded along the run."""
-    from symescape.numeric.losses import SQUARED
-    from symescape.numeric.network import loss_and_gradients
-    from symescape.numeric.training import gauss_hermite_inputs
-
+    and the ranking rule; the largest off-block entry is recorded along the run. Runs
+    :func:`~symescape.numeric.training.train` (Gauss–Hermite data, decoupled: masked updates)."""
     modes, depth = len(config.amplitudes), config.depth
     teacher = orthonormal_teacher(modes, list(config.amplitudes))
     kernels = activation_kernels(config.activation)
@@ -94,35 +97,34 @@ def cascade(config: CascadeConfig, decoupled: bool = False) -> dict:
         + tuple(config.eps * eye for _ in range(depth - 2))
         + (np.full((1, 1, modes), config.eps),)
     )
-    masks = decoupled_mask(modes, depth)
     steps = int(round(config.time / config.learning_rate))
-    record_every = max(1, steps // 600)
-    x, w = gauss_hermite_inputs(teacher, config.nodes)  # directions = identity: x = s
-    y = teacher(x, kernels)
+    training = TrainingConfig(
+        steps=steps,
+        learning_rate=config.learning_rate,
+        data=DataMode.GAUSS_HERMITE,  # directions = identity: x = s
+        nodes=config.nodes,
+        record_every=max(1, steps // 600),
+        engine=engine,
+    )
+    record = train(
+        weights,
+        teacher,
+        kernels,
+        training,
+        progress,
+        masks=decoupled_mask(modes, depth) if decoupled else None,
+        keep_weights=True,
+    )
+    history = [w[:, 0] for w in record.weight_history]  # each (T, n_l, n_{l-1})
+    times = (record.steps * config.learning_rate).tolist()
+    losses = record.loss[:, 0].tolist()
+    k = np.arange(modes)
+    diagonal = np.stack(
+        [history[0][:, k, k]] + [W[:, k, k] for W in history[1:-1]] + [history[-1][:, 0, k]],
+        axis=2,
+    )  # (T, M, L)
     off_block = 1 - np.eye(modes)
-    times, losses, diagonal, off = [], [], [], []
-    for step in range(steps + 1):
-        loss, _, grads = loss_and_gradients(weights, x, y, SQUARED, kernels, w)
-        if step % record_every == 0 or step == steps:
-            times.append(step * config.learning_rate)
-            losses.append(float(loss[0]))
-            diagonal.append(
-                [
-                    [weights[0][0, k, k]]
-                    + [W[0, k, k] for W in weights[1:-1]]
-                    + [weights[-1][0, 0, k]]
-                    for k in range(modes)
-                ]
-            )
-            off.append(
-                max((float(np.abs(W[0] * off_block).max()) for W in weights[:-1]), default=0.0)
-            )
-        gradients = grads.gradients
-        if decoupled:
-            gradients = tuple(g * m for g, m in zip(gradients, masks, strict=True))
-        weights = tuple(
-            W - config.learning_rate * g for W, g in zip(weights, gradients, strict=True)
-        )
+    off = np.max([np.abs(W * off_block).max(axis=(1, 2)) for W in history[:-1]], axis=0).tolist()
     rho = np.exp(np.mean(np.log(np.abs(np.array(diagonal)) + 1e-300), axis=2))  # (T, M)
     stage_times = []
     for k in range(modes):

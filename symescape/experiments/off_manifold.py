@@ -19,8 +19,8 @@ from symescape.errors import ConfigurationError
 from symescape.numeric.fits import log_log_slope
 from symescape.numeric.inits import he_normal_weights
 from symescape.numeric.losses import SQUARED
-from symescape.numeric.network import backward, forward, loss_and_gradients
 from symescape.numeric.teachers import Teacher, single_mode_teacher
+from symescape.numeric.training import DataMode, Engine, Evaluation, TrainingConfig, train
 from symescape.symbolic.resolved import activation_kernels
 
 
@@ -80,9 +80,15 @@ def load_covariates(name: str) -> np.ndarray:
 
 
 def off_manifold_run(
-    config: OffManifoldConfig, r: int, eps: list[float], progress: bool = False
+    config: OffManifoldConfig,
+    r: int,
+    eps: list[float],
+    progress: bool = False,
+    engine: Engine = Engine.COMPILED,
 ) -> OffManifoldRun:
-    """Train ``seeds`` networks at each ε (one ensemble) and record escape steps per threshold."""
+    """Train ``seeds`` networks at each ε (one ensemble, :func:`~symescape.numeric.training.train`)
+    and record escape steps per threshold: the first evaluation step with held-out loss below
+    threshold × E[y²]/2. The run stops once every member is below the lowest threshold."""
     if not 1 <= r <= config.depth:
         raise ConfigurationError(f"need 1 ≤ r ≤ L = {config.depth}, got r = {r}")
     if any(not np.isfinite(e) or e <= 0 for e in eps):
@@ -118,42 +124,40 @@ def off_manifold_run(
     else:
         signal = (teacher(data, kernels)[:, None] * data).mean(axis=0)
         direction = signal / np.linalg.norm(signal)
-    projection = x_eval @ direction
     baseline = float(np.mean(y_eval**2) / 2)
-    escape = np.full((len(config.thresholds), members), np.nan)
-    eval_steps, signal, norms = [], [], []
-    iterator = range(config.max_steps + 1)
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(
-            iterator, desc=f"off-manifold r={r}", unit="step", leave=False, mininterval=1.0
-        )
-    for step in iterator:
-        if step % config.eval_every == 0:
-            passed = forward(weights, x_eval, kernels)
-            f = passed.output
-            loss = 0.5 * np.mean((f - y_eval) ** 2, axis=1)
-            # G_l = ∂M/∂W_l: backpropagate dM/df = v·x.
-            grads = backward(weights, passed, np.broadcast_to(projection, f.shape), kernels)
-            eval_steps.append(step)
-            signal.append((f @ projection / config.eval_batch).tolist())
-            norms.append(np.stack([(g**2).sum(axis=(1, 2)) for g in grads.gradients], 1).tolist())
-            for index, fraction in enumerate(config.thresholds):
-                hit = (loss < fraction * baseline) & np.isnan(escape[index])
-                escape[index, hit] = step
-            if not np.isnan(escape).any():
-                break
-        x = sample((members, config.batch))
-        _, _, grads = loss_and_gradients(weights, x, teacher(x, kernels), SQUARED, kernels)
-        weights = tuple(
-            w - config.learning_rate * g for w, g in zip(weights, grads.gradients, strict=True)
-        )
-        if not all(np.all(np.isfinite(w)) for w in weights):
-            raise ArithmeticError(f"off-manifold training diverged at step {step}")
+    levels = np.array(config.thresholds) * baseline
+    training = TrainingConfig(
+        steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        data=DataMode.FRESH,
+        batch=config.batch,
+        record_every=config.eval_every,
+        loss=SQUARED,
+        stop_held_out_level=float(levels.min()),
+        engine=engine,
+    )
+    record = train(
+        weights,
+        teacher,
+        kernels,
+        training,
+        progress,
+        sampler=sample,
+        evaluation=Evaluation(x_eval, y_eval, direction),
+    )
+    held_out = record.evaluation
+    evaluated = record.steps % config.eval_every == 0
+    eval_steps = record.steps[evaluated]
+    escape = np.full((len(levels), members), np.nan)
+    for index, level in enumerate(levels):
+        below = held_out.loss[evaluated] < level  # (records, members)
+        hit = below.any(axis=0)
+        escape[index, hit] = eval_steps[below.argmax(axis=0)[hit]]
+    signal = held_out.signal[evaluated].tolist()
+    norms = held_out.gradient_norms[evaluated].tolist()
     steps = escape.reshape(len(config.thresholds), len(eps), config.seeds)
     return OffManifoldRun(
-        r, list(eps), list(config.thresholds), steps.tolist(), eval_steps, signal, norms
+        r, list(eps), list(config.thresholds), steps.tolist(), eval_steps.tolist(), signal, norms
     )
 
 

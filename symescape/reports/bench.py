@@ -57,43 +57,118 @@ def best_time(function: Callable[[], object], repeat: int = 3) -> float:
     return min(times)
 
 
-@benchmark("ensemble")
-def bench_ensemble(quick: bool) -> list[BenchResult]:
-    """32 networks (L = 8, width 64, batch 512) stepped together vs one at a time."""
+def matmul_rate(size: int = 512) -> float:
+    """FLOP/s of a float64 NumPy matrix product (size × size) timed now: the machine's yardstick."""
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((size, size))
+    seconds = best_time(lambda: a @ a, 5)
+    return 2 * size**3 / seconds
+
+
+def _training_run(
+    members: int, depth: int, width: int, batch: int, steps: int, **options: object
+) -> tuple[Callable[[], object], float]:
+    """A closure running ``steps`` SGD steps of the workload (fresh Gaussian batches, tanh,
+    He-normal), and the workload's FLOPs: 6·E·B·P (forward, δ and weight gradients)."""
     from symescape.numeric.inits import he_normal_weights
     from symescape.numeric.teachers import single_mode_teacher
     from symescape.numeric.training import DataMode, TrainingConfig, train
     from symescape.symbolic.resolved import activation_kernels
 
-    members, depth, width, batch = 32, 8, 64, 512
-    steps = 1 if quick else 10
     kernels = activation_kernels("tanh")
     teacher = single_mode_teacher(width)
     weights = he_normal_weights([width] * depth + [1], ensemble=members, seed=0)
     config = TrainingConfig(
-        steps=steps, learning_rate=1e-3, data=DataMode.FRESH, batch=batch, record_every=steps
+        steps=steps,
+        learning_rate=1e-3,
+        data=DataMode.FRESH,
+        batch=batch,
+        record_every=steps,
+        **options,
     )
+    flops = 6.0 * members * batch * sum(w[0].size for w in weights) * (steps + 1)
+    return (lambda: train(weights, teacher, kernels, config)), flops
 
-    def together() -> None:
-        train(weights, teacher, kernels, config)
 
-    def one_at_a_time() -> None:
-        for m in range(members):
-            train(tuple(w[m : m + 1] for w in weights), teacher, kernels, config)
-
-    fast = best_time(together, 2)
-    slow = best_time(one_at_a_time, 2)
-    rate = members * (steps + 1) / fast
-    return [
+def _engine_results(
+    name: str,
+    shape: tuple[int, int, int, int],
+    steps: int,
+    targets: tuple[float, float],
+    batchings: tuple[str, ...],
+) -> list[BenchResult]:
+    members, depth, width, batch = shape
+    numpy_run, flops = _training_run(*shape, steps, engine="numpy")
+    rate = matmul_rate()
+    slow = best_time(numpy_run, 2)
+    results = []
+    times = {}
+    for batching in batchings:
+        run, _ = _training_run(*shape, steps, engine="compiled", batching=batching)
+        run()  # compile once, outside the timing
+        times[batching] = best_time(run, 3)
+    best = min(times, key=times.get)
+    fast = times[best]
+    label = f"E={members}, L={depth}, N={width}, B={batch}, {steps + 1} steps"
+    detail = ", ".join(f"{b} {(steps + 1) / t:.0f} steps/s" for b, t in times.items())
+    results.append(
         BenchResult(
-            "ensemble",
-            "32 networks batched",
-            "one at a time",
+            name,
+            f"compiled ({best})",
+            "NumPy engine",
             fast,
             slow,
-            note=f"{rate:.0f} network-steps/s batched; L={depth}, N={width}, B={batch}",
+            note=f"{label}; {detail}; NumPy {(steps + 1) / slow:.0f} steps/s",
+            target=targets[0],
         )
-    ]
+    )
+    results.append(
+        BenchResult(
+            f"{name}-flops",
+            "compiled FLOP rate",
+            "float64 matmul rate",
+            fast,
+            flops / rate,
+            note=(
+                f"{flops / fast / 1e9:.1f} GFLOP/s compiled vs {rate / 1e9:.1f} GFLOP/s for a "
+                f"512² matmul (ratio = fraction of the matmul rate); NumPy engine "
+                f"{flops / slow / 1e9:.1f} GFLOP/s"
+            ),
+            target=targets[1],
+        )
+    )
+    if len(times) > 1:
+        one, many = times["one-at-a-time"], times["batched"]
+        results.append(
+            BenchResult(
+                f"{name}-batching",
+                "batched (vmap)",
+                "one at a time (lax.map)",
+                many,
+                one,
+                note=f"{label}; the engine's automatic choice picks the faster",
+            )
+        )
+    return results
+
+
+@benchmark("train")
+def bench_train(quick: bool) -> list[BenchResult]:
+    """The off-manifold SGD workload (20 networks, L = 8 tanh, width 16, D 16, batch 128):
+    compiled engine vs NumPy engine, and the compiled FLOP rate against a float64 matmul."""
+    return _engine_results(
+        "train", (20, 8, 16, 128), 20 if quick else 100, (4.0, 0.15), ("auto",)
+    )
+
+
+@benchmark("ensemble")
+def bench_ensemble(quick: bool) -> list[BenchResult]:
+    """32 networks (L = 8, width 64, batch 512): compiled vs NumPy engine, batched and one at a
+    time, and the compiled FLOP rate against a float64 matmul."""
+    return _engine_results(
+        "ensemble", (32, 8, 64, 512), 1 if quick else 4, (3.0, 0.30), ("batched", "one-at-a-time")
+    )
 
 
 @benchmark("escape-ode")
