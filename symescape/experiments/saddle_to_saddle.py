@@ -70,8 +70,8 @@ class SaddleConfig:
     flat: float = 5e-3
     min_windows: int = 2
     rank_threshold: float = 0.1
-    rtol: float = 1e-5
-    stop_fraction: float = 1e-4
+    rtol: float = 1e-4
+    stop_fraction: float = 1e-2
     seed: int = 0
 
     def __post_init__(self) -> None:
