@@ -11,7 +11,13 @@ from typing import Any
 
 import click
 
-from symescape.errors import NoLinearPathError, OutsideHypothesisError, SymescapeError
+from symescape.errors import (
+    ConfigurationError,
+    NoLinearPathError,
+    OutsideHypothesisError,
+    SymescapeError,
+)
+from symescape.options import check_memory, require_real
 from symescape.reports.tables import (
     classification_latex,
     classification_record,
@@ -29,11 +35,72 @@ class _DomainError(click.ClickException):
         return self.message
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class _SafeGroup(click.Group):
+    """The one place where library errors become one-line messages: SymescapeError (and the
+    numerical ArithmeticError, MemoryError, RecursionError) and click's usage errors exit 2
+    with a single line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _DomainError:
+            raise
+        except click.UsageError as exc:
+            raise _DomainError(_one_line(exc.format_message())) from None
+        except SymescapeError as exc:
+            raise _DomainError(_one_line(str(exc))) from None
+        except (ArithmeticError, RecursionError) as exc:
+            raise _DomainError(
+                f"numerical failure ({type(exc).__name__}): {_one_line(str(exc))}"
+            ) from None
+        except MemoryError:
+            raise _DomainError("out of memory: use smaller sizes") from None
+
+
+class _Real(click.ParamType):
+    """A float option checked by :func:`require_real` (finite unless ``allow_inf``)."""
+
+    name = "number"
+
+    def __init__(self, minimum: float | None, strict: bool, allow_inf: bool = False) -> None:
+        self.minimum, self.strict, self.allow_inf = minimum, strict, allow_inf
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float):
+            number = value
+        else:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number", param, ctx)
+        try:
+            name = param.opts[0] if param is not None and param.opts else "the value"
+            return require_real(
+                number, name, minimum=self.minimum, strict=self.strict, allow_inf=self.allow_inf
+            )
+        except ConfigurationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+FINITE = _Real(None, strict=False)
+"""Any finite number."""
+POSITIVE = _Real(0.0, strict=True)
+"""Finite and > 0 (tolerances, scales, amplitudes)."""
+NON_NEGATIVE_TIME = _Real(0.0, strict=False, allow_inf=True)
+"""≥ 0, not NaN (time budgets; inf means none)."""
+SIZE = click.IntRange(min=1)
+SEED = click.IntRange(min=0)
+
+
 def _emit_json(payload: Any) -> None:
     click.echo(json.dumps(payload, indent=2, allow_nan=False, ensure_ascii=False))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="symescape")
 def main() -> None:
     """symescape: saddle escape in deep nonlinear networks, exact where possible."""
@@ -41,9 +108,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("activation_spec", metavar="ACTIVATION")
-@click.option("--depth", type=int, default=None, help="Depth L: also print K and κ.")
+@click.option("--depth", type=SIZE, default=None, help="Depth L: also print K and κ.")
 @click.option(
-    "--amplitude", type=float, default=1.0, show_default=True, help="Teacher amplitude a."
+    "--amplitude", type=POSITIVE, default=1.0, show_default=True, help="Teacher amplitude a."
 )
 @click.option(
     "--order",
@@ -63,24 +130,21 @@ def classify(
     as_latex: bool,
 ) -> None:
     """Classify ACTIVATION (a registry name or an expression such as 'x*tanh(x)')."""
-    try:
-        cls = classify_activation(activation_spec)
-        constants, constants_error = None, None
-        if depth is not None:
-            try:
-                constants = escape_constants(cls, depth, amplitude)
-            except (NoLinearPathError, OutsideHypothesisError) as exc:
-                constants_error = str(exc)
-        if as_json:
-            _emit_json(classification_record(cls, constants, order, constants_error))
-        elif as_latex:
-            click.echo(classification_latex(cls, constants, order))
-        else:
-            click.echo(classification_table(cls, constants, order))
-            if constants_error:
-                click.echo(f"\nK, κ: {constants_error}")
-    except SymescapeError as exc:
-        raise _DomainError(str(exc)) from None
+    cls = classify_activation(activation_spec)
+    constants, constants_error = None, None
+    if depth is not None:
+        try:
+            constants = escape_constants(cls, depth, amplitude)
+        except (NoLinearPathError, OutsideHypothesisError) as exc:
+            constants_error = str(exc)
+    if as_json:
+        _emit_json(classification_record(cls, constants, order, constants_error))
+    elif as_latex:
+        click.echo(classification_latex(cls, constants, order))
+    else:
+        click.echo(classification_table(cls, constants, order))
+        if constants_error:
+            click.echo(f"\nK, κ: {constants_error}")
 
 
 @main.command()
@@ -91,9 +155,9 @@ def classify(
     show_default=True,
     help="Activation name or expression.",
 )
-@click.option("--depth", type=int, default=4, show_default=True, help="Depth L.")
-@click.option("--width", type=int, default=8, show_default=True, help="Hidden width N.")
-@click.option("--input-dim", type=int, default=6, show_default=True, help="Input dimension D.")
+@click.option("--depth", type=SIZE, default=4, show_default=True, help="Depth L.")
+@click.option("--width", type=SIZE, default=8, show_default=True, help="Hidden width N.")
+@click.option("--input-dim", type=SIZE, default=6, show_default=True, help="Input dimension D.")
 @click.option(
     "--loss",
     "loss_name",
@@ -101,8 +165,8 @@ def classify(
     default="squared",
     show_default=True,
 )
-@click.option("--batch", type=int, default=32, show_default=True, help="Batch size.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch", type=SIZE, default=32, show_default=True, help="Batch size.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def identity(
     activation_spec: str,
@@ -117,12 +181,10 @@ def identity(
     """Check the imbalance identity (scalar, matrix, preconditioned) on a random network."""
     from symescape.experiments.imbalance import random_identity_check
 
-    try:
-        check = random_identity_check(
-            activation_spec, depth, width, input_dim, loss_name, batch, seed
-        )
-    except SymescapeError as exc:
-        raise _DomainError(str(exc)) from None
+    parameters = input_dim * width + max(depth - 2, 0) * width**2 + width
+    check_memory(8 * (4 * parameters + 8 * batch * width * depth + 4 * width**2), "identity")
+    check = random_identity_check(activation_spec, depth, width, input_dim, loss_name, batch, seed)
+    measured, underflowed = _measurable_error(check)
     layers = [
         {
             "layer": c.layer,
@@ -146,9 +208,12 @@ def identity(
                 "seed": seed,
                 "layers": layers,
                 "matrix_max_abs_error": float(check.matrix_max_abs_error),
-                "max_rel_error": float(check.max_rel_error),
+                "max_rel_error": measured,
+                "underflowed_identities": underflowed,
             }
         )
+        if measured is None:
+            sys.exit(1)
         return
     click.echo(
         f"imbalance identity: {activation_spec}, L={depth}, N={width}, D={input_dim}, "
@@ -162,10 +227,32 @@ def identity(
             f"{row['layer']:>3},{row['layer'] + 1:<2} {row['lhs']:>22.15e} "
             f"{row['rhs']:>22.15e} {row['abs_error']:>10.2e}"
         )
+    if underflowed:
+        click.echo(
+            f"{underflowed} identities have terms below the smallest normal double "
+            f"({_TINY:.1e}): they underflowed, so their relative error is not measured"
+        )
+    if measured is None:
+        click.echo("no identity could be measured (every one underflowed); use a smaller depth")
+        sys.exit(1)
     click.echo(
         f"matrix form: max abs error {check.matrix_max_abs_error:.2e}; "
-        f"max relative error over all forms {check.max_rel_error:.2e}"
+        f"max relative error over all measurable forms {measured:.2e}"
     )
+
+
+_TINY = 2.2250738585072014e-308  # the smallest normal double
+
+
+def _measurable_error(check: Any) -> tuple[float | None, int]:
+    """The largest relative error over the identities whose terms are normal doubles, and the
+    number of identities that underflowed (terms below the smallest normal double)."""
+    forms = list(check.scalar) + list(check.preconditioned)
+    errors = [float(c.rel_error) for c in forms if c.scale >= _TINY]
+    if check.matrix_scale >= _TINY:
+        errors.append(float(check.matrix_max_abs_error / check.matrix_scale))
+    underflowed = sum(1 for c in forms if c.scale < _TINY) + (check.matrix_scale < _TINY)
+    return (max(errors) if errors else None), int(underflowed)
 
 
 @main.command()
@@ -188,17 +275,18 @@ def bench(names: tuple[str, ...], quick: bool, as_json: bool) -> None:
 
 def _parse_scales(text: str) -> list[float]:
     try:
-        return [float(part) for part in text.split(",") if part.strip()]
+        values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise _DomainError(f"--scales must be comma-separated numbers, got {text!r}") from None
+    return [require_real(v, "--scales entry", minimum=0.0, strict=True) for v in values]
 
 
 @main.command()
 @click.option("--activation", "activation_spec", default="tanh", show_default=True)
-@click.option("--depth", type=int, required=True, help="Depth L.")
-@click.option("--eps", type=float, default=None, help="Balanced start: every X_l = ε.")
+@click.option("--depth", type=SIZE, required=True, help="Depth L.")
+@click.option("--eps", type=POSITIVE, default=None, help="Balanced start: every X_l = ε.")
 @click.option("--scales", default=None, help="Initial scales s1,...,sL (comma-separated).")
-@click.option("--amplitude", type=float, default=1.0, show_default=True)
+@click.option("--amplitude", type=FINITE, default=1.0, show_default=True)
 @click.option(
     "--criterion",
     default="product:0.5",
@@ -206,8 +294,10 @@ def _parse_scales(text: str) -> list[float]:
     help="product:RHO (geometric mean reaches RHO) or loss:FRACTION.",
 )
 @click.option("--method", type=click.Choice(["fast", "lsoda"]), default="fast", show_default=True)
-@click.option("--rtol", type=float, default=1e-10, show_default=True)
-@click.option("--max-time", type=float, default=float("inf"), help="Time budget of the ODE.")
+@click.option("--rtol", type=POSITIVE, default=1e-10, show_default=True)
+@click.option(
+    "--max-time", type=NON_NEGATIVE_TIME, default=float("inf"), help="Time budget of the ODE."
+)
 @click.option("--json", "as_json", is_flag=True)
 def escape(
     activation_spec: str,
@@ -229,22 +319,19 @@ def escape(
 
     if (eps is None) == (scales is None):
         raise _DomainError("give exactly one of --eps and --scales")
-    try:
-        model = reduced_model(activation_spec, depth, amplitude)
-        values = np.full(depth, eps) if eps is not None else np.array(_parse_scales(scales))
-        report = escape_times(
-            model,
-            values,
-            EscapeCriterion.parse(criterion),
-            method=method,
-            rtol=rtol,
-            max_time=max_time,
-        )
-    except SymescapeError as exc:
-        raise _DomainError(str(exc)) from None
+    check_memory(8 * 256 * depth, f"escape at depth {depth}")
+    parsed_criterion = EscapeCriterion.parse(criterion)
+    values = np.full(depth, eps) if eps is not None else np.array(_parse_scales(scales))
+    model = reduced_model(activation_spec, depth, amplitude)
+    _warn_outside_hypothesis(activation_spec)
+    report = escape_times(
+        model, values, parsed_criterion, method=method, rtol=rtol, max_time=max_time
+    )
     record = {**report.record(), "activation": activation_spec}
     if as_json:
         _emit_json(record)
+        if not report.ode.escaped:
+            sys.exit(1)
         return
     for key in (
         "activation",
@@ -266,6 +353,22 @@ def escape(
         click.echo(f"{'':<15} {report.ode.message} (time reached {report.ode.time_reached:.6g})")
     for note in report.notes:
         click.echo(f"note: {note}")
+    if not report.ode.escaped:
+        sys.exit(1)
+
+
+def _warn_outside_hypothesis(activation_spec: str) -> None:
+    """Warn on stderr, as ``classify`` does, when σ is outside the classification's hypothesis."""
+    try:
+        cls = classify_activation(activation_spec)
+    except SymescapeError:
+        return
+    if not cls.in_hypothesis:
+        click.echo(
+            f"warning: σ = {cls.activation.name} lies outside the hypothesis of the classification "
+            "(MATH.md §3), so the escape theory's constants may not apply",
+            err=True,
+        )
 
 
 @main.command()
@@ -325,10 +428,10 @@ def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool) -> 
 
 
 @main.command("escape-directions")
-@click.option("--depth", type=int, default=4, show_default=True, help="Depth L.")
-@click.option("--width", type=int, default=12, show_default=True, help="Hidden width N.")
-@click.option("--input-dim", type=int, default=8, show_default=True, help="Input dimension D.")
-@click.option("--restarts", type=int, default=8, show_default=True, help="Random starts.")
+@click.option("--depth", type=SIZE, default=4, show_default=True, help="Depth L.")
+@click.option("--width", type=SIZE, default=12, show_default=True, help="Hidden width N.")
+@click.option("--input-dim", type=SIZE, default=8, show_default=True, help="Input dimension D.")
+@click.option("--restarts", type=SIZE, default=8, show_default=True, help="Random starts.")
 @click.option(
     "--activation",
     "activation_spec",
@@ -336,8 +439,8 @@ def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool) -> 
     show_default=True,
     help="A positively homogeneous activation (relu, leaky_relu, linear, or an expression).",
 )
-@click.option("--samples", type=int, default=4000, show_default=True, help="Gaussian inputs.")
-@click.option("--outputs", type=int, default=1, show_default=True, help="Outputs k.")
+@click.option("--samples", type=SIZE, default=4000, show_default=True, help="Gaussian inputs.")
+@click.option("--outputs", type=SIZE, default=1, show_default=True, help="Outputs k.")
 @click.option(
     "--teacher",
     "teacher_spec",
@@ -351,7 +454,7 @@ def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool) -> 
     default=None,
     help="Gradient-flow and rank-2 starts each, besides the random ones [default: restarts].",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def escape_directions(
     depth: int,
@@ -371,6 +474,9 @@ def escape_directions(
     starts) and the best; singular values per layer vs l^{1/4}."""
     from symescape.experiments.escape_directions import EscapeDirectionConfig, search_optima
 
+    starts = restarts + 2 * (restarts if search_starts is None else search_starts)
+    per_start = samples * width * (depth + 1) * 6 + depth * width * max(width, input_dim) * 8
+    check_memory(8 * (2 * starts * per_start + samples * input_dim), "escape-directions")
     try:
         config = EscapeDirectionConfig(
             activation=activation_spec,
@@ -479,7 +585,7 @@ def saddle_to_saddle_command(
 
 @main.command()
 @click.argument("activation_spec", metavar="ACTIVATION")
-@click.option("--depth", type=int, default=4, show_default=True, help="Depth L.")
+@click.option("--depth", type=SIZE, default=4, show_default=True, help="Depth L.")
 @click.option(
     "--out",
     default="derivations",
@@ -499,10 +605,7 @@ def derive(activation_spec: str, depth: int, out: str, fmt: str) -> None:
     """Write the derivation document for ACTIVATION ('general' for symbolic depth L)."""
     from symescape.reports.derivation import write_derivation
 
-    try:
-        path = write_derivation(activation_spec, out, depth, fmt)
-    except SymescapeError as exc:
-        raise _DomainError(str(exc)) from None
+    path = write_derivation(activation_spec, out, depth, fmt)
     click.echo(str(path))
 
 

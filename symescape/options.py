@@ -6,6 +6,8 @@ Strings from the command line or a configuration file are converted to these at 
 
 from __future__ import annotations
 
+import math
+import os
 from enum import Enum
 
 from symescape.errors import ConfigurationError
@@ -46,3 +48,97 @@ def validate_depth(depth: int) -> int:
     if depth < 1:
         raise ConfigurationError(f"depth must be an integer ≥ 1, got {depth!r}")
     return int(depth)
+
+
+def require_real(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    strict: bool = False,
+    allow_inf: bool = False,
+) -> float:
+    """``value`` as a float, checked at a public entry point.
+
+    Arguments:
+        value: what the caller passed.
+        name: the argument's name, for the message.
+        minimum: the smallest allowed value (None: no bound); ``strict``: the bound is excluded.
+        allow_inf: accept +inf (never NaN).
+
+    Raises:
+        ConfigurationError: a string, bool, None or other non-number, NaN, an infinity not
+            allowed, or a value below the bound; the message names the argument.
+
+    >>> require_real(0.5, "eps", minimum=0, strict=True)
+    0.5
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) and not _is_real_scalar(value):
+        raise ConfigurationError(
+            f"{name} must be a real number, got {value!r} of type {type(value).__name__}"
+        )
+    number = float(value)
+    if math.isnan(number) or (math.isinf(number) and not allow_inf):
+        raise ConfigurationError(f"{name} must be a finite number, got {number!r}")
+    if minimum is not None and (number < minimum or (strict and number == minimum)):
+        bound = ">" if strict else "≥"
+        raise ConfigurationError(f"{name} must be {bound} {minimum:g}, got {number!r}")
+    return number
+
+
+def _is_real_scalar(value: object) -> bool:
+    """NumPy and mpmath real scalars (anything with __float__ that is not complex or a string)."""
+    if isinstance(value, str | bytes | complex) or not hasattr(value, "__float__"):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not getattr(value, "shape", ())
+
+
+def require_int(value: object, name: str, *, minimum: int | None = None) -> int:
+    """``value`` as an int (an integral float such as 3.0 is accepted), at least ``minimum``.
+
+    Raises:
+        ConfigurationError: not an integer, or below ``minimum``; the message names the argument.
+
+    >>> require_int(3, "order", minimum=0)
+    3
+    """
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (_is_real_scalar(value) and float(value).is_integer())
+    ):
+        raise ConfigurationError(
+            f"{name} must be an integer, got {value!r} of type {type(value).__name__}"
+        )
+    number = int(value)
+    if minimum is not None and number < minimum:
+        raise ConfigurationError(f"{name} must be an integer ≥ {minimum}, got {number}")
+    return number
+
+
+def machine_memory() -> int | None:
+    """Physical memory of the machine in bytes (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(estimate_bytes: float, what: str) -> None:
+    """Refuse, before allocating, work whose memory estimate exceeds the machine's memory.
+
+    Raises:
+        ConfigurationError: the estimate exceeds physical memory; the message gives both.
+    """
+    total = machine_memory()
+    if total is not None and estimate_bytes > total:
+        raise ConfigurationError(
+            f"{what} needs about {_gigabytes(estimate_bytes)} of memory, more than this machine's "
+            f"{_gigabytes(total)}; use smaller sizes"
+        )
+
+
+def _gigabytes(count: float) -> str:
+    return f"{count / 2**30:.3g} GiB"
