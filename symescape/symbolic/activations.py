@@ -14,7 +14,11 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from symescape.errors import ActivationError, NotRealFunctionError, UnknownActivationError
-from symescape.symbolic.parsing import NAMED_FUNCTIONS, parse_expression
+from symescape.symbolic.parsing import (
+    NAMED_FUNCTIONS,
+    check_expression_limits,
+    parse_expression,
+)
 
 Z = sp.Symbol("z", real=True)
 """The canonical variable of every activation expression."""
@@ -120,6 +124,7 @@ def _canonical(expr: sp.Basic, name: str) -> sp.Expr:
         raise ActivationError(
             f"activation {name!r} is not a scalar expression (got {type(expr).__name__})"
         )
+    check_expression_limits(expr, name)
     undefined = expr.atoms(AppliedUndef)
     if undefined:
         raise ActivationError(

@@ -350,3 +350,21 @@ class _Builder:
             raise self.refuse(f"{name} takes one argument, got {arity}")
         arguments = [self.build(a) for a in node.args]
         return FUNCTIONS[name](*arguments)
+
+
+def check_expression_limits(expr: sp.Basic, name: str) -> None:
+    """Apply the parser's size limits to an expression built elsewhere (a SymPy object given to
+    the API): at most :data:`MAX_TERMS` atoms and no numeric exponent beyond :data:`MAX_EXPONENT`.
+
+    Raises:
+        RefusedExpressionError: a limit is exceeded (the message names it).
+    """
+    atoms = sum(1 for _ in sp.preorder_traversal(expr) if not _.args)
+    if atoms > MAX_TERMS:
+        raise _refuse(name, f"more than {MAX_TERMS} terms (numbers, names and calls)")
+    for power in expr.atoms(sp.Pow):
+        exponent = power.exp
+        if exponent.is_Number and abs(exponent) > MAX_EXPONENT:
+            raise _refuse(
+                name, f"the exponent {_short(str(exponent))} exceeds the limit |n| ≤ {MAX_EXPONENT}"
+            )
