@@ -32,3 +32,11 @@ requirement; the reduced map is exact there, so only the O(η²) step-size remai
 PREDICT_HE_CALIBRATED = 0.15
 """He-normal start: prediction calibrated on one ε against SGD at two further ε (issue 17's
 requirement; measured 2–4 % for tanh, L = 4, r = 3)."""
+
+COMPILED_VS_NUMPY = 1e-12
+"""The compiled (JAX, float64) training engine against the NumPy engine over 100 steps: the same
+formulas summed in a different order by XLA and BLAS (issue 19's requirement; measured ~1e-14)."""
+
+COMPILED_FLOAT32 = 1e-4
+"""The compiled engine in float32 against float64 over 100 steps (single-precision round-off
+accumulated over the run; measured ~1e-6)."""

@@ -83,9 +83,15 @@ class LoopSpec:
 
 
 def _x64(spec: LoopSpec) -> Any:
+    """A context in which JAX computes in float64 (or float32): ``jax.enable_x64`` (JAX ≥ 0.6),
+    ``jax.experimental.enable_x64`` / ``disable_x64`` before; the global default is untouched."""
     import jax
 
-    return jax.enable_x64(spec.float64)
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(spec.float64)
+    from jax import experimental
+
+    return experimental.enable_x64() if spec.float64 else experimental.disable_x64()
 
 
 def _loss_function(name: str) -> Callable:
@@ -271,7 +277,27 @@ def _chunk_program(spec: LoopSpec, length: int | None) -> Callable:
     """The jit-compiled chunk (fresh batches: any fed length; fixed data: ``length`` steps)."""
     import jax
 
+    _use_compilation_cache()
     return jax.jit(_chunk_function(spec, length))
+
+
+@lru_cache(maxsize=1)
+def _use_compilation_cache() -> None:
+    """Keep compiled programs on disk between processes (JAX's persistent compilation cache), in
+    ``$SYMESCAPE_JAX_CACHE`` or ``~/.cache/symescape/jax``; left alone when the process already
+    set a cache directory, and off when ``SYMESCAPE_JAX_CACHE=off``. Compiling the loop takes a
+    few seconds per program; a second run of the same experiment skips it."""
+    import os
+    from pathlib import Path
+
+    import jax
+
+    setting = os.environ.get("SYMESCAPE_JAX_CACHE", "")
+    if setting == "off" or jax.config.jax_compilation_cache_dir:
+        return
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    jax.config.update("jax_compilation_cache_dir", setting or str(base / "symescape" / "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 class CompiledLoop:

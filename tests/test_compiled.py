@@ -1,0 +1,164 @@
+"""The compiled training engine (JAX) against the NumPy reference engine (issue 19)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from symescape.errors import ConfigurationError, DivergenceError
+from symescape.numeric import compiled
+from symescape.numeric.inits import he_normal_weights
+from symescape.numeric.teachers import orthonormal_teacher, single_mode_teacher
+from symescape.numeric.training import (
+    DataMode,
+    Engine,
+    Evaluation,
+    TrainingConfig,
+    train,
+)
+from symescape.symbolic.activations import REGISTRY
+from symescape.symbolic.resolved import activation_kernels
+from tests.tolerances import COMPILED_FLOAT32, COMPILED_VS_NUMPY
+
+pytestmark = pytest.mark.skipif(not compiled.jax_available(), reason="JAX is not installed")
+
+WIDTHS = [6, 5, 5, 1]  # L = 3, D = 6: small, so that each compile stays short
+
+
+def both_engines(weights, teacher, kernels, config, **options):
+    """The NumPy and the compiled records of the same run."""
+    numpy_record = train(
+        weights, teacher, kernels, dataclasses.replace(config, engine=Engine.NUMPY), **options
+    )
+    compiled_record = train(
+        weights, teacher, kernels, dataclasses.replace(config, engine=Engine.COMPILED), **options
+    )
+    assert numpy_record.engine is Engine.NUMPY and compiled_record.engine is Engine.COMPILED
+    return numpy_record, compiled_record
+
+
+def relative_gap(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(np.ravel(a) - np.ravel(b)) / np.linalg.norm(np.ravel(b)))
+
+
+def assert_same_run(reference, other, tolerance: float) -> None:
+    np.testing.assert_array_equal(reference.steps, other.steps)
+    assert reference.stopped_early == other.stopped_early
+    for a, b in zip(reference.weights, other.weights, strict=True):
+        assert relative_gap(a, b) < tolerance
+    for name in ("loss", "layer_norms", "signal", "ansatz"):
+        assert relative_gap(getattr(reference, name), getattr(other, name)) < tolerance, name
+
+
+ACTIVATIONS = [
+    pytest.param(name, marks=() if name == "tanh" else pytest.mark.slow) for name in REGISTRY
+]
+
+
+@pytest.mark.parametrize("data", [DataMode.FRESH, DataMode.GAUSS_HERMITE])
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_compiled_follows_numpy_over_100_steps(name: str, data: DataMode) -> None:
+    """Every registry activation, fresh Gaussian batches (the same stream fed to both engines)
+    and Gauss–Hermite inputs: 100 steps agree to 1e-12 relative in float64."""
+    kernels = activation_kernels(name)
+    teacher = single_mode_teacher(WIDTHS[0], seed=2)
+    weights = he_normal_weights(WIDTHS, ensemble=3, seed=1)
+    config = TrainingConfig(
+        steps=100, learning_rate=0.05, data=data, batch=16, nodes=10, record_every=9, seed=5
+    )
+    reference, fast = both_engines(weights, teacher, kernels, config)
+    assert_same_run(reference, fast, COMPILED_VS_NUMPY)
+    assert reference.loss[-1].mean() != reference.loss[0].mean()  # the run moved
+
+
+def test_held_out_evaluation_masks_stop_and_history_follow_numpy() -> None:
+    """The hooks experiments use: a held-out set with a stop level, masked updates, recorded
+    weights; both engines stop at the same step with the same records."""
+    kernels = activation_kernels("tanh")
+    teacher = orthonormal_teacher(WIDTHS[0], [1.5])
+    weights = he_normal_weights(WIDTHS, ensemble=2, seed=3)
+    rng = np.random.default_rng(0)
+    x_eval = rng.standard_normal((40, WIDTHS[0]))
+    y_eval = teacher(x_eval, kernels)
+    masks = [np.triu(np.ones(w.shape[1:])) for w in weights]
+    config = TrainingConfig(
+        steps=400,
+        learning_rate=0.1,
+        batch=16,
+        record_every=10,
+        stop_held_out_level=0.5 * float(np.mean(y_eval**2) / 2),
+    )
+    options = dict(
+        evaluation=Evaluation(x_eval, y_eval, teacher.directions[0]),
+        masks=masks,
+        keep_weights=True,
+    )
+    reference, fast = both_engines(weights, teacher, kernels, config, **options)
+    assert reference.stopped_early  # the stop level was reached before step 400
+    assert_same_run(reference, fast, COMPILED_VS_NUMPY)
+    for name in ("loss", "signal", "gradient_norms"):
+        a, b = getattr(reference.evaluation, name), getattr(fast.evaluation, name)
+        assert relative_gap(a, b) < COMPILED_VS_NUMPY, name
+    for a, b in zip(reference.weight_history, fast.weight_history, strict=True):
+        assert relative_gap(a, b) < COMPILED_VS_NUMPY
+    for w, w0, m in zip(fast.weights, weights, masks, strict=True):
+        np.testing.assert_array_equal((w - w0)[:, m == 0], 0.0)  # masked entries never move
+
+
+def test_stop_fraction_one_at_a_time_and_float32() -> None:
+    """The loss-fraction stop rule; one member at a time equals the batched ensemble; float32
+    follows float64 to single-precision round-off."""
+    kernels = activation_kernels("tanh")
+    teacher = single_mode_teacher(WIDTHS[0], amplitude=2.0)
+    weights = he_normal_weights(WIDTHS, ensemble=2, seed=4)
+    config = TrainingConfig(
+        steps=300, learning_rate=0.1, data=DataMode.FIXED, batch=16, stop_loss_fraction=0.5
+    )
+    reference, fast = both_engines(weights, teacher, kernels, config)
+    assert reference.stopped_early
+    assert_same_run(reference, fast, COMPILED_VS_NUMPY)
+    single = train(weights, teacher, kernels, dataclasses.replace(config, batching="one-at-a-time"))
+    assert_same_run(fast, single, COMPILED_VS_NUMPY)
+    low = train(weights, teacher, kernels, dataclasses.replace(config, precision="float32"))
+    for a, b in zip(fast.weights, low.weights, strict=True):
+        assert relative_gap(b, a) < COMPILED_FLOAT32
+
+
+def test_divergence_is_reported_at_the_step_numpy_reports() -> None:
+    kernels = activation_kernels("tanh")
+    teacher = single_mode_teacher(WIDTHS[0])
+    weights = he_normal_weights(WIDTHS, ensemble=2, seed=0)
+    config = TrainingConfig(steps=500, learning_rate=50.0, data=DataMode.FIXED, batch=8)
+    steps = []
+    for engine in Engine:
+        with pytest.raises(DivergenceError, match="diverged at step") as caught:
+            train(weights, teacher, kernels, dataclasses.replace(config, engine=engine))
+        steps.append(caught.value.step)
+    assert steps[0] == steps[1] > 0
+
+
+def test_without_jax_the_numpy_engine_runs_after_a_notice(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(compiled, "jax_available", lambda: False)
+    from symescape.numeric import training
+
+    training._notice.cache_clear()
+    kernels = activation_kernels("tanh")
+    teacher = single_mode_teacher(WIDTHS[0])
+    weights = he_normal_weights(WIDTHS, seed=0)
+    record = train(weights, teacher, kernels, TrainingConfig(steps=3, learning_rate=0.1))
+    assert record.engine is Engine.NUMPY
+    notice = capsys.readouterr().err.strip().splitlines()
+    assert len(notice) == 1 and "JAX is not installed" in notice[0]
+
+
+def test_bad_hook_input_is_refused() -> None:
+    kernels = activation_kernels("tanh")
+    teacher = single_mode_teacher(WIDTHS[0])
+    weights = he_normal_weights(WIDTHS, seed=0)
+    config = TrainingConfig(steps=3, learning_rate=0.1)
+    with pytest.raises(ConfigurationError, match="masks"):
+        train(weights, teacher, kernels, config, masks=[np.ones((2, 2))])
+    with pytest.raises(ConfigurationError, match="evaluation"):
+        train(weights, teacher, kernels, dataclasses.replace(config, stop_held_out_level=0.1))
