@@ -27,7 +27,9 @@ from symescape.numeric.discrete import GradientDescentMap, ansatz_metric, escape
 from symescape.numeric.function_teacher import function_teacher
 from symescape.numeric.reduced import reduced_model, teacher_reduced_model
 from symescape.numeric.training import Engine
+from symescape.symbolic.activations import Z, activation
 from symescape.symbolic.constants import escape_constants
+from symescape.symbolic.taylor import taylor_coefficients
 from symescape.symbolic.teacher import (
     LabelMode,
     LossKind,
@@ -144,6 +146,47 @@ def test_K_and_kappa_against_the_reduced_field(student, teacher, loss, labels):
     assert abs(leading - 1) < 10 * tiny ** (q - 1) * max(1, abs(kappa))
     estimate = 2 * excess(rho / 2) - excess(rho)  # removes the O(ρ) term of the excess
     assert abs(estimate - kappa) <= 2e-3 * max(1, abs(kappa))
+
+
+@pytest.mark.parametrize(
+    ("student", "depth", "teacher"), [("tanh", 4, "s + s**3/5"), ("gelu", 3, "s + s**2/3")]
+)
+def test_K_and_kappa_by_symbolic_expansion_of_the_balanced_ray(student, depth, teacher):
+    # Independent symbolic route: expand the chain (σ by its Taylor polynomial) on X_l = ρ in
+    # powers of ρ, take E_s exactly (polynomial teacher), and read R = mean F_l/X_l =
+    # K ρ^{L-2} (1 + κ ρ^{q-1} + …) off the coefficients.
+    constants = teacher_constants(student, depth, teacher)
+    q = constants.classification.q
+    top = depth - 2 + q
+    rho, s, z = sp.symbols("rho s z", real=True)
+    coefficients = taylor_coefficients(activation(student), top + 1)
+    sigma = sum(c * z**k for k, c in enumerate(coefficients))
+    dsigma = sp.diff(sigma, z)
+    g = activation(teacher).expr.xreplace({Z: s})
+
+    def truncate(e):
+        e = sp.expand(e)
+        return sum(e.coeff(rho, k) * rho**k for k in range(top + 1))
+
+    def gauss(e):
+        poly = sp.Poly(sp.expand(e), s)
+        return sum(c * sp.factorial2(m[0] - 1) for m, c in poly.terms() if m[0] % 2 == 0)
+
+    pre, post = [], [s]
+    for _ in range(depth - 1):
+        pre.append(truncate(rho * post[-1]))
+        post.append(truncate(sigma.subs(z, pre[-1])))
+    f = truncate(rho * post[-1])
+    R = 0
+    for l in range(1, depth + 1):
+        d = post[l - 1]
+        for k in range(l, depth):
+            d = truncate(d * rho * dsigma.subs(z, pre[k - 1]))
+        R += truncate(gauss((g - f) * d)) / rho
+    R = sp.expand(R / depth)
+    K = R.coeff(rho, depth - 2)
+    assert sp.simplify(K - constants.K.exact) == 0
+    assert sp.simplify(R.coeff(rho, depth - 2 + q - 1) / K - constants.kappa.exact) == 0
 
 
 def test_kappa_vanishes_for_an_odd_teacher_of_a_class_C_student():
