@@ -88,3 +88,8 @@ class GaussianDomainError(ActivationError):
 class ClosedFormFallbackWarning(UserWarning):
     """An exact (closed-form) step gave up — no closed form in its class, or its time budget ran
     out — and the result falls back to the mpmath value (≥ 30 digits, with an error bound)."""
+
+
+class StalePointWarning(UserWarning):
+    """A stored sweep point was unreadable (empty, truncated, wrong keys) or computed with other
+    settings; the message names the file, and the point is recomputed."""

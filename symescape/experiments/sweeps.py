@@ -2,7 +2,9 @@
 
 Each point is a JSON file named by a hash of its parameters; it is written to a temporary file in
 the same folder and renamed into place, so an interrupted sweep leaves only whole points, and a
-rerun with the same parameters recomputes only the missing ones.
+rerun with the same parameters recomputes only the missing ones. A point records the full hash of
+its settings; a file that is empty, truncated, has the wrong keys or was computed with other
+settings is named in a :class:`StalePointWarning` and recomputed, never reused.
 """
 
 from __future__ import annotations
@@ -10,23 +12,39 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from symescape.errors import StalePointWarning
+
+POINT_KEYS = frozenset({"params", "settings_hash", "result"})
+"""The keys of a stored point."""
+
+
+def settings_hash(params: dict[str, Any]) -> str:
+    """The SHA-256 of a parameter set's canonical JSON (sorted keys): what a point records."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
 
 def point_key(params: dict[str, Any]) -> str:
-    """A stable file name for a parameter set."""
-    text = json.dumps(params, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    """A stable file name for a parameter set (the first 20 hex digits of its settings hash)."""
+    return settings_hash(params)[:20]
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename (no partial files)."""
+    """Write ``text`` to ``path`` via a temporary file and a rename (no partial files).
+
+    The file gets the usual permissions (0666 less the process umask, e.g. 0644), like any file
+    the user's programs create.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
@@ -35,6 +53,38 @@ def write_atomic(path: Path, text: str) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def _point_text(params: dict[str, Any], result: dict[str, Any]) -> str:
+    record = {"params": params, "settings_hash": settings_hash(params), "result": result}
+    return json.dumps(record, default=float)
+
+
+def read_point(path: Path, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored result at ``path`` if it is a whole point computed with ``params``; None (with
+    a :class:`StalePointWarning` naming the file) when it is empty, truncated, has the wrong
+    keys, or records other settings; None without a warning when there is no file."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _stale(path, f"unreadable ({exc})")
+    if not isinstance(record, dict) or set(record) != POINT_KEYS:
+        keys = sorted(record) if isinstance(record, dict) else type(record).__name__
+        return _stale(path, f"has keys {keys}, expected {sorted(POINT_KEYS)}")
+    expected = settings_hash(params)
+    if record["settings_hash"] != expected or settings_hash(record["params"]) != expected:
+        return _stale(path, "was computed with other settings")
+    if not isinstance(record["result"], dict):
+        return _stale(path, "has no result record")
+    return record["result"]
+
+
+def _stale(path: Path, reason: str) -> None:
+    warnings.warn(f"sweep point {path} {reason}; recomputing it", StalePointWarning, stacklevel=3)
+    return None
 
 
 class SweepStore:
@@ -48,11 +98,12 @@ class SweepStore:
     def get(self, params: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The stored result for ``params``, or ``compute()`` stored atomically."""
         path = self.folder / f"{point_key(params)}.json"
-        if path.exists():
+        stored = read_point(path, params)
+        if stored is not None:
             self.reused += 1
-            return json.loads(path.read_text())["result"]
+            return stored
         result = compute()
-        write_atomic(path, json.dumps({"params": params, "result": result}, default=float))
+        write_atomic(path, _point_text(params, result))
         self.computed += 1
         return result
 
@@ -104,7 +155,7 @@ def run_sweep(
     such as ``tcp://127.0.0.1:8786``, or a ``distributed.Client``). Results are written by this
     process, atomically, so an interrupted sweep resumes where it stopped.
     """
-    missing = [p for p in points if not (store.folder / f"{point_key(p)}.json").exists()]
+    missing = [p for p in points if read_point(store.folder / f"{point_key(p)}.json", p) is None]
     bar = None
     if progress and missing:
         from tqdm.auto import tqdm
@@ -113,7 +164,7 @@ def run_sweep(
 
     def finish(params: dict[str, Any], result: dict[str, Any]) -> None:
         path = store.folder / f"{point_key(params)}.json"
-        write_atomic(path, json.dumps({"params": params, "result": result}, default=float))
+        write_atomic(path, _point_text(params, result))
         store.computed += 1
         if bar is not None:
             bar.update()
