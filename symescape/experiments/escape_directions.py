@@ -768,8 +768,9 @@ def batched_ascent(
     """Maximise g on the unit sphere from every row of ``starts`` (E, P) at once: L-BFGS on
     F = −g with the Riemannian gradient P∇g = ∇g − L g θ, steps retracted by θ ↦ θ/|θ| (g/|θ|^L
     is constant on rays, so this is L-BFGS on h = g/|θ|^L), an Armijo backtracking line search
-    per restart. A restart stops when |P∇g| ≤ ``gradient_tolerance``·L·g, when no step of the
-    line search decreases F or g gained less than ``stall_tolerance``·g over the last
+    per restart (on failure the memory is cleared and the gradient tried). A restart stops when
+    |P∇g| ≤ ``gradient_tolerance``·L·g, when no step along the gradient increases g or g gained
+    less than ``stall_tolerance``·g over the last
     ``stall_window`` iterations (g sits on a kink to round-off), or after ``max_iterations``;
     with ``prune``, once past ``warmup`` iterations, when its g is below ``prune`` × the best g
     found so far."""
@@ -811,7 +812,10 @@ def batched_ascent(
                 evaluate, rows[idx], g[idx], direction * scale[:, None], slope * scale
             )
             iterations[idx] += 1
-            stalled = ~ok
+            # A failed line search along a quasi-Newton direction (a kink in the way) is retried
+            # along the gradient with the memory cleared; only a failed gradient step stops.
+            stalled = ~ok & first
+            rho[idx[~ok & ~first]] = 0.0
             s = new_rows - rows[idx]
             y = grad[idx] - new_grad  # gradient of F = −g
             sy = (s * y).sum(axis=1)
@@ -965,6 +969,13 @@ class LocalOptimum:
     balance_error: float
     best: bool
     theta: tuple[np.ndarray, ...] = field(repr=False, compare=False)
+    depth: int = 1
+
+    @property
+    def stationary(self) -> bool:
+        """|P∇g| ≤ 10⁻⁶·L·g (a critical point to the solver's accuracy; with g ≤ 0 or a larger
+        gradient the restart stopped on a flat or kinked stretch, not at an optimum)."""
+        return self.value > 0 and self.projected_gradient <= 1e-6 * self.depth * self.value
 
     @property
     def worst_layer(self) -> LayerSpectrum | None:
@@ -980,6 +991,7 @@ class LocalOptimum:
         worst = self.worst_layer
         return {
             "value": self.value,
+            "stationary": self.stationary,
             "count": self.count,
             "sources": dict(self.sources),
             "best": self.best,
@@ -1010,11 +1022,11 @@ class OptimaSearch:
     @property
     def worst(self) -> tuple[float, float, int] | None:
         """(σ₁/σ₂, l^{1/4}, optimum index) at the layer l ≥ 2 with the smallest ratio/bound over
-        all optima (None when no layer has two singular values)."""
+        all stationary optima (None when no layer has two singular values)."""
         found = [
             (o.worst_layer.ratio, o.worst_layer.bound, k)
             for k, o in enumerate(self.optima)
-            if o.worst_layer is not None
+            if o.worst_layer is not None and o.stationary
         ]
         return min(found, key=lambda t: t[0] / t[1]) if found else None
 
@@ -1032,7 +1044,7 @@ class OptimaSearch:
             "violations": [
                 {"optimum": k, "value": o.value, "best": o.best, "layers": list(o.violations)}
                 for k, o in enumerate(self.optima)
-                if o.violations
+                if o.violations and o.stationary
             ],
         }
 
@@ -1092,7 +1104,7 @@ def search_optima(
             balance = max(abs(s.norm2 - 1 / config.depth) for s in spectra)
             optimum = LocalOptimum(
                 float(result.values[k]), 1, (), spectra, float(result.gradient_norms[k]),
-                float(balance), not groups, theta,
+                float(balance), not groups, theta, config.depth,
             )  # fmt: skip
             groups.append((optimum, {labels[k]: 1}))
     optima = tuple(replace(o, sources=tuple(sorted(src.items()))) for o, src in groups)

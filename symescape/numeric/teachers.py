@@ -111,6 +111,16 @@ class TeacherSpec:
         return self.kind.value + (":" + ",".join(args) if args else "")
 
 
+def _number(text: str, integer: bool) -> float:
+    try:
+        number = int(text) if integer else float(text)
+    except ValueError:
+        number = None
+    if number is None or not np.isfinite(number):
+        raise ConfigurationError(f"teacher argument {text!r} is not a number")
+    return number
+
+
 def parse_teacher(text: str) -> TeacherSpec:
     """``NAME[:ARG,…]`` with NAME a :class:`TeacherKind` value and each ARG a number (the
     amplitudes / singular values, in order) or ``key=integer``: ``linear:3,1``, ``units:2,1``,
@@ -128,25 +138,19 @@ def parse_teacher(text: str) -> TeacherSpec:
         raise ConfigurationError(f"unknown teacher {name!r}; known: {known}") from None
     values, options = [], []
     for arg in filter(None, (a.strip() for a in rest.split(","))):
-        key, eq, value = arg.partition("=")
-        try:
-            if eq:
-                if key.strip() not in _OPTIONS[kind]:
-                    raise ConfigurationError(
-                        f"teacher {kind.value} has no option {key.strip()!r}; "
-                        f"options: {', '.join(_OPTIONS[kind]) or 'none'}"
-                    )
-                number = int(value)
-                if number < 1:
-                    raise ConfigurationError(f"teacher option {key.strip()} must be ≥ 1")
-                options.append((key.strip(), number))
-            else:
-                number = float(arg)
-                if not np.isfinite(number):
-                    raise ValueError(arg)
-                values.append(number)
-        except ValueError:
-            raise ConfigurationError(f"teacher argument {arg!r} is not a number") from None
+        key, eq, value = (part.strip() for part in arg.partition("="))
+        if eq and key not in _OPTIONS[kind]:
+            raise ConfigurationError(
+                f"teacher {kind.value} has no option {key!r}; "
+                f"options: {', '.join(_OPTIONS[kind]) or 'none'}"
+            )
+        number = _number(value if eq else arg, integer=bool(eq))
+        if eq:
+            if number < 1:
+                raise ConfigurationError(f"teacher option {key} must be ≥ 1")
+            options.append((key, int(number)))
+        else:
+            values.append(number)
     if values and kind in (TeacherKind.RELU2, TeacherKind.DEEP):
         raise ConfigurationError(f"teacher {kind.value} takes only key=integer options")
     return TeacherSpec(kind, tuple(values), tuple(options))
