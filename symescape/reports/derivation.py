@@ -12,6 +12,7 @@ Markdown with ``$$…$$`` blocks.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -644,13 +645,19 @@ def derivation_text(spec: str | sp.Expr, depth: int = 4, fmt: DocumentFormat | s
 
 
 def derivation_filename(spec: str | sp.Expr, depth: int, fmt: DocumentFormat | str) -> str:
-    """``tanh-L4.tex``; ``general.md``; expressions are made file-safe."""
+    """``tanh-L4.tex``; ``general.md``; an expression gets a file-safe form of its text and the
+    first 10 hex digits of the SHA-256 of its canonical SymPy form, so two expressions with the
+    same file-safe text (``x/2+x**3``, ``x*2+x**3``) never share a file:
+    ``x_2_x__3-L4-<hash>.tex``."""
     ext = DocumentFormat(fmt).value
     if isinstance(spec, str) and spec == "general":
         return f"general.{ext}"
-    name = activation(spec).name
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_") or "sigma"
-    return f"{safe}-L{depth}.{ext}"
+    act = activation(spec)
+    if act.is_registry:
+        return f"{act.name}-L{depth}.{ext}"
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in act.name).strip("_") or "sigma"
+    digest = hashlib.sha256(sp.srepr(act.expr).encode()).hexdigest()[:10]
+    return f"{safe[:60]}-L{depth}-{digest}.{ext}"
 
 
 def write_derivation(
