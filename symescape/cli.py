@@ -293,10 +293,22 @@ def _parse_scales(text: str) -> list[float]:
     show_default=True,
     help="product:RHO (geometric mean reaches RHO) or loss:FRACTION.",
 )
-@click.option("--method", type=click.Choice(["fast", "lsoda"]), default="fast", show_default=True)
+@click.option(
+    "--method",
+    type=click.Choice(["fast", "lsoda", "series"]),
+    default="fast",
+    show_default=True,
+    help="series: the escape-time expansion (Theorem 16) with its constant.",
+)
 @click.option("--rtol", type=POSITIVE, default=1e-10, show_default=True)
 @click.option(
     "--max-time", type=NON_NEGATIVE_TIME, default=float("inf"), help="Time budget of the ODE."
+)
+@click.option(
+    "--precision",
+    type=int,
+    default=None,
+    help="Integrate the exact ODE in mpmath at this many digits (15-200).",
 )
 @click.option("--json", "as_json", is_flag=True)
 def escape(
@@ -309,10 +321,17 @@ def escape(
     method: str,
     rtol: float,
     max_time: float,
+    precision: int | None,
     as_json: bool,
 ) -> None:
     """Escape time from the exact reduced ODE, with the leading-order and corrected quadratures."""
     import numpy as np
+
+    if precision is not None or method == "series":
+        _escape_precise_or_series(
+            activation_spec, depth, eps, scales, amplitude, criterion, method, precision, as_json
+        )
+        return
 
     from symescape.numeric.escape import EscapeCriterion, escape_times
     from symescape.numeric.reduced import reduced_model
@@ -355,6 +374,146 @@ def escape(
         click.echo(f"note: {note}")
     if not report.ode.escaped:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("activation_spec", metavar="ACT")
+@click.option("--depth", type=SIZE, required=True, help="Depth L.")
+@click.option("--order", type=int, default=2, show_default=True, help="Corrections kept.")
+@click.option("--rho-star", type=POSITIVE, default=0.5, show_default=True, help="Threshold ρ*.")
+@click.option("--amplitude", type=FINITE, default=1.0, show_default=True, help="Teacher a.")
+@click.option(
+    "--precision",
+    type=int,
+    default=None,
+    help="Digits of the constant's integration (default: double precision).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--latex", "as_latex", is_flag=True, help="Print the expansion as LaTeX.")
+def expand(
+    activation_spec: str,
+    depth: int,
+    order: int,
+    rho_star: float,
+    amplitude: float,
+    precision: int | None,
+    as_json: bool,
+    as_latex: bool,
+) -> None:
+    """The escape time's expansion from X(0) = ε𝟏 (Theorem 16): exact local terms, the log at a
+    resonance, and the non-local constant (numeric)."""
+    from symescape.numeric.precise_escape import expansion_constant
+    from symescape.symbolic.normal_form import escape_expansion, expansion_latex
+
+    expansion = escape_expansion(
+        activation_spec, depth, order=order, rho_star=rho_star, amplitude=amplitude
+    )
+    constant = expansion_constant(expansion, activation_spec, digits=precision)
+    if as_latex:
+        click.echo(expansion_latex(expansion, constant.value))
+        return
+    record = {
+        "activation": activation_spec,
+        "depth": depth,
+        "rho_star": rho_star,
+        "amplitude": amplitude,
+        "order": order,
+        "terms": [
+            {
+                "power": t.power,
+                "log_power": t.log_power,
+                "coefficient": float(t.value),
+                "exact": None if t.exact is None else str(t.exact),
+            }
+            for t in expansion.terms
+        ],
+        "constant": constant.value,
+        "constant_error": constant.error,
+        "constant_note": "non-local: slow-manifold integration from ρ_0 = 0.02 and 0.04",
+        "remainder_power": expansion.remainder_power,
+    }
+    if as_json:
+        _emit_json(record)
+        return
+    click.echo(f"T(ε) for {activation_spec}, L = {depth}, ρ* = {rho_star:g}, a = {amplitude:g}")
+    for t in record["terms"]:
+        log = f" ln(1/ε)^{t['log_power']}" if t["log_power"] else ""
+        click.echo(f"  ε^{t['power']}{log}: {t['coefficient']:.15g}   = {t['exact']}")
+    click.echo(f"  constant: {constant.value:.15g} ± {constant.error:.1g} (non-local, numeric)")
+    click.echo(f"  remainder: O(ε^{expansion.remainder_power})")
+
+
+def _escape_precise_or_series(
+    activation_spec: str,
+    depth: int,
+    eps: float | None,
+    scales: str | None,
+    amplitude: float,
+    criterion: str,
+    method: str,
+    precision: int | None,
+    as_json: bool,
+) -> None:
+    """``escape --precision DIGITS`` (the mpmath ODE) or ``escape --method series``."""
+    from symescape.numeric.escape import EscapeCriterion
+    from symescape.numeric.precise_escape import (
+        escape_time_precise,
+        escape_time_series,
+        validate_digits,
+    )
+
+    if (eps is None) == (scales is None):
+        raise _DomainError("give exactly one of --eps and --scales")
+    parsed = EscapeCriterion.parse(criterion)
+    if parsed.kind != "product":
+        raise _DomainError("--precision and --method series use the product criterion")
+    values = [eps] * depth if eps is not None else _parse_scales(scales)
+    record: dict[str, Any] = {
+        "activation": activation_spec,
+        "depth": depth,
+        "scales": values,
+        "criterion": str(parsed),
+    }
+    if method == "series":
+        if len(set(values)) != 1:
+            raise _DomainError(
+                "--method series needs a balanced start (--eps, or equal scales): the start's "
+                "imbalance invariants enter only through the non-local terms"
+            )
+        series = escape_time_series(
+            activation_spec, depth, values[0], rho_star=parsed.value, amplitude=amplitude
+        )
+        record.update(
+            method="series",
+            time_series=series.time,
+            local_terms=series.local,
+            constant=series.constant,
+            remainder_power=series.remainder_power,
+        )
+    if precision is not None:
+        digits = validate_digits(precision)
+        text = [format(eps, ".17g")] * depth if eps is not None else scales.split(",")
+        result = escape_time_precise(
+            activation_spec,
+            depth,
+            [t.strip() for t in text],
+            rho_star=parsed.value,
+            amplitude=amplitude,
+            digits=digits,
+        )
+        record.update(
+            time_ode=result.decimal(),
+            precision=digits,
+            nodes=result.nodes,
+            rule=result.rule,
+            steps=result.steps,
+            evaluations=result.evaluations,
+        )
+    if as_json:
+        _emit_json(record)
+        return
+    for key, value in record.items():
+        click.echo(f"{key:<15} {value:.15g}" if isinstance(value, float) else f"{key:<15} {value}")
 
 
 def _warn_outside_hypothesis(activation_spec: str) -> None:

@@ -34,6 +34,7 @@ p_nl = min over the transient terms of n − a (the first non-local power).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -43,7 +44,7 @@ import mpmath
 import sympy as sp
 
 from symescape.errors import ConfigurationError, NoEscapeError, TimeBudgetError
-from symescape.symbolic.activations import Activation
+from symescape.symbolic.activations import Activation, Z
 from symescape.symbolic.budget import time_budget
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import EscapeConstants, escape_constants
@@ -648,3 +649,61 @@ def _exact_terms(
             f"{exc}: the exact coefficients to ε^{order - depth + 2} did not finish; "
             "ask for a lower --order"
         ) from None
+
+
+@dataclass(frozen=True)
+class PreciseActivation:
+    """σ and σ' of the chain activation as mpmath functions (through the code-generation
+    boundary), with the teacher's amplitude and σ's parity; for class D the centred σ̃."""
+
+    name: str
+    sigma: Callable
+    dsigma: Callable
+    odd: bool
+    constants: EscapeConstants
+
+
+@lru_cache(maxsize=64)
+def precise_activation(spec: str | sp.Expr | Activation, depth: int, amplitude: float = 1.0
+                       ) -> PreciseActivation:
+    """The mpmath side of the chain for the 30-digit field (validated as ``escape``).
+
+    Raises:
+        ConfigurationError, OutsideHypothesisError, NoLinearPathError, NoEscapeError.
+    """
+    from symescape.codegen import mpmath_kernel
+
+    cls = classify(spec)
+    constants = escape_constants(cls, depth, amplitude)
+    if not constants.escapes:
+        raise NoEscapeError(
+            f"K = a μ₁ c_1^(L-1) = {float(constants.K):.6g} ≤ 0 for {cls.activation.name}: "
+            "the flow does not escape the saddle at leading order"
+        )
+    act = _chain_activation(cls)
+    sigma = mpmath_kernel([act.expr], [Z])
+    dsigma = mpmath_kernel([sp.diff(act.expr, Z)], [Z])
+    odd = bool(cls.odd) and cls.activation_class is not ActivationClass.D
+    return PreciseActivation(
+        cls.activation.name,
+        lambda z: sigma(z)[0],
+        lambda z: dsigma(z)[0],
+        odd,
+        constants,
+    )
+
+
+def expansion_latex(expansion: EscapeExpansion, constant: float | None = None) -> str:
+    """T(ε) = Σ terms + C + O(ε^p) as a LaTeX equation (exact coefficients where known)."""
+    eps = sp.Symbol("varepsilon", positive=True)
+    pieces = []
+    for t in expansion.terms:
+        coeff = t.exact if t.exact is not None else sp.Float(float(t.value), 15)
+        factor = eps**t.power * sp.log(1 / eps) ** t.log_power
+        pieces.append(sp.latex(coeff) if factor == 1 else
+                      rf"\left({sp.latex(coeff)}\right) {sp.latex(factor)}")
+    pieces.append("C" if constant is None else f"C_{{\\approx {constant:.12g}}}")
+    return (
+        "T(\\varepsilon) = " + " + ".join(pieces)
+        + f" + O(\\varepsilon^{{{expansion.remainder_power}}})"
+    )

@@ -1,0 +1,427 @@
+"""The exact reduced ODE at any precision (15–200 digits), and the non-local constant of the
+escape-time expansion computed two ways (MATH.md §4, §12; Theorem 16).
+
+**Field.** F_l(X) = E_s[(aσ(s) − f(s)) ∂_l f(s)] with σ, σ' from the symbolic chain through the
+mpmath side of the code-generation boundary, and E_s by a quadrature computed at the working
+precision whose node count is raised (the step halved) until the field at the far end of the
+run, X = ρ*·𝟏·1.5, stops changing to the working precision. The default rule is the Gaussian
+trapezoidal rule: for tanh (poles at ±iπ/2) the Gauss–Hermite rule needs more than 400 nodes for
+28 digits, the trapezoid 219 for 35 (see ``precision.gauss``); ``rule="gauss-hermite"`` keeps
+the Gauss–Hermite rule, raising n until converged. For odd σ the integrand is even and only
+s ≥ 0 is evaluated.
+
+**Integrator.** As ``numeric.escape``'s ``fast`` method: τ = ln ρ, state (ln X_1..ln X_L, t),
+d ln X_l/dτ = (F_l/X_l)/R, dt/dτ = 1/R, R = (1/L) Σ F_l/X_l, from τ_0 = mean ln X(0) to ln ρ*,
+by extrapolation (``precision.ode``) of order ≈ digits.
+
+**The constant C** of T(ε) = (local terms) + C + O(ε^{p_nl}):
+  1. limit: C ≈ T(ε) − local terms, Richardson-extrapolated over ε and ε/2 with the known p_nl;
+  2. regularised integral along the slow manifold: start at ρ_0 on y = Σ h_n ρ_0^n (no
+     transient), integrate to ρ*, and C = T_slow + (1/K) Σ_{n≠L−2} w_n ρ_0^{n−(L−2)}/(n−(L−2))
+     − (1/K) w_{L−2} ln(1/ρ_0) + (the start's transient constant, local and exact).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import mpmath
+
+from symescape.errors import ConfigurationError
+from symescape.precision.gauss import gauss_hermite_rule_mpmath, gaussian_trapezoid_rule_mpmath
+from symescape.precision.ode import integrate
+from symescape.symbolic.normal_form import (
+    EscapeExpansion,
+    PreciseActivation,
+    escape_expansion,
+    precise_activation,
+)
+
+MIN_DIGITS, MAX_DIGITS = 15, 200
+"""The precision range of ``escape --precision``."""
+
+GUARD_DIGITS = 12
+"""Working digits beyond the requested ones."""
+
+
+def validate_digits(digits: int) -> int:
+    """``digits`` as an int in [15, 200], else :class:`ConfigurationError`."""
+    if isinstance(digits, bool) or int(digits) != digits or not (
+        MIN_DIGITS <= digits <= MAX_DIGITS
+    ):
+        raise ConfigurationError(
+            f"--precision must be an integer between {MIN_DIGITS} and {MAX_DIGITS} digits, "
+            f"got {digits!r} (below 15 use the double-precision ODE)"
+        )
+    return int(digits)
+
+
+@dataclass(frozen=True)
+class PreciseField:
+    """F(X) at ``dps`` working digits: ``nodes`` and ``weights`` of the converged rule (for odd
+    σ the half line, weights doubled off 0), teacher values aσ(s_i)."""
+
+    activation: PreciseActivation
+    depth: int
+    dps: int
+    nodes: tuple
+    weights: tuple
+    teacher: tuple
+    rule: str
+
+    def __call__(self, X: Sequence) -> list:
+        L = self.depth
+        sigma, dsigma = self.activation.sigma, self.activation.dsigma
+        out = [mpmath.mpf(0)] * L
+        for s, w, y in zip(self.nodes, self.weights, self.teacher, strict=True):
+            h = [s]
+            z = []
+            for k in range(L - 1):
+                z.append(X[k] * h[-1])
+                h.append(sigma(z[-1]))
+            f = X[-1] * h[-1]
+            weight = w * (y - f)
+            back = weight
+            out[L - 1] += back * h[L - 1]
+            back *= X[L - 1]
+            for k in range(L - 2, -1, -1):
+                back *= dsigma(z[k])
+                out[k] += back * h[k]
+                back *= X[k]
+        return out
+
+
+def _rule(kind: str, level: int, dps: int, odd: bool) -> tuple[tuple, tuple]:
+    if kind == "trapezoid":
+        nodes, weights = gaussian_trapezoid_rule_mpmath(0.4 * 0.75**level, dps)
+    elif kind == "gauss-hermite":
+        nodes, weights = gauss_hermite_rule_mpmath(int(48 * 1.5**level), dps)
+    else:
+        raise ConfigurationError(f"rule must be 'trapezoid' or 'gauss-hermite', got {kind!r}")
+    if not odd:
+        return nodes, weights
+    half = [(s, 2 * w if s > 0 else w) for s, w in zip(nodes, weights, strict=True) if s >= 0]
+    return tuple(s for s, _ in half), tuple(w for _, w in half)
+
+
+def precise_field(
+    spec: str,
+    depth: int,
+    amplitude: float = 1.0,
+    *,
+    digits: int = 30,
+    probe: float = 0.75,
+    rule: str = "trapezoid",
+    max_level: int = 10,
+) -> PreciseField:
+    """The reduced field at ``digits`` + guard digits, the rule refined (step × 3/4, or n × 3/2
+    per level) until F(probe·𝟏) changes by less than 10^-(digits+2) relative; the coarser of the
+    last two rules is returned (the change bounds its error).
+
+    Raises:
+        ArithmeticError: no convergence within ``max_level`` refinements.
+        (validation errors as ``escape``)
+    """
+    act = precise_activation(spec, depth, amplitude)
+    dps = digits + GUARD_DIGITS
+    a = mpmath.mpf(amplitude)
+    previous = coarser = None
+    with mpmath.workdps(dps):
+        X = [mpmath.mpf(probe)] * depth
+        for level in range(max_level + 1):
+            nodes, weights = _rule(rule, level, dps, act.odd)
+            field = PreciseField(
+                act, depth, dps, nodes, weights, tuple(a * act.sigma(s) for s in nodes), rule
+            )
+            value = field(X)
+            if previous is not None:
+                change = max(abs(u - v) for u, v in zip(value, previous, strict=True))
+                if change <= mpmath.mpf(10) ** (-(digits + 2)) * max(abs(v) for v in value):
+                    return coarser  # the change bounds the coarser rule's error
+            previous, coarser = value, field
+    raise ArithmeticError(f"the {rule} rule did not converge to {digits} digits")
+
+
+@dataclass(frozen=True)
+class PreciseEscape:
+    """A high-precision escape time: ``time`` (mpf, ``digits`` significant digits intended)."""
+
+    time: mpmath.mpf
+    digits: int
+    nodes: int
+    rule: str
+    steps: int
+    evaluations: int
+    seconds: float
+    final: tuple
+
+    def decimal(self) -> str:
+        """The time as a decimal string with ``digits`` significant digits."""
+        return mpmath.nstr(self.time, self.digits, strip_zeros=False)
+
+
+def _flow(field: PreciseField) -> callable:
+    L = field.depth
+
+    def rhs(tau: mpmath.mpf, state: list) -> list:
+        X = [mpmath.exp(v) for v in state[:L]]
+        F = field(X)
+        relative = [a / b for a, b in zip(F, X, strict=True)]
+        R = mpmath.fsum(relative) / L
+        if R <= 0:
+            raise ArithmeticError("the product stopped growing (dτ/dt ≤ 0) before ρ*")
+        return [r / R for r in relative] + [1 / R]
+
+    return rhs
+
+
+def _run(field: PreciseField, log_start: list, rho_star: float, digits: int) -> PreciseEscape:
+    started = time.perf_counter()
+    L = field.depth
+    with mpmath.workdps(field.dps):
+        y0 = [mpmath.mpf(v) for v in log_start] + [mpmath.mpf(0)]
+        tau0 = mpmath.fsum(y0[:L]) / L
+        tau1 = mpmath.log(mpmath.mpf(rho_star))
+        if tau0 >= tau1:
+            raise ConfigurationError(
+                f"the start's geometric mean {mpmath.nstr(mpmath.exp(tau0), 6)} is already ≥ ρ*"
+            )
+        rtol = mpmath.mpf(10) ** (-(digits + 3))
+        solution = integrate(
+            _flow(field),
+            tau0,
+            y0,
+            tau1,
+            rtol=rtol,
+            atol=[rtol] * (L + 1),
+            columns=max(6, int(0.45 * digits) + 1),
+            first_step=mpmath.mpf("0.5"),
+        )
+        final = solution.final
+        return PreciseEscape(
+            +final[-1],
+            digits,
+            len(field.nodes),
+            field.rule,
+            solution.steps,
+            solution.evaluations,
+            time.perf_counter() - started,
+            tuple(mpmath.exp(v) for v in final[:L]),
+        )
+
+
+def escape_time_precise(
+    spec: str,
+    depth: int,
+    scales: Sequence,
+    *,
+    rho_star: float = 0.5,
+    amplitude: float = 1.0,
+    digits: int = 30,
+    rule: str = "trapezoid",
+) -> PreciseEscape:
+    """Escape time of the exact reduced flow from X(0) = ``scales`` under the product
+    criterion, at ``digits`` digits (scales may be strings, kept exact to the working precision).
+
+    >>> r = escape_time_precise("tanh", 3, ["0.1"] * 3, digits=15)
+    >>> abs(float(r.time) - 9.58) < 0.1
+    True
+
+    Raises:
+        ConfigurationError: digits outside [15, 200], bad scales, start at or past ρ*.
+        OutsideHypothesisError, NoLinearPathError, NoEscapeError: as ``escape``.
+    """
+    digits = validate_digits(digits)
+    if len(scales) != depth:
+        raise ConfigurationError(f"{len(scales)} scales given for depth {depth}")
+    field = precise_field(spec, depth, amplitude, digits=digits, rule=rule)
+    with mpmath.workdps(field.dps):
+        values = [mpmath.mpf(v) for v in scales]
+        if any(not mpmath.isfinite(v) or v <= 0 for v in values):
+            raise ConfigurationError("initial scales must be finite and > 0")
+        log_start = [mpmath.log(v) for v in values]
+    return _run(field, log_start, rho_star, digits)
+
+
+@dataclass(frozen=True)
+class ConstantEstimate:
+    """C two ways: ``by_limit`` (Richardson over T(ε) − local terms) and ``by_integral`` (the
+    regularised slow-manifold integral plus the transient constant); ``difference`` between them."""
+
+    by_limit: mpmath.mpf
+    by_integral: mpmath.mpf
+    difference: mpmath.mpf
+    eps: tuple
+    rho0: mpmath.mpf
+
+    @property
+    def agreeing_digits(self) -> float:
+        scale = max(abs(self.by_limit), mpmath.mpf(1))
+        if self.difference == 0:
+            return float("inf")
+        return float(-mpmath.log10(abs(self.difference) / scale))
+
+
+def constant_by_limit(
+    expansion: EscapeExpansion, spec: str, eps: Sequence[float], digits: int = 30
+) -> mpmath.mpf:
+    """C ≈ T(ε) − (local terms), extrapolated in ε with the remainder power p_nl."""
+    field = precise_field(spec, expansion.depth, expansion.amplitude, digits=digits)
+    values = []
+    with mpmath.workdps(field.dps):
+        for e in eps:
+            e = mpmath.mpf(e)
+            run = _run(field, [mpmath.log(e)] * expansion.depth, expansion.rho_star, digits)
+            full = mpmath.fsum(t.evaluate(e) for t in expansion.all_terms)
+            values.append((e, run.time - full))
+        p = expansion.nonlocal_power
+        (e1, d1), (e2, d2) = values[-2], values[-1]
+        return (d2 * e1**p - d1 * e2**p) / (e1**p - e2**p)
+
+
+def constant_by_integral(
+    expansion: EscapeExpansion, spec: str, rho0: float, digits: int = 30
+) -> mpmath.mpf:
+    """C = T_slow(ρ_0 → ρ*) + the series' lower-limit part + the transient constant."""
+    field = precise_field(spec, expansion.depth, expansion.amplitude, digits=digits)
+    with mpmath.workdps(field.dps):
+        r0 = mpmath.mpf(rho0)
+        start = [mpmath.log(x) for x in slow_manifold_start(expansion, r0)]
+        run = _run(field, start, expansion.rho_star, digits)
+        correction = slow_manifold_correction(expansion, r0)
+        return run.time + correction + expansion.transient_constant
+
+
+def escape_constant(
+    expansion: EscapeExpansion,
+    spec: str,
+    *,
+    eps: Sequence[float] = (2e-3, 1e-3),
+    rho0: float = 1e-3,
+    digits: int = 30,
+) -> ConstantEstimate:
+    """The non-local constant C two independent ways (module docstring)."""
+    by_limit = constant_by_limit(expansion, spec, eps, digits)
+    by_integral = constant_by_integral(expansion, spec, rho0, digits)
+    with mpmath.workdps(digits + GUARD_DIGITS):
+        return ConstantEstimate(
+            by_limit, by_integral, by_limit - by_integral, tuple(eps), mpmath.mpf(rho0)
+        )
+
+
+def slow_manifold_start(expansion: EscapeExpansion, rho0: mpmath.mpf) -> list:
+    """X on the slow manifold at ρ_0: X_l = ρ_0 exp(Σ_n h_{n,l} ρ_0^n)."""
+    L = expansion.depth
+    return [
+        rho0
+        * mpmath.exp(
+            mpmath.fsum(
+                expansion.slow_manifold[n][l] * rho0**n
+                for n in range(1, len(expansion.slow_manifold))
+            )
+        )
+        for l in range(L)
+    ]
+
+
+def slow_manifold_correction(expansion: EscapeExpansion, rho0: mpmath.mpf) -> mpmath.mpf:
+    """(1/K) Σ_{n≠L−2} w_n ρ_0^{n−(L−2)}/(n−(L−2)) − (1/K) w_{L−2} ln(1/ρ_0)."""
+    L = expansion.depth
+    total = mpmath.mpf(0)
+    for n, w in enumerate(expansion.slow_rate):
+        p = n - (L - 2)
+        total += w * rho0**p / p if p != 0 else -w * mpmath.log(1 / rho0)
+    return total / expansion.K
+
+
+@dataclass(frozen=True)
+class SeriesEscape:
+    """T(ε) from the expansion: ``local`` (the kept local terms), ``constant`` (C from the
+    double-precision ODE along the slow manifold from ρ_0), ``time`` = local + constant, and
+    ``remainder_power`` of the error."""
+
+    time: float
+    local: float
+    constant: float
+    remainder_power: int
+    order: int
+    seconds: float
+
+
+def escape_time_series(
+    spec: str,
+    depth: int,
+    eps: float,
+    *,
+    order: int = 4,
+    rho_star: float = 0.5,
+    amplitude: float = 1.0,
+    rho0: float = 0.05,
+) -> SeriesEscape:
+    """T(ε) from X(0) = ε𝟏 by the series: exact local terms plus C (second route, in double
+    precision: the fast ODE along the slow manifold from ρ_0 to ρ*).
+
+    Raises:
+        ConfigurationError: ε ≤ 0 or ε ≥ ρ*; order outside the engine's range.
+        OutsideHypothesisError, NoLinearPathError, NoEscapeError: as ``escape``.
+    """
+    started = time.perf_counter()
+    if not 0 < eps < rho_star:
+        raise ConfigurationError(f"ε must lie in (0, ρ* = {rho_star}), got {eps}")
+    expansion = escape_expansion(
+        spec, depth, order=order, rho_star=rho_star, amplitude=amplitude, exact=False
+    )
+    constant = expansion_constant(expansion, spec, rho0=min(rho0, eps))
+    with mpmath.workdps(30):
+        local = float(expansion.local_sum(mpmath.mpf(eps)))
+    return SeriesEscape(
+        local + constant.value,
+        local,
+        constant.value,
+        expansion.remainder_power,
+        order,
+        time.perf_counter() - started,
+    )
+
+
+@dataclass(frozen=True)
+class ExpansionConstant:
+    """C with its estimated error: two starting radii ρ_0 (the difference is the estimate)."""
+
+    value: float
+    error: float
+    digits: int | None
+
+
+def expansion_constant(
+    expansion: EscapeExpansion, spec: str, *, digits: int | None = None, rho0: float = 0.04
+) -> ExpansionConstant:
+    """The non-local constant C by the slow-manifold route, from ρ_0 and ρ_0/2: in double
+    precision (``digits`` None) or at ``digits`` digits; the error is their difference."""
+    import numpy as np
+
+    from symescape.numeric.escape import EscapeCriterion, escape_time_ode
+    from symescape.numeric.reduced import reduced_model
+
+    values = []
+    for r in (rho0, rho0 / 2):
+        if digits is None:
+            with mpmath.workdps(30):
+                r0 = mpmath.mpf(r)
+                start = np.array([float(x) for x in slow_manifold_start(expansion, r0)])
+                model = reduced_model(spec, expansion.depth, expansion.amplitude)
+                run = escape_time_ode(
+                    model, start, EscapeCriterion("product", expansion.rho_star), rtol=1e-12
+                )
+                if not run.escaped:
+                    raise ArithmeticError(f"the slow-manifold run did not escape: {run.message}")
+                values.append(
+                    run.time
+                    + slow_manifold_correction(expansion, r0)
+                    + expansion.transient_constant
+                )
+        else:
+            values.append(constant_by_integral(expansion, spec, r, validate_digits(digits)))
+    return ExpansionConstant(float(values[1]), float(abs(values[1] - values[0])), digits)
