@@ -1,0 +1,79 @@
+"""Saddle-to-saddle dynamics of deep ReLU networks (issue 16, MATH.md §10)."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from symescape import ConfigurationError
+from symescape.cli import main
+from symescape.experiments.saddle_to_saddle import (
+    SaddleConfig,
+    effective_ranks,
+    find_plateaus,
+    saddle_to_saddle,
+)
+
+QUICK = {"samples": 300, "depth": 3, "outputs": 2, "init_scale": 1e-2}
+
+
+@pytest.fixture(scope="module")
+def two_units():
+    # y = (3 relu(v_1·x), relu(v_2·x)) with v_1 ⊥ v_2: fitting it needs rank 2 at the bottleneck
+    # (two independent ReLU units), and the stronger unit is learnt first.
+    return saddle_to_saddle(SaddleConfig(teacher="units:3,1", **QUICK))
+
+
+def test_rank_two_teacher_shows_a_rank_two_plateau(two_units):
+    ranks = two_units.bottleneck_ranks
+    # The origin (rank 0), a saddle of bottleneck rank 1, then a plateau of rank 2.
+    assert ranks[0] == 0 and 1 in ranks and 2 in ranks
+    one, two = ranks.index(1), ranks.index(2)
+    assert one < two
+    plateaus = two_units.plateaus
+    # Each later plateau has a lower loss; the rank-1 saddle sits near the loss left by the
+    # weaker unit alone, E[relu(z)²]/2 = 1/4, within the sampling error of 300 inputs.
+    assert plateaus[two].loss < plateaus[one].loss < plateaus[0].loss
+    assert plateaus[one].loss == pytest.approx(0.25, rel=0.4)
+    # Plateaus are ordered and disjoint in time.
+    spans = [(p.start, p.end) for p in plateaus]
+    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
+    record = two_units.record()
+    assert set(record["plateaus"][0]) == {
+        "start", "end", "loss", "layer_ranks", "bottleneck_rank", "singular_values"
+    }  # fmt: skip
+
+
+def test_plateau_detection_on_a_staircase():
+    times = np.linspace(0, 30, 301)
+    loss = np.where(times < 10, 3.0, np.where(times < 20, 1.0, 0.1))
+    runs = find_plateaus(times, loss, window=5, flat=1e-3, min_windows=2)
+    assert len(runs) == 3
+    assert [round(times[i]) for i, _ in runs] == [0, 10, 20]
+
+
+def test_effective_ranks_against_a_reference():
+    w = np.diag([1.0, 0.5, 1e-3])
+    assert effective_ranks((w,), 0.1)[0] == (2,)
+    # Against a larger reference scale (the layer's largest σ₁ along the run) small layers
+    # count as rank 0: the ε-sized start is the saddle at the origin.
+    assert effective_ranks((1e-3 * w,), 0.1, np.array([1.0]))[0] == (0,)
+
+
+def test_cli_json_and_bad_input():
+    result = CliRunner().invoke(
+        main,
+        ["saddle-to-saddle", "--depth", "3", "--outputs", "2", "--teacher", "units:3,1",
+         "--samples", "200", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    keys = {"start", "end", "loss", "layer_ranks", "bottleneck_rank"}
+    assert payload["plateaus"] and keys <= set(payload["plateaus"][0])
+    bad = CliRunner().invoke(main, ["saddle-to-saddle", "--init-scale", "0"])
+    assert bad.exit_code == 2 and "init_scale" in bad.output
+    with pytest.raises(ConfigurationError, match="rank_threshold"):
+        SaddleConfig(rank_threshold=1.5)
+    with pytest.raises(ConfigurationError, match="unknown teacher"):
+        SaddleConfig(teacher="nope")
