@@ -83,7 +83,7 @@ def off_manifold_run(
     config: OffManifoldConfig,
     r: int,
     eps: list[float],
-    progress: bool = False,
+    progress: bool = True,
     engine: Engine = Engine.COMPILED,
 ) -> OffManifoldRun:
     """Train ``seeds`` networks at each ε (one ensemble, :func:`~symescape.numeric.training.train`)

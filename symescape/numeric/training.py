@@ -29,7 +29,7 @@ import numpy as np
 from symescape.errors import ConfigurationError, DivergenceError
 from symescape.numeric import compiled
 from symescape.numeric.inits import ansatz_scalars
-from symescape.numeric.losses import SQUARED, Loss
+from symescape.numeric.losses import LOGISTIC, SQUARED, Loss
 from symescape.numeric.network import (
     Weights,
     backward,
@@ -203,12 +203,13 @@ def train(
     teacher: Teacher,
     kernels: ActivationKernels,
     config: TrainingConfig,
-    progress: bool = False,
+    progress: bool = True,
     *,
     sampler: Sampler | None = None,
     evaluation: Evaluation | None = None,
     masks: Sequence[np.ndarray] | None = None,
     keep_weights: bool = False,
+    fixed_batch: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
 ) -> TrainingRecord:
     """Run GD/SGD from ``weights`` (ensemble axis first) and record the trajectory.
 
@@ -216,8 +217,10 @@ def train(
     ``record_every``, the last step, or the step where a stop rule holds (the run ends there,
     without updating); otherwise W_l ← W_l − η_l (m_l ⊙ G_l). ``sampler`` draws fresh inputs
     (default: standard Gaussian from ``config.seed``); ``masks`` m_l (each (n_l, n_{l-1})) project
-    the update; ``evaluation`` adds held-out records; ``keep_weights`` records the weights.
-    ``progress`` shows a bar (steps/s) on runs longer than two seconds.
+    the update; ``evaluation`` adds held-out records; ``keep_weights`` records the weights;
+    ``fixed_batch`` = (x, y, batch weights or None) trains on the caller's data, x of shape
+    (B, D) or (E, B, D) and any targets y (the teacher then only gives the recorded direction).
+    ``progress`` shows a bar (steps/s, on stderr) once a run has taken two seconds.
 
     Raises:
         ConfigurationError: mismatched shapes, masks or options.
@@ -242,9 +245,14 @@ def train(
     if sampler is None:
         sampler = lambda shape: rng.standard_normal((*shape, teacher.input_dim))  # noqa: E731
     data = _fixed_data(config, teacher, kernels, rng, ensemble)
+    if fixed_batch is not None:
+        x, y, bw = fixed_batch
+        data = (np.asarray(x, dtype=float), np.asarray(y, dtype=float), bw)
+        if data[0].shape[-1] != teacher.input_dim or data[1].shape != data[0].shape[:-1]:
+            raise ConfigurationError("a fixed batch needs x (…, B, D) and y (…, B)")
     loop = _engine(weights, teacher, kernels, config, rates, data, evaluation, masks, keep_weights)
     total = config.steps + 1
-    chunk = _chunk_steps(config, weights, data is None)
+    chunk = _chunk_steps(config, weights, data)
 
     def draw(count: int) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
         if data is not None:
@@ -302,14 +310,13 @@ def _fixed_data(
     return None
 
 
-def _chunk_steps(config: TrainingConfig, weights: Weights, fresh: bool) -> int:
+def _chunk_steps(config: TrainingConfig, weights: Weights, data: tuple | None) -> int:
     """Steps per chunk: fed batches under :data:`CHUNK_BYTES`; fixed data, about 2²⁷ FLOP."""
     total = config.steps + 1
-    if fresh:
+    if data is None:
         per_step = 8 * weights[0].shape[0] * config.batch * (weights[0].shape[2] + 1)
         return max(1, min(total, 1024, CHUNK_BYTES // per_step))
-    batch = config.nodes if config.data is DataMode.GAUSS_HERMITE else config.batch
-    flops = 6 * batch * sum(w.size for w in weights) + 1
+    flops = 6 * data[0].shape[-2] * sum(w.size for w in weights) + 1
     return max(1, min(total, 4096, (1 << 27) // flops))
 
 
@@ -343,7 +350,7 @@ def _engine(
         reason = None
         if not compiled.jax_available():
             reason = "JAX is not installed (pip install 'jax[cpu]')"
-        elif config.loss.name not in compiled.COMPILED_LOSSES:
+        elif config.loss not in (SQUARED, LOGISTIC):
             reason = f"the compiled engine has no loss {config.loss.name!r}"
         if reason is None:
             return _compiled_loop(
