@@ -551,7 +551,8 @@ class Check:
 
 
 def _student_and_offset(config: PredictConfig) -> tuple[Activation, float]:
-    """The student the network uses (σ̃ for class D) and the teacher's offset g(0)."""
+    """The student the ansatz network uses (σ̃ for class D, as the reduced model) and the
+    teacher's offset g(0) (subtracted for class D)."""
     cls = classify(config.activation)
     if cls.activation_class is not ActivationClass.D:
         return cls.activation, 0.0
@@ -577,7 +578,10 @@ def measure(
     if not config.teacher.single:
         raise ConfigurationError("measuring supports single-mode teachers only")
     budget = config.max_steps if steps is None else min(int(steps), config.max_steps)
-    student, offset = _student_and_offset(config)
+    if config.init.kind is InitKind.ANSATZ:
+        student, offset = _student_and_offset(config)
+    else:  # off the ansatz the network is the one configured, σ uncentred
+        student, offset = config.activation, 0.0
     teacher = function_teacher(config.teacher, config.input_dim, offsets=(offset,))
     kernels = activation_kernels(student)
     criterion = config.criterion

@@ -23,7 +23,7 @@ compare it with the summation route.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
@@ -61,13 +61,14 @@ def ansatz_metric(depth: int, width: int, rates: RateMode | str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GradientDescentMap:
-    """X ↦ X + η m ⊙ F(X) for one reduced model. ``field`` is the modified field G̃ (so the
-    object can be handed to :func:`~symescape.numeric.escape.escape_time_ode`); ``flow_field``
-    is G = m ⊙ F."""
+    """X ↦ X + η m ⊙ F(X) for one reduced model. ``field`` is the modified field G̃ (or G when
+    ``corrected`` is False), so the object can be handed to
+    :func:`~symescape.numeric.escape.escape_time_ode`; ``flow_field`` is G = m ⊙ F."""
 
     model: ReducedModel
     learning_rate: float
     metric: np.ndarray
+    corrected: bool = True
 
     def __post_init__(self) -> None:
         eta = self.learning_rate
@@ -90,10 +91,10 @@ class GradientDescentMap:
         return self.metric * self.model.field(X)
 
     def field(self, X: np.ndarray) -> np.ndarray:
-        """G̃(X) = G − (η/2) J_G G, for one X of shape (L,)."""
+        """G̃(X) = G − (η/2) J_G G, for one X of shape (L,) (G when not ``corrected``)."""
         G = self.flow_field(X)
         size = float(np.linalg.norm(G))
-        if size == 0.0:
+        if size == 0.0 or not self.corrected:
             return G
         h = 1e-4 * float(np.linalg.norm(X)) / size
         JG = (self.flow_field(X + h * G) - self.flow_field(X - h * G)) / (2 * h)
@@ -139,7 +140,7 @@ def escape_steps(
     method = StepMethod(method)
     eta = gd.learning_rate
     scales = validate_scales(scales, gd.depth, criterion)
-    flow = _FlowOnly(gd)
+    flow = replace(gd, corrected=False)
     flow_result = escape_time_ode(flow, scales, criterion, rtol=rtol, max_time=eta * max_steps)
     steps_flow = None if flow_result.time is None else flow_result.time / eta
     if method is StepMethod.SUMMATION:
@@ -154,25 +155,6 @@ def escape_steps(
     return StepResult(
         EscapeStatus.ESCAPED, steps, steps * eta, steps_flow, error, method, result.message
     )
-
-
-@dataclass(frozen=True)
-class _FlowOnly:
-    gd: GradientDescentMap
-
-    @property
-    def depth(self) -> int:
-        return self.gd.depth
-
-    @property
-    def constants(self) -> object:
-        return self.gd.constants
-
-    def field(self, X: np.ndarray) -> np.ndarray:
-        return self.gd.flow_field(X)
-
-    def loss(self, X: np.ndarray) -> np.ndarray:
-        return self.gd.loss(X)
 
 
 def _summation(

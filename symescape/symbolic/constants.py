@@ -62,6 +62,25 @@ class EscapeConstants:
         return all(abs(g.value - self.gamma[0].value) <= 1e-30 for g in self.gamma)
 
 
+def require_linear_path(cls: Classification) -> None:
+    """Raise unless σ has a Taylor series with c_1 ≠ 0 (the linear path of MATH.md §5).
+
+    Raises:
+        OutsideHypothesisError: σ is piecewise-linear (no Taylor series).
+        NoLinearPathError: c_1 = 0.
+    """
+    if cls.activation_class is ActivationClass.PIECEWISE_LINEAR:
+        raise OutsideHypothesisError(
+            f"{cls.activation.name} is piecewise-linear: the Taylor-based constants K, κ do not "
+            "apply (the chain is positively homogeneous; see the escape-directions solver)"
+        )
+    if not cls.has_linear_path:
+        raise NoLinearPathError(
+            f"c_1 = σ'(0) = 0 for {cls.activation.name}: the linear path of the filtered "
+            "composition vanishes, so the leading-order escape theory does not apply"
+        )
+
+
 def escape_constants(
     spec: str | sp.Expr | Activation | Classification,
     depth: int,
@@ -85,16 +104,7 @@ def escape_constants(
         raise ConfigurationError(
             f"the teacher amplitude must be a finite non-zero real, got {amplitude!r}"
         )
-    if cls.activation_class is ActivationClass.PIECEWISE_LINEAR:
-        raise OutsideHypothesisError(
-            f"{cls.activation.name} is piecewise-linear: the Taylor-based constants K, κ do not "
-            "apply (the chain is positively homogeneous; see the escape-directions solver)"
-        )
-    if not cls.has_linear_path:
-        raise NoLinearPathError(
-            f"c_1 = σ'(0) = 0 for {cls.activation.name}: the linear path of the filtered "
-            "composition vanishes, so the leading-order escape theory does not apply"
-        )
+    require_linear_path(cls)
     K = product(a, cls.mu1, cls.c1 ** (depth - 1))
     if cls.q is None:
         return EscapeConstants(

@@ -36,15 +36,11 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from symescape.errors import (
-    ConfigurationError,
-    NoLinearPathError,
-    OutsideHypothesisError,
-    ZeroFirstHermiteError,
-)
+from symescape.errors import ConfigurationError, ZeroFirstHermiteError
 from symescape.options import validate_depth
 from symescape.symbolic.activations import Activation, ActivationSpec, Z, activation
 from symescape.symbolic.classification import ActivationClass, Classification, classify
+from symescape.symbolic.constants import require_linear_path
 from symescape.symbolic.moments import (
     Constant,
     gaussian_moment,
@@ -285,16 +281,7 @@ def teacher_constants(
     depth = validate_depth(depth)
     loss = LossKind(loss)
     spec = student_teacher(cls.activation) if teacher is None else teacher_spec(teacher)
-    if cls.activation_class is ActivationClass.PIECEWISE_LINEAR:
-        raise OutsideHypothesisError(
-            f"{cls.activation.name} is piecewise-linear: the Taylor-based constants K, κ do not "
-            "apply (the chain is positively homogeneous; see the escape-directions solver)"
-        )
-    if not cls.has_linear_path:
-        raise NoLinearPathError(
-            f"c_1 = σ'(0) = 0 for {cls.activation.name}: the linear path of the filtered "
-            "composition vanishes, so the leading-order escape theory does not apply"
-        )
+    require_linear_path(cls)
     centred = cls.activation_class is ActivationClass.D
     beta = tuple(target_moment(spec, loss, 1, k, centred) for k in range(len(spec.modes)))
     if all(_vanishes(b) for b in beta):
