@@ -70,6 +70,7 @@ def check_predict_ansatz(quick: bool) -> Claim:
 @claim("predict-he-calibrated")
 def check_predict_he(quick: bool) -> Claim:
     from symescape.experiments.predict import config_from_mapping, measure, predict
+    from symescape.numeric.training import Engine
 
     eps0, further = (0.05, (0.025, 0.0125)) if quick else (0.025, (0.0125, 0.00625))
     base = {
@@ -88,13 +89,13 @@ def check_predict_he(quick: bool) -> Claim:
             data["calibration"] = calibration
         return config_from_mapping(data)
 
-    first = measure(config(eps0))
+    first = measure(config(eps0), engine=Engine.NUMPY)
     rows, worst = [], float("inf") if first.steps is None else 0.0
     if first.steps is not None:
         calibration = {"eps": eps0, "steps": first.steps}
         for eps in further:
             predicted = predict(config(eps, calibration)).steps
-            measured = measure(config(eps)).steps
+            measured = measure(config(eps), engine=Engine.NUMPY).steps
             error = float("inf") if measured is None else abs(predicted - measured) / measured
             worst = max(worst, error)
             rows.append(f"ε = {eps}: {predicted:.0f} vs {measured}")
