@@ -601,16 +601,26 @@ def rank_one_constant(result: EscapeDirection) -> float:
 
 
 def depth_sweep(
-    depths: tuple[int, ...], quick: bool, store: object | None = None, progress: bool = False
+    depths: tuple[int, ...],
+    quick: bool,
+    store: object | None = None,
+    teacher: str = "relu2:m=6",
+    outputs: int = 3,
 ) -> list[dict]:
-    """The optimum at each depth (JSON records), stored per depth when ``store`` is a
-    :class:`symescape.sweeps.SweepStore` (atomic, reused on rerun)."""
-    settings = {"samples": 2000 if quick else 4000, "restarts": 3 if quick else 6}
+    """Every distinct local optimum at each depth (the :meth:`OptimaSearch.record`s) for one
+    teacher, stored per depth when ``store`` is a :class:`symescape.sweeps.SweepStore`
+    (atomic, reused on rerun)."""
+    settings = {
+        "samples": 500 if quick else 1000,
+        "restarts": 2,
+        "width": 6,
+        "input_dim": 6,
+        "teacher": teacher,
+        "outputs": outputs,
+    }
 
     def compute(depth: int) -> dict:
-        config = EscapeDirectionConfig(depth=depth, **settings)
-        result = escape_direction(config, progress=progress)
-        return {**result.record(), "rank_one_constant": rank_one_constant(result)}
+        return search_optima(EscapeDirectionConfig(depth=depth, **settings)).record()
 
     rows = []
     for depth in depths:

@@ -109,7 +109,9 @@ class SaddleConfig:
 @dataclass(frozen=True)
 class Plateau:
     """One plateau: flow times [start, end], its (median) loss, the effective rank of every
-    layer and the bottleneck rank at its middle, and those singular values."""
+    layer and the bottleneck rank at its middle, and those singular values. ``final``: the
+    state where the flow was stopped (𝓛 < ``stop_fraction``·𝓛(0)), held to the end of the
+    grid: the end point of the run, not a saddle."""
 
     start: float
     end: float
@@ -117,6 +119,7 @@ class Plateau:
     layer_ranks: tuple[int, ...]
     bottleneck_rank: int
     singular_values: tuple[tuple[float, ...], ...]
+    final: bool = False
 
     def record(self) -> dict:
         return {
@@ -126,6 +129,7 @@ class Plateau:
             "layer_ranks": list(self.layer_ranks),
             "bottleneck_rank": self.bottleneck_rank,
             "singular_values": [list(s) for s in self.singular_values],
+            "final": self.final,
         }
 
 
@@ -140,6 +144,7 @@ class SaddleRun:
     ranks: np.ndarray
     plateaus: tuple[Plateau, ...]
     evaluations: int
+    stopped: float | None = None
 
     @property
     def bottleneck_ranks(self) -> tuple[int, ...]:
@@ -156,6 +161,7 @@ class SaddleRun:
             "final_loss": float(self.loss[-1]),
             "initial_loss": float(self.loss[0]),
             "time": float(self.times[-1]),
+            "stopped": self.stopped,
             "evaluations": self.evaluations,
         }
         if trajectory:
@@ -285,6 +291,7 @@ def saddle_to_saddle(config: SaddleConfig) -> SaddleRun:
                 _integrate(flow, pieces[-1].y[:, -1], horizon, 2 * horizon, config.rtol, floor)
             )
             horizon *= 2
+        stopped = float(pieces[-1].t[-1]) if pieces[-1].status == 1 else None
         times = np.linspace(0.0, horizon, config.grid + 1)
         states = np.array([_state_at(pieces, t) for t in times])
         loss = np.array([flow.loss(s) for s in states])
@@ -312,6 +319,7 @@ def saddle_to_saddle(config: SaddleConfig) -> SaddleRun:
                 layer_ranks,
                 min(layer_ranks),
                 values,
+                stopped is not None and j == len(times) - 1,
             )
         )
-    return SaddleRun(config, times, loss, ranks, tuple(plateaus), flow.evaluations)
+    return SaddleRun(config, times, loss, ranks, tuple(plateaus), flow.evaluations, stopped)

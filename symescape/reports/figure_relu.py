@@ -1,4 +1,6 @@
-"""The deep-ReLU escape-direction figure (MATH.md §10): σ₁/σ₂ per layer against l^{1/4}."""
+"""The deep-ReLU figure (MATH.md §10): σ₁/σ₂ per layer at the optimal escape direction against
+l^{1/4} with vector outputs at depths up to 10, and saddle-to-saddle runs with the plateaus
+shaded and their ranks written on them."""
 
 from __future__ import annotations
 
@@ -6,41 +8,57 @@ from pathlib import Path
 
 import numpy as np
 
-from symescape.experiments.escape_directions import (
-    EscapeDirectionConfig,
-    depth_sweep,
-    gradient_descent_check,
-)
+from symescape.experiments.escape_directions import depth_sweep
+from symescape.experiments.saddle_to_saddle import SaddleConfig, saddle_to_saddle
 from symescape.experiments.sweeps import SweepStore
 from symescape.reports.plotting import pyplot, save_figure
 
+TEACHER, OUTPUTS = "relu2:m=6", 3
+SADDLE_TEACHERS = ("units:3,1", "linear:3,1")
+
+
+def _saddle_panel(axis: object, run: dict, teacher: str) -> None:
+    times, loss = np.array(run["times"]), np.array(run["loss"])
+    axis.semilogy(times, loss, "k-", lw=1.2)
+    for k, p in enumerate(run["plateaus"]):
+        axis.axvspan(p["start"], p["end"], color=f"C{k}", alpha=0.15)
+        axis.text(
+            (p["start"] + p["end"]) / 2,
+            p["loss"] * 1.6,
+            f"ranks {p['layer_ranks']}\nbottleneck {p['bottleneck_rank']}"
+            + ("\n(flow stopped)" if p.get("final") else ""),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
+    axis.set_xlabel("flow time t")
+    axis.set_ylabel("loss")
+    axis.set_ylim(loss.min() / 3, loss.max() * 8)
+    axis.set_title(f"saddle to saddle: {teacher}, k = 2, L = 3", fontsize=9)
+
 
 def figure_relu(out: str, quick: bool = False) -> dict:
-    """Figure: σ_1/σ_2 of every layer at the optimal escape direction against the bound l^{1/4}
-    (depths 3–6; 3–4 quick), and the ratios along a gradient-descent run from a small start."""
-
+    """Figure: (a) σ_1/σ_2 of every layer at the best escape direction (a random two-layer ReLU
+    teacher with k = 3 outputs) against l^{1/4}, depths 3–10 (3, 4, 10 quick), with the worst
+    ratio over all local optima; (b, c) the loss along gradient flow from a small start for a
+    rank-2 and a linear teacher, plateaus shaded, layer and bottleneck ranks written on them."""
     out = Path(out)
     store = SweepStore(out / "points" / "relu")
-    depths = (3, 4) if quick else (3, 4, 5, 6)
-    rows = depth_sweep(depths, quick, store, progress=True)
-    gd_config = EscapeDirectionConfig(depth=3, samples=2000 if quick else 4000)
-
-    def run_gd() -> dict:
-        check = gradient_descent_check(gd_config, init_scale=0.1, learning_rate=0.1)
-        return {
-            "steps": list(check.steps),
-            "ratios": [list(r) for r in check.ratios],
-            "loss": list(check.loss),
-            "cosine": check.cosine,
-            "cosine_at_escape": check.cosine_at_escape,
-            "escape_step": check.escape_step,
-            "probe_step": check.probe_step,
-            "optimum_value": check.optimum.value,
-        }
-
-    gd = store.get({"figure": "relu-gd", "depth": 3, "samples": gd_config.samples}, run_gd)
+    depths = (3, 4, 10) if quick else (3, 4, 5, 6, 8, 10)
+    rows = depth_sweep(depths, quick, store, TEACHER, OUTPUTS)
+    samples = 300 if quick else 600
+    runs = {
+        teacher: store.get(
+            {"figure": "relu-saddle", "teacher": teacher, "samples": samples},
+            lambda t=teacher: saddle_to_saddle(
+                SaddleConfig(teacher=t, samples=samples, depth=3, outputs=2)
+            ).record(trajectory=True),
+        )
+        for teacher in SADDLE_TEACHERS
+    }
     plt = pyplot()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3), layout="constrained")
+    a = axes[0]
     for k, row in enumerate(rows):
         layers = [s for s in row["layers"] if s["ratio"] is not None]
         a.semilogy(
@@ -48,39 +66,38 @@ def figure_relu(out: str, quick: bool = False) -> dict:
             [s["ratio"] for s in layers],
             "o-",
             color=f"C{k}",
-            label=f"L = {depths[k]} (g* = {row['value']:.4g})",
+            ms=3,
+            label=f"L = {depths[k]} ({len(row['optima'])} optima)",
         )
     ls = np.linspace(1, max(depths), 50)
     a.semilogy(ls, ls**0.25, "k--", label="bound $l^{1/4}$")
     a.set_xlabel("layer l")
-    a.set_ylabel(r"$\sigma_1(W_l)/\sigma_2(W_l)$ at the optimum")
-    a.set_title("(a) optimal escape direction (σ₂ at round-off: rank one; last layer omitted)")
-    a.legend(fontsize=8, loc="center right")
-    steps = np.array(gd["steps"])
-    ratios = np.array([[np.nan if v is None else v for v in r] for r in gd["ratios"]], dtype=float)
-    for l in range(ratios.shape[1]):  # noqa: E741
-        if np.all(np.isnan(ratios[:, l])):
-            continue
-        b.semilogy(steps, ratios[:, l], color=f"C{l}", label=f"layer {l + 1}")
-        b.axhline((l + 1) ** 0.25, color=f"C{l}", ls=":", lw=0.8)
-    b.axvline(gd["probe_step"], color="grey", lw=0.8, ls="--", label="probe (|θ| = 4·init)")
-    b.axvline(gd["escape_step"], color="k", lw=0.8, label="loss down 5 %")
-    b.set_xlabel("GD step (L = 3, start 0.1·random unit θ, rate 0.1)")
-    b.set_ylabel(r"$\sigma_1/\sigma_2$")
-    b.set_title(f"(b) along GD: cosine to the solver's optimum {gd['cosine']:.3f}")
-    b.legend(fontsize=8)
-    fig.suptitle("Deep ReLU escape directions: low-rank bias (MATH.md §10)", fontsize=10)
-    summary = [
-        f"relu L={depths[k]}: g* = {row['value']:.6g} ± {row['standard_error']:.2g}, "
-        f"g*·L^(L/2) = {row['rank_one_constant']:.6g}, min ratio over layers "
-        f"{min(s['ratio'] for s in row['layers'] if s['ratio'] is not None):.3g} vs bound ≤ "
-        f"{depths[k] ** 0.25:.3f}, violations {row['violations']}, balance error "
-        f"{row['balance_error']:.1e}, Clarke residual {row['clarke_residual']:.1e}"
-        for k, row in enumerate(rows)
-    ]
-    summary.append(
-        f"relu GD (L=3): cosine to the optimum {gd['cosine']:.4f} at step {gd['probe_step']} "
-        f"(loss drops 5 % at step {gd['escape_step']})"
-    )
-    data = {"depths": list(depths), "rows": rows, "gd": gd}
+    a.set_ylabel(r"$\sigma_1(W_l)/\sigma_2(W_l)$ at the best optimum")
+    a.set_title(f"(a) escape directions, teacher {TEACHER}, k = {OUTPUTS}", fontsize=9)
+    a.legend(fontsize=7, loc="center right")
+    for axis, teacher, tag in zip(axes[1:], SADDLE_TEACHERS, "bc", strict=True):
+        _saddle_panel(axis, runs[teacher], teacher)
+        axis.set_title(f"({tag}) " + axis.get_title(), fontsize=9)
+    fig.suptitle("Deep ReLU: low-rank escape directions and saddle to saddle (MATH.md §10)")
+    summary = []
+    for depth, row in zip(depths, rows, strict=True):
+        worst = row["worst_ratio"]
+        worst_text = "—" if worst is None else f"{worst:.3g} (bound {row['worst_bound']:.3f})"
+        summary.append(
+            f"relu L={depth} ({TEACHER}, k={OUTPUTS}): g* = {row['value']:.6g} ± "
+            f"{row['standard_error']:.2g}, {len(row['optima'])} distinct optima, worst σ₁/σ₂ "
+            f"over all optima {worst_text}, violations {row['violations'] or 'none'}, "
+            f"balance error {row['balance_error']:.1e}"
+        )
+    for teacher, run in runs.items():
+        summary.append(
+            f"relu saddle-to-saddle {teacher}: plateaus at losses "
+            f"{[round(p['loss'], 4) for p in run['plateaus']]}, bottleneck ranks "
+            f"{run['bottleneck_ranks']}"
+        )
+    data = {
+        "depths": list(depths),
+        "rows": rows,
+        "saddle": {t: {k: v for k, v in r.items() if k != "ranks"} for t, r in runs.items()},
+    }
     return save_figure(fig, out, "relu", data, summary)
