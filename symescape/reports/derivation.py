@@ -21,7 +21,16 @@ import sympy as sp
 
 from symescape.errors import ConfigurationError
 from symescape.options import validate_depth
-from symescape.symbolic.activations import Z, activation, known_activations
+from symescape.reports.latex_layout import (
+    CONTINUATION,
+    LINE_UNITS,
+    glyph_width,
+    is_wide,
+    relation_lines,
+    sum_lines,
+)
+from symescape.symbolic.activations import Activation, Z, activation, known_activations
+from symescape.symbolic.canonical import canonical_constant, simplified
 from symescape.symbolic.chain import scalar_chain
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import EscapeConstants, escape_constants
@@ -29,6 +38,8 @@ from symescape.symbolic.moments import Constant, S
 from symescape.symbolic.taylor import taylor_coefficients
 
 SERIES_ORDER = 7
+TITLE_UNITS = 24.0  # estimated width beyond which σ's formula stays out of the title
+INLINE_UNITS = 40.0  # estimated width beyond which a constant is not written out in running text
 
 
 class DocumentFormat(Enum):
@@ -63,7 +74,8 @@ def _eq(*lines: str) -> Equation:
 
 
 def _rel(lhs: str, rhs: sp.Basic | str) -> str:
-    return f"{lhs} &= {rhs if isinstance(rhs, str) else sp.latex(rhs)}"
+    """``lhs &= rhs``, broken over aligned lines when too wide for the page (latex_layout)."""
+    return " \\\\\n".join(relation_lines(lhs, rhs))
 
 
 def _constant(value: Constant) -> str:
@@ -73,6 +85,19 @@ def _constant(value: Constant) -> str:
         return numeric
     exact = sp.latex(value.exact)
     return exact if value.exact.is_Rational else rf"{exact} \approx {numeric}"
+
+
+def _constant_rel(lhs: str, value: Constant) -> str:
+    """``lhs &= exact ≈ value`` (or the value alone), the exact form broken when wide and the
+    value then on its own continuation line; numeric constants are marked as such."""
+    numeric = Constant(None, value.value).latex(15)
+    if value.exact is None:
+        return _rel(lhs, rf"{numeric} \quad (\text{{numeric}})")
+    if value.exact.is_Rational:
+        return _rel(lhs, value.exact)
+    if glyph_width(_constant(value)) <= LINE_UNITS - glyph_width(lhs) - 2:
+        return _rel(lhs, _constant(value))
+    return _rel(lhs, value.exact) + " \\\\\n" + CONTINUATION + rf"\approx {numeric}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,6 +115,58 @@ def taylor_series(expr_coefficients: tuple[sp.Expr, ...], order: int) -> sp.Expr
     """Σ_{k ≤ order} c_k z^k + O(z^{order+1})."""
     poly = sum(c * Z**k for k, c in enumerate(expr_coefficients[: order + 1]))
     return poly + sp.Order(Z ** (order + 1), Z)
+
+
+def _display_coefficients(act: Activation) -> tuple[sp.Expr, ...]:
+    """c_0 … c_SERIES_ORDER in canonical form (tanh(log 2) → 3/5)."""
+    return tuple(canonical_constant(c) for c in taylor_coefficients(act, SERIES_ORDER))
+
+
+def _named_coefficients(coefficients: tuple[sp.Expr, ...]) -> frozenset[int]:
+    """Orders k whose c_k is too wide to repeat: named once (``c_{k} = …``), then referred to."""
+    return frozenset(k for k, c in enumerate(coefficients) if c != 0 and is_wide(c))
+
+
+def _series_terms(
+    coefficients: tuple[sp.Expr, ...], weights: tuple[int, ...], named: frozenset[int]
+) -> list[str]:
+    """Printed terms w_k c_k z^k (c_k by name when named) and the O(z^{n+1}) remainder."""
+    printed = []
+    for k, (c, w) in enumerate(zip(coefficients, weights, strict=True)):
+        if c == 0 or w == 0:
+            continue
+        if k in named:
+            factor = "" if w == 1 else ("-" if w == -1 else f"{w} ")
+            printed.append(f"{factor}c_{{{k}}} {sp.latex(Z**k)}")
+        else:
+            printed.append(sp.latex(w * c * Z**k))
+    return printed + [sp.latex(sp.Order(Z ** len(coefficients), Z))]
+
+
+def _series_blocks(coefficients: tuple[sp.Expr, ...], phi: sp.Expr) -> list[Block]:
+    """σ's Taylor series, φ_σ = zσ' − σ and its series −c_0 + Σ (k−1) c_k z^k, a few terms per
+    line; a wide c_k is named once after σ's series and referred to by name."""
+    named = _named_coefficients(coefficients)
+    ones = tuple(1 for _ in coefficients)
+    blocks: list[Block] = [
+        Prose(f"Its Taylor series at $0$ (exact coefficients $c_k$, to order {SERIES_ORDER}):"),
+        _eq(*sum_lines(r"\sigma(z)", _series_terms(coefficients, ones, named))),
+    ]
+    if named:
+        definitions = [
+            line for k in sorted(named) for line in relation_lines(f"c_{{{k}}}", coefficients[k])
+        ]
+        blocks += [Prose("with"), _eq(*definitions)]
+    phi_weights = tuple(k - 1 for k in range(len(coefficients)))
+    series = sum_lines("", _series_terms(coefficients, phi_weights, named))
+    blocks += [
+        Prose(
+            r"The failure of Euler's identity, $\varphi_\sigma(z) = z\sigma'(z) - \sigma(z)$, "
+            r"and its series $-c_0 + \sum_{k \ge 2} (k-1) c_k z^k$ (the linear term drops out):"
+        ),
+        _eq(*relation_lines(r"\varphi_\sigma(z)", simplified(phi)), *series),
+    ]
+    return blocks
 
 
 def _activation_blocks(cls: Classification) -> list[Block]:
@@ -113,20 +190,8 @@ def _activation_blocks(cls: Classification) -> list[Block]:
             ),
         ]
         return blocks
-    coefficients = taylor_coefficients(act, SERIES_ORDER)
-    phi_coefficients = tuple((k - 1) * c for k, c in enumerate(coefficients))
-    blocks += [
-        Prose(f"Its Taylor series at $0$ (exact coefficients $c_k$, to order {SERIES_ORDER}):"),
-        _eq(_rel(r"\sigma(z)", taylor_series(coefficients, SERIES_ORDER))),
-        Prose(
-            r"The failure of Euler's identity, $\varphi_\sigma(z) = z\sigma'(z) - \sigma(z)$, "
-            r"and its series $-c_0 + \sum_{k \ge 2} (k-1) c_k z^k$ (the linear term drops out):"
-        ),
-        _eq(
-            _rel(r"\varphi_\sigma(z)", sp.simplify(cls.phi)),
-            _rel("", taylor_series(phi_coefficients, SERIES_ORDER)),
-        ),
-    ]
+    coefficients = _display_coefficients(act)
+    blocks += _series_blocks(coefficients, cls.phi)
     blocks += _class_blocks(cls)
     return blocks
 
@@ -139,7 +204,7 @@ def _class_blocks(cls: Classification) -> list[Block]:
         centred = cls.centred
         blocks += [
             Prose(
-                rf"$\sigma(0) = {sp.latex(c0)} \neq 0$: class D, with constant drift "
+                rf"$\sigma(0) = {_inline(c0, 0)} \neq 0$: class D, with constant drift "
                 r"$\varphi_\sigma(0) = -\sigma(0)$. The centred activation "
                 r"$\tilde\sigma = \sigma - \sigma(0)$ moves the saddle and is classified in its "
                 "place:"
@@ -154,18 +219,18 @@ def _class_blocks(cls: Classification) -> list[Block]:
             )
         )
         return blocks
-    steps = [rf"$\sigma(0) = {sp.latex(c0)}$."]
+    steps = [rf"$\sigma(0) = {_inline(c0, 0)}$."]
     if cls.activation_class is ActivationClass.A:
         steps.append(r"$\sigma'' \equiv 0$: $\sigma$ is linear, $\varphi_\sigma \equiv 0$.")
     else:
         steps.append(
             rf"The first nonlinear Taylor term has order $q = {cls.q}$, with "
-            rf"$c_q = {sp.latex(cls.cq)}$."
+            rf"$c_q = {_inline(cls.cq, cls.q)}$."
         )
         if cls.activation_class is ActivationClass.B:
             steps.append(r"$\sigma$ is odd (every even Taylor coefficient vanishes).")
         elif cls.activation_class is ActivationClass.C:
-            steps.append(rf"$\sigma$ is not odd and $c_2 = {sp.latex(cls.cq)} \neq 0$.")
+            steps.append(rf"$\sigma$ is not odd and $c_2 = {_inline(cls.cq, 2)} \neq 0$.")
         else:
             steps.append(
                 r"$\sigma(0) = 0$, $c_2 = 0$ and $\sigma$ is not odd: outside the hypothesis of "
@@ -180,10 +245,21 @@ def _class_blocks(cls: Classification) -> list[Block]:
     if cls.phi_leading is not None and cls.activation_class is not ActivationClass.A:
         blocks.append(Prose(f"{verdict}, with leading term"))
         order = cls.q + (2 if cls.activation_class is ActivationClass.B else 1)
-        blocks.append(_eq(_rel(r"\varphi_\sigma(z)", cls.phi_leading + sp.Order(Z**order, Z))))
+        leading = sp.latex(canonical_constant(cls.phi_leading / Z**cls.q) * Z**cls.q)
+        if is_wide(canonical_constant(cls.cq)):
+            leading = rf"{cls.q - 1} c_{{{cls.q}}} {sp.latex(Z**cls.q)}"
+        remainder = sp.latex(sp.Order(Z**order, Z))
+        blocks.append(_eq(_rel(r"\varphi_\sigma(z)", f"{leading} + {remainder}")))
     else:
         blocks.append(Prose(f"{verdict}: the imbalance is exactly conserved."))
     return blocks
+
+
+def _inline(value: sp.Expr, k: int) -> str:
+    """A Taylor coefficient for inline text: its canonical form, or ``c_{k}`` when it is wide
+    (then defined once with σ's series)."""
+    value = canonical_constant(value)
+    return f"c_{{{k}}}" if is_wide(value) else sp.latex(value)
 
 
 def _label(cls: Classification) -> str:
@@ -205,16 +281,34 @@ def _constants_blocks(constants: EscapeConstants) -> list[Block]:
         ),
     ]
     lines = [
-        _rel(r"c_1", _constant(Constant.from_exact(source.c1))),
-        _rel(r"\mu_1", _constant(source.mu1)),
-        _rel("K", _constant(constants.K)),
+        _constant_rel(r"c_1", Constant.from_exact(source.c1)),
+        _constant_rel(r"\mu_1", source.mu1),
+        _constant_rel("K", constants.K),
     ]
     if constants.kappa is not None:
-        lines.append(_rel(r"\kappa", _constant(constants.kappa)))
-        for l, g in enumerate(constants.gamma, start=1):  # noqa: E741
-            lines.append(_rel(rf"\gamma_{{{l}}}", _constant(g)))
+        lines.append(_constant_rel(r"\kappa", constants.kappa))
+        lines += _gamma_lines(constants)
     blocks.append(_eq(*lines))
-    if not source.mu1.is_positive:
+    numeric = [c for c in (source.mu1, constants.K, constants.kappa) if c is not None]
+    if any(not c.is_exact for c in numeric):
+        bound = max(float(c.error) for c in numeric if not c.is_exact)
+        blocks.append(
+            Prose(
+                "Values marked numeric have no closed form in the class of the exact Gaussian "
+                r"rule (sums of $s^k$ times $e^{\beta s^2 + \alpha s}$ times at most one "
+                r"$\mathrm{erf}(As + b)$, after writing sin, cos, sinh, cosh as exponentials): "
+                "they are mpmath quadratures, shown to "
+                f"15 digits, with error below ${sp.latex(sp.Float(bound, 2))}$."
+            )
+        )
+    if source.mu1.sign is None:
+        blocks.append(
+            Prose(
+                r"The sign of $\mu_1$ is undecided (its interval contains $0$): escape is not "
+                "claimed."
+            )
+        )
+    elif not source.mu1.is_positive:
         blocks.append(
             Prose(r"$\mu_1 \le 0$: the sign hypothesis fails and the escape theory does not apply.")
         )
@@ -227,6 +321,25 @@ def _constants_blocks(constants: EscapeConstants) -> list[Block]:
             )
         )
     return blocks
+
+
+def _gamma_lines(constants: EscapeConstants) -> list[str]:
+    """γ_l one per line; when their exact forms are wide, by reference to κ (named once):
+    γ_1 = qL/(L+q−1) κ and γ_l = L/(L+q−1) κ for l ≥ 2."""
+    gamma = constants.gamma
+    wide = any(g.exact is not None and is_wide(g.exact) for g in gamma)
+    if not wide or len(gamma) < 2:
+        return [_constant_rel(rf"\gamma_{{{l}}}", g) for l, g in enumerate(gamma, start=1)]
+    cls = constants.classification
+    L, q = constants.depth, cls.q if cls.q is not None else cls.centred.q
+    first = sp.Rational(q * L, L + q - 1)
+    rest = sp.Rational(L, L + q - 1)
+    numeric = [Constant(None, g.value).latex(15) for g in gamma]
+    others = " = ".join(rf"\gamma_{{{l}}}" for l in range(2, len(gamma) + 1))  # noqa: E741
+    return [
+        rf"\gamma_{{1}} &= {sp.latex(first)}\,\kappa \approx {numeric[0]}",
+        rf"{others} &= {sp.latex(rest)}\,\kappa \approx {numeric[1]}",
+    ]
 
 
 class _SigmaPrime(sp.Function):
@@ -425,6 +538,14 @@ def relative_correction(depth: int, q: int) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     return shift, coefficient, order
 
 
+def _kappa_inline(kappa: Constant) -> str:
+    """κ for running text: its exact form when short, else its value (the exact form is in the
+    constants above)."""
+    if glyph_width(_constant(kappa)) <= INLINE_UNITS:
+        return rf"\kappa = {_constant(kappa)}"
+    return rf"\kappa \approx {Constant(None, kappa.value).latex(15)}"
+
+
 def _correction_blocks(L: int, q: int, kappa: Constant) -> list[Block]:
     corrected = sp.Integral(
         1 / (K_SYM * RHO ** (L - 1) * (1 + KAPPA * RHO ** (q - 1))), (RHO, EPS, RHO_STAR)
@@ -453,7 +574,7 @@ def _correction_blocks(L: int, q: int, kappa: Constant) -> list[Block]:
             )
         ),
         Prose(
-            rf"with $\kappa = {_constant(kappa)}$ for this activation and depth."
+            rf"with ${_kappa_inline(kappa)}$ for this activation and depth."
             + (
                 ""
                 if L >= q + 1
@@ -637,10 +758,10 @@ def derivation_text(spec: str | sp.Expr, depth: int = 4, fmt: DocumentFormat | s
     if isinstance(spec, str) and spec == "general":
         return render(general_depth_document(), "Saddle escape at general depth L", fmt)
     act = activation(spec)
-    title = (
-        f"Saddle escape for $\\sigma(z) = {sp.latex(act.expr)}$ at depth "
-        f"$L = {validate_depth(depth)}$"
-    )
+    formula = sp.latex(act.expr)
+    # A title cannot break inside mathematics: a wide σ is shown in the first section only.
+    named = f"$\\sigma(z) = {formula}$" if glyph_width(formula) <= TITLE_UNITS else "$\\sigma$"
+    title = f"Saddle escape for {named} at depth $L = {validate_depth(depth)}$"
     return render(activation_document(spec, depth), title, fmt)
 
 

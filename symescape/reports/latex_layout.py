@@ -118,15 +118,16 @@ def _signed(latex: str) -> tuple[str, str]:
     return "+", stripped
 
 
-def _pack(pieces: Sequence[str], separator_of: callable, room: float) -> list[str]:
-    """Greedy packing of printed pieces into lines of at most ``room`` units."""
+def _pack(pieces: Sequence[tuple[str, str]], room: float) -> list[str]:
+    """Greedy packing of (joiner, printed piece) pairs into lines of at most ``room`` units; a
+    piece that opens a line keeps its joiner's operator (``\\times``), never a bare space."""
     lines: list[str] = []
     current = ""
-    for piece in pieces:
-        candidate = piece if not current else current + separator_of(piece)
+    for joiner, piece in pieces:
+        candidate = piece if not current else current + joiner + piece
         if current and glyph_width(candidate) > room:
             lines.append(current)
-            current = piece
+            current = (joiner.strip() + " " + piece).strip()
         else:
             current = candidate
     if current:
@@ -139,12 +140,8 @@ def _sum_lines(terms: Sequence[str], room: float) -> list[str]:
     pieces = []
     for index, term in enumerate(terms):
         sign, body = _signed(term)
-        if index == 0:
-            pieces.append(term.strip())
-        else:
-            pieces.append(f"{sign} {body}")
-    lines = _pack(pieces, lambda piece: " " + piece, room)
-    return lines
+        pieces.append(("", term.strip()) if index == 0 else (" ", f"{sign} {body}"))
+    return _pack(pieces, room)
 
 
 def _factor_latex(factor: sp.Expr) -> str:
@@ -155,28 +152,48 @@ def _factor_latex(factor: sp.Expr) -> str:
 
 def _product_lines(expr: sp.Expr, room: float) -> list[str] | None:
     """A long product broken between factors; None when it is not a product of several."""
-    numerator, denominator = sp.fraction(expr)
+    coefficient, rest = expr.as_coeff_Mul()
+    numerator, denominator = sp.fraction(rest)
     factors = list(sp.Mul.make_args(numerator))
     if denominator != 1:
         factors += [sp.Pow(f, -1, evaluate=False) for f in sp.Mul.make_args(denominator)]
-    coefficient = sp.Mul(*[f for f in factors if f.is_number])
-    factors = [f for f in factors if not f.is_number]
+    factors = [f for f in factors if f != 1]
     if len(factors) + (coefficient != 1) < 2 and not (factors and factors[0].is_Add):
         return None
-    pieces: list[str] = [] if coefficient == 1 else [sp.latex(coefficient)]
+    times = r" \times "
+    pieces: list[tuple[str, str]] = [] if coefficient == 1 else [("", sp.latex(coefficient))]
     for factor in factors:
+        joiner = times if pieces else ""
         latex = _factor_latex(factor)
         if glyph_width(latex) <= room:
-            pieces.append(latex)
+            pieces.append((joiner, latex))
             continue
         base, power = (factor.base, factor.exp) if factor.is_Pow else (factor, sp.Integer(1))
         inner = expression_lines(base, room - 4)
         suffix = "" if power == 1 else f"^{{{sp.latex(power)}}}"
-        pieces += [r"\Bigl(" + inner[0]] + inner[1:-1] + [inner[-1] + r"\Bigr)" + suffix]
         if len(inner) == 1:
-            pieces[-1] = r"\Bigl(" + inner[0] + r"\Bigr)" + suffix
-            del pieces[-2]
-    return _pack(pieces, lambda piece: r" \times " + piece, room)
+            pieces.append((joiner, r"\Bigl(" + inner[0] + r"\Bigr)" + suffix))
+            continue
+        pieces.append((joiner, r"\Bigl(" + inner[0]))
+        pieces += [("\n", line) for line in inner[1:-1]]
+        pieces.append(("\n", inner[-1] + r"\Bigr)" + suffix))
+    return [line.replace("\n", "") for line in _pack_forced(pieces, room)]
+
+
+def _pack_forced(pieces: Sequence[tuple[str, str]], room: float) -> list[str]:
+    """:func:`_pack`, with joiner "\\n" meaning: this piece starts a new line (the continuation
+    of a factor already broken into lines)."""
+    lines: list[str] = []
+    for joiner, piece in pieces:
+        if joiner == "\n" or not lines:
+            lines.append(piece)
+            continue
+        candidate = lines[-1] + joiner + piece
+        if glyph_width(candidate) > room:
+            lines.append((joiner.strip() + " " + piece).strip())
+        else:
+            lines[-1] = candidate
+    return lines
 
 
 def expression_lines(expr: sp.Expr | str, room: float = LINE_UNITS) -> list[str]:

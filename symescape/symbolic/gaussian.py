@@ -102,7 +102,9 @@ def _size(expr: sp.Expr, s: sp.Symbol) -> float:
         base, exponent = expr.args
         if exponent.has(s):
             return _size(sp.exp(exponent * sp.log(base)), s)
-        return max(float(exponent), 0.0) * _size(base, s)
+        # A reciprocal of a σ already checked finite on ℝ: bounded away from its zeros, it is
+        # taken as bounded (1/(1 + e^{-z}) is), and a positive power scales the size.
+        return float(exponent) * _size(base, s) if exponent > 0 else 0.0
     if isinstance(expr, _BOUNDED_HEADS):
         return 0.0
     if isinstance(expr, _LOG_LIKE_HEADS):
