@@ -57,7 +57,8 @@ class RefusedExpressionError(ActivationError):
 
 
 class TimeBudgetError(SymescapeError):
-    """A step (typically symbolic) overran its time budget; the message names the step and budget."""
+    """A step (typically symbolic) overran its time budget; the message names the step and the
+    budget."""
 
     def __init__(self, message: str, step: str = "", seconds: float = float("nan")) -> None:
         super().__init__(message)
@@ -88,6 +89,22 @@ class GaussianDomainError(ActivationError):
 class ClosedFormFallbackWarning(UserWarning):
     """An exact (closed-form) step gave up — no closed form in its class, or its time budget ran
     out — and the result falls back to the mpmath value (≥ 30 digits, with an error bound)."""
+
+
+class NumericalError(SymescapeError, ArithmeticError):
+    """A numerical procedure failed: a quadrature or rule did not reach its accuracy, a value
+    overflowed, an iteration did not converge. Also an ``ArithmeticError``, so callers that guard
+    arithmetic still catch it; the message says which procedure and how far it got."""
+
+
+class NotReachedError(SymescapeError):
+    """A threshold was not reached within the budget (time, steps, norm); the message gives the
+    budget. Escape-time integrators report this as a status instead (``EscapeStatus``)."""
+
+
+class UnknownNameError(ConfigurationError):
+    """A name that is not in a registry (claim, figure, benchmark, loss); the message lists the
+    known names."""
 
 
 class StalePointWarning(UserWarning):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from symescape.errors import NotReachedError
 from symescape.numeric.homotopy import escape_time, homotopy_derivative
 
 
@@ -69,5 +70,5 @@ def test_two_channel_nonlinear_system_and_decomposition():
 
 
 def test_threshold_not_reached():
-    with pytest.raises(ArithmeticError, match="not reached"):
+    with pytest.raises(NotReachedError, match="not reached"):
         escape_time(lambda x: -x, np.array([0.5]), lambda x: x[0] - 1, 10.0)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from symescape.errors import ConfigurationError, NumericalError
 from symescape.numeric.losses import Loss
 from symescape.numeric.network import batch_mean, loss_and_gradients, validate_weights
 from symescape.symbolic.resolved import ActivationKernels
@@ -83,7 +84,7 @@ def imbalance_identity(
     """
     weights = validate_weights(weights)
     if weights[0].shape[0] != 1:
-        raise ValueError("imbalance_identity checks one network: ensemble size must be 1")
+        raise ConfigurationError("imbalance_identity checks one network: ensemble size must be 1")
     depth = len(weights)
     eta = list(rates) if rates is not None else [float(l) for l in range(1, depth + 1)]
     with np.errstate(over="ignore", invalid="ignore"):
@@ -91,7 +92,7 @@ def imbalance_identity(
     if weights[0].dtype != object and not all(
         np.all(np.isfinite(a)) for a in (*passed.pre, *grads.gradients)
     ):
-        raise ArithmeticError(
+        raise NumericalError(
             "the forward or backward pass overflowed to a non-finite value; "
             "use smaller weights or inputs"
         )

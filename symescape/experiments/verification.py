@@ -6,6 +6,7 @@ checks in :data:`~symescape.experiments.claim_registry.CLAIMS` with the ``@claim
 
 from __future__ import annotations
 
+from symescape.errors import UnknownNameError
 from symescape.experiments import claims_paper, claims_relu, claims_rest
 from symescape.experiments.claim_registry import CLAIMS, Claim, Verdict
 
@@ -22,7 +23,7 @@ def verify(
     selected = ids or list(CLAIMS)
     unknown = [i for i in selected if i not in CLAIMS]
     if unknown:
-        raise ValueError(f"unknown claims {unknown}; known: {', '.join(CLAIMS)}")
+        raise UnknownNameError(f"unknown claims {unknown}; known: {', '.join(CLAIMS)}")
     iterator = selected
     if progress:
         from tqdm.auto import tqdm

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from symescape.errors import NotReachedError
+
 Field = Callable[[np.ndarray], np.ndarray]
 
 
@@ -64,7 +66,7 @@ def escape_time(
         dense_output=True,
     )
     if not sol.t_events[0].size:
-        raise ArithmeticError(f"the threshold was not reached by t = {max_time:g}")
+        raise NotReachedError(f"the threshold was not reached by t = {max_time:g}")
     return float(sol.t_events[0][0]), sol.sol
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from symescape.errors import UnknownNameError
+
 LossFunction = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
@@ -50,7 +52,7 @@ def loss_from(spec: str | Loss | LossFunction) -> Loss:
         return spec
     if isinstance(spec, str):
         if spec not in LOSSES:
-            raise ValueError(f"unknown loss {spec!r}; known: {', '.join(LOSSES)}")
+            raise UnknownNameError(f"unknown loss {spec!r}; known: {', '.join(LOSSES)}")
         return LOSSES[spec]
     if callable(spec):
         return Loss(getattr(spec, "__name__", "custom"), spec)

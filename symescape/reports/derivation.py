@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from symescape.errors import ConfigurationError
+from symescape.errors import ConfigurationError, NumericalError
 from symescape.options import validate_depth
 from symescape.reports.latex_layout import (
     CONTINUATION,
@@ -487,7 +487,7 @@ def _critical_depth_blocks(depth: int) -> list[Block]:
         scale = EPS ** (2 - r) if r >= 3 else (sp.log(1 / EPS) if r == 2 else sp.Integer(1))
         prefactor = sp.limit(shell / scale, EPS, 0)
         if not (prefactor.is_finite and prefactor != 0):
-            raise ArithmeticError(f"shell integral for r = {r} is not Θ({scale})")  # a bug
+            raise NumericalError(f"shell integral for r = {r} is not Θ({scale})")  # a bug
         lines.append(_rel(rf"I_{{{r}}}", shell))
         kinds.append(rf"$I_{{{r}}} \sim {sp.latex(prefactor * scale)}$")
     return [
@@ -534,7 +534,7 @@ def relative_correction(depth: int, q: int) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
         order = EPS ** (L - 2)
     coefficient = sp.simplify(sp.limit(sp.expand(shift) / balanced / order, EPS, 0))
     if not coefficient.is_finite or coefficient == 0:
-        raise ArithmeticError(f"relative correction is not Θ({order})")  # a bug, not input
+        raise NumericalError(f"relative correction is not Θ({order})")  # a bug, not input
     return shift, coefficient, order
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from symescape.errors import UnknownNameError
 from symescape.experiments.critical_depth import critical_depth_sweep
 from symescape.experiments.gd_vs_ode import gd_vs_ode
 from symescape.experiments.network_escape import FIG3_ACTIVATIONS, network_escape_times
@@ -365,5 +366,5 @@ def reproduce(names: list[str], out: Path | str, quick: bool = False) -> dict[st
     selected = list(FIGURES) if not names or "all" in names else names
     unknown = [n for n in selected if n not in FIGURES]
     if unknown:
-        raise ValueError(f"unknown figures {unknown}; known: {', '.join(FIGURES)} or all")
+        raise UnknownNameError(f"unknown figures {unknown}; known: {', '.join(FIGURES)} or all")
     return {name: FIGURES[name](out, quick) for name in selected}
