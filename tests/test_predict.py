@@ -283,6 +283,25 @@ def test_prediction_against_full_network_gd(student, teacher, loss, eta):
     assert rel_err(result.prediction.steps, result.measurement.steps) <= PREDICT_VS_GD
 
 
+def test_sign_labels_prediction_against_full_network_gd():
+    # y = sign(erf(s)) ∈ {±1} with the logistic loss: K = c_1^{L-1}/√(2π).
+    config = config_from_mapping(
+        {
+            "activation": "tanh",
+            "depth": 4,
+            "width": 6,
+            "input_dim": 3,
+            "teacher": "erf(s)",
+            "labels": "sign",
+            "loss": "logistic",
+            "learning_rate": 1.0,
+            "init": {"kind": "ansatz", "eps": 0.1},
+        }
+    )
+    result = check(config, Engine.NUMPY)
+    assert rel_err(result.prediction.steps, result.measurement.steps) <= PREDICT_VS_GD
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("eta", [0.2, 1.0])
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
