@@ -465,7 +465,7 @@ def _escape_precise_or_series(
     if (eps is None) == (scales is None):
         raise _DomainError("give exactly one of --eps and --scales")
     parsed = EscapeCriterion.parse(criterion)
-    if parsed.kind != "product":
+    if getattr(parsed.kind, "value", parsed.kind) != "product":
         raise _DomainError("--precision and --method series use the product criterion")
     values = [eps] * depth if eps is not None else _parse_scales(scales)
     record: dict[str, Any] = {

@@ -40,3 +40,13 @@ formulas summed in a different order by XLA and BLAS (issue 19's requirement; me
 COMPILED_FLOAT32 = 1e-4
 """The compiled engine in float32 against float64 over 100 steps (single-precision round-off
 accumulated over the run; measured ~1e-6)."""
+
+SERIES_VS_DOUBLE_ODE = 1e-8
+"""Theorem 16 series (local terms + constant) against the double-precision ODE at ε = 0.01,
+tanh L = 3 (remainder O(ε⁴) on T ≈ 160, plus the ODE's 1e-12 rtol; measured 2e-10; issue 14)."""
+
+PRECISE_VS_DOUBLE_ODE = 1e-9
+"""The mpmath ODE (15 digits) against the double-precision ODE (rtol 1e-12; issue 14)."""
+
+HIGH_PRECISION_DIGITS = 28
+"""Digits the 30-digit quadrature rules and integrator must reproduce on known values (issue 14)."""

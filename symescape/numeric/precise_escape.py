@@ -46,6 +46,11 @@ GUARD_DIGITS = 12
 """Working digits beyond the requested ones."""
 
 
+def probe_for(rho_star: float) -> float:
+    """Where the quadrature's convergence is tested: 1.2 ρ*, past the run's largest X_l."""
+    return 1.2 * float(rho_star)
+
+
 def validate_digits(digits: int) -> int:
     """``digits`` as an int in [15, 200], else :class:`ConfigurationError`."""
     if isinstance(digits, bool) or int(digits) != digits or not (
@@ -74,6 +79,7 @@ class PreciseField:
     def __call__(self, X: Sequence) -> list:
         L = self.depth
         sigma, dsigma = self.activation.sigma, self.activation.dsigma
+        by_value = self.activation.dsigma_of_sigma
         out = [mpmath.mpf(0)] * L
         for s, w, y in zip(self.nodes, self.weights, self.teacher, strict=True):
             h = [s]
@@ -82,22 +88,21 @@ class PreciseField:
                 z.append(X[k] * h[-1])
                 h.append(sigma(z[-1]))
             f = X[-1] * h[-1]
-            weight = w * (y - f)
-            back = weight
+            back = w * (y - f)
             out[L - 1] += back * h[L - 1]
             back *= X[L - 1]
             for k in range(L - 2, -1, -1):
-                back *= dsigma(z[k])
+                back *= by_value(h[k + 1]) if by_value is not None else dsigma(z[k])
                 out[k] += back * h[k]
                 back *= X[k]
         return out
 
 
-def _rule(kind: str, level: int, dps: int, odd: bool) -> tuple[tuple, tuple]:
+def _rule(kind: str, level: int, reach: int, dps: int, odd: bool) -> tuple[tuple, tuple]:
     if kind == "trapezoid":
-        nodes, weights = gaussian_trapezoid_rule_mpmath(0.4 * 0.75**level, dps)
+        nodes, weights = gaussian_trapezoid_rule_mpmath(0.4 * 0.75**level, dps, 3 * reach)
     elif kind == "gauss-hermite":
-        nodes, weights = gauss_hermite_rule_mpmath(int(48 * 1.5**level), dps)
+        nodes, weights = gauss_hermite_rule_mpmath(int(48 * 1.5 ** (level + reach)), dps)
     else:
         raise ConfigurationError(f"rule must be 'trapezoid' or 'gauss-hermite', got {kind!r}")
     if not odd:
@@ -112,36 +117,54 @@ def precise_field(
     amplitude: float = 1.0,
     *,
     digits: int = 30,
-    probe: float = 0.75,
+    probe: float = 0.6,
     rule: str = "trapezoid",
     max_level: int = 10,
 ) -> PreciseField:
-    """The reduced field at ``digits`` + guard digits, the rule refined (step × 3/4, or n × 3/2
-    per level) until F(probe·𝟏) changes by less than 10^-(digits+2) relative; the coarser of the
-    last two rules is returned (the change bounds its error).
+    """The reduced field at ``digits`` + guard digits. The rule is refined until F(probe·𝟏)
+    changes by less than 10^-(digits+2) relative: first the trapezoid's reach (+3 per level;
+    polynomially growing chains need it), then the step (× 3/4 per level). Of the last two rules
+    the coarser is kept (the change bounds its error). The Gauss–Hermite rule instead raises n
+    by 3/2 per level.
 
     Raises:
-        ArithmeticError: no convergence within ``max_level`` refinements.
+        ArithmeticError: no convergence within ``max_level`` refinements of either kind.
         (validation errors as ``escape``)
     """
     act = precise_activation(spec, depth, amplitude)
     dps = digits + GUARD_DIGITS
     a = mpmath.mpf(amplitude)
-    previous = coarser = None
     with mpmath.workdps(dps):
         X = [mpmath.mpf(probe)] * depth
-        for level in range(max_level + 1):
-            nodes, weights = _rule(rule, level, dps, act.odd)
+        tolerance = mpmath.mpf(10) ** (-(digits + 2))
+
+        def build(level: int, reach: int) -> tuple[PreciseField, list]:
+            nodes, weights = _rule(rule, level, reach, dps, act.odd)
             field = PreciseField(
                 act, depth, dps, nodes, weights, tuple(a * act.sigma(s) for s in nodes), rule
             )
-            value = field(X)
-            if previous is not None:
-                change = max(abs(u - v) for u, v in zip(value, previous, strict=True))
-                if change <= mpmath.mpf(10) ** (-(digits + 2)) * max(abs(v) for v in value):
-                    return coarser  # the change bounds the coarser rule's error
-            previous, coarser = value, field
-    raise ArithmeticError(f"the {rule} rule did not converge to {digits} digits")
+            return field, field(X)
+
+        def converged(new: list, old: list) -> bool:
+            change = max(abs(u - v) for u, v in zip(new, old, strict=True))
+            return change <= tolerance * max(abs(v) for v in new)
+
+        level, reach = 0, 0
+        field, value = build(level, reach)
+        for reach in range(1, max_level + 1):
+            wider, wider_value = build(level, reach)
+            if converged(wider_value, value):
+                reach -= 1
+                break
+            field, value = wider, wider_value
+        else:
+            raise ArithmeticError(f"the {rule} rule's reach did not converge to {digits} digits")
+        for level in range(1, max_level + 1):
+            finer, finer_value = build(level, reach)
+            if converged(finer_value, value):
+                return field
+            field, value = finer, finer_value
+    raise ArithmeticError(f"the {rule} rule's step did not converge to {digits} digits")
 
 
 @dataclass(frozen=True)
@@ -236,7 +259,9 @@ def escape_time_precise(
     digits = validate_digits(digits)
     if len(scales) != depth:
         raise ConfigurationError(f"{len(scales)} scales given for depth {depth}")
-    field = precise_field(spec, depth, amplitude, digits=digits, rule=rule)
+    field = precise_field(
+        spec, depth, amplitude, digits=digits, rule=rule, probe=probe_for(rho_star)
+    )
     with mpmath.workdps(field.dps):
         values = [mpmath.mpf(v) for v in scales]
         if any(not mpmath.isfinite(v) or v <= 0 for v in values):
@@ -268,7 +293,13 @@ def constant_by_limit(
     expansion: EscapeExpansion, spec: str, eps: Sequence[float], digits: int = 30
 ) -> mpmath.mpf:
     """C ≈ T(ε) − (local terms), extrapolated in ε with the remainder power p_nl."""
-    field = precise_field(spec, expansion.depth, expansion.amplitude, digits=digits)
+    field = precise_field(
+        spec,
+        expansion.depth,
+        expansion.amplitude,
+        digits=digits,
+        probe=probe_for(expansion.rho_star),
+    )
     values = []
     with mpmath.workdps(field.dps):
         for e in eps:
@@ -285,7 +316,13 @@ def constant_by_integral(
     expansion: EscapeExpansion, spec: str, rho0: float, digits: int = 30
 ) -> mpmath.mpf:
     """C = T_slow(ρ_0 → ρ*) + the series' lower-limit part + the transient constant."""
-    field = precise_field(spec, expansion.depth, expansion.amplitude, digits=digits)
+    field = precise_field(
+        spec,
+        expansion.depth,
+        expansion.amplitude,
+        digits=digits,
+        probe=probe_for(expansion.rho_star),
+    )
     with mpmath.workdps(field.dps):
         r0 = mpmath.mpf(rho0)
         start = [mpmath.log(x) for x in slow_manifold_start(expansion, r0)]

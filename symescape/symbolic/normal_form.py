@@ -654,13 +654,15 @@ def _exact_terms(
 @dataclass(frozen=True)
 class PreciseActivation:
     """σ and σ' of the chain activation as mpmath functions (through the code-generation
-    boundary), with the teacher's amplitude and σ's parity; for class D the centred σ̃."""
+    boundary), with σ's parity; for class D the centred σ̃. ``dsigma_of_sigma`` is g with
+    σ' = g(σ) when SymPy finds one (tanh: 1 − σ²), else None."""
 
     name: str
     sigma: Callable
     dsigma: Callable
     odd: bool
     constants: EscapeConstants
+    dsigma_of_sigma: Callable | None = None
 
 
 @lru_cache(maxsize=64)
@@ -682,7 +684,15 @@ def precise_activation(spec: str | sp.Expr | Activation, depth: int, amplitude: 
         )
     act = _chain_activation(cls)
     sigma = mpmath_kernel([act.expr], [Z])
-    dsigma = mpmath_kernel([sp.diff(act.expr, Z)], [Z])
+    derivative = sp.diff(act.expr, Z)
+    dsigma = mpmath_kernel([derivative], [Z])
+    u = sp.Symbol("u")
+    through_sigma = sp.simplify(derivative.subs(act.expr, u)) if act.expr != Z else None
+    by_value = None
+    if through_sigma is not None and not through_sigma.has(Z) and through_sigma.has(u):
+        # σ' = g(σ) (tanh: 1 − σ²): the chain reuses σ(z) instead of a second special function.
+        kernel = mpmath_kernel([through_sigma], [u])
+        by_value = lambda value: kernel(value)[0]  # noqa: E731
     odd = bool(cls.odd) and cls.activation_class is not ActivationClass.D
     return PreciseActivation(
         cls.activation.name,
@@ -690,6 +700,7 @@ def precise_activation(spec: str | sp.Expr | Activation, depth: int, amplitude: 
         lambda z: dsigma(z)[0],
         odd,
         constants,
+        by_value,
     )
 
 

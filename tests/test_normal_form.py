@@ -1,0 +1,170 @@
+"""Theorem 16 to any order (issue 14): the escape-time expansion, the mpmath rules and
+integrator, the 30-digit ODE, the CLI and its refusals."""
+
+from __future__ import annotations
+
+import json
+
+import mpmath
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from tolerances import (
+    HIGH_PRECISION_DIGITS,
+    PRECISE_VS_DOUBLE_ODE,
+    SERIES_VS_DOUBLE_ODE,
+    rel_err,
+)
+
+from symescape.cli import main
+from symescape.errors import (
+    ConfigurationError,
+    NoEscapeError,
+    NoLinearPathError,
+    OutsideHypothesisError,
+)
+from symescape.numeric.escape import escape_time_ode
+from symescape.numeric.precise_escape import (
+    escape_time_precise,
+    escape_time_series,
+    validate_digits,
+)
+from symescape.numeric.reduced import reduced_model
+from symescape.precision.gauss import gauss_hermite_rule_mpmath, gaussian_trapezoid_rule_mpmath
+from symescape.precision.ode import integrate
+from symescape.symbolic.constants import escape_constants
+from symescape.symbolic.normal_form import escape_expansion, moment_symbol
+
+TINY = mpmath.mpf(10) ** -HIGH_PRECISION_DIGITS
+
+
+@pytest.fixture(autouse=True)
+def forty_digits():
+    """mpmath arithmetic in these tests at 40 digits (the library's own precision)."""
+    with mpmath.workdps(40):
+        yield
+
+
+def test_gauss_hermite_mpmath_is_exact_on_polynomials():
+    with mpmath.workdps(40):
+        s, w = gauss_hermite_rule_mpmath(12, 40)
+        for k in range(0, 24, 2):  # degree < 2n
+            value = mpmath.fsum(wi * si**k for si, wi in zip(s, w, strict=True))
+            assert abs(value - mpmath.fac2(k - 1)) <= TINY * mpmath.fac2(k - 1)
+
+
+def test_trapezoid_rule_reaches_thirty_digits_on_tanh():
+    with mpmath.workdps(45):
+        s, w = gaussian_trapezoid_rule_mpmath(0.12, 40)
+        value = mpmath.fsum(wi * mpmath.tanh(si) * si for si, wi in zip(s, w, strict=True))
+        reference = mpmath.quad(
+            lambda x: mpmath.tanh(x) * x * mpmath.npdf(x), [-mpmath.inf, 0, mpmath.inf]
+        )
+        assert abs(value - reference) <= TINY
+
+
+def test_extrapolation_integrator_reaches_thirty_digits():
+    with mpmath.workdps(40):
+        sol = integrate(
+            lambda t, y: [y[1], -y[0]],
+            mpmath.mpf(0),
+            [mpmath.mpf(0), mpmath.mpf(1)],
+            mpmath.mpf(3),
+            rtol=mpmath.mpf(10) ** -32,
+            columns=14,
+        )
+        assert abs(sol.final[0] - mpmath.sin(3)) <= TINY
+        assert abs(sol.final[1] - mpmath.cos(3)) <= TINY
+
+
+def test_resonant_expansion_tanh_depth_four():
+    """A_0 = 1/(2K) and the resonance log B = −κ/K, exactly (MATH.md §7, §12)."""
+    e = escape_expansion("tanh", 4, order=1)
+    c = escape_constants("tanh", 4)
+    (lead, log) = e.terms
+    assert (lead.power, lead.log_power) == (-2, 0)
+    assert (log.power, log.log_power) == (0, 1)
+    assert abs(lead.value - 1 / (2 * c.K.value)) <= TINY
+    assert abs(log.value + c.kappa.value / c.K.value) <= TINY
+    # the exact forms, evaluated, reproduce the numeric coefficients
+    values = {moment_symbol(j): c.classification.mu1.value for j in (1,)}
+    assert lead.exact.free_symbols == {moment_symbol(1)}
+    assert abs(mpmath.mpf(str(lead.exact.xreplace(values).evalf(40))) - lead.value) <= TINY
+
+
+@pytest.mark.parametrize(("act", "depth"), [("tanh", 3), ("tanh", 5), ("gelu", 3), ("erf", 4)])
+def test_leading_term_is_one_over_K_L_minus_two(act, depth):
+    e = escape_expansion(act, depth, order=0, exact=False)
+    K = escape_constants(act, depth).K.value
+    assert (e.terms[0].power, e.terms[0].log_power) == (-(depth - 2), 0)
+    assert abs(e.terms[0].value - 1 / (K * (depth - 2))) <= TINY / K
+
+
+def test_depth_two_is_a_pure_log():
+    e = escape_expansion("tanh", 2, order=0, exact=False)
+    K = escape_constants("tanh", 2).K.value
+    assert [(t.power, t.log_power) for t in e.terms] == [(0, 1)]
+    assert abs(e.terms[0].value - 1 / K) <= TINY
+
+
+def test_gelu_resonance_at_depth_three_is_minus_kappa_over_K():
+    e = escape_expansion("gelu", 3, order=1)
+    c = escape_constants("gelu", 3)
+    log = next(t for t in e.terms if t.log_power == 1)
+    assert abs(log.value + c.kappa.value / c.K.value) <= TINY
+    assert log.exact is not None and not log.exact.free_symbols  # gelu's moments close
+
+
+def test_no_log_off_resonance():
+    """tanh at L = 5: no correction reaches power 0, so no logarithm."""
+    e = escape_expansion("tanh", 5, order=3, exact=False)
+    assert all(t.log_power == 0 for t in e.all_terms)
+
+
+def test_series_matches_double_precision_ode():
+    eps = 0.01
+    series = escape_time_series("tanh", 3, eps)
+    ode = escape_time_ode(reduced_model("tanh", 3), np.full(3, eps), rtol=1e-12)
+    assert rel_err(series.time, ode.time) <= SERIES_VS_DOUBLE_ODE
+
+
+def test_precise_ode_matches_double_precision():
+    precise = escape_time_precise("tanh", 3, ["0.1"] * 3, digits=15)
+    ode = escape_time_ode(reduced_model("tanh", 3), np.full(3, 0.1), rtol=1e-12)
+    assert rel_err(float(precise.time), ode.time) <= PRECISE_VS_DOUBLE_ODE
+    assert len(precise.decimal().replace(".", "").lstrip("0")) == 15
+
+
+@pytest.mark.parametrize("digits", [14, 201, 15.5])
+def test_digits_outside_range_refused(digits):
+    with pytest.raises(ConfigurationError):
+        validate_digits(digits)
+
+
+def test_bad_input_matches_escape():
+    with pytest.raises(NoEscapeError):
+        escape_expansion("x - x**3", 4)
+    with pytest.raises(OutsideHypothesisError):
+        escape_expansion("relu", 4)
+    with pytest.raises(NoLinearPathError):
+        escape_expansion("x**2 + x**3", 4)
+    with pytest.raises(ConfigurationError, match="largest feasible order here is"):
+        escape_expansion("tanh", 4, order=9)
+    with pytest.raises(ConfigurationError):
+        escape_expansion("tanh", 4, order=-1)
+
+
+def test_cli_expand_json_keys():
+    result = CliRunner().invoke(main, ["expand", "tanh", "--depth", "3", "--order", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output[result.output.index("{") :])
+    assert {"terms", "constant", "order", "remainder_power"} <= set(record)
+    assert {"power", "log_power", "coefficient", "exact"} == set(record["terms"][0])
+
+
+def test_cli_escape_precision_refused_below_fifteen():
+    result = CliRunner().invoke(
+        main, ["escape", "--depth", "3", "--eps", "0.1", "--precision", "14"]
+    )
+    assert result.exit_code != 0
+    assert "15" in result.output
