@@ -41,8 +41,10 @@ def test_rank_two_teacher_shows_a_rank_two_plateau(two_units):
     assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
     record = two_units.record()
     assert set(record["plateaus"][0]) == {
-        "start", "end", "loss", "layer_ranks", "bottleneck_rank", "singular_values"
+        "start", "end", "loss", "layer_ranks", "bottleneck_rank", "singular_values", "final"
     }  # fmt: skip
+    # Only the state where the flow was stopped (loss below 1 % of its start) is final.
+    assert [p["final"] for p in record["plateaus"]][:-1] == [False] * (len(plateaus) - 1)
 
 
 def test_plateau_detection_on_a_staircase():
