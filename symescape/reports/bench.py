@@ -314,6 +314,44 @@ def bench_quadrature(quick: bool) -> list[BenchResult]:
     ]
 
 
+@benchmark("relu-solver")
+def bench_relu_solver(quick: bool) -> list[BenchResult]:
+    """Escape directions at L = 6 (D = 8, N = 12, 4000 samples, the three-ReLU teacher; L = 4
+    quick): every restart in one batched sphere L-BFGS (prune at half the best) against
+    today's per-restart SciPy L-BFGS from the same starts; the note compares the optima."""
+    from dataclasses import replace
+
+    from symescape.experiments.escape_directions import (
+        EscapeDirectionConfig,
+        Solver,
+        escape_direction,
+    )
+
+    depth, restarts = (4, 2) if quick else (6, 4)
+    fast_config = EscapeDirectionConfig(depth=depth, restarts=restarts, prune=0.5)
+    slow_config = replace(fast_config, solver=Solver.LBFGS, prune=None)
+    found = {}
+    fast = best_time(lambda: found.update(fast=escape_direction(fast_config)), 1)
+    slow = best_time(lambda: found.update(slow=escape_direction(slow_config)), 1)
+    a, b = found["fast"], found["slow"]
+    gap = abs(a.value - b.value) / b.value
+    return [
+        BenchResult(
+            "relu-solver",
+            f"batched, {restarts} restarts",
+            "per-restart L-BFGS",
+            fast,
+            slow,
+            note=(
+                f"L={depth}: g* {a.value:.10g} vs {b.value:.10g} (relative gap {gap:.1e}), "
+                f"σ₁(W_1) {a.layers[0].singular_values[0]:.8f} vs "
+                f"{b.layers[0].singular_values[0]:.8f}"
+            ),
+            target=10.0,
+        )
+    ]
+
+
 def run_benchmarks(names: list[str] | None = None, quick: bool = False) -> list[BenchResult]:
     """Run the named entries (all by default) and return their results."""
     _load_entries()
