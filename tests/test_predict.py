@@ -2,6 +2,7 @@
 escape in GD steps, `symescape predict`."""
 
 import json
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -426,3 +427,22 @@ def test_cli_predict_json_keys_and_error_exit(tmp_path):
     assert record["time"] == pytest.approx(record["steps"] * 0.1)
     bad = runner.invoke(main, ["predict", "--activation", "tanh", "--depth", "0"])
     assert bad.exit_code != 0 and "depth" in bad.output
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "predict_tanh.toml"
+
+
+def test_worked_example_predicts_inside_the_theory():
+    result = predict(load_config(EXAMPLE))
+    assert result.steps is not None and result.validity.startswith("inside")
+    assert result.time == pytest.approx(result.steps * 0.5)
+    # the step-size correction and the exact flow both move the answer off T_lead
+    assert result.details["steps_leading"] < result.details["steps_flow"] < result.steps
+
+
+@pytest.mark.slow
+def test_cli_check_prints_prediction_and_measurement():
+    out = CliRunner().invoke(main, ["predict", str(EXAMPLE), "--check", "--json"])
+    assert out.exit_code == 0, out.output
+    record = json.loads(out.output[out.output.index("{") :])
+    assert record["relative_error"] <= PREDICT_VS_GD

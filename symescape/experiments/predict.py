@@ -499,7 +499,7 @@ def _predict_he_normal(config: PredictConfig, details: dict[str, Any]) -> Predic
             details,
         )
     cal = config.calibration
-    steps = cal.steps * bottleneck_law(eps, r) / bottleneck_law(cal.eps, r)
+    steps = round(cal.steps * bottleneck_law(eps, r) / bottleneck_law(cal.eps, r))
     return Prediction(
         steps=steps,
         time=steps * config.learning_rate,
