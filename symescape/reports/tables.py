@@ -11,6 +11,7 @@ import sympy as sp
 
 from symescape.experiments.claim_registry import Claim, Verdict
 from symescape.symbolic.activations import Z
+from symescape.symbolic.canonical import canonical_constant
 from symescape.symbolic.classification import ActivationClass, Classification
 from symescape.symbolic.constants import EscapeConstants
 from symescape.symbolic.moments import Constant
@@ -26,7 +27,19 @@ def _float(value: sp.Expr | Constant | None) -> float | None:
 
 
 def _str(value: sp.Expr | Constant | None) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else str(_canonical(value))
+
+
+def _canonical(value: sp.Expr | Constant) -> sp.Expr | Constant:
+    """Exact constants in canonical form (tanh(log 2) → 3/5); c z^q with c canonical."""
+    if isinstance(value, Constant) or not isinstance(value, sp.Expr):
+        return value
+    if not value.free_symbols:
+        return canonical_constant(value)
+    coefficient, rest = value.as_independent(Z, as_Add=False)
+    if rest.is_Pow or rest == Z:
+        return canonical_constant(coefficient) * rest
+    return value
 
 
 def taylor_polynomial(cls: Classification, order: int) -> sp.Expr | None:
@@ -34,7 +47,7 @@ def taylor_polynomial(cls: Classification, order: int) -> sp.Expr | None:
     if cls.activation_class is ActivationClass.PIECEWISE_LINEAR:
         return None
     coefficients = taylor_coefficients(cls.activation, order)
-    return sum((c * Z**k for k, c in enumerate(coefficients)), sp.Integer(0))
+    return sum((canonical_constant(c) * Z**k for k, c in enumerate(coefficients)), sp.Integer(0))
 
 
 def constant_status(
@@ -99,7 +112,7 @@ def classification_record(
         "mu1_digits": str(cls.mu1) if cls.mu1.exact is None else None,
         "mu1_positive": cls.mu1_positive,
         "phi": str(cls.phi),
-        "phi_leading": str(cls.phi_leading) if cls.phi_leading is not None else "0",
+        "phi_leading": _str(cls.phi_leading) if cls.phi_leading is not None else "0",
         "resonance_depth": cls.resonance_depth,
         "centred_class": cls.centred.label if cls.centred is not None else None,
         "taylor": _str(taylor_polynomial(cls, order)),
@@ -134,6 +147,7 @@ def _rows(
             return "—", "\\text{--}"
         if isinstance(value, Constant):
             return str(value), value.latex()
+        value = _canonical(value)
         return str(value), sp.latex(value)
 
     poly = taylor_polynomial(cls, order)
