@@ -15,6 +15,7 @@ from tolerances import EXPONENT, PREDICT_HE_CALIBRATED, PREDICT_VS_GD, ROUND_OFF
 
 from symescape.cli import main
 from symescape.errors import ConfigurationError, ZeroFirstHermiteError
+from symescape.experiments.claims_predict import ansatz_case, he_case
 from symescape.experiments.predict import (
     Calibration,
     InitKind,
@@ -212,16 +213,6 @@ def test_default_teacher_reduced_model_is_todays_bit_for_bit():
         assert np.array_equal(old.jacobian(X), new.jacobian(X))
 
 
-def test_logistic_jacobian_against_finite_differences():
-    model = teacher_reduced_model("tanh", 4, "erf(s)", "logistic")
-    X = np.array([0.4, -0.3, 0.6, 0.5])
-    h = 1e-6
-    numeric = np.array(
-        [(model.field(X + h * e) - model.field(X - h * e)) / (2 * h) for e in np.eye(4)]
-    ).T
-    assert np.abs(model.jacobian(X) - numeric).max() <= 1e-8 * max(1, np.abs(numeric).max())
-
-
 def test_multi_mode_teacher_is_refused_by_the_single_direction_ansatz():
     with pytest.raises(ConfigurationError):
         teacher_reduced_model("tanh", 4, ["erf(s)", "tanh(s)"])
@@ -259,46 +250,19 @@ def test_modified_equation_against_direct_summation(eta, rates):
 # --- prediction against training ---------------------------------------------------------------
 
 
-def _ansatz_config(student, teacher, loss, eta, eps=0.1):
-    return config_from_mapping(
-        {
-            "activation": student,
-            "depth": 4,
-            "width": 6,
-            "input_dim": 3,
-            "teacher": teacher,
-            "loss": loss,
-            "learning_rate": eta,
-            "init": {"kind": "ansatz", "eps": eps},
-        }
-    )
-
-
 @pytest.mark.parametrize(
     ("student", "teacher", "loss", "eta"),
     [("tanh", "erf(s)", "squared", 0.5), ("gelu", "tanh(s)", "logistic", 2.0)],
 )
 def test_prediction_against_full_network_gd(student, teacher, loss, eta):
-    result = check(_ansatz_config(student, teacher, loss, eta), Engine.NUMPY)
+    result = check(ansatz_case(student, teacher, loss, eta, 0.1), Engine.NUMPY)
     assert result.measurement.steps is not None
     assert rel_err(result.prediction.steps, result.measurement.steps) <= PREDICT_VS_GD
 
 
 def test_sign_labels_prediction_against_full_network_gd():
     # y = sign(erf(s)) ∈ {±1} with the logistic loss: K = c_1^{L-1}/√(2π).
-    config = config_from_mapping(
-        {
-            "activation": "tanh",
-            "depth": 4,
-            "width": 6,
-            "input_dim": 3,
-            "teacher": "erf(s)",
-            "labels": "sign",
-            "loss": "logistic",
-            "learning_rate": 1.0,
-            "init": {"kind": "ansatz", "eps": 0.1},
-        }
-    )
+    config = ansatz_case("tanh", "erf(s)", "logistic", 1.0, 0.1, labels="sign")
     result = check(config, Engine.NUMPY)
     assert rel_err(result.prediction.steps, result.measurement.steps) <= PREDICT_VS_GD
 
@@ -308,35 +272,19 @@ def test_sign_labels_prediction_against_full_network_gd():
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 @pytest.mark.parametrize(("student", "teacher"), [("tanh", "erf(s)"), ("gelu", "tanh(s)")])
 def test_prediction_against_full_network_gd_grid(student, teacher, loss, eta):
-    result = check(_ansatz_config(student, teacher, loss, eta, eps=0.05))
+    result = check(ansatz_case(student, teacher, loss, eta, 0.05))
     assert result.measurement.steps is not None
     assert rel_err(result.prediction.steps, result.measurement.steps) <= PREDICT_VS_GD
 
 
 @pytest.mark.slow
 def test_he_normal_calibrated_prediction_at_two_further_eps():
-    base = {
-        "activation": "tanh",
-        "depth": 4,
-        "width": 16,
-        "input_dim": 8,
-        "learning_rate": 0.1,
-        "batch": 256,
-        "max_steps": 20000,
-    }
-
-    def config(eps, calibration=None):
-        data = {**base, "init": {"kind": "he-normal", "eps": eps, "bottleneck": 3}}
-        if calibration is not None:
-            data["calibration"] = calibration
-        return config_from_mapping(data)
-
-    first = measure(config(0.025))
+    first = measure(he_case(0.025))
     assert first.steps is not None
     calibration = {"eps": 0.025, "steps": first.steps}
     for eps in (0.0125, 0.00625):
-        predicted = predict(config(eps, calibration)).steps
-        measured = measure(config(eps)).steps
+        predicted = predict(he_case(eps, calibration)).steps
+        measured = measure(he_case(eps)).steps
         assert measured is not None
         assert rel_err(predicted, measured) <= PREDICT_HE_CALIBRATED
 

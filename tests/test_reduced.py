@@ -4,12 +4,19 @@ import numpy as np
 import pytest
 
 from symescape import NoLinearPathError
-from symescape.numeric.reduced import reduced_model
+from symescape.numeric.reduced import reduced_model, teacher_reduced_model
 
 
-@pytest.mark.parametrize("activation_spec", ["tanh", "gelu", "softplus"])
-def test_jacobian_against_finite_differences(activation_spec):
-    model = reduced_model(activation_spec, 4)
+@pytest.mark.parametrize(
+    ("activation_spec", "teacher"),
+    [("tanh", None), ("gelu", None), ("softplus", None), ("tanh", "erf(s)")],
+)
+def test_jacobian_against_finite_differences(activation_spec, teacher):
+    # The last case: a different teacher and the logistic loss (ℓ'' ≠ 1), issue 17.
+    if teacher is None:
+        model = reduced_model(activation_spec, 4)
+    else:
+        model = teacher_reduced_model(activation_spec, 4, teacher, "logistic")
     X = np.array([0.4, -0.3, 0.6, 0.5])
     h = 1e-6
     numeric = np.array(

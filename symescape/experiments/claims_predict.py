@@ -10,13 +10,58 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from symescape.experiments.claim_registry import Claim, claim, verdict_for
+
+if TYPE_CHECKING:
+    from symescape.experiments.predict import PredictConfig
 
 ANSATZ_TOLERANCE = 0.01
 """Relative error allowed between predicted and measured steps on the ansatz (issue 17)."""
 
 HE_TOLERANCE = 0.15
 """Relative error allowed for the calibrated He-normal prediction (issue 17)."""
+
+
+def ansatz_case(
+    student: str, teacher: str, loss: str, eta: float, eps: float, **extra: object
+) -> PredictConfig:
+    """The ansatz setting of the claim and its tests: L = 4, width 6, D = 3."""
+    from symescape.experiments.predict import config_from_mapping
+
+    return config_from_mapping(
+        {
+            "activation": student,
+            "depth": 4,
+            "width": 6,
+            "input_dim": 3,
+            "teacher": teacher,
+            "loss": loss,
+            "learning_rate": eta,
+            "init": {"kind": "ansatz", "eps": eps},
+            **extra,
+        }
+    )
+
+
+def he_case(eps: float, calibration: dict | None = None) -> PredictConfig:
+    """The He-normal setting: tanh, L = 4, r = 3, width 16, D = 8, η = 0.1, batch 256."""
+    from symescape.experiments.predict import config_from_mapping
+
+    data = {
+        "activation": "tanh",
+        "depth": 4,
+        "width": 16,
+        "input_dim": 8,
+        "learning_rate": 0.1,
+        "batch": 256,
+        "max_steps": 20000,
+        "init": {"kind": "he-normal", "eps": eps, "bottleneck": 3},
+    }
+    if calibration is not None:
+        data["calibration"] = calibration
+    return config_from_mapping(data)
 
 
 def ansatz_cases(quick: bool) -> list[tuple[str, str, str, float]]:
@@ -30,24 +75,13 @@ def ansatz_cases(quick: bool) -> list[tuple[str, str, str, float]]:
 
 @claim("predict-ansatz-gd")
 def check_predict_ansatz(quick: bool) -> Claim:
-    from symescape.experiments.predict import check, config_from_mapping
+    from symescape.experiments.predict import check
     from symescape.numeric.training import Engine
 
     eps = 0.1 if quick else 0.05
     rows, worst = [], 0.0
     for student, teacher, loss, eta in ansatz_cases(quick):
-        config = config_from_mapping(
-            {
-                "activation": student,
-                "depth": 4,
-                "width": 6,
-                "input_dim": 3,
-                "teacher": teacher,
-                "loss": loss,
-                "learning_rate": eta,
-                "init": {"kind": "ansatz", "eps": eps},
-            }
-        )
+        config = ansatz_case(student, teacher, loss, eta, eps)
         result = check(config, Engine.NUMPY)
         error = result.relative_error
         worst = float("inf") if error is None else max(worst, error)
@@ -69,33 +103,17 @@ def check_predict_ansatz(quick: bool) -> Claim:
 
 @claim("predict-he-calibrated")
 def check_predict_he(quick: bool) -> Claim:
-    from symescape.experiments.predict import config_from_mapping, measure, predict
+    from symescape.experiments.predict import measure, predict
     from symescape.numeric.training import Engine
 
     eps0, further = (0.05, (0.025, 0.0125)) if quick else (0.025, (0.0125, 0.00625))
-    base = {
-        "activation": "tanh",
-        "depth": 4,
-        "width": 16,
-        "input_dim": 8,
-        "learning_rate": 0.1,
-        "batch": 256,
-        "max_steps": 20000,
-    }
-
-    def config(eps: float, calibration: dict | None = None):
-        data = {**base, "init": {"kind": "he-normal", "eps": eps, "bottleneck": 3}}
-        if calibration is not None:
-            data["calibration"] = calibration
-        return config_from_mapping(data)
-
-    first = measure(config(eps0), engine=Engine.NUMPY)
+    first = measure(he_case(eps0), engine=Engine.NUMPY)
     rows, worst = [], float("inf") if first.steps is None else 0.0
     if first.steps is not None:
         calibration = {"eps": eps0, "steps": first.steps}
         for eps in further:
-            predicted = predict(config(eps, calibration)).steps
-            measured = measure(config(eps), engine=Engine.NUMPY).steps
+            predicted = predict(he_case(eps, calibration)).steps
+            measured = measure(he_case(eps), engine=Engine.NUMPY).steps
             error = float("inf") if measured is None else abs(predicted - measured) / measured
             worst = max(worst, error)
             rows.append(f"ε = {eps}: {predicted:.0f} vs {measured}")
