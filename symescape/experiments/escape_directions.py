@@ -42,7 +42,7 @@ from enum import Enum
 import numpy as np
 
 from symescape.errors import ConfigurationError, SymescapeError
-from symescape.numeric.losses import SQUARED, Loss
+from symescape.numeric.losses import Loss
 from symescape.numeric.network import (
     ForwardPass,
     Weights,
@@ -452,41 +452,52 @@ def gradient_descent_check(
     probe_norm: float | None = None,
     record_every: int = 50,
 ) -> DynamicsCheck:
-    """Run GD from init_scale·(random unit direction) and compare its direction before the loss
-    drops with the solver's optimum reached from that direction.
+    """Run GD (:func:`symescape.numeric.training.train` on the solver's fixed sample) from
+    init_scale·(random unit direction) and compare its direction before the loss drops with the
+    solver's optimum reached from that direction; σ₁/σ₂ recorded every ``record_every`` steps.
 
     Raises:
         ConfigurationError: init_scale ≤ 0 or learning_rate ≤ 0.
         ArithmeticError: the loss did not drop within ``max_steps`` (a result, not a hang).
     """
+    from symescape.numeric.teachers import single_mode_teacher
+    from symescape.numeric.training import DataMode, TrainingConfig, train
+
     if not (init_scale > 0 and learning_rate > 0):
         raise ConfigurationError("init_scale and learning_rate must be > 0")
+    if config.outputs != 1:
+        raise ConfigurationError("the GD check trains a scalar-output network (k = 1)")
     problem = make_problem(config)
     rng = np.random.default_rng(config.seed + 3)
     theta = _scale(random_directions(config.shapes, 1, rng), np.array([init_scale]))
     probe_norm = probe_norm if probe_norm is not None else 4 * init_scale
-    start_loss = None
-    probe, probe_step = None, -1
-    steps, losses, norms, ratios = [], [], [], []
-    for step in range(max_steps + 1):
-        loss, _, grads = loss_and_gradients(theta, problem.x, problem.y, SQUARED, problem.kernels)
-        loss = float(loss[0])
-        start_loss = loss if start_loss is None else start_loss
-        norm = float(np.sqrt(_norm2(theta))[0])
-        if probe is None and norm >= probe_norm:
-            probe, probe_step = tuple(w[0] / norm for w in theta), step
-        if step % record_every == 0:
-            steps.append(step)
-            losses.append(loss)
-            norms.append(norm)
-            ratios.append(tuple(s.ratio for s in layer_spectra(tuple(w[0] for w in theta))))
-        if loss < (1 - drop) * start_loss:
-            break
-        theta = tuple(w - learning_rate * g for w, g in zip(theta, grads.gradients, strict=True))
-    else:
+    settings = TrainingConfig(
+        steps=max_steps, learning_rate=learning_rate, data=DataMode.FIXED,
+        batch=config.samples, seed=config.seed, record_every=1, stop_loss_fraction=1 - drop,
+    )  # fmt: skip
+    record = train(
+        theta, single_mode_teacher(config.input_dim), problem.kernels, settings,
+        progress=False, keep_weights=True, fixed_batch=(problem.x, problem.y, None),
+    )  # fmt: skip
+    if not record.stopped_early:
         raise ArithmeticError(f"the loss did not drop by {drop:.0%} within {max_steps} steps")
-    if probe is None or probe_step >= step:
+    loss = record.loss[:, 0]
+    norm = np.sqrt(record.layer_norms[:, 0, :].sum(axis=1))
+    step = int(record.steps[-1])
+    reached = np.flatnonzero(norm >= probe_norm)
+    if not reached.size or record.steps[reached[0]] >= step:
         raise ArithmeticError("the loss dropped before |θ| reached the probe norm")
+    probe_step = int(record.steps[reached[0]])
+    probe = tuple(w[reached[0], 0] / norm[reached[0]] for w in record.weight_history)
+    kept = np.flatnonzero(record.steps % record_every == 0)
+    steps = [int(record.steps[k]) for k in kept]
+    losses = [float(loss[k]) for k in kept]
+    norms = [float(norm[k]) for k in kept]
+    ratios = [
+        tuple(s.ratio for s in layer_spectra(tuple(w[k, 0] for w in record.weight_history)))
+        for k in kept
+    ]
+    theta = record.weights
     optimum = refine_from(config, problem, probe)
     return DynamicsCheck(
         step,
