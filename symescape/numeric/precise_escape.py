@@ -78,21 +78,20 @@ class PreciseField:
 
     def __call__(self, X: Sequence) -> list:
         L = self.depth
-        sigma, dsigma = self.activation.sigma, self.activation.dsigma
-        by_value = self.activation.dsigma_of_sigma
+        joint = self.activation.joint
         out = [mpmath.mpf(0)] * L
         for s, w, y in zip(self.nodes, self.weights, self.teacher, strict=True):
             h = [s]
-            z = []
+            slopes = []
             for k in range(L - 1):
-                z.append(X[k] * h[-1])
-                h.append(sigma(z[-1]))
-            f = X[-1] * h[-1]
-            back = w * (y - f)
+                value, slope = joint(X[k] * h[-1])
+                h.append(value)
+                slopes.append(slope)
+            back = w * (y - X[-1] * h[-1])
             out[L - 1] += back * h[L - 1]
             back *= X[L - 1]
             for k in range(L - 2, -1, -1):
-                back *= by_value(h[k + 1]) if by_value is not None else dsigma(z[k])
+                back *= slopes[k]
                 out[k] += back * h[k]
                 back *= X[k]
         return out

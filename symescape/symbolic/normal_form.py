@@ -46,6 +46,7 @@ import sympy as sp
 from symescape.errors import ConfigurationError, NoEscapeError, TimeBudgetError
 from symescape.symbolic.activations import Activation, Z
 from symescape.symbolic.budget import time_budget
+from symescape.symbolic.chain import chain_symbols
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import EscapeConstants, escape_constants
 from symescape.symbolic.moments import gaussian_moment
@@ -654,15 +655,15 @@ def _exact_terms(
 @dataclass(frozen=True)
 class PreciseActivation:
     """σ and σ' of the chain activation as mpmath functions (through the code-generation
-    boundary), with σ's parity; for class D the centred σ̃. ``dsigma_of_sigma`` is g with
-    σ' = g(σ) when SymPy finds one (tanh: 1 − σ²), else None."""
+    boundary), with σ's parity; for class D the centred σ̃. ``joint`` maps z to (σ(z), σ'(z))
+    sharing their common subexpressions."""
 
     name: str
     sigma: Callable
     dsigma: Callable
     odd: bool
     constants: EscapeConstants
-    dsigma_of_sigma: Callable | None = None
+    joint: Callable | None = None
 
 
 @lru_cache(maxsize=64)
@@ -686,13 +687,7 @@ def precise_activation(spec: str | sp.Expr | Activation, depth: int, amplitude: 
     sigma = mpmath_kernel([act.expr], [Z])
     derivative = sp.diff(act.expr, Z)
     dsigma = mpmath_kernel([derivative], [Z])
-    u = sp.Symbol("u")
-    through_sigma = sp.simplify(derivative.subs(act.expr, u)) if act.expr != Z else None
-    by_value = None
-    if through_sigma is not None and not through_sigma.has(Z) and through_sigma.has(u):
-        # σ' = g(σ) (tanh: 1 − σ²): the chain reuses σ(z) instead of a second special function.
-        kernel = mpmath_kernel([through_sigma], [u])
-        by_value = lambda value: kernel(value)[0]  # noqa: E731
+    joint = _joint_kernel(act.expr, derivative)
     odd = bool(cls.odd) and cls.activation_class is not ActivationClass.D
     return PreciseActivation(
         cls.activation.name,
@@ -700,8 +695,31 @@ def precise_activation(spec: str | sp.Expr | Activation, depth: int, amplitude: 
         lambda z: dsigma(z)[0],
         odd,
         constants,
-        by_value,
+        joint,
     )
+
+
+def _joint_kernel(expr: sp.Expr, derivative: sp.Expr) -> Callable:
+    """z ↦ (σ(z), σ'(z)) with their common subexpressions evaluated once (tanh: one tanh;
+    gelu: one erf, one exp): SymPy's cse, each step compiled through the mpmath boundary."""
+    from symescape.codegen import mpmath_kernel
+
+    replacements, reduced = sp.cse([expr, derivative])
+    steps = []
+    known: list[sp.Symbol] = [Z]
+    for symbol, value in replacements:
+        steps.append(mpmath_kernel([value], list(known)))
+        known.append(symbol)
+    final = mpmath_kernel(list(reduced), list(known))
+
+    def evaluate(z: object) -> tuple:
+        values = [z]
+        for step in steps:
+            values.append(step(*values)[0])
+        out = final(*values)
+        return out[0], out[1]
+
+    return evaluate
 
 
 def expansion_latex(expansion: EscapeExpansion, constant: float | None = None) -> str:
@@ -718,3 +736,149 @@ def expansion_latex(expansion: EscapeExpansion, constant: float | None = None) -
         "T(\\varepsilon) = " + " + ".join(pieces)
         + f" + O(\\varepsilon^{{{expansion.remainder_power}}})"
     )
+
+
+# --- formal first integrals -------------------------------------------------------------------
+
+
+def _lie(poly: dict, field: tuple, depth: int) -> dict:
+    """∇G·F for G = Σ c_α X^α and F_l = Σ f_{l,β} X^β (dicts of exponent tuples)."""
+    out: dict = {}
+    for alpha, c in poly.items():
+        for l in range(depth):
+            if alpha[l] == 0:
+                continue
+            lowered = list(alpha)
+            lowered[l] -= 1
+            for beta, f in field[l].items():
+                key = tuple(x + y for x, y in zip(lowered, beta, strict=True))
+                out[key] = out.get(key, 0) + c * alpha[l] * f
+    return out
+
+
+@dataclass(frozen=True)
+class FirstIntegrals:
+    """I_j = X_{j+1}² − X_j² + I_j¹ (j = 1..L−1), ∇I_j·F = O(|X|^{L+d'}) (MATH.md §12).
+
+    ``exact[j]``: I_j as a SymPy polynomial in X (moment symbols m_k, K); ``numeric[j]``: its
+    coefficients (dict α → mpf); ``drift[j]`` = (2 + d_1, 2 + d') with d the degree of the first
+    non-vanishing term of ∇I·F̂ on the balanced ray (relative to L − 1), before and after the
+    correction: along a trajectory from the balanced ray ΔI_j ∝ ρ^{drift}."""
+
+    depth: int
+    gap: int
+    exact: tuple
+    numeric: tuple
+    drift: tuple
+
+
+@lru_cache(maxsize=32)
+def first_integrals(
+    spec: str, depth: int, amplitude: float = 1.0, extra: int = 3
+) -> FirstIntegrals:
+    """Formal first integrals to first order: ∇I¹·F̂⁰ = −∇I⁰·F̂^{d_1} solved in homogeneous
+    polynomials of degree 2 + d_1 (the homological equation with right side 0 at leading order;
+    solvable for every class tested; the free part, functions of the leading invariants, is set
+    to 0).
+
+    Raises:
+        ArithmeticError: the homological equation has no polynomial solution.
+        (validation errors as :func:`escape_expansion`)
+    """
+    import itertools
+
+    cls = classify(spec)
+    gap = correction_gap(cls)
+    field = field_expansion(cls, depth, sp.nsimplify(amplitude), gap + extra)
+    X = chain_symbols(depth)
+    parts = tuple(
+        tuple({a: c.as_expr() for a, c in comp.items()} for comp in part) for part in field.parts
+    )
+    numeric_parts = _numeric_parts(field, 40)
+    degree = 2 + gap
+    monomials = [
+        m for m in itertools.product(range(degree + 1), repeat=depth) if sum(m) == degree
+    ]
+    unknowns = sp.symbols(f"u0:{len(monomials)}")
+    exact_out, numeric_out, drift_out = [], [], []
+    symbols = list(field.coefficients.symbols)
+    for j in range(depth - 1):
+        base = {
+            tuple(2 if m == j + 1 else 0 for m in range(depth)): sp.Integer(1),
+            tuple(2 if m == j else 0 for m in range(depth)): sp.Integer(-1),
+        }
+        target = _lie(base, parts[gap], depth)
+        trial = {m: u for m, u in zip(monomials, unknowns, strict=True)}
+        image = _lie(trial, parts[0], depth)
+        equations = [
+            sp.expand(image.get(k, 0) + target.get(k, 0)) for k in set(image) | set(target)
+        ]
+        solution = sp.linsolve([e for e in equations if e != 0], unknowns)
+        if not solution:
+            raise ArithmeticError(f"no polynomial first integral I_{j + 1} at first order")
+        (values_u,) = solution
+        free = {u: 0 for u in unknowns}
+        correction = {
+            m: sp.expand(sp.sympify(v).xreplace(free))
+            for m, v in zip(monomials, values_u, strict=True)
+        }
+        poly = {**base, **{m: c for m, c in correction.items() if c != 0}}
+        names = {s: sp.Symbol(str(s)) for s in symbols}
+        exact_out.append(
+            sp.Add(
+                *(
+                    _exact_coefficient(field, c.xreplace(names))
+                    * sp.Mul(*(x**p for x, p in zip(X, m, strict=True)))
+                    for m, c in poly.items()
+                )
+            )
+        )
+        with mpmath.workdps(50):
+            values = _generator_values(field, 1)
+            numeric = {}
+            for m, c in poly.items():
+                fn = sp.lambdify(symbols, c, modules="mpmath")
+                numeric[m] = mpmath.mpf(fn(*values))
+        numeric_out.append(numeric)
+        drift_out.append(
+            (
+                _drift_degree(base, numeric_parts, depth),
+                _drift_degree(numeric, numeric_parts, depth),
+            )
+        )
+    return FirstIntegrals(depth, gap, tuple(exact_out), tuple(numeric_out), tuple(drift_out))
+
+
+def _exact_coefficient(field: FieldExpansion, expr: sp.Expr) -> sp.Expr:
+    """A coefficient in the ring's generator names, with the exact values substituted."""
+    subs = {}
+    for gen in field.coefficients.symbols:
+        name = str(gen)
+        if name in field.exact:
+            subs[sp.Symbol(name)] = field.exact[name]
+        elif name == "iK":
+            c1 = field.exact["c_1"]
+            subs[sp.Symbol(name)] = 1 / (
+                field.constants.amplitude * moment_symbol(1) * c1 ** (field.depth - 1)
+            )
+        elif name != "lnrho":
+            subs[sp.Symbol(name)] = sp.Symbol(name, real=True)
+    return sp.simplify(expr.xreplace(subs))
+
+
+def _drift_degree(poly: dict, numeric_parts: tuple, depth: int) -> int | None:
+    """deg(∇I·F̂) − (L − 2) for the lowest total degree at which ∇I·F̂ ≠ 0 at X = 𝟏: along a
+    trajectory near the balanced ray ΔI ∝ ρ^{this} (None when none within the parts built)."""
+    with mpmath.workdps(50):
+        by_degree: dict[int, mpmath.mpf] = {}
+        for part in numeric_parts:
+            for alpha, value in _lie(poly, part, depth).items():
+                by_degree[sum(alpha)] = by_degree.get(sum(alpha), 0) + value
+        top = max(abs(poly[k]) for k in poly)
+        built = depth + len(numeric_parts) - 1  # degrees beyond miss higher parts
+        for degree in sorted(by_degree):
+            if degree > built:
+                break
+            if abs(by_degree[degree]) > mpmath.mpf(10) ** -25 * top:
+                return degree - (depth - 2)
+    return None
