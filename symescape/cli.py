@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from typing import Any
 
 import click
 
 from symescape.errors import (
+    ClosedFormFallbackWarning,
     ConfigurationError,
     NoLinearPathError,
     OutsideHypothesisError,
     SymescapeError,
 )
-from symescape.options import check_memory, require_real
+from symescape.options import check_memory, require_int, require_real
 from symescape.reports.tables import (
     classification_latex,
     classification_record,
@@ -39,6 +41,18 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _fallback_note(show: Any) -> Any:
+    """A closed-form fallback (an exact step that gave up for mpmath) as one line on stderr."""
+
+    def note(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, ClosedFormFallbackWarning):
+            click.echo(f"note: {_one_line(str(message))}", err=True)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return note
+
+
 class _SafeGroup(click.Group):
     """The one place where library errors become one-line messages: SymescapeError (and the
     numerical ArithmeticError, MemoryError, RecursionError) and click's usage errors exit 2
@@ -46,7 +60,9 @@ class _SafeGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _fallback_note(warnings.showwarning)
+                return super().invoke(ctx)
         except _DomainError:
             raise
         except click.UsageError as exc:
@@ -92,8 +108,33 @@ POSITIVE = _Real(0.0, strict=True)
 """Finite and > 0 (tolerances, scales, amplitudes)."""
 NON_NEGATIVE_TIME = _Real(0.0, strict=False, allow_inf=True)
 """≥ 0, not NaN (time budgets; inf means none)."""
-SIZE = click.IntRange(min=1)
-SEED = click.IntRange(min=0)
+
+
+class _Int(click.ParamType):
+    """An integer option of at least ``minimum``, checked by :func:`require_int`."""
+
+    name = "integer"
+
+    def __init__(self, minimum: int) -> None:
+        self.minimum = minimum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        name = param.opts[0] if param is not None and param.opts else "the value"
+        if isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                self.fail(f"{name} must be an integer ≥ {self.minimum}, got {value!r}", param, ctx)
+        try:
+            return require_int(value, name, minimum=self.minimum)
+        except ConfigurationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SIZE = _Int(1)
+"""Depths, widths, batch sizes, sample and restart counts: integers ≥ 1."""
+SEED = _Int(0)
+"""Random seeds: integers ≥ 0."""
 
 
 def _emit_json(payload: Any) -> None:

@@ -7,6 +7,7 @@ erf and exp of (a x) with small rational a and coefficients."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -320,3 +321,31 @@ def test_escape_constants_of_a_numeric_activation_carry_error_bounds():
     assert constants.kappa.error < mpmath.mpf(10) ** -30
     cls = constants.classification
     assert cls.activation_class is ActivationClass.C and cls.c1 is not None
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["log(1+x)", "exp(x**2)"])
+def test_cli_refuses_outside_the_domain_in_one_line(spec):
+    from click.testing import CliRunner
+
+    from symescape.cli import main
+
+    result = CliRunner().invoke(main, ["classify", spec])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "E_s[σ(s)] does not exist" in lines[0]
+
+
+def test_cli_notes_a_numeric_fallback_in_one_line():
+    from click.testing import CliRunner
+
+    from symescape.cli import main
+
+    result = CliRunner().invoke(main, ["classify", "x*tanh(log(1+exp(x)))", "--json"])
+    assert result.exit_code == 0
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert notes and all("no closed form" in line for line in notes)
+    record = json.loads(result.stdout)
+    assert record["c1_exact"] == "3/5" and record["constants_status"]["mu1"]["status"] == "numeric"
