@@ -11,7 +11,14 @@ import sympy as sp
 from click.testing import CliRunner
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
-from tolerances import EXPONENT, PREDICT_HE_CALIBRATED, PREDICT_VS_GD, ROUND_OFF, rel_err
+from tolerances import (
+    EXPONENT,
+    PREDICT_HE_CALIBRATED,
+    PREDICT_VS_GD,
+    ROUND_OFF,
+    STEP_SHIFT,
+    rel_err,
+)
 
 from symescape.cli import main
 from symescape.errors import ConfigurationError, ZeroFirstHermiteError
@@ -26,6 +33,7 @@ from symescape.experiments.predict import (
     predict,
 )
 from symescape.numeric.discrete import GradientDescentMap, ansatz_metric, escape_steps
+from symescape.numeric.escape import escape_time_ode
 from symescape.numeric.function_teacher import function_teacher
 from symescape.numeric.reduced import reduced_model, teacher_reduced_model
 from symescape.numeric.training import Engine
@@ -245,6 +253,23 @@ def test_modified_equation_against_direct_summation(eta, rates):
     assert abs(modified.steps - summed.steps) <= modified.error_estimate
     # and the correction matters: the uncorrected flow misses by more than the estimate
     assert abs(modified.steps_flow - summed.steps) > modified.error_estimate
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.02])
+def test_step_size_delay_has_a_closed_form(eps):
+    # For dρ/dt = H(ρ) the Euler map's modified equation delays escape by
+    # ΔT/η = ½ ∫ H'/H dρ = ½ ln(H(ρ*)/H(ε)) steps, independent of η at first order
+    # (≈ ((L−1)/2) ln(ρ*/ε) at leading order): GD sits a few steps longer than T/η.
+    model = teacher_reduced_model("tanh", 4, "erf(s)")
+    gd = GradientDescentMap(model, 0.2, ansatz_metric(4, 6, "normalised"))
+    delayed = escape_time_ode(gd, np.full(4, eps)).time / 0.2
+    flow = escape_steps(gd, np.full(4, eps)).steps_flow
+
+    def H(rho):
+        return float(np.mean(model.field(np.full(4, rho))))
+
+    expected = 0.5 * np.log(H(0.5) / H(eps))
+    assert rel_err(delayed - flow, expected) <= STEP_SHIFT
 
 
 # --- prediction against training ---------------------------------------------------------------

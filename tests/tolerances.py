@@ -50,3 +50,8 @@ PRECISE_VS_DOUBLE_ODE = 1e-9
 
 HIGH_PRECISION_DIGITS = 28
 """Digits the 30-digit quadrature rules and integrator must reproduce on known values (issue 14)."""
+
+STEP_SHIFT = 0.05
+"""The GD map's first-order delay against ½ ln(H(ρ*)/H(ε)) (1-D modified-equation closed form
+applied on the balanced ray, issue 17): the O(η) remainder and the off-ray motion (measured 1–2 %
+at η = 0.2)."""
