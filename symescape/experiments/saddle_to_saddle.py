@@ -59,9 +59,9 @@ class SaddleConfig:
     width: int = 10
     input_dim: int = 6
     outputs: int = 2
-    teacher: TeacherSpec | str = "units:2,1"
+    teacher: TeacherSpec | str = "units:3,1"
     activation: str = "relu"
-    samples: int = 1000
+    samples: int = 500
     init_scale: float = 1e-2
     time: float | None = None
     doublings: int = 6
