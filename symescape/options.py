@@ -79,7 +79,8 @@ def require_real(
         )
     number = float(value)
     if math.isnan(number) or (math.isinf(number) and not allow_inf):
-        raise ConfigurationError(f"{name} must be a finite number, got {number!r}")
+        kind = "a number (inf allowed, not NaN)" if allow_inf else "a finite number"
+        raise ConfigurationError(f"{name} must be {kind}, got {number!r}")
     if minimum is not None and (number < minimum or (strict and number == minimum)):
         bound = ">" if strict else "≥"
         raise ConfigurationError(f"{name} must be {bound} {minimum:g}, got {number!r}")
@@ -114,7 +115,7 @@ def require_int(value: object, name: str, *, minimum: int | None = None) -> int:
         )
     number = int(value)
     if minimum is not None and number < minimum:
-        raise ConfigurationError(f"{name} must be an integer ≥ {minimum}, got {number}")
+        raise ConfigurationError(f"{name} must be ≥ {minimum}, got {number}")
     return number
 
 

@@ -22,7 +22,7 @@ from scipy.integrate import solve_ivp
 
 from symescape.errors import ConfigurationError, NoEscapeError
 from symescape.numeric.reduced import ReducedModel
-from symescape.options import RHO_STAR
+from symescape.options import RHO_STAR, require_real
 
 
 class CriterionKind(Enum):
@@ -117,7 +117,10 @@ class EscapeResult:
 
 def validate_scales(scales: np.ndarray, depth: int, criterion: EscapeCriterion) -> np.ndarray:
     """Initial scales: L finite positive numbers, below ρ* for the product criterion."""
-    scales = np.asarray(scales, dtype=float).reshape(-1)
+    try:
+        scales = np.asarray(scales, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"scales must be numbers, got {scales!r}") from None
     if scales.shape[0] != depth:
         raise ConfigurationError(f"{scales.shape[0]} scales given for depth {depth}")
     if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
@@ -158,6 +161,8 @@ def escape_time_ode(
         NoEscapeError: K ≤ 0 (μ₁ ≤ 0 or a negative amplitude).
         ConfigurationError: bad scales or criterion, unknown method.
     """
+    rtol = require_real(rtol, "rtol", minimum=0.0, strict=True)
+    max_time = require_real(max_time, "max_time", minimum=0.0, allow_inf=True)
     _check_escapes(model)
     scales = validate_scales(scales, model.depth, criterion)
     try:

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from symescape.errors import ConfigurationError, NoEscapeError
-from symescape.options import RHO_STAR
+from symescape.options import RHO_STAR, require_int, require_real, validate_depth
 
 PANEL_WIDTH = 0.5
 PANEL_NODES = 16
@@ -51,8 +51,8 @@ def _composite_nodes(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _check_K(K: float) -> float:
-    K = float(K)
-    if not np.isfinite(K) or K <= 0:
+    K = require_real(K, "K")
+    if K <= 0:
         raise NoEscapeError(f"K = {K} ≤ 0: no escape at leading order")
     return K
 
@@ -156,6 +156,9 @@ def corrected_time(
     """
     K = _check_K(K)
     eps = _check_eps(eps, rho_star)
+    kappa = require_real(kappa, "kappa")
+    q = require_int(q, "q", minimum=2)
+    depth = validate_depth(depth)
     if 1 + kappa * rho_star ** (q - 1) <= 0 or 1 + kappa * eps.min() ** (q - 1) <= 0:
         raise ConfigurationError(
             f"1 + κ ρ^(q-1) ≤ 0 on [ε, ρ*] (κ = {kappa:.4g}): the first correction is not small"
@@ -209,7 +212,18 @@ def corrected_time_mpmath(
     """T_1 at ``dps`` digits.
 
     T_1 = ∫_ε^{ρ*} dρ / (K ρ^{L-1}(1 + κ ρ^{q-1}))  (MATH.md §7).
+
+    Raises:
+        ConfigurationError: a non-number or NaN argument, ε outside (0, ρ*), q < 2, L < 1.
+        NoEscapeError: K ≤ 0.
     """
+    K = _check_K(K)
+    rho_star = require_real(rho_star, "rho_star", minimum=0.0, strict=True)
+    eps = float(_check_eps(require_real(eps, "eps"), rho_star)[0])
+    kappa = require_real(kappa, "kappa")
+    q = require_int(q, "q", minimum=2)
+    depth = validate_depth(depth)
+    dps = require_int(dps, "dps", minimum=1)
     with mpmath.workdps(dps + 10):
         Kp, kp = mpmath.mpf(float(K)), mpmath.mpf(float(kappa))
         f = lambda w: mpmath.exp(w * (2 - depth)) / (Kp * (1 + kp * mpmath.exp(w * (q - 1))))  # noqa: E731

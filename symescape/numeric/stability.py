@@ -88,6 +88,17 @@ def _loop_gain(a: np.ndarray, B: np.ndarray, C: np.ndarray, d: np.ndarray) -> fl
     return math.inf if nearer > 10 * near > 0 else nearer
 
 
+def _finite_matrix(matrix: object, name: str) -> np.ndarray:
+    """``matrix`` as a float array with finite entries (ConfigurationError naming it otherwise)."""
+    try:
+        array = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a real matrix, got {matrix!r}") from None
+    if not np.all(np.isfinite(array)):
+        raise ConfigurationError(f"{name} has non-finite entries (NaN or inf)")
+    return array
+
+
 def schur_perron(
     A: np.ndarray, B: np.ndarray, C: np.ndarray, D: np.ndarray, marginal: bool = False
 ) -> SchurPerronResult:
@@ -100,10 +111,10 @@ def schur_perron(
 
     Raises:
         ConfigurationError: A or D not positive (with ``marginal``: non-negative) diagonal, B or C
-            with negative entries or shapes that do not fit.
+            with negative entries or shapes that do not fit; a non-numeric or non-finite entry.
     """
+    A, B, C, D = (_finite_matrix(M, name) for M, name in ((A, "A"), (B, "B"), (C, "C"), (D, "D")))
     a, d = _diagonal(A, "A", marginal), _diagonal(D, "D", marginal)
-    B, C = np.asarray(B, dtype=float), np.asarray(C, dtype=float)
     if B.shape != (a.size, d.size) or C.shape != (d.size, a.size):
         raise ConfigurationError(
             f"B must be {a.size}×{d.size} and C {d.size}×{a.size}; got {B.shape} and {C.shape}"

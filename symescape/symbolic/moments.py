@@ -24,7 +24,7 @@ import sympy as sp
 from symescape.codegen import mpmath_kernel
 from symescape.errors import ClosedFormFallbackWarning, ConfigurationError
 from symescape.precision.gauss import DEFAULT_DPS, expectation_mpmath
-from symescape.symbolic.activations import Activation, Z
+from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.canonical import canonical_constant
 from symescape.symbolic.gaussian import check_gaussian_domain, closed_form_expectation
 
@@ -238,6 +238,7 @@ def gaussian_moment(act: Activation, k: int, dps: int = DEFAULT_DPS) -> Constant
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise ConfigurationError(f"moment order must be an integer ≥ 0, got {k!r}")
+    act = activation(act)  # a name or expression is accepted; any other type: ActivationError
     dps = _check_dps(dps)
     check_gaussian_domain(act.expr, Z)
     attempt = closed_form_expectation(_sigma_of_s(act) * S**k, S)

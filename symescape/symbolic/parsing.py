@@ -156,8 +156,22 @@ def _paren_depth(text: str) -> int:
     return deepest
 
 
+_ADDITIVE = (ast.Add, ast.Sub)
+_MULTIPLICATIVE = (ast.Mult, ast.Div)
+
+
+def _chain_class(node: ast.AST) -> tuple[type, ...] | None:
+    """The operator class of a BinOp that can be chained (a + b - c, a * b / c), else None."""
+    if isinstance(node, ast.BinOp):
+        for group in (_ADDITIVE, _MULTIPLICATIVE):
+            if isinstance(node.op, group):
+                return group
+    return None
+
+
 def _check_shape(text: str, tree: ast.Expression) -> None:
-    """Count operands and measure nesting iteratively (no recursion on hostile trees)."""
+    """Count operands and measure nesting iteratively (no recursion on hostile trees). A chain of
+    one operator class (a sum, a product) counts as one level, however long."""
     operands = 0
     stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
     while stack:
@@ -168,7 +182,10 @@ def _check_shape(text: str, tree: ast.Expression) -> None:
             operands += 1
             if operands > MAX_TERMS:
                 raise _refuse(text, f"more than {MAX_TERMS} terms (numbers, names and calls)")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        group = _chain_class(node)
+        for child in ast.iter_child_nodes(node):
+            same_chain = group is not None and child is node.left and _chain_class(child) == group
+            stack.append((child, depth if same_chain else depth + 1))
 
 
 _BINARY: Mapping[type, str] = MappingProxyType(
@@ -293,16 +310,24 @@ class _Builder:
         kind = type(node.op)
         if kind not in _BINARY:
             raise self.refuse(f"the operator {_REFUSED_OPERATORS.get(kind, kind.__name__)!r}")
-        left, right = self.build(node.left), self.build(node.right)
-        if kind is ast.Add:
-            return left + right
-        if kind is ast.Sub:
-            return left - right
-        if kind is ast.Mult:
-            return left * right
-        if kind is ast.Div:
-            return left / right
-        return self.power(left, right)
+        group = _chain_class(node)
+        if group is None:
+            return self.power(self.build(node.left), self.build(node.right))
+        # A chain a ± b ± c … (or a * b / c …) is walked along its left spine, not recursively.
+        links: list[tuple[type, ast.AST]] = []
+        head: ast.AST = node
+        while _chain_class(head) == group:
+            links.append((type(head.op), head.right))
+            head = head.left
+        items = [self.build(head)]
+        for op, right in reversed(links):
+            value = self.build(right)
+            if op is ast.Sub:
+                value = -value
+            elif op is ast.Div:
+                value = 1 / value
+            items.append(value)
+        return sp.Add(*items) if group is _ADDITIVE else sp.Mul(*items)
 
     def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
         if exponent.is_Number:

@@ -13,6 +13,7 @@ from functools import lru_cache
 import sympy as sp
 
 from symescape.errors import NotAnalyticError, NotRealFunctionError
+from symescape.options import require_int
 from symescape.symbolic.activations import Activation, Z
 from symescape.symbolic.budget import time_budget
 
@@ -206,8 +207,7 @@ def taylor_coefficients(act: Activation, order: int) -> tuple[sp.Expr, ...]:
         NotAnalyticError: σ is piecewise-defined or its expansion at 0 is not a power series.
         NotRealFunctionError: a coefficient is not real.
     """
-    if order < 0:
-        raise ValueError(f"order must be ≥ 0, got {order}")
+    order = require_int(order, "order", minimum=0)
     check_analytic(act)
     return _series_coefficients(act.expr, order)
 

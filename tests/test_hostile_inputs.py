@@ -1,0 +1,308 @@
+"""Hostile input (issue 13): nothing in an activation string is executed, every limit has its own
+message, exact zero tests, and every bad CLI option exits non-zero with one line, no traceback."""
+
+import json
+import os
+import re
+import stat
+
+import numpy as np
+import pytest
+import sympy as sp
+from click.testing import CliRunner
+from tolerances import ROUND_OFF
+
+import symescape
+from symescape import ActivationError, ConfigurationError, Z, activation, classify
+from symescape.cli import main
+from symescape.errors import RefusedExpressionError, StalePointWarning, TimeBudgetError
+from symescape.experiments.sweeps import SweepStore, point_key, write_atomic
+from symescape.symbolic.budget import default_budget, time_budget
+from symescape.symbolic.parsing import MAX_EXPONENT, MAX_LENGTH, MAX_NESTING, MAX_TERMS
+
+
+def injections(sentinel):
+    """Ways to smuggle code into an expression; each would create ``sentinel`` if executed."""
+    command = f"touch {sentinel}"
+    return [
+        f"tanh(x) + 0*__import__('os').system('{command}')",
+        f"x + 0*exec(\"import os; os.system('{command}')\")",
+        f"x + 0*eval(\"__import__('os').system('{command}')\")",
+        f"x + getattr(x, 'func')('{command}')",
+        f"x + 0*[os.system('{command}') for _ in range(1)]",
+        f"(lambda: os.system('{command}'))()",
+        f"x + x.func.__globals__['os'].system('{command}')",
+        f"Symbol('{command}')",
+        f"sympify(\"__import__('os').system('{command}')\")",
+        f"x + 0*open('{sentinel}', 'w').close()",
+        f"x + system(f'{command}')",
+    ]
+
+
+def assert_one_line_failure(result, code=2):
+    """Non-zero exit, one line of output, no traceback."""
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+COMMANDS = [
+    lambda text: ("classify", text),
+    lambda text: ("escape", "--activation", text, "--depth", 3, "--eps", 0.1),
+    lambda text: ("identity", "--activation", text),
+    lambda text: ("escape-directions", "--activation", text),
+]
+
+
+@pytest.mark.parametrize("command", range(len(COMMANDS)))
+def test_injection_never_runs_from_the_cli(tmp_path, command):
+    sentinel = tmp_path / "SENTINEL"
+    for text in injections(sentinel):
+        line = assert_one_line_failure(run(*COMMANDS[command](text)))
+        assert "refused" in line or "cannot parse" in line, line
+        assert not sentinel.exists(), text
+
+
+def test_injection_never_runs_from_derive(tmp_path):
+    sentinel = tmp_path / "SENTINEL"
+    for text in injections(sentinel):
+        assert_one_line_failure(run("derive", text, "--out", tmp_path / "out"))
+        assert not sentinel.exists(), text
+    assert not (tmp_path / "out").exists()  # refused before any write
+
+
+def test_injection_never_runs_from_the_api(tmp_path):
+    sentinel = tmp_path / "SENTINEL"
+    for text in injections(sentinel):
+        with pytest.raises(ActivationError):
+            symescape.activation(text)
+        assert not sentinel.exists(), text
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("(" * 500 + "x" + ")" * 500, f"limit {MAX_NESTING}"),
+        ("+".join(["x"] * 3000), f"limit of {MAX_LENGTH}"),
+        ("+".join(["x"] * (MAX_TERMS + 1)), f"more than {MAX_TERMS} terms"),
+        ("x+" + "-" * (MAX_NESTING + 5) + "x", f"more than {MAX_NESTING} operations deep"),
+        ("x**(10**100)", f"|n| ≤ {MAX_EXPONENT}"),
+        ("2**2**2**2**2*x", f"|n| ≤ {MAX_EXPONENT}"),
+        ("(9**999)**999*x", "digits"),
+        ("2x", "implicit multiplication"),
+        ("x.real", "attribute access"),
+        ("x[0]", "subscripts"),
+        ("x + __import__", "dunder"),
+        ("lambda: x", "lambdas"),
+        ("[x for x in y]", "comprehensions"),
+        ("sin(x=1)", "keyword arguments"),
+        ("'x'", "strings"),
+        ("foo(x)", "unknown function 'foo'"),
+        ("x*y", "second variable"),
+        ("x + _x", "may not start with '_'"),
+        ("1e400*x", "not finite"),
+        ("1j*x", "complex literals"),
+    ],
+)
+def test_each_refusal_and_limit_has_its_own_message(text, fragment):
+    line = assert_one_line_failure(run("classify", text))
+    assert fragment in line, line
+    with pytest.raises(RefusedExpressionError, match=re.escape(fragment)):
+        activation(text)
+
+
+def test_sympy_input_gets_the_same_exponent_limit():
+    with pytest.raises(RefusedExpressionError, match="exceeds the limit"):
+        classify(Z ** (10**100))
+
+
+@pytest.mark.parametrize("text", ["tanh(1000*x)", "x + 10**(-120)*x**3", "x + 1e-120*x**3"])
+def test_tiny_or_steep_cubic_terms_are_exactly_class_B3(text):
+    result = classify(text)
+    assert result.label == "B_3"
+    assert not any("numerically" in step for step in result.steps)
+
+
+def test_exact_cancellation_is_class_A_and_says_how():
+    result = classify("x + sin(x)**2 + cos(x)**2 - 1")
+    assert result.label == "A"
+
+
+def test_time_budget_stops_a_step_with_a_message():
+    with pytest.raises(TimeBudgetError, match="a slow step: stopped after its time budget"):
+        with time_budget("a slow step", 0.2):
+            while True:
+                sp.expand((Z + 1) ** 40)
+
+
+def test_time_budget_reaches_classify():
+    expr = sp.tanh(sp.exp(sp.sin(Z) + Z) - 1) * sp.atan(Z) ** 3 + Z  # a slow Taylor expansion
+    classify.cache_clear()
+    with default_budget(0.05), pytest.raises(TimeBudgetError, match="time budget of 0.05 s"):
+        classify(expr)
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (("escape", "--depth", 3, "--eps", 0.1, "--rtol", 0), "--rtol must be > 0"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--rtol", "nan"), "finite"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--rtol", -1), "--rtol must be > 0"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--rtol", "inf"), "finite"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--max-time", -1), "--max-time must be ≥ 0"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--max-time", "nan"), "not NaN"),
+        (("escape", "--depth", 3, "--eps", "nan"), "finite"),
+        (("escape", "--depth", 3, "--eps", -0.1), "--eps must be > 0"),
+        (("escape", "--depth", 0, "--eps", 0.1), "must be ≥"),
+        (("escape", "--depth", "x", "--eps", 0.1), "must be an integer ≥ 1"),
+        (("escape", "--depth", 3, "--scales", "0.1,nan,0.1"), "finite"),
+        (("escape", "--depth", 3, "--scales", "a,b"), "comma-separated"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--amplitude", "nan"), "finite"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--criterion", "nope:1"), "criterion"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--method", "magic"), "magic"),
+        (("escape", "--depth", 3), "exactly one of --eps and --scales"),
+        (("escape", "--depth", 10**9, "--eps", 0.1), "GiB of memory"),
+        (("identity", "--seed", -1), "must be ≥"),
+        (("identity", "--width", 0), "must be ≥"),
+        (("identity", "--batch", -3), "must be ≥"),
+        (("identity", "--width", 1000000), "GiB of memory"),
+        (("identity", "--loss", "hinge"), "hinge"),
+        (("escape-directions", "--width", 100000), "GiB of memory"),
+        (("escape-directions", "--samples", 10**9), "GiB of memory"),
+        (("escape-directions", "--seed", -2), "must be ≥"),
+        (("escape-directions", "--restarts", 0), "must be ≥"),
+        (("classify", "tanh", "--depth", 0), "must be ≥"),
+        (("classify", "tanh", "--order", 999), "range"),
+        (("classify", "tanh", "--depth", 4, "--amplitude", "nan"), "finite"),
+        (("classify", "tanhh"), "unknown activation"),
+        (("derive", "tanh", "--depth", -1), "must be ≥"),
+        (("nosuchcommand",), "No such command"),
+    ],
+)
+def test_bad_option_values_exit_2_with_one_line(args, fragment):
+    line = assert_one_line_failure(run(*args))
+    assert fragment in line, line
+
+
+def test_escape_failure_is_a_non_zero_exit():
+    result = run("escape", "--depth", 3, "--eps", 0.1, "--criterion", "product:5", "--json")
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["status"] != "escaped"
+
+
+def test_escape_warns_outside_the_hypothesis():
+    result = run("escape", "--activation", "x + x**4", "--depth", 3, "--eps", 0.2, "--json")
+    assert "outside the hypothesis" in result.stderr
+    assert json.loads(result.stdout)["activation"] == "x + x**4"
+
+
+def test_library_error_is_one_line():
+    line = assert_one_line_failure(run("identity", "--activation", "exp(x)", "--depth", 30))
+    assert "overflow" in line
+
+
+def test_identity_underflow_reports_only_measurable_errors():
+    # σ = z/10 shrinks every signal tenfold per layer: at L = 400 every term is subnormal, so no
+    # relative error means anything; the command says so and fails instead of printing one.
+    args = ("identity", "--activation", "x/10", "--depth", 400, "--width", 2, "--batch", 2)
+    result = run(*args)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "underflowed" in result.output and "no identity could be measured" in result.output
+    record = json.loads(run(*args, "--json").stdout)
+    assert record["max_rel_error"] is None and record["underflowed_identities"] == 2 * 399 + 1
+    healthy = json.loads(run("identity", "--json").stdout)
+    assert healthy["underflowed_identities"] == 0 and healthy["max_rel_error"] < ROUND_OFF
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: symescape.gaussian_moment(activation("tanh"), "3"), "moment order"),
+        (lambda: symescape.taylor_coefficients(activation("tanh"), "3"), "order"),
+        (lambda: symescape.corrected_time_mpmath(float("nan"), 1.0, 0.1, 3, 4), "eps"),
+        (lambda: symescape.corrected_time_mpmath(0.1, "a", 0.1, 3, 4), "K"),
+        (lambda: symescape.corrected_time(0.1, 1.0, float("nan"), 3, 4), "kappa"),
+        (lambda: symescape.leading_time(np.array([0.1, 0.1]), float("nan")), "K"),
+        (lambda: symescape.escape_constants("tanh", "4"), "depth"),
+        (lambda: symescape.escape_constants("tanh", 4, float("nan")), "amplitude"),
+        (
+            lambda: symescape.schur_perron(
+                np.diag([np.nan, 1.0]), np.ones((2, 2)), np.ones((2, 2)), np.eye(2)
+            ),
+            "non-finite",
+        ),
+    ],
+)
+def test_api_arguments_raise_configuration_error_naming_them(call, name):
+    with pytest.raises(ConfigurationError, match=name):
+        call()
+
+
+def test_api_escape_time_checks_tolerances():
+    model = symescape.reduced_model("tanh", 3)
+    for kwargs, name in [({"rtol": 0}, "rtol"), ({"max_time": float("nan")}, "max_time")]:
+        with pytest.raises(ConfigurationError, match=name):
+            symescape.escape_time_ode(model, np.full(3, 0.1), **kwargs)
+    with pytest.raises(ConfigurationError, match="scales"):
+        symescape.escape_time_ode(model, "a")
+
+
+def test_mu1_accepts_a_name():
+    assert symescape.mu1("x").exact == 1
+
+
+@pytest.mark.parametrize("content", ["", '{"params": {"a"', '{"result": {}}', "[1, 2]"])
+def test_broken_sweep_points_are_named_and_recomputed(tmp_path, content):
+    params = {"depth": 4, "eps": 0.1}
+    path = tmp_path / f"{point_key(params)}.json"
+    path.write_text(content)
+    store = SweepStore(tmp_path)
+    with pytest.warns(StalePointWarning, match=path.name):
+        assert store.get(params, lambda: {"value": 1.0}) == {"value": 1.0}
+    assert store.computed == 1 and store.reused == 0
+    again = SweepStore(tmp_path)
+    assert again.get(params, lambda: {"value": 2.0}) == {"value": 1.0} and again.reused == 1
+
+
+def test_point_from_other_settings_is_never_reused(tmp_path):
+    params, other = {"depth": 4, "eps": 0.1}, {"depth": 5, "eps": 0.1}
+    SweepStore(tmp_path).get(other, lambda: {"value": 5.0})
+    # Move the other settings' point to this point's file name, as a name clash would.
+    os.replace(tmp_path / f"{point_key(other)}.json", tmp_path / f"{point_key(params)}.json")
+    store = SweepStore(tmp_path)
+    with pytest.warns(StalePointWarning, match="other settings"):
+        assert store.get(params, lambda: {"value": 4.0}) == {"value": 4.0}
+    record = json.loads((tmp_path / f"{point_key(params)}.json").read_text())
+    assert record["params"] == params and len(record["settings_hash"]) == 64
+
+
+def test_written_files_respect_the_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+
+
+def test_derive_does_not_merge_two_expressions(tmp_path):
+    first = run("derive", "x/2+x**3", "--out", tmp_path)
+    second = run("derive", "x*2+x**3", "--out", tmp_path)
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    paths = {first.output.strip(), second.output.strip()}
+    assert len(paths) == 2
+    for path in paths:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
