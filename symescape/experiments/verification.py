@@ -7,10 +7,16 @@ checks in :data:`~symescape.experiments.claim_registry.CLAIMS` with the ``@claim
 from __future__ import annotations
 
 from symescape.errors import UnknownNameError
-from symescape.experiments import claims_paper, claims_predict, claims_relu, claims_rest
+from symescape.experiments import (
+    claims_normal_form,
+    claims_paper,
+    claims_predict,
+    claims_relu,
+    claims_rest,
+)
 from symescape.experiments.claim_registry import CLAIMS, Claim, Verdict
 
-CLAIM_MODULES = (claims_paper, claims_rest, claims_relu, claims_predict)
+CLAIM_MODULES = (claims_paper, claims_rest, claims_relu, claims_predict, claims_normal_form)
 """The modules whose import registers claims, in the order ``verify`` runs them."""
 
 __all__ = ["CLAIMS", "CLAIM_MODULES", "Claim", "Verdict", "verify"]

@@ -168,7 +168,8 @@ def precise_field(
 
 @dataclass(frozen=True)
 class PreciseEscape:
-    """A high-precision escape time: ``time`` (mpf, ``digits`` significant digits intended)."""
+    """A high-precision escape time: ``time`` (mpf, ``digits`` significant digits intended);
+    ``path``: X at the integrator's accepted steps."""
 
     time: mpmath.mpf
     digits: int
@@ -178,6 +179,7 @@ class PreciseEscape:
     evaluations: int
     seconds: float
     final: tuple
+    path: tuple = ()
 
     def decimal(self) -> str:
         """The time as a decimal string with ``digits`` significant digits."""
@@ -231,6 +233,7 @@ def _run(field: PreciseField, log_start: list, rho_star: float, digits: int) -> 
             solution.evaluations,
             time.perf_counter() - started,
             tuple(mpmath.exp(v) for v in final[:L]),
+            tuple(tuple(mpmath.exp(v) for v in state[:L]) for state in solution.y),
         )
 
 
@@ -309,6 +312,39 @@ def constant_by_limit(
         p = expansion.nonlocal_power
         (e1, d1), (e2, d2) = values[-2], values[-1]
         return (d2 * e1**p - d1 * e2**p) / (e1**p - e2**p)
+
+
+def slow_manifold_run(
+    expansion: EscapeExpansion, spec: str, rho0: float, digits: int = 30
+) -> tuple[PreciseEscape, mpmath.mpf]:
+    """The run from ρ_0 on the slow manifold to ρ*, and C by the regularised integral."""
+    field = precise_field(
+        spec,
+        expansion.depth,
+        expansion.amplitude,
+        digits=digits,
+        probe=probe_for(expansion.rho_star),
+    )
+    with mpmath.workdps(field.dps):
+        r0 = mpmath.mpf(rho0)
+        start = [mpmath.log(x) for x in slow_manifold_start(expansion, r0)]
+        run = _run(field, start, expansion.rho_star, digits)
+        constant = run.time + slow_manifold_correction(expansion, r0)
+        return run, constant + expansion.transient_constant
+
+
+def balanced_run(
+    expansion: EscapeExpansion, spec: str, eps: float, digits: int = 30
+) -> PreciseEscape:
+    """The run from X(0) = ε𝟏 (ε kept exact as a decimal string) to ρ*."""
+    return escape_time_precise(
+        spec,
+        expansion.depth,
+        [format(eps, ".17g")] * expansion.depth,
+        rho_star=expansion.rho_star,
+        amplitude=expansion.amplitude,
+        digits=digits,
+    )
 
 
 def constant_by_integral(

@@ -281,7 +281,8 @@ def field_expansion(
         numeric[f"m_{j}"] = moment
         if moment.exact is not None:
             exact[f"m_{j}"] = moment.exact
-    numeric["iK"] = 1 / constants.K.value
+    with mpmath.workdps(60):
+        numeric["iK"] = 1 / constants.K.value
     if constants.K.exact is not None:
         exact["iK"] = 1 / constants.K.exact
     return FieldExpansion(
