@@ -30,6 +30,13 @@ from symescape.numeric.escape import (
     escape_times,
 )
 from symescape.numeric.homotopy import HomotopyDerivative, escape_time, homotopy_derivative
+from symescape.numeric.precise_escape import (
+    PreciseEscape,
+    SeriesEscape,
+    escape_time_precise,
+    escape_time_series,
+    expansion_constant,
+)
 from symescape.numeric.quadrature import (
     balanced_time,
     corrected_time,
@@ -64,6 +71,12 @@ from symescape.symbolic.constants import EscapeConstants, escape_constants
 from symescape.symbolic.filtered import chain_monomials, check_degree_bounds, field_polynomial
 from symescape.symbolic.gaussian import ExpectationMethod, expectation_exact, gaussian_expectation
 from symescape.symbolic.moments import Constant, gaussian_moment, hermite_moment, mu1
+from symescape.symbolic.normal_form import (
+    EscapeExpansion,
+    FirstIntegrals,
+    escape_expansion,
+    first_integrals,
+)
 from symescape.symbolic.taylor import (
     first_nonlinear_order,
     is_odd,
@@ -162,4 +175,13 @@ __all__ = [
     "TeacherSpec",
     "teacher_constants",
     "teacher_spec",
+    "EscapeExpansion",
+    "FirstIntegrals",
+    "PreciseEscape",
+    "SeriesEscape",
+    "escape_expansion",
+    "escape_time_precise",
+    "escape_time_series",
+    "expansion_constant",
+    "first_integrals",
 ]
