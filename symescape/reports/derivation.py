@@ -587,6 +587,66 @@ def _correction_blocks(L: int, q: int, kappa: Constant) -> list[Block]:
     ]
 
 
+def normal_form_blocks(
+    cls: Classification, depth: int, amplitude: int | float | sp.Expr = 1, order: int = 2
+) -> list[Block]:
+    """Theorem 16 (issue 14): the escape time from the balanced start to ``order`` corrections,
+    with its logarithm at a resonance, and the first integrals to first order. Empty when the
+    flow does not escape (K ≤ 0); a lower order when ``order`` is beyond the engine."""
+    from symescape.errors import ConfigurationError, NoEscapeError
+    from symescape.symbolic.normal_form import escape_expansion, first_integrals
+
+    try:
+        expansion = escape_expansion(
+            cls.activation, depth, order=order, amplitude=float(amplitude)
+        )
+    except NoEscapeError:
+        return []
+    except ConfigurationError:
+        return [] if order == 0 else normal_form_blocks(cls, depth, amplitude, order - 1)
+    terms = []
+    for term in expansion.terms:
+        coefficient = term.exact if term.exact is not None else sp.Float(float(term.value), 15)
+        factor = EPS**term.power * sp.log(1 / EPS) ** term.log_power
+        terms.append(rf"\left({sp.latex(coefficient)}\right) {sp.latex(factor)}")
+    remainder = rf"C + O\bigl(\varepsilon^{{{expansion.remainder_power}}}\bigr)"
+    blocks: list[Block] = [
+        Heading("The escape time to all orders (Theorem 16)"),
+        Prose(
+            r"From $X_l(0) = \varepsilon$ the inner expansion ($\rho = \varepsilon\sigma$, "
+            r"$y = \sum_n \varepsilon^n y_n$, each order solving $\dot y_n = -2y_n + S_n$) gives, "
+            rf"to order {expansion.order} (powers up to $-(L-2) + {expansion.order}(q-1)$), with "
+            r"$m_j = E[\sigma(s) s^j]$ where no closed form exists:"
+        ),
+        _eq("T(\\varepsilon) &= " + " \\\\\n&\\quad + ".join(terms) + " + " + remainder),
+        Prose(
+            "A logarithm appears at every resonance (a correction of the field reaching power 0); "
+            "the constant $C$ is non-local (the escape from the outer region), computed "
+            "numerically by `symescape expand`."
+        ),
+    ]
+    try:
+        integrals = first_integrals(cls.activation.name, depth, float(amplitude))
+    except (ArithmeticError, ConfigurationError):
+        return blocks
+    lines = [
+        rf"I_{{{j + 1}}} &= {sp.latex(integral)}" for j, integral in enumerate(integrals.exact[:2])
+    ]
+    drifts = [
+        rf"$\rho^{{{after}}}$ for $I_{{{j + 1}}}$ ($\rho^{{{before}}}$ uncorrected)"
+        for j, (before, after) in enumerate(integrals.drift[:2])
+        if before is not None
+    ]
+    return blocks + [
+        Prose(
+            r"Formal first integrals to first order ($\nabla I^1\cdot F^0 = "
+            r"-\nabla I^0\cdot F^{q-1}$, solved in polynomials):"
+        ),
+        _eq(" \\\\\n".join(lines)),
+        Prose("Near the balanced ray they drift as " + "; ".join(drifts) + "."),
+    ]
+
+
 def activation_document(
     spec: str | sp.Expr, depth: int = 4, amplitude: int | float | sp.Expr = 1
 ) -> list[Block]:
@@ -616,6 +676,7 @@ def activation_document(
         + _chain_blocks(cls, depth)
         + _field_blocks(cls, depth)
         + _escape_blocks(depth, constants.kappa, source.q)
+        + normal_form_blocks(cls, depth, amplitude)
     )
 
 
