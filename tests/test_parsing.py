@@ -1,0 +1,155 @@
+"""The safe parser (issue 13): random expression trees from the whitelist are accepted and
+round-trip to the SymPy expression built directly; trees outside the grammar are refused, and
+nothing in them is evaluated."""
+
+import sympy as sp
+import sympy.parsing.sympy_parser
+from hypothesis import given
+from hypothesis import strategies as st
+
+from symescape import ActivationError, Z, activation
+from symescape.symbolic.parsing import FUNCTIONS, NAMED_FUNCTIONS, parse_expression
+
+UNARY_FUNCTIONS = sorted(name for name in FUNCTIONS if name not in {"Max", "Min", "max", "min"})
+VARIABLES = ("x", "t", "u")
+
+
+def leaves(variable: sp.Symbol):
+    """(text, expected) pairs for numbers, the variable and the named constants."""
+    integers = st.integers(0, 1000).map(lambda n: (str(n), sp.Integer(n)))
+    decimals = st.tuples(st.integers(0, 999), st.integers(1, 999)).map(
+        lambda p: (f"{p[0]}.{p[1]:03d}", sp.Rational(p[0] * 1000 + p[1], 1000))
+    )
+    scientific = st.tuples(st.integers(1, 9), st.integers(-30, 30)).map(
+        lambda p: (f"{p[0]}e{p[1]}", sp.Integer(p[0]) * sp.Rational(10) ** p[1])
+    )
+    names = st.sampled_from(
+        [(variable.name, variable), ("pi", sp.pi), ("E", sp.E)]
+    )
+    return st.one_of(integers, decimals, scientific, names, names)
+
+
+def combine(children):
+    """One operator or whitelisted call applied to smaller trees."""
+    small_exponent = st.integers(-3, 4).map(lambda n: (f"({n})", sp.Integer(n)))
+
+    def binary(op):
+        return st.tuples(children, children).map(lambda ab: _binary(op, *ab))
+
+    power = st.tuples(children, small_exponent, st.sampled_from(["**", "^"])).map(
+        lambda t: (f"({t[0][0]}){t[2]}{t[1][0]}", sp.Pow(t[0][1], t[1][1]))
+    )
+    call = st.tuples(st.sampled_from(UNARY_FUNCTIONS), children).map(
+        lambda t: (f"{t[0]}({t[1][0]})", FUNCTIONS[t[0]](t[1][1]))
+    )
+    extremum = st.tuples(st.sampled_from(["Max", "Min"]), children, children).map(
+        lambda t: (f"{t[0]}({t[1][0]}, {t[2][0]})", FUNCTIONS[t[0]](t[1][1], t[2][1]))
+    )
+    negation = children.map(lambda a: (f"-({a[0]})", -a[1]))
+    return st.one_of(
+        binary("+"), binary("-"), binary("*"), binary("/"), power, call, extremum, negation
+    )
+
+
+def _binary(op, a, b):
+    text = f"({a[0]}) {op} ({b[0]})"
+    value = {"+": a[1] + b[1], "-": a[1] - b[1], "*": a[1] * b[1], "/": a[1] / b[1]}[op]
+    return text, value
+
+
+@st.composite
+def trees(draw):
+    variable = sp.Symbol(draw(st.sampled_from(VARIABLES)), real=True)
+    return draw(st.recursive(leaves(variable), combine, max_leaves=10))
+
+
+def same(parsed, expected):
+    return parsed == expected or sp.expand(parsed - expected) == 0
+
+
+@given(trees())
+def test_whitelisted_trees_round_trip(tree):
+    text, expected = tree
+    assert same(parse_expression(text), expected), text
+
+
+@given(trees())
+def test_round_trip_through_activation(tree):
+    text, expected = tree
+    try:
+        act = activation(text)
+    except ActivationError as exc:  # only the activation layer's own checks may refuse it
+        assert "refused" not in str(exc) and "cannot parse" not in str(exc), (text, exc)
+        return
+    renamed = expected.xreplace({sp.Symbol(v, real=True): Z for v in VARIABLES})
+    assert same(act.expr, renamed), text
+
+
+HOSTILE = [
+    "x.real",
+    "x[0]",
+    "(lambda: 1)()",
+    "[y for y in x]",
+    "{x}",
+    "{x: 1}",
+    "(x, x)",
+    "'text'",
+    "b'bytes'",
+    "f'{x}'",
+    "sin(x=1)",
+    "sin(*x)",
+    "x if x else x",
+    "x < 1",
+    "x and x",
+    "not x",
+    "x % 2",
+    "x // 2",
+    "x @ x",
+    "x | 1",
+    "~x",
+    "(y := 1)",
+    "__import__('os').system('touch {sentinel}')",
+    "open('{sentinel}', 'w')",
+    "exec('open(\"{sentinel}\", \"w\")')",
+    "eval('1')",
+    "getattr(x, 'func')",
+    "Symbol('y')",
+    "foo(x)",
+    "x.__class__",
+    "_private",
+    "sin",
+    "2x",
+]
+
+
+FORMS = ["({t}) + {h}", "{h} * ({t})", "sin({h})"]
+
+
+@given(trees(), st.sampled_from(HOSTILE), st.sampled_from(FORMS))
+def test_trees_outside_the_grammar_are_refused_unevaluated(tmp_path_factory, tree, hostile, form):
+    sentinel = tmp_path_factory.mktemp("parse") / "SENTINEL"
+    snippet = hostile.replace("{sentinel}", str(sentinel))
+    text = form.replace("{t}", tree[0]).replace("{h}", snippet)
+    original = sympy.parsing.sympy_parser.parse_expr
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("parse_expr must never see user text")
+
+    sympy.parsing.sympy_parser.parse_expr = forbidden
+    try:
+        try:
+            parse_expression(text)
+        except ActivationError as exc:
+            message = str(exc)
+        else:
+            raise AssertionError(f"accepted {text!r}")
+    finally:
+        sympy.parsing.sympy_parser.parse_expr = original
+    assert "\n" not in message and ("refused" in message or "cannot parse" in message), message
+    assert not sentinel.exists()
+
+
+def test_named_functions_are_the_registry_helpers():
+    x = sp.Symbol("x", real=True)
+    for name, helper in NAMED_FUNCTIONS.items():
+        assert parse_expression(f"{name}(x)") == helper(x)
