@@ -113,7 +113,7 @@ def test_unknown_figure_and_unwritable_output(tmp_path):
     assert result.exit_code == 2 and "cannot write" in result.output
 
 
-@pytest.mark.parametrize("name", ["fig1", "fig2", "fig3", "fig4", "fig5", "relu"])
+@pytest.mark.parametrize("name", ["fig1", "fig2", "fig3", "fig4", "fig5", "relu", "normal_form"])
 def test_notebooks_run_in_quick_mode(name, tmp_path):
     import nbformat
     from nbclient import NotebookClient
