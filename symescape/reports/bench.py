@@ -271,49 +271,6 @@ def bench_kernel(quick: bool) -> list[BenchResult]:
     ]
 
 
-@benchmark("quadrature")
-def bench_quadrature(quick: bool) -> list[BenchResult]:
-    """Vectorised T_lead over a grid of ε vs per-point scipy.integrate.quad (L = 6, balanced)."""
-    import numpy as np
-    from scipy.integrate import quad
-
-    from symescape.numeric.quadrature import balanced_time, leading_time_grid
-
-    depth, K, rho = 6, 0.6057055096021588, 0.5
-    eps = np.geomspace(1e-4, 0.4, 100 if quick else 1000)
-    grid = np.repeat(eps[:, None], depth, axis=1)
-    fast = best_time(lambda: leading_time_grid(grid, K, rho), 3)
-
-    def per_point() -> np.ndarray:
-        return np.array(
-            [
-                quad(
-                    lambda w: np.exp(w) / (2 * K * np.exp(w) ** (depth / 2)),
-                    2 * np.log(e),
-                    2 * np.log(rho),
-                    epsabs=0,
-                    epsrel=1e-12,
-                )[0]
-                for e in eps
-            ]
-        )
-
-    slow = best_time(per_point, 1)
-    exact = balanced_time(eps, K, depth, rho)
-    err_fast = float(np.abs(leading_time_grid(grid, K, rho) / exact - 1).max())
-    err_quad = float(np.abs(per_point() / exact - 1).max())
-    return [
-        BenchResult(
-            "quadrature",
-            f"vectorised grid ({eps.size} ε)",
-            "scipy quad per point",
-            fast,
-            slow,
-            note=f"max relative error vs closed form: grid {err_fast:.1e}, quad {err_quad:.1e}",
-        )
-    ]
-
-
 @benchmark("relu-solver")
 def bench_relu_solver(quick: bool) -> list[BenchResult]:
     """Escape directions at L = 6 (D = 8, N = 12, 4000 samples, the three-ReLU teacher; L = 4
@@ -348,6 +305,78 @@ def bench_relu_solver(quick: bool) -> list[BenchResult]:
                 f"{b.layers[0].singular_values[0]:.8f}"
             ),
             target=10.0,
+        )
+    ]
+
+
+@benchmark("precise-ode")
+def bench_precise_ode(quick: bool) -> list[BenchResult]:
+    """The mpmath ODE at 30 digits (20 quick) vs the double-precision one (tanh, L = 3)."""
+    import numpy as np
+
+    from symescape.numeric.escape import escape_time_ode
+    from symescape.numeric.precise_escape import escape_time_precise
+    from symescape.numeric.reduced import reduced_model
+
+    digits, eps = (20, 0.05) if quick else (30, 0.01)
+    model = reduced_model("tanh", 3)
+    holder: list = []
+    double = best_time(lambda: holder.append(escape_time_ode(model, np.full(3, eps))), 3)
+    precise = best_time(
+        lambda: holder.append(escape_time_precise("tanh", 3, [str(eps)] * 3, digits=digits)), 1
+    )
+    agreement = abs(float(holder[-1].time) / holder[0].time - 1)
+    return [
+        BenchResult(
+            "precise-ode",
+            "double-precision ODE (rtol 1e-10)",
+            f"mpmath ODE at {digits} digits",
+            double,
+            precise,
+            note=f"ε = {eps:g}; relative agreement {agreement:.1e} (the double ODE's tolerance)",
+        )
+    ]
+
+
+@benchmark("series")
+def bench_series(quick: bool) -> list[BenchResult]:
+    """Theorem 16's series (expansion and constant built once, then evaluated per ε) vs the
+    double-precision ODE per ε (tanh, L = 4, balanced)."""
+    import mpmath
+    import numpy as np
+
+    from symescape.numeric.escape import escape_time_ode
+    from symescape.numeric.precise_escape import expansion_constant
+    from symescape.numeric.reduced import reduced_model
+    from symescape.symbolic.normal_form import escape_expansion
+
+    epsilons = np.geomspace(1e-2, 1e-4, 5 if quick else 20)
+    model = reduced_model("tanh", 4)
+    odes: list = []
+    ode_time = best_time(
+        lambda: odes.append([escape_time_ode(model, np.full(4, e)).time for e in epsilons]), 1
+    )
+    series: list = []
+
+    def by_series() -> None:
+        expansion = escape_expansion("tanh", 4, order=2, exact=False)
+        constant = expansion_constant(expansion, "tanh").value
+        with mpmath.workdps(30):
+            series.append([float(expansion.local_sum(e)) + constant for e in epsilons])
+
+    series_time = best_time(by_series, 1)
+    worst = float(np.max(np.abs(np.array(series[-1]) / np.array(odes[-1]) - 1)))
+    return [
+        BenchResult(
+            "series",
+            "series: exact terms + constant",
+            "double-precision ODE per ε",
+            series_time,
+            ode_time,
+            note=(
+                f"{epsilons.size} ε in [1e-4, 1e-2], the expansion and its constant built once "
+                f"inside the timing; max relative disagreement {worst:.1e}"
+            ),
         )
     ]
 
