@@ -351,19 +351,7 @@ def constant_by_integral(
     expansion: EscapeExpansion, spec: str, rho0: float, digits: int = 30
 ) -> mpmath.mpf:
     """C = T_slow(ρ_0 → ρ*) + the series' lower-limit part + the transient constant."""
-    field = precise_field(
-        spec,
-        expansion.depth,
-        expansion.amplitude,
-        digits=digits,
-        probe=probe_for(expansion.rho_star),
-    )
-    with mpmath.workdps(field.dps):
-        r0 = mpmath.mpf(rho0)
-        start = [mpmath.log(x) for x in slow_manifold_start(expansion, r0)]
-        run = _run(field, start, expansion.rho_star, digits)
-        correction = slow_manifold_correction(expansion, r0)
-        return run.time + correction + expansion.transient_constant
+    return slow_manifold_run(expansion, spec, rho0, digits)[1]
 
 
 def escape_constant(

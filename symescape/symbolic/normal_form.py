@@ -181,6 +181,15 @@ class FieldExpansion:
         return tuple(d for d, part in enumerate(self.parts) if any(part))
 
 
+def _require_escape(cls: Classification, constants: EscapeConstants) -> None:
+    """NoEscapeError (the message of ``escape``) unless K > 0."""
+    if not constants.escapes:
+        raise NoEscapeError(
+            f"K = a μ₁ c_1^(L-1) = {float(constants.K):.6g} ≤ 0 for {cls.activation.name}: "
+            "the flow does not escape the saddle at leading order"
+        )
+
+
 def _truncated(poly: object, depth: int, degree: int):
     return poly.ring.from_dict(
         {k: v for k, v in poly.items() if sum(k[:depth]) <= degree}
@@ -201,11 +210,7 @@ def field_expansion(
 
     cls = spec if isinstance(spec, Classification) else classify(spec)
     constants = escape_constants(cls, depth, amplitude)
-    if not constants.escapes:
-        raise NoEscapeError(
-            f"K = a μ₁ c_1^(L-1) = {float(constants.K):.6g} ≤ 0 for {cls.activation.name}: "
-            "the flow does not escape the saddle at leading order"
-        )
+    _require_escape(cls, constants)
     act = _chain_activation(cls)
     L = constants.depth
     M = max_d + 1
@@ -333,7 +338,7 @@ def exact_value(field: FieldExpansion, poly: object, rho_star: object) -> sp.Exp
     for gen in field.coefficients.symbols:
         name = str(gen)
         if name == "lnrho":
-            subs[gen] = sp.log(sp.nsimplify(rho_star))
+            subs[gen] = sp.log(sp.nsimplify(sp.sympify(rho_star, strict=True)))
         elif name in field.exact:
             subs[gen] = field.exact[name]
         elif name == "iK":
@@ -570,7 +575,7 @@ def escape_expansion(
             f"order {order} needs the inner expansion to ε^{inner_order}, beyond the engine's "
             f"ε^{MAX_ORDER}; the largest feasible order here is {feasible}"
         )
-    field = field_expansion(cls, L, sp.nsimplify(amplitude), inner_order)
+    field = field_expansion(cls, L, sp.nsimplify(sp.sympify(amplitude, strict=True)), inner_order)
     with mpmath.workdps(dps + 10):
         ring = Ring(False)
         inner = inner_expansion(_numeric_parts(field, dps), L, inner_order, ring)
@@ -679,11 +684,7 @@ def precise_activation(spec: str | sp.Expr | Activation, depth: int, amplitude: 
 
     cls = classify(spec)
     constants = escape_constants(cls, depth, amplitude)
-    if not constants.escapes:
-        raise NoEscapeError(
-            f"K = a μ₁ c_1^(L-1) = {float(constants.K):.6g} ≤ 0 for {cls.activation.name}: "
-            "the flow does not escape the saddle at leading order"
-        )
+    _require_escape(cls, constants)
     act = _chain_activation(cls)
     sigma = mpmath_kernel([act.expr], [Z])
     derivative = sp.diff(act.expr, Z)
@@ -790,7 +791,8 @@ def first_integrals(
 
     cls = classify(spec)
     gap = correction_gap(cls)
-    field = field_expansion(cls, depth, sp.nsimplify(amplitude), gap + extra)
+    exact_amplitude = sp.nsimplify(sp.sympify(amplitude, strict=True))  # a string: refused
+    field = field_expansion(cls, depth, exact_amplitude, gap + extra)
     X = chain_symbols(depth)
     parts = tuple(
         tuple({a: c.as_expr() for a, c in comp.items()} for comp in part) for part in field.parts
@@ -820,7 +822,7 @@ def first_integrals(
         (values_u,) = solution
         free = {u: 0 for u in unknowns}
         correction = {
-            m: sp.expand(sp.sympify(v).xreplace(free))
+            m: sp.expand(sp.sympify(v, strict=True).xreplace(free))
             for m, v in zip(monomials, values_u, strict=True)
         }
         poly = {**base, **{m: c for m, c in correction.items() if c != 0}}
