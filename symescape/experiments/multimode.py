@@ -80,7 +80,7 @@ def off_diagonal_mass(weights: Weights, modes: int, block_width: int) -> float:
 def cascade(
     config: CascadeConfig,
     decoupled: bool = False,
-    progress: bool = True,
+    progress: bool = False,
     engine: Engine = Engine.COMPILED,
 ) -> dict:
     """The stage cascade from modewise blocks on the block-mean reduced flow (the width-M network of

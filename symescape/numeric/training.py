@@ -203,7 +203,7 @@ def train(
     teacher: Teacher,
     kernels: ActivationKernels,
     config: TrainingConfig,
-    progress: bool = True,
+    progress: bool = False,
     *,
     sampler: Sampler | None = None,
     evaluation: Evaluation | None = None,
@@ -220,7 +220,8 @@ def train(
     the update; ``evaluation`` adds held-out records; ``keep_weights`` records the weights;
     ``fixed_batch`` = (x, y, batch weights or None) trains on the caller's data, x of shape
     (B, D) or (E, B, D) and any targets y (the teacher then only gives the recorded direction).
-    ``progress`` shows a bar (steps/s, on stderr) once a run has taken two seconds.
+    ``progress`` shows a bar (steps/s, on stderr) once a run has taken two seconds (figures
+    ask for it; claims and benchmarks, whose output may be parsed, do not).
 
     Raises:
         ConfigurationError: mismatched shapes, masks or options.

@@ -23,7 +23,7 @@ def figure5(out: str, quick: bool = False) -> dict:
     runs = {
         name: store.get(
             {"figure": "fig5", "decoupled": dec, **asdict(config)},
-            lambda dec=dec: cascade(config, decoupled=dec),
+            lambda dec=dec: cascade(config, decoupled=dec, progress=True),
         )
         for name, dec in (("block-mean", False), ("decoupled", True))
     }
