@@ -126,6 +126,22 @@ def test_stop_fraction_one_at_a_time_and_float32() -> None:
         assert relative_gap(b, a) < COMPILED_FLOAT32
 
 
+def test_a_callers_fixed_batch_with_unequal_widths_follows_numpy() -> None:
+    """``fixed_batch``: the caller's inputs (shared by the members) and arbitrary targets; unequal
+    widths record no ansatz scalars."""
+    kernels = activation_kernels("sin")
+    teacher = single_mode_teacher(6)
+    weights = he_normal_weights([6, 4, 3, 1], ensemble=2, seed=6)
+    x = np.random.default_rng(1).standard_normal((24, 6))
+    y = np.cos(x[:, 0]) * x[:, 1]
+    config = TrainingConfig(steps=100, learning_rate=0.05, record_every=25)
+    reference, fast = both_engines(weights, teacher, kernels, config, fixed_batch=(x, y, None))
+    assert reference.ansatz is None and fast.ansatz is None
+    for a, b in zip(reference.weights, fast.weights, strict=True):
+        assert relative_gap(a, b) < COMPILED_VS_NUMPY
+    assert relative_gap(reference.loss, fast.loss) < COMPILED_VS_NUMPY
+
+
 def test_divergence_is_reported_at_the_step_numpy_reports() -> None:
     kernels = activation_kernels("tanh")
     teacher = single_mode_teacher(WIDTHS[0])

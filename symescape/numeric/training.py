@@ -151,7 +151,7 @@ class TrainingRecord:
     """Recorded quantities, each with leading axis over records: ``steps`` (T,), ``loss`` (T, E),
     ``layer_norms`` ||W_l||_F² (T, E, L), ``imbalance`` normalised ||W_{l+1}||²/η_{l+1} -
     ||W_l||²/η_l (T, E, L-1), ``signal`` M = E[f(x)(v_1·x)] (T, E), ``ansatz`` X_l (T, E, L) and
-    ``ansatz_deviation`` (T, E) for a single-mode teacher; ``weights`` at the end;
+    ``ansatz_deviation`` (T, E) for a single-mode teacher and equal hidden widths; ``weights`` at the end;
     ``stopped_early``; ``evaluation`` (with an :class:`Evaluation`); ``weight_history`` (each
     layer (T, E, n_l, n_{l-1}), when asked for); ``engine`` that ran."""
 
@@ -294,6 +294,12 @@ def train(
     return _assemble(rows, loop, rates, teacher, evaluation, keep_weights, done < config.steps)
 
 
+def records_ansatz(weights: Weights, teacher: Teacher) -> bool:
+    """Whether a run records the ansatz scalars X_l: a single-mode teacher and equal hidden
+    widths (the symmetric-aligned ansatz of MATH.md §4 needs both)."""
+    return teacher.modes == 1 and len({w.shape[1] for w in weights[:-1]}) <= 1
+
+
 def _fixed_data(
     config: TrainingConfig,
     teacher: Teacher,
@@ -346,7 +352,7 @@ def _engine(
     keep_weights: bool,
 ) -> Any:
     """The compiled loop when asked for and possible, else the NumPy loop (with a notice)."""
-    ansatz = teacher.modes == 1
+    ansatz = records_ansatz(weights, teacher)
     if config.engine is Engine.COMPILED:
         reason = None
         if not compiled.jax_available():
@@ -388,7 +394,7 @@ def _compiled_loop(
         shared_inputs=data is not None and data[0].ndim == 2,
         weighted=data is not None and data[2] is not None,
         masked=masks is not None,
-        ansatz=teacher.modes == 1,
+        ansatz=records_ansatz(weights, teacher),
         evaluation=evaluation is not None,
         keep_weights=keep_weights,
         stop_fraction=config.stop_loss_fraction is not None,
@@ -558,7 +564,7 @@ def _assemble(
 
     norms = stack("norms")
     normalised = norms / rates[None, None, :]
-    single = teacher.modes == 1
+    single = records_ansatz(loop.weights(), teacher)
     held_out = None
     if evaluation is not None:
         held_out = EvaluationRecord(
