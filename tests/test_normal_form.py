@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from tolerances import (
+    EXPONENT,
     HIGH_PRECISION_DIGITS,
     PRECISE_VS_DOUBLE_ODE,
     SERIES_VS_DOUBLE_ODE,
@@ -33,7 +34,7 @@ from symescape.numeric.reduced import reduced_model
 from symescape.precision.gauss import gauss_hermite_rule_mpmath, gaussian_trapezoid_rule_mpmath
 from symescape.precision.ode import integrate
 from symescape.symbolic.constants import escape_constants
-from symescape.symbolic.normal_form import escape_expansion, moment_symbol
+from symescape.symbolic.normal_form import escape_expansion, first_integrals, moment_symbol
 
 TINY = mpmath.mpf(10) ** -HIGH_PRECISION_DIGITS
 
@@ -168,3 +169,31 @@ def test_cli_escape_precision_refused_below_fifteen():
     )
     assert result.exit_code != 0
     assert "15" in result.output
+
+
+def test_first_integral_corrected_to_first_order():
+    """∇I·F̂ loses its degree-(L + q − 1) term once I¹ is added: drift ρ⁴ → ρ⁶ (tanh, L = 4);
+    the pair (2, 3) needs no first-order correction (MATH.md §5: a full order smaller)."""
+    integrals = first_integrals("tanh", 4)
+    assert integrals.drift[0] == (4, 6)
+    assert integrals.drift[1] == (6, 6)
+    assert moment_symbol(3) in integrals.exact[0].free_symbols
+
+
+def test_quick_claim_passes():
+    from symescape.experiments.claims_normal_form import check_normal_form
+
+    assert check_normal_form(True).verdict.value == "pass"
+
+
+@pytest.mark.slow
+def test_thirty_digit_sweep_tanh_depth_four():
+    """The issue's measurement at 30 digits: truncation errors at the predicted powers, C two
+    ways, the resonance to ≥ 8 digits at ε = 1e-3, the first integrals' drift orders."""
+    from symescape.experiments.claims_normal_form import normal_form_sweep
+
+    sweep = normal_form_sweep("tanh", 4)
+    assert sweep.worst_exponent <= EXPONENT
+    assert sweep.constant_digits >= 15
+    assert sweep.resonant and sweep.resonance_digits >= 8
+    assert sweep.drifts and all(abs(f - p) <= EXPONENT for (_, _, p, f) in sweep.drifts)
