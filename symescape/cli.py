@@ -62,6 +62,7 @@ class _SafeGroup(click.Group):
         try:
             with warnings.catch_warnings():
                 warnings.showwarning = _fallback_note(warnings.showwarning)
+                warnings.simplefilter("always", ClosedFormFallbackWarning)
                 return super().invoke(ctx)
         except _DomainError:
             raise

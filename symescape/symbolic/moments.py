@@ -4,12 +4,12 @@ constants.
     m_k = E_s[σ(s) s^k],   μ_k = E_s[σ(s) He_k(s)] = E_s[σ^{(k)}(s)] (Stein),   μ₁ = E[σ'(s)].
 
 Each is a :class:`Constant`: the exact SymPy value where the closed-form rule of
-:mod:`symescape.symbolic.gaussian` applies within its time budget, and always an mpmath value to
-≥ 30 digits with an error bound. The exact route is the closed-form rule, the numeric route
-mpmath's quadrature of σ(s) s^k, so the two are independent. When the exact route gives up, a
-:class:`~symescape.errors.ClosedFormFallbackWarning` says so and why, and the constant carries
-the reason (``Constant.note``): its sign is then decided from the interval value ± error, never
-from a bare float.
+:mod:`symescape.symbolic.gaussian` applies within its time budget (its value then the exact form
+to ``dps`` digits), else mpmath's quadrature of σ(s) s^k to ≥ 30 digits with an error bound. The
+two routes are independent; the tests hold the exact rule to the quadrature at 25 digits. When
+the exact route gives up, a :class:`~symescape.errors.ClosedFormFallbackWarning` says so and
+why, and the constant carries the reason (``Constant.note``): its sign is then decided from the
+interval value ± error, never from a bare float.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class Constant:
     @classmethod
     def from_exact(cls, exact: sp.Expr, dps: int = DEFAULT_DPS) -> Constant:
         """The constant of an exact expression, in canonical form, with its value to dps digits."""
-        exact = sp.sympify(exact)
+        exact = sp.sympify(exact, strict=True)
         exact = sp.nsimplify(exact) if exact.is_Float else canonical_constant(exact)
         with mpmath.workdps(dps + _GUARD):
             value = mpmath.mpf(sp.N(exact, dps + _GUARD))
@@ -150,7 +150,7 @@ def _as_value(c: Constant | sp.Expr | int) -> mpmath.mpf:
 
 
 def _as_exact(c: Constant | sp.Expr | int) -> sp.Expr | None:
-    return c.exact if isinstance(c, Constant) else sp.sympify(c)
+    return c.exact if isinstance(c, Constant) else sp.sympify(c, strict=True)
 
 
 def linear_combination(terms: list[tuple[sp.Expr, Constant]]) -> Constant:
@@ -242,16 +242,18 @@ def gaussian_moment(act: Activation, k: int, dps: int = DEFAULT_DPS) -> Constant
     dps = _check_dps(dps)
     check_gaussian_domain(act.expr, Z)
     attempt = closed_form_expectation(_sigma_of_s(act) * S**k, S)
+    if attempt.value is not None:
+        # The value is the exact form evaluated to dps digits; the independent mpmath quadrature
+        # of the same moment is the tests' check of the closed-form rule (test_gaussian.py).
+        return Constant.from_exact(attempt.value, dps)
     value, error = _mpmath_moment(_sigma_of_s(act), k, dps)
-    if attempt.value is None:
-        warnings.warn(
-            f"E[σ(s) s^{k}] for σ = {act.name}: no closed form ({attempt.reason}); using the "
-            f"mpmath value to {dps} digits",
-            ClosedFormFallbackWarning,
-            stacklevel=2,
-        )
-        return Constant(None, value, error, attempt.reason)
-    return Constant(attempt.value, value, error)
+    warnings.warn(
+        f"E[σ(s) s^{k}] for σ = {act.name}: no closed form ({attempt.reason}); using the "
+        f"mpmath value to {dps} digits",
+        ClosedFormFallbackWarning,
+        stacklevel=2,
+    )
+    return Constant(None, value, error, attempt.reason)
 
 
 def hermite_moment(act: Activation, k: int, dps: int = DEFAULT_DPS) -> Constant:
