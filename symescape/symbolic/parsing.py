@@ -142,7 +142,14 @@ def parse_expression(text: str) -> sp.Expr:
     except (ValueError, MemoryError, RecursionError) as exc:
         raise ActivationError(f"cannot parse activation {_short(text)!r}: {exc}") from None
     _check_shape(text, tree)
-    return _Builder(text.strip().replace("^", "**")).build(tree.body)
+    try:
+        return _Builder(text.strip().replace("^", "**")).build(tree.body)
+    except ActivationError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as exc:  # SymPy refused to form a node
+        raise ActivationError(
+            f"activation {_short(text)!r} cannot be formed: {_short(str(exc))}"
+        ) from None
 
 
 def _paren_depth(text: str) -> int:
