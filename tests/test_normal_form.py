@@ -197,3 +197,10 @@ def test_thirty_digit_sweep_tanh_depth_four():
     assert sweep.constant_digits >= 15
     assert sweep.resonant and sweep.resonance_digits >= 8
     assert sweep.drifts and all(abs(f - p) <= EXPONENT for (_, _, p, f) in sweep.drifts)
+
+
+def test_exact_order_beyond_budget_names_the_feasible_order():
+    from symescape.errors import TimeBudgetError
+
+    with pytest.raises(TimeBudgetError, match=r"largest feasible order within it is \d+"):
+        escape_expansion("tanh", 3, order=3, budget=0.05)

@@ -420,8 +420,11 @@ def _solve_homological(ring: Ring, source: SigmaPoly) -> SigmaPoly:
     return _padd(ring, out, {(-2, 0): ring.norm(-start)})
 
 
-def inner_expansion(parts: tuple, depth: int, order: int, ring: Ring) -> InnerExpansion:
-    """Solve the inner expansion to ε^order (see the module docstring)."""
+def inner_expansion(
+    parts: tuple, depth: int, order: int, ring: Ring, progress: list | None = None
+) -> InnerExpansion:
+    """Solve the inner expansion to ε^order (see the module docstring); each finished order n
+    is appended to ``progress`` (so an interrupted run says how far it got)."""
     y: list[Series] = [[{} for _ in range(order + 1)] for _ in range(depth)]
     for n in range(1, order + 1):
         numerators, rate = _rate_series(ring, parts, depth, y, n)
@@ -429,6 +432,8 @@ def inner_expansion(parts: tuple, depth: int, order: int, ring: Ring) -> InnerEx
         for l in range(depth):
             g = _smul(ring, numerators[l], inv, n)[n]
             y[l][n] = _solve_homological(ring, g)
+        if progress is not None:
+            progress.append(n)
     numerators, rate = _rate_series(ring, parts, depth, y, order)
     w = _sinv(ring, rate, order)
     return InnerExpansion(depth, order, tuple(tuple(s) for s in y), tuple(w), ring.exact)
@@ -596,7 +601,9 @@ def escape_expansion(
         later = [k[0] for k in local if k[0] > limit]
         remainder = min([nonlocal_power, *later])
         exact_terms = (
-            _exact_terms(field, L, limit + L - 2, rho_star, budget, set(keep)) if exact else {}
+            _exact_terms(field, L, limit + L - 2, rho_star, budget, set(keep), gap)
+            if exact
+            else {}
         )
         all_terms = tuple(
             Term(k[0], k[1], local[k], exact_terms.get(k))
@@ -638,23 +645,37 @@ def escape_expansion(
 
 
 def _exact_terms(
-    field: FieldExpansion, depth: int, order: int, rho_star: float, budget: float, keep: set
+    field: FieldExpansion,
+    depth: int,
+    order: int,
+    rho_star: float,
+    budget: float,
+    keep: set,
+    gap: int = 1,
 ) -> dict:
-    """The kept terms' exact coefficients (SymPy), from the inner expansion over QQ."""
+    """The kept terms' exact coefficients (SymPy), from the inner expansion over QQ.
+
+    Raises:
+        TimeBudgetError: the budget ran out; the message names the largest order (of
+            :func:`escape_expansion`) whose inner expansion finished within it.
+    """
     if order < 0:
         return {}
     ring = Ring(True, field.coefficients)
     log_rho = field.coefficients.gens[-1]
     iK = field.coefficients.gens[-2]
+    progress: list[int] = []
     try:
         with time_budget(f"exact escape-time expansion to ε^{order}", budget):
-            inner = inner_expansion(field.parts, depth, order, ring)
+            inner = inner_expansion(field.parts, depth, order, ring, progress)
             raw, _ = _lower_limit_terms(ring, inner.w, depth, log_rho, order)
             return {k: exact_value(field, v * iK, rho_star) for k, v in raw.items() if k in keep}
     except TimeBudgetError as exc:
+        done = max(progress, default=0) - 1  # w_n needs y up to n − 1 only at the last step
+        feasible = max(done, 0) // max(gap, 1)
         raise TimeBudgetError(
-            f"{exc}: the exact coefficients to ε^{order - depth + 2} did not finish; "
-            "ask for a lower --order"
+            f"{exc}: the exact coefficients did not finish within {budget:g} s; the largest "
+            f"feasible order within it is {feasible} (--order {feasible})"
         ) from None
 
 
