@@ -521,6 +521,16 @@ class EscapeExpansion:
         return any(t.power == 0 and t.log_power > 0 for t in self.all_terms)
 
 
+def _is_local(key: tuple[int, int], nonlocal_power: int) -> bool:
+    """Whether the term ε^p (ln 1/ε)^k is local: p below the first non-local power, or a log at
+    it (a log's coefficient comes from the overlap region, like the resonance's); the constant
+    (p = 0, k = 0) never is."""
+    power, log_power = key
+    if power == 0 and log_power == 0:
+        return False
+    return power < nonlocal_power or (power == nonlocal_power and log_power > 0)
+
+
 def correction_gap(cls: Classification) -> int:
     """q − 1, the degree of the first correction (1 for class A, whose q is undefined)."""
     q = cls.centred.q if cls.activation_class is ActivationClass.D else cls.q
@@ -594,7 +604,7 @@ def escape_expansion(
         local = {
             key: value / K
             for key, value in raw.items()
-            if key[0] < nonlocal_power and (key[0] != 0 or key[1] > 0) and abs(value) > tiny
+            if _is_local(key, nonlocal_power) and abs(value) > tiny
         }
         limit = -(L - 2) + order * gap
         keep = sorted((k for k in local if k[0] <= limit), key=lambda k: (k[0], -k[1]))
