@@ -194,7 +194,7 @@ def normal_form_sweep(
             res_digits = float("inf") if rel == 0 else float(-mpmath.log10(rel))
         drifts = _drift_fits(spec, expansion, run, work)
         return NormalFormSweep(
-            spec, depth, rho_star, tuple(eps), tuple(float(t) for t in times),
+            spec, depth, rho_star, tuple(eps), tuple(times),
             float(c_limit), float(c_integral), agree, tuple(orders), expansion.resonant,
             res_digits, drifts, time.perf_counter() - started,
         )
