@@ -347,3 +347,9 @@ def test_cli_notes_a_numeric_fallback_in_one_line():
     assert notes and all("no closed form" in line for line in notes)
     record = json.loads(result.stdout)
     assert record["c1_exact"] == "6/5" and record["constants_status"]["mu1"]["status"] == "numeric"
+
+
+def test_exact_zero_mu1_leaves_kappa_undefined_not_huge():
+    constants = escape_constants("x*cos(x)", 4)
+    assert constants.K.exact == 0 and not constants.escapes
+    assert constants.kappa is None and constants.gamma is None

@@ -117,6 +117,10 @@ def escape_constants(
         # f = X_1 s: no activation, hence no nonlinear insertion and no correction at any order.
         zero = Constant(sp.Integer(0), mpmath.mpf(0))
         return EscapeConstants(cls, depth, a, K, zero, (zero,), centred)
+    if cls.mu1.sign == 0:
+        # μ₁ = 0 exactly (x cos x): K = 0, no leading-order escape, and κ = c_q m_q/(c_1 μ₁) is
+        # undefined (a float residue of μ₁ used to make it a huge, meaningless number).
+        return EscapeConstants(cls, depth, a, K, None, None, centred)
     g = quotient(product(cls.cq, gaussian_moment(act, q)), product(cls.c1, cls.mu1))
     gamma = (product(q, g),) + tuple(g for _ in range(depth - 1))
     kappa = product(sp.Rational(depth + q - 1, depth), g)
