@@ -16,8 +16,8 @@ def low_rank_settings(quick: bool) -> tuple[tuple[int, ...], tuple[tuple[str, in
         return (3, 10), LOW_RANK_TEACHERS[:1], {
             "samples": 400, "width": 6, "input_dim": 6, "restarts": 2, "prune": 0.5
         }  # fmt: skip
-    return tuple(range(3, 11)), LOW_RANK_TEACHERS, {
-        "samples": 1000, "width": 6, "input_dim": 6, "restarts": 2
+    return (3, 4, 6, 8, 10), LOW_RANK_TEACHERS, {
+        "samples": 600, "width": 6, "input_dim": 6, "restarts": 2
     }  # fmt: skip
 
 

@@ -322,4 +322,13 @@ def saddle_to_saddle(config: SaddleConfig) -> SaddleRun:
                 stopped is not None and j == len(times) - 1,
             )
         )
+    if stopped is not None and not (plateaus and plateaus[-1].final):
+        # The stop state is the run's end point: reported even when the grid ends too soon
+        # after the stop for the flatness windows to see it.
+        layer_ranks, values = effective_ranks(tuple(layers[-1]), config.rank_threshold, reference)
+        start = float(times[np.searchsorted(times, stopped)]) if stopped < times[-1] else stopped
+        plateaus.append(
+            Plateau(start, float(times[-1]), float(loss[-1]), layer_ranks, min(layer_ranks),
+                    values, True)
+        )  # fmt: skip
     return SaddleRun(config, times, loss, ranks, tuple(plateaus), flow.evaluations, stopped)
