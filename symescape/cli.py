@@ -781,6 +781,7 @@ def saddle_to_saddle_command(
         click.echo(
             f"{k:<8d} {p.start:<11.5g} {p.end:<11.5g} {p.loss:<12.5g} "
             f"{str(list(p.layer_ranks)):<12} {p.bottleneck_rank}"
+            + ("  (end: the flow stopped here)" if p.final else "")
         )
 
 
