@@ -15,7 +15,12 @@ from tolerances import ROUND_OFF
 import symescape
 from symescape import ActivationError, ConfigurationError, Z, activation, classify
 from symescape.cli import main
-from symescape.errors import RefusedExpressionError, StalePointWarning, TimeBudgetError
+from symescape.errors import (
+    RefusedExpressionError,
+    StalePointWarning,
+    SymescapeError,
+    TimeBudgetError,
+)
 from symescape.experiments.sweeps import SweepStore, point_key, write_atomic
 from symescape.symbolic.budget import default_budget, time_budget
 from symescape.symbolic.parsing import MAX_EXPONENT, MAX_LENGTH, MAX_NESTING, MAX_TERMS
@@ -306,3 +311,20 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def test_strings_given_as_numbers_or_expressions_are_never_evaluated(tmp_path):
+    sentinel = tmp_path / "SENTINEL"
+    payload = f"__import__('os').system('touch {sentinel}')"
+    s = sp.Symbol("s", real=True)
+    with pytest.raises(ConfigurationError, match="amplitude"):
+        symescape.escape_constants("tanh", 4, payload)
+    with pytest.raises(ConfigurationError, match="amplitude"):
+        symescape.reduced_model("tanh", 3, payload)
+    for call in (
+        lambda: symescape.expectation_exact(payload, s),
+        lambda: symescape.gaussian_expectation(payload, s),
+    ):
+        with pytest.raises((SymescapeError, sp.SympifyError)):
+            call()
+    assert not sentinel.exists()

@@ -74,7 +74,7 @@ def canonical_constant(expr: sp.Expr, seconds: float = CANONICAL_SECONDS) -> sp.
     Expressions with free symbols, and numbers, are returned unchanged; so is the input when the
     budget of ``seconds`` runs out.
     """
-    expr = sp.sympify(expr)
+    expr = sp.sympify(expr, strict=True)
     if expr.is_Number or expr.free_symbols or not isinstance(expr, sp.Expr):
         return expr
     step = f"canonical form of the constant {sp.sstr(expr)[:60]}"
@@ -102,7 +102,7 @@ def simplified(expr: sp.Expr, seconds: float = SIMPLIFY_SECONDS) -> sp.Expr:
 
     For display (φ_σ of a user's σ): SymPy's simplify is open-ended on large expressions.
     """
-    expr = sp.sympify(expr)
+    expr = sp.sympify(expr, strict=True)
     step = f"simplification of {sp.sstr(expr)[:60]}"
     try:
         with time_budget(step, seconds):

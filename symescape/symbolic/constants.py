@@ -99,7 +99,13 @@ def escape_constants(
     """
     cls = spec if isinstance(spec, Classification) else classify(spec)
     depth = validate_depth(depth)
-    a = sp.nsimplify(sp.sympify(amplitude))
+    try:  # strict: a string is refused, never parsed (it would be evaluated)
+        a = sp.nsimplify(sp.sympify(amplitude, strict=True))
+    except sp.SympifyError:
+        raise ConfigurationError(
+            f"the teacher amplitude must be a real number, got {amplitude!r} "
+            f"of type {type(amplitude).__name__}"
+        ) from None
     if not a.is_real or not a.is_finite or a == 0:
         raise ConfigurationError(
             f"the teacher amplitude must be a finite non-zero real, got {amplitude!r}"

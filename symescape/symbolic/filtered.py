@@ -136,7 +136,7 @@ def field_polynomial(
     dX_l/dt = K P/X_l + O(|X|^{L+q-2}),  K = a μ₁ c_1^{L-1}  (MATH.md §5).
     """
     X = chain_symbols(depth)
-    amplitude = sp.sympify(amplitude)
+    amplitude = sp.sympify(amplitude, strict=True)
     # ∂_l f has degree one less than f: expand f one degree further.
     f = tagged_chain(spec, depth, max_degree + 1).subs({t: 1 for t in _tags(depth)})
     s_degree = sp.Poly(f, S).degree()

@@ -115,7 +115,11 @@ class TeacherSpec:
 def _amplitude(amplitude: float | int | sp.Expr) -> sp.Expr:
     if isinstance(amplitude, float) and not np.isfinite(amplitude):
         raise ConfigurationError(f"the teacher amplitude must be finite, got {amplitude!r}")
-    a = sp.nsimplify(amplitude) if isinstance(amplitude, float) else sp.sympify(amplitude)
+    a = (
+        sp.nsimplify(amplitude)
+        if isinstance(amplitude, float)
+        else sp.sympify(amplitude, strict=True)  # strict: a string is refused, never evaluated
+    )
     if not a.is_real or not a.is_finite or a == 0:
         raise ConfigurationError(f"the teacher amplitude must be a finite non-zero real: {a}")
     return a
