@@ -21,6 +21,7 @@ from symescape.symbolic.resolved import activation_kernels
 from tests.tolerances import ROUND_OFF
 
 NEW_CLAIMS = (
+    "cor7-universality",
     "remark-prefactor-agreement",
     "thm6-depth-independence",
     "lemma14-invariance",
@@ -123,3 +124,29 @@ def test_slow_claims_pass(identifier: str) -> None:
 
     result = CLAIMS[identifier](True)
     assert result.verdict is Verdict.PASS, result.measured
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "softplus"])
+def test_uncentred_origin_is_not_a_saddle(act: str) -> None:
+    from symescape.experiments.universality import uncentred_flow
+
+    flow = uncentred_flow(act, 4)
+    drive = flow.field(np.zeros(4))
+    assert np.max(np.abs(drive[:-1])) == 0.0
+    assert abs(drive[-1] / flow.predicted_origin_drive - 1) <= ROUND_OFF
+
+
+def test_uncentred_flow_needs_depth_two() -> None:
+    from symescape.experiments.universality import uncentred_flow
+
+    with pytest.raises(ConfigurationError):
+        uncentred_flow("sigmoid", 1)
+
+
+def test_uncentred_softplus_escapes_faster_than_centred() -> None:
+    """The moved saddle: the readout fits the mean at once, so the uncentred start escapes far
+    sooner than the centred law (measured T_uncentred/T_centred ≈ 0.05 at ε = 0.1, L = 5)."""
+    from symescape.experiments.universality import uncentred_escape, uncentred_flow
+
+    T = uncentred_escape(uncentred_flow("softplus", 4), 0.1)
+    assert T is not None and T > 0

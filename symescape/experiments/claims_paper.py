@@ -196,33 +196,6 @@ def check_critical_depth(quick: bool) -> Claim:
     )
 
 
-@claim("cor7-universality")
-def check_universality(quick: bool) -> Claim:
-    from symescape.numeric.escape import escape_time_ode
-    from symescape.numeric.reduced import reduced_model
-
-    depth = 5
-    names = ("tanh", "erf", "sin", "gelu", "swish")
-    spreads = []
-    eps_values = (1e-1, 1e-2, 1e-3)
-    for eps in eps_values:
-        KT = [
-            float(m.constants.K) * escape_time_ode(m, np.full(depth, eps)).time
-            for m in (reduced_model(a, depth) for a in names)
-        ]
-        spreads.append((max(KT) - min(KT)) / float(np.mean(KT)))
-    ok = spreads[0] > spreads[1] > spreads[2] and spreads[2] < 0.01
-    return Claim(
-        "cor7-universality",
-        "K·T is activation-independent at leading order (tanh, erf, sin, gelu, swish collapse)",
-        "relative spread of K·T → 0 as ε → 0",
-        ", ".join(f"{s:.1e}" for s in spreads) + f" at ε = {list(eps_values)}",
-        "decreasing, < 1e-2 at ε = 1e-3",
-        verdict_for(ok),
-        {"spreads": spreads},
-    )
-
-
 @claim("cor17-correction")
 def check_correction(quick: bool) -> Claim:
     from symescape.numeric.escape import escape_time_ode
