@@ -1,4 +1,4 @@
-"""Issue 15: signal energy, prefactor agreement, ansatz invariance off the v-axis, and the claims."""
+"""Issue 15: signal energy, prefactor agreement, ansatz invariance off v, universality, claims."""
 
 from __future__ import annotations
 
