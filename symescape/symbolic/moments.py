@@ -223,8 +223,9 @@ def derivative_expectation_exact(act: Activation, j: int) -> sp.Expr | None:
 
 @lru_cache(maxsize=1024)
 def gaussian_moment(act: Activation, k: int, dps: int = DEFAULT_DPS) -> Constant:
-    """m_k = E_s[σ(s) s^k]: exact where the closed-form rule applies within its budget, and always
-    to ``dps`` digits by mpmath (with its error bound).
+    """m_k = E_s[σ(s) s^k] (MATH.md §3): exact where the closed-form rule applies within its
+    budget (value: the exact form to ``dps`` digits), else mpmath's quadrature to ``dps`` digits
+    with its error bound and a :class:`ClosedFormFallbackWarning`.
 
     >>> gaussian_moment(activation("sin"), 1).exact
     exp(-1/2)
