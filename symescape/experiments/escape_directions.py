@@ -51,6 +51,7 @@ from symescape.numeric.network import (
     unflatten_weights,
 )
 from symescape.numeric.teachers import TeacherKind, TeacherSpec, build_teacher, parse_teacher
+from symescape.options import validate_depth
 from symescape.symbolic.resolved import ActivationKernels, activation_kernels
 
 
@@ -118,8 +119,7 @@ class EscapeDirectionConfig:
     prune: float | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.depth, bool) or int(self.depth) != self.depth or self.depth < 1:
-            raise ConfigurationError(f"depth must be an integer ≥ 1, got {self.depth!r}")
+        validate_depth(self.depth)
         for name in ("width", "input_dim", "samples", "restarts", "max_iterations", "outputs"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be ≥ 1, got {getattr(self, name)}")

@@ -22,6 +22,7 @@ import numpy as np
 from symescape.errors import ConfigurationError, NumericalError
 from symescape.numeric.losses import Loss
 from symescape.numeric.network import batch_mean, loss_and_gradients, validate_weights
+from symescape.options import validate_depth
 from symescape.symbolic.resolved import ActivationKernels
 
 
@@ -164,9 +165,10 @@ def random_identity_check(
     from symescape.numeric.teachers import single_mode_teacher
     from symescape.symbolic.resolved import activation_kernels
 
-    if depth < 1 or width < 1 or input_dim < 1 or batch < 1:
+    depth = validate_depth(depth)
+    if width < 1 or input_dim < 1 or batch < 1:
         raise ConfigurationError(
-            f"depth, width, input dimension and batch must be ≥ 1; got L={depth}, N={width}, "
+            f"width, input dimension and batch must be ≥ 1; got L={depth}, N={width}, "
             f"D={input_dim}, B={batch}"
         )
     kernels = activation_kernels(activation_spec)

@@ -21,6 +21,7 @@ from symescape.numeric.inits import he_normal_weights
 from symescape.numeric.losses import SQUARED
 from symescape.numeric.teachers import Teacher, single_mode_teacher
 from symescape.numeric.training import DataMode, Engine, Evaluation, TrainingConfig, train
+from symescape.options import validate_depth
 from symescape.symbolic.resolved import activation_kernels
 
 
@@ -44,8 +45,9 @@ class OffManifoldConfig:
     covariates: str | None = None  # None: Gaussian inputs; "digits": scikit-learn's bundled digits
 
     def __post_init__(self) -> None:
-        if self.depth < 1 or self.width < 1 or self.input_dim < 1 or self.batch < 1:
-            raise ConfigurationError("depth, width, input_dim and batch must be ≥ 1")
+        validate_depth(self.depth)
+        if self.width < 1 or self.input_dim < 1 or self.batch < 1:
+            raise ConfigurationError("width, input_dim and batch must be ≥ 1")
         if not all(0 < f < 1 for f in self.thresholds):
             raise ConfigurationError("loss thresholds are fractions of the baseline in (0, 1)")
 

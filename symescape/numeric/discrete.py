@@ -39,6 +39,7 @@ from symescape.numeric.escape import (
 )
 from symescape.numeric.reduced import ReducedModel
 from symescape.numeric.training import RateMode
+from symescape.options import validate_depth
 
 
 class StepMethod(Enum):
@@ -50,8 +51,9 @@ class StepMethod(Enum):
 
 def ansatz_metric(depth: int, width: int, rates: RateMode | str) -> np.ndarray:
     """m_l = (η_l/η)/||∂W_l/∂X_l||² on the ansatz of width N (module doc)."""
-    if width < 1 or depth < 1:
-        raise ConfigurationError(f"need depth ≥ 1 and width ≥ 1, got {depth}, {width}")
+    validate_depth(depth)
+    if width < 1:
+        raise ConfigurationError(f"need width ≥ 1, got {width}")
     m = np.ones(depth)
     if RateMode(rates) is RateMode.UNIFORM and depth > 1:
         m[0] = 1.0 / width

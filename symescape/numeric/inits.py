@@ -9,11 +9,11 @@ import numpy as np
 
 from symescape.errors import ConfigurationError
 from symescape.numeric.network import Weights
+from symescape.options import validate_depth
 
 
 def _check_width(width: int, depth: int) -> None:
-    if depth < 1:
-        raise ConfigurationError(f"depth must be ≥ 1, got {depth}")
+    validate_depth(depth)
     if width < 1:
         raise ConfigurationError(f"width must be ≥ 1, got {width}")
 
