@@ -168,7 +168,8 @@ def precise_field(
 
 @dataclass(frozen=True)
 class PreciseEscape:
-    """A high-precision escape time: ``time`` (mpf, ``digits`` significant digits intended);
+    """A high-precision escape time of the exact reduced ODE (MATH.md §4, §6): ``time`` (mpf,
+    ``digits`` significant digits intended);
     ``path``: X at the integrator's accepted steps."""
 
     time: mpmath.mpf
@@ -247,8 +248,9 @@ def escape_time_precise(
     digits: int = 30,
     rule: str = "trapezoid",
 ) -> PreciseEscape:
-    """Escape time of the exact reduced flow from X(0) = ``scales`` under the product
-    criterion, at ``digits`` digits (scales may be strings, kept exact to the working precision).
+    """Escape time of the exact reduced flow (MATH.md §4, §6) from X(0) = ``scales`` under the
+    product criterion, at ``digits`` digits (scales may be strings, kept exact to the working
+    precision).
 
     >>> r = escape_time_precise("tanh", 3, ["0.1"] * 3, digits=15)
     >>> abs(float(r.time) - 9.58) < 0.1
@@ -398,9 +400,9 @@ def slow_manifold_correction(expansion: EscapeExpansion, rho0: mpmath.mpf) -> mp
 
 @dataclass(frozen=True)
 class SeriesEscape:
-    """T(ε) from the expansion: ``local`` (the kept local terms), ``constant`` (C from the
-    double-precision ODE along the slow manifold from ρ_0), ``time`` = local + constant, and
-    ``remainder_power`` of the error."""
+    """T(ε) from the expansion (MATH.md §12): ``local`` (the kept local terms), ``constant``
+    (C from the double-precision ODE along the slow manifold from ρ_0), ``time`` = local +
+    constant, and ``remainder_power`` of the error."""
 
     time: float
     local: float
@@ -420,8 +422,8 @@ def escape_time_series(
     amplitude: float = 1.0,
     rho0: float = 0.05,
 ) -> SeriesEscape:
-    """T(ε) from X(0) = ε𝟏 by the series: exact local terms plus C (second route, in double
-    precision: the fast ODE along the slow manifold from ρ_0 to ρ*).
+    """T(ε) from X(0) = ε𝟏 by the series (MATH.md §12): exact local terms plus C (second
+    route, in double precision: the fast ODE along the slow manifold from ρ_0 to ρ*).
 
     Raises:
         ConfigurationError: ε ≤ 0 or ε ≥ ρ*; order outside the engine's range.
@@ -458,8 +460,9 @@ class ExpansionConstant:
 def expansion_constant(
     expansion: EscapeExpansion, spec: str, *, digits: int | None = None, rho0: float = 0.04
 ) -> ExpansionConstant:
-    """The non-local constant C by the slow-manifold route, from ρ_0 and ρ_0/2: in double
-    precision (``digits`` None) or at ``digits`` digits; the error is their difference."""
+    """The non-local constant C of T(ε) (MATH.md §12) by the slow-manifold route, from ρ_0
+    and ρ_0/2: in double precision (``digits`` None) or at ``digits`` digits; the error is
+    their difference."""
     import numpy as np
 
     from symescape.numeric.escape import EscapeCriterion, escape_time_ode

@@ -481,7 +481,7 @@ def _lower_limit_terms(ring: Ring, w: tuple, depth: int, log_rho: object, order:
 
 @dataclass(frozen=True)
 class EscapeExpansion:
-    """T(ε) ~ Σ terms + C + O(ε^remainder_power) from the balanced start X(0) = ε𝟏.
+    """T(ε) ~ Σ terms + C + O(ε^remainder_power) from the balanced start X(0) = ε𝟏 (MATH.md §12).
 
     ``terms``: the local terms kept at this order, sorted by power; ``remainder_power``: the
     power of the first omitted term (a kept order's next local term, or the first non-local
@@ -559,7 +559,8 @@ def escape_expansion(
     dps: int = 40,
     budget: float = DEFAULT_BUDGET_SECONDS,
 ) -> EscapeExpansion:
-    """The local terms of T(ε) from X(0) = ε𝟏 under the product criterion at ρ* (module doc).
+    """The local terms of T(ε) from X(0) = ε𝟏 under the product criterion at ρ* (MATH.md §12;
+    the method in the module docstring).
 
     ``order`` N keeps every local term with power ≤ −(L−2) + N(q−1).
 
