@@ -90,12 +90,15 @@ def _digits_for(depth: int, eps: float, digits: int) -> int:
 
 
 def _constant_by_limit(expansion: EscapeExpansion, eps: tuple, times: tuple) -> mpmath.mpf:
-    """C from D(ε) = T − local terms = C + A ε^p + B ε^{p+1} through the three points."""
+    """C from D(ε) = T − local terms = C + A ε^p + B ε^{p+s} through the three points, s the
+    step of the field's degrees (2 for odd σ at even L; the self term's degree L is odd at odd
+    L, so 1 there and for every other σ)."""
     p = expansion.nonlocal_power
+    s = expansion.step if expansion.depth % 2 == 0 else 1
     rows, rhs = [], []
     for e, t in zip(eps, times, strict=True):
         e = mpmath.mpf(e)
-        rows.append([1, e**p, e ** (p + 1)])
+        rows.append([1, e**p, e ** (p + s)])
         rhs.append(t - mpmath.fsum(term.evaluate(e) for term in expansion.all_terms))
     return mpmath.lu_solve(mpmath.matrix(rows), mpmath.matrix(rhs))[0]
 
