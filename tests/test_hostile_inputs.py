@@ -328,3 +328,19 @@ def test_strings_given_as_numbers_or_expressions_are_never_evaluated(tmp_path):
         with pytest.raises((SymescapeError, sp.SympifyError)):
             call()
     assert not sentinel.exists()
+
+
+def test_nested_budgets_name_the_one_that_ran_out_and_disarm():
+    import signal
+    import time
+
+    with pytest.raises(TimeBudgetError, match="outer step") as info:
+        with time_budget("outer step", 0.2), time_budget("inner step", 30.0):
+            time.sleep(2.0)
+    assert info.value.seconds == 0.2
+    with time_budget("quick step", 30.0):
+        pass
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    with pytest.raises(ConfigurationError, match="time budget"):
+        with time_budget("bad", float("nan")):
+            pass
