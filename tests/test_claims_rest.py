@@ -21,6 +21,7 @@ from symescape.symbolic.resolved import activation_kernels
 from tests.tolerances import ROUND_OFF
 
 NEW_CLAIMS = (
+    "thm25-no-closure",
     "cor7-universality",
     "remark-prefactor-agreement",
     "thm6-depth-independence",
@@ -150,3 +151,42 @@ def test_uncentred_softplus_escapes_faster_than_centred() -> None:
 
     T = uncentred_escape(uncentred_flow("softplus", 4), 0.1)
     assert T is not None and T > 0
+
+
+def test_hermite_coefficients_parseval() -> None:
+    """Σ_k h_k² = E[σ²] (Parseval), and tanh's even coefficients vanish by parity."""
+    from symescape.experiments.row_moments import hermite_coefficients
+    from symescape.precision.gauss import gauss_hermite_rule
+
+    h = hermite_coefficients("gelu", 60)
+    s, w = gauss_hermite_rule(128)
+    second = float(activation_kernels("gelu").sigma(s) ** 2 @ w)
+    assert abs(np.sum(h**2) - second) <= 1e-8
+    assert np.max(hermite_coefficients("tanh", 20)[::2]) <= 1e-12
+
+
+def test_secular_root_is_the_top_eigenvalue() -> None:
+    from symescape.experiments.row_moments import hierarchy
+
+    system = hierarchy("tanh", 30)
+    for n in (2, 6):
+        values = np.linalg.eigvals(system.matrix(n))
+        assert abs(system.perron_root(n) / values.real.max() - 1) <= ROUND_OFF
+
+
+def test_truncations_stay_below_the_full_root() -> None:
+    from symescape.experiments.row_moments import hierarchy
+
+    system = hierarchy("gelu", 80)
+    full = system.perron_root(79)
+    roots = [system.perron_root(n) for n in range(1, 8)]
+    assert all(r < full for r in roots)
+    assert all(b >= a for a, b in zip(roots, roots[1:], strict=False))
+    assert system.escape_time(3) > system.escape_time(79)
+
+
+def test_hierarchy_degree_out_of_range() -> None:
+    from symescape.experiments.row_moments import hierarchy
+
+    with pytest.raises(ConfigurationError):
+        hierarchy("tanh", 10).blocks(10)
