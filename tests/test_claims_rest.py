@@ -21,6 +21,7 @@ from symescape.symbolic.resolved import activation_kernels
 from tests.tolerances import ROUND_OFF
 
 NEW_CLAIMS = (
+    "appE-duhamel",
     "thm25-no-closure",
     "cor7-universality",
     "remark-prefactor-agreement",
@@ -190,3 +191,20 @@ def test_hierarchy_degree_out_of_range() -> None:
 
     with pytest.raises(ConfigurationError):
         hierarchy("tanh", 10).blocks(10)
+
+
+def test_duhamel_is_exact_to_first_order() -> None:
+    """The linearised Duhamel form matches the block-mean flow's off-block part with an error of
+    second order in ||η||; the per-entry scalar form does not (the cross-couplings are first
+    order: measured 2 % at t = 2.6, 18 % at t = 21)."""
+    from symescape.experiments.duhamel import duhamel_check
+    from symescape.experiments.multimode import CascadeConfig
+
+    check = duhamel_check(CascadeConfig(eps=0.05, nodes=8), fraction=0.15, points=5)
+    size = np.linalg.norm(check.true, axis=1)[1:]
+    full = np.linalg.norm(check.duhamel - check.true, axis=1)[1:] / size
+    scalar = np.linalg.norm(check.scalar - check.true, axis=1)[1:] / size
+    assert full[0] <= 1e-3
+    assert np.all(np.diff(full / size**2) / (full / size**2)[:-1] < 0.1)  # error ∝ ||η||³
+    assert scalar[-1] > 10 * full[-1]
+    assert np.all(check.loop_products > 0)

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 
-from symescape.experiments.claim_registry import Claim, Verdict, claim, verdict_for  # noqa: F401
+from symescape.experiments.claim_registry import Claim, Verdict, claim, verdict_for
 from symescape.numeric.fits import log_log_slope
 
 
@@ -293,4 +293,55 @@ def check_no_closure(quick: bool) -> Claim:
         "secular equation = eigvals to 1e-10",
         verdict_for(ok),
         details,
+    )
+
+
+@claim("appE-duhamel")
+def check_duhamel(quick: bool) -> Claim:
+    from symescape.experiments.duhamel import duhamel_check
+    from symescape.experiments.multimode import CascadeConfig
+
+    with single_threaded_blas():
+        check = duhamel_check(
+            CascadeConfig(eps=0.05, nodes=10), fraction=0.25 if quick else 0.4,
+            points=9 if quick else 17,
+        )
+    size = np.linalg.norm(check.true, axis=1)[1:]
+    full = np.linalg.norm(check.duhamel - check.true, axis=1)[1:] / size
+    scalar = np.linalg.norm(check.scalar - check.true, axis=1)[1:] / size
+    order = log_log_slope(size, full)
+    loops = check.loop_products
+    full_ok = full[0] <= 1e-3 and order >= 1.5
+    sign_ok = bool(np.all(loops > 0))
+    scalar_ok = scalar[-1] <= 0.05
+    measured = (
+        f"off-block part of the block-mean flow along stage 1 (L = 4 tanh, a = (4, 2, 1), "
+        f"ε = 0.05, t ≤ {check.times[-1]:.1f}, ||η|| ≤ {size[-1]:.2e}): full Duhamel (linearised, "
+        f"all couplings) relative error {full[0]:.1e} … {full[-1]:.1e}, ∝ ||η||^{order:.2f}; "
+        f"per-entry scalar Duhamel (own rate only) {scalar[0]:.1e} … {scalar[-1]:.1e}, growing "
+        f"with t (the cross-couplings enter at first order); cross-block loop products "
+        f"J[rot, amp]·J[amp, rot] for blocks 2, 3 in [{loops.min():.2e}, {loops.max():.2e}]"
+    )
+    if not (full_ok and sign_ok):
+        verdict = Verdict.FAIL
+    elif not scalar_ok:
+        verdict = Verdict.DISCREPANCY
+    else:
+        verdict = Verdict.PASS
+    return Claim(
+        "appE-duhamel",
+        "§E.4–E.5 (closed forms lost in the seed; reconstructed): off-block entries and layer-1 "
+        "cross-block rotations follow the Duhamel form η_i = ∫ exp(−∫Γ_i) S_i dτ along stage 1, "
+        "and the cross-block moment is positive (same-sign feedback)",
+        "Duhamel = block-mean flow to first order in η; loop products > 0",
+        measured,
+        "full Duhamel error ≤ 1e-3 at the first point and of order ≥ 1.5 in ||η||; scalar form "
+        "within 5 %; loop products > 0",
+        verdict,
+        {
+            "times": check.times.tolist(),
+            "full_error": full.tolist(),
+            "scalar_error": scalar.tolist(),
+            "loop_products": loops.tolist(),
+        },
     )
