@@ -51,7 +51,9 @@ class DuhamelCheck:
         return float(np.max(np.linalg.norm(which - self.true, axis=1)[keep] / norms[keep]))
 
 
-def _jvp(field: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, direction: np.ndarray) -> np.ndarray:
+def _jvp(
+    field: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, direction: np.ndarray
+) -> np.ndarray:
     return field(theta + 1j * COMPLEX_STEP * direction).imag / COMPLEX_STEP
 
 
