@@ -642,7 +642,7 @@ def depth_sweep(
     teacher, stored per depth when ``store`` is a :class:`symescape.sweeps.SweepStore`
     (atomic, reused on rerun)."""
     settings = {
-        "samples": 500 if quick else 1000,
+        "samples": 400 if quick else 600,
         "restarts": 2,
         "width": 6,
         "input_dim": 6,
