@@ -21,6 +21,8 @@ from symescape.symbolic.resolved import activation_kernels
 from tests.tolerances import ROUND_OFF
 
 NEW_CLAIMS = (
+    "prop22-corners",
+    "thm11-depth-independence",
     "appE-duhamel",
     "thm25-no-closure",
     "cor7-universality",
@@ -120,7 +122,17 @@ def test_fast_claims_pass(identifier: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("identifier", ["thm6-depth-independence", "prop8-signal-energy"])
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "thm6-depth-independence",
+        "prop8-signal-energy",
+        "cor7-universality",
+        "thm25-no-closure",
+        "prop22-corners",
+        "thm11-depth-independence",
+    ],
+)
 def test_slow_claims_pass(identifier: str) -> None:
     import symescape.experiments.verification  # noqa: F401
 
