@@ -24,10 +24,12 @@ from symescape.options import validate_depth
 from symescape.reports.latex_layout import (
     CONTINUATION,
     LINE_UNITS,
+    coefficient_lines,
     glyph_width,
     is_wide,
     relation_lines,
     sum_lines,
+    term_lines,
 )
 from symescape.symbolic.activations import Activation, Z, activation, known_activations
 from symescape.symbolic.canonical import canonical_constant, simplified
@@ -593,7 +595,7 @@ def normal_form_blocks(
     """Theorem 16 (issue 14): the escape time from the balanced start to ``order`` corrections,
     with its logarithm at a resonance, and the first integrals to first order. Empty when the
     flow does not escape (K ≤ 0); a lower order when ``order`` is beyond the engine."""
-    from symescape.errors import ConfigurationError, NoEscapeError
+    from symescape.errors import ConfigurationError, NoEscapeError, TimeBudgetError
     from symescape.symbolic.normal_form import escape_expansion, first_integrals
 
     try:
@@ -604,11 +606,20 @@ def normal_form_blocks(
         return []
     except ConfigurationError:
         return [] if order == 0 else normal_form_blocks(cls, depth, amplitude, order - 1)
-    terms = []
+    except TimeBudgetError as exc:
+        # A document must finish for any activation: the section says what ran out instead.
+        return [
+            Heading("The escape time to all orders (Theorem 16)"),
+            Prose(
+                "The exact expansion did not finish within its time budget for this activation "
+                f"({exc.seconds:g} s); `symescape expand` computes it numerically."
+            ),
+        ]
+    terms: list[list[str]] = []
     for term in expansion.terms:
         coefficient = term.exact if term.exact is not None else sp.Float(float(term.value), 15)
         factor = EPS**term.power * sp.log(1 / EPS) ** term.log_power
-        terms.append(rf"\left({sp.latex(coefficient)}\right) {sp.latex(factor)}")
+        terms.append(coefficient_lines(coefficient, sp.latex(factor)))
     remainder = rf"C + O\bigl(\varepsilon^{{{expansion.remainder_power}}}\bigr)"
     blocks: list[Block] = [
         Heading("The escape time to all orders (Theorem 16)"),
@@ -618,7 +629,7 @@ def normal_form_blocks(
             rf"to order {expansion.order} (powers up to $-(L-2) + {expansion.order}(q-1)$), with "
             r"$m_j = E[\sigma(s) s^j]$ where no closed form exists:"
         ),
-        _eq("T(\\varepsilon) &= " + " \\\\\n&\\quad + ".join(terms) + " + " + remainder),
+        _eq(*term_lines("T(\\varepsilon)", terms, remainder)),
         Prose(
             "A logarithm appears at every resonance (a correction of the field reaching power 0); "
             "the constant $C$ is non-local (the escape from the outer region), computed "
@@ -629,9 +640,7 @@ def normal_form_blocks(
         integrals = first_integrals(cls.activation.name, depth, float(amplitude))
     except (ArithmeticError, ConfigurationError):
         return blocks
-    lines = [
-        rf"I_{{{j + 1}}} &= {sp.latex(integral)}" for j, integral in enumerate(integrals.exact[:2])
-    ]
+    lines = [_rel(f"I_{{{j + 1}}}", integral) for j, integral in enumerate(integrals.exact[:2])]
     drifts = [
         rf"$\rho^{{{after}}}$ for $I_{{{j + 1}}}$ ($\rho^{{{before}}}$ uncorrected)"
         for j, (before, after) in enumerate(integrals.drift[:2])

@@ -235,3 +235,27 @@ def sum_lines(lhs: str, terms: Sequence[str], room: float = LINE_UNITS) -> list[
     """``lhs &= t_1 + t_2 + …`` from printed terms, a few per line, aligned after ``=``."""
     body = _sum_lines(list(terms) or ["0"], room - glyph_width(lhs) - 2)
     return [f"{lhs} &= {body[0]}"] + [CONTINUATION + line for line in body[1:]]
+
+
+def coefficient_lines(coefficient: sp.Expr, factor: str, room: float = LINE_UNITS) -> list[str]:
+    """One term ``(coefficient) factor`` of an expansion, the coefficient broken over lines in
+    ``\\Bigl( … \\Bigr)`` when it is too wide (the first line holds the term's start)."""
+    printed = rf"\left({sp.latex(coefficient)}\right) {factor}"
+    if glyph_width(printed) <= room - 8:
+        return [printed]
+    inner = expression_lines(coefficient, room - 12)
+    if len(inner) == 1:
+        return [printed]
+    return [r"\Bigl(" + inner[0], *inner[1:-1], inner[-1] + r"\Bigr) " + factor]
+
+
+def term_lines(lhs: str, groups: Sequence[Sequence[str]], tail: str | None = None) -> list[str]:
+    """``lhs &= g_1 + g_2 + … (+ tail)``, one term per line, each term a group of lines from
+    :func:`coefficient_lines` (its continuation lines aligned, without a sign)."""
+    lines: list[str] = []
+    for group in groups:
+        head = f"{lhs} &= {group[0]}" if not lines else f"{CONTINUATION}+ {group[0]}"
+        lines += [head] + [CONTINUATION + line for line in group[1:]]
+    if tail is not None:
+        lines.append(f"{lhs} &= {tail}" if not lines else f"{CONTINUATION}+ {tail}")
+    return lines
