@@ -21,6 +21,7 @@ from symescape.symbolic.resolved import activation_kernels
 from tests.tolerances import ROUND_OFF
 
 NEW_CLAIMS = (
+    "thm11-off-manifold",
     "prop22-corners",
     "thm11-depth-independence",
     "appE-duhamel",
@@ -36,8 +37,12 @@ NEW_CLAIMS = (
 def test_claims_registered_once() -> None:
     import symescape.experiments.verification  # noqa: F401 - registers every module
 
+    from symescape.experiments import claims_paper
+
     for identifier in NEW_CLAIMS:
         assert identifier in CLAIMS
+        assert CLAIMS[identifier].__module__.endswith("claims_rest")
+    assert not hasattr(claims_paper, "check_universality")
 
 
 @pytest.mark.parametrize("act", ["tanh", "gelu"])
@@ -131,6 +136,7 @@ def test_fast_claims_pass(identifier: str) -> None:
         "thm25-no-closure",
         "prop22-corners",
         "thm11-depth-independence",
+        "thm11-off-manifold",
     ],
 )
 def test_slow_claims_pass(identifier: str) -> None:

@@ -379,33 +379,6 @@ def check_homotopy(quick: bool) -> Claim:
     )
 
 
-@claim("thm11-off-manifold")
-def check_off_manifold(quick: bool) -> Claim:
-    from symescape.experiments.off_manifold import (
-        QUICK_WINDOWS,
-        OffManifoldConfig,
-        fit_slopes,
-        off_manifold_run,
-    )
-
-    config = OffManifoldConfig()
-    rs = (3,) if quick else (3, 5)
-    rows, ok = [], True
-    for r in rs:
-        for fit in fit_slopes(off_manifold_run(config, r, QUICK_WINDOWS[r])):
-            ok &= abs(fit.slope - fit.predicted) <= 0.25 * abs(fit.predicted)
-            rows.append(f"r={r}, loss<{fit.threshold}·base: {fit.slope:.3f} ± {fit.stderr:.3f}")
-    return Claim(
-        "thm11-off-manifold",
-        "He-normal init with the first r layers × ε, SGD with a "
-        "uniform rate: log T vs log ε has slope −(r−2), independent of L (L = 8, tanh)",
-        "slope −(r−2)",
-        "; ".join(rows),
-        "within 25% of r−2",
-        verdict_for(ok),
-    )
-
-
 @claim("fig5-cascade")
 def check_cascade(quick: bool) -> Claim:
     from symescape.experiments.multimode import CascadeConfig, cascade, count_plateaus
