@@ -36,7 +36,6 @@ NEW_CLAIMS = (
 
 def test_claims_registered_once() -> None:
     import symescape.experiments.verification  # noqa: F401 - registers every module
-
     from symescape.experiments import claims_paper
 
     for identifier in NEW_CLAIMS:
