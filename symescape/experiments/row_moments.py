@@ -119,7 +119,8 @@ def hierarchy(
     delta: float = 1.0,
     loop: float = 4.0,
 ) -> Hierarchy:
-    """The reconstructed hierarchy with β = γ = ``loop`` / E[σ²]-normalised couplings."""
+    """The reconstructed hierarchy, couplings β = ``loop``/Σ_k h_k² and γ = 1 (loop gain at λ = 0
+    of the full hierarchy: ``loop`` · Σ h²/α(1+k) · Σ h²/δ(1+k) / Σ h²)."""
     h = hermite_coefficients(activation, degrees + 1)[1:]
     scale = loop / float(np.sum(h**2))
     return Hierarchy(activation, alpha, delta, scale, 1.0, h)
