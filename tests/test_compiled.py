@@ -9,7 +9,7 @@ import pytest
 
 from symescape.errors import ConfigurationError, DivergenceError
 from symescape.numeric import compiled
-from symescape.numeric.inits import he_normal_weights
+from symescape.numeric.inits import ansatz_weights, he_normal_weights
 from symescape.numeric.teachers import orthonormal_teacher, single_mode_teacher
 from symescape.numeric.training import (
     DataMode,
@@ -140,6 +140,22 @@ def test_a_callers_fixed_batch_with_unequal_widths_follows_numpy() -> None:
     for a, b in zip(reference.weights, fast.weights, strict=True):
         assert relative_gap(a, b) < COMPILED_VS_NUMPY
     assert relative_gap(reference.loss, fast.loss) < COMPILED_VS_NUMPY
+
+
+def test_ansatz_stop_ends_both_engines_at_the_same_record() -> None:
+    """``stop_ansatz_level``: the run ends at the first record where every member's
+    (Π|X_l|)^{1/L} has reached ρ*, on both engines."""
+    kernels = activation_kernels("tanh")
+    teacher = single_mode_teacher(4, amplitude=2.0)
+    weights = ansatz_weights(np.full((2, 3), 0.3), teacher.directions[0], 4)
+    config = TrainingConfig(
+        steps=3000, learning_rate=0.2, batch=32, record_every=5, stop_ansatz_level=0.5
+    )
+    reference, fast = both_engines(weights, teacher, kernels, config)
+    assert reference.stopped_early
+    assert_same_run(reference, fast, COMPILED_VS_NUMPY)
+    rho = np.exp(np.log(np.abs(fast.ansatz)).mean(axis=2))
+    assert np.all(rho[-1] >= 0.5) and not np.all(rho[-2] >= 0.5)
 
 
 def test_divergence_is_reported_at_the_step_numpy_reports() -> None:

@@ -45,6 +45,7 @@ def network_escape_times(
         batch=batch,
         record_every=max(1, steps // 400),
         seed=seed,
+        stop_ansatz_level=RHO_STAR,  # every member escaped: the rest of the run records nothing
     )
     record = train(weights, teacher, kernels, config, progress=progress)
     rho = np.exp(np.mean(np.log(np.abs(record.ansatz) + 1e-300), axis=2))  # (T, E)

@@ -64,7 +64,8 @@ class LoopSpec:
     the ansatz scalars X_l and the distance from the ansatz; ``evaluation``: record the held-out
     loss, signal M = E[f (u·x)] and ||∂M/∂W_l||²; ``keep_weights``: record the weights;
     ``stop_fraction``: stop once every member's loss is below a fraction of its initial loss;
-    ``stop_level``: stop once every member's held-out loss has been below a level."""
+    ``stop_level``: stop once every member's held-out loss has been below a level;
+    ``stop_ansatz``: stop once every member's (Π_l |X_l|)^{1/L} has reached a level."""
 
     activation: Activation
     depth: int
@@ -78,6 +79,7 @@ class LoopSpec:
     keep_weights: bool
     stop_fraction: bool
     stop_level: bool
+    stop_ansatz: bool
     batched: bool
     float64: bool
 
@@ -249,6 +251,11 @@ def _chunk_function(spec: LoopSpec, length: int | None) -> Callable:
             if spec.stop_level:
                 reached = reached | (record & (observed["eval_loss"] < args["stop_level"]))
                 stop_now = stop_now | (record & jnp.all(reached))
+            escaped = state["escaped"]
+            if spec.stop_ansatz:
+                rho = jnp.exp(jnp.mean(jnp.log(jnp.abs(observed["ansatz"]) + 1e-300), axis=1))
+                escaped = escaped | (record & (rho >= args["stop_ansatz"]))
+                stop_now = stop_now | (record & jnp.all(escaped))
             finished = ok & (last | stop_now)
             update = ok & ~finished
             masks = args.get("masks")
@@ -262,6 +269,7 @@ def _chunk_function(spec: LoopSpec, length: int | None) -> Callable:
                 "weights": tuple(new_w),
                 "initial": initial,
                 "reached": reached,
+                "escaped": escaped,
                 "done": jnp.where(finished, s, state["done"]),
                 "diverged": jnp.where(active & ~finite, s, state["diverged"]),
             }
@@ -322,6 +330,7 @@ class CompiledLoop:
                 "weights": tuple(self._device(w) for w in weights),
                 "initial": jnp.full(members, jnp.nan, dtype=self.dtype),
                 "reached": jnp.zeros(members, dtype=bool),
+                "escaped": jnp.zeros(members, dtype=bool),
                 "done": jnp.asarray(-1, dtype=jnp.int32),
                 "diverged": jnp.asarray(-1, dtype=jnp.int32),
             }

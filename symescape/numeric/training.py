@@ -87,8 +87,11 @@ class TrainingConfig:
     ``record_every`` steps (and the last). ``stop_loss_fraction``: stop once every member's loss is
     below that fraction of its initial loss (None: run all steps). ``stop_held_out_level``: stop
     once every member's held-out loss (an :class:`Evaluation`) has been below that level at a
-    record. ``engine``, ``precision`` and ``batching`` choose how the steps run (not what they
-    compute)."""
+    record. ``stop_ansatz_level``: stop once every member's geometric mean of the ansatz scalars
+    (Π_l |X_l|)^{1/L} has reached that level at a record (the escape criterion of MATH.md §6;
+    stopping waits for a margin of 1e-9 above the level, so a host-side check of the records
+    with ≥ level always finds every member's crossing). ``engine``, ``precision`` and
+    ``batching`` choose how the steps run (not what they compute)."""
 
     steps: int
     learning_rate: float
@@ -102,6 +105,7 @@ class TrainingConfig:
     stop_loss_fraction: float | None = None
     rate_width: int | None = None  # N of the normalised rates; default the first hidden width
     stop_held_out_level: float | None = None
+    stop_ansatz_level: float | None = None
     engine: Engine = Engine.COMPILED
     precision: Precision = Precision.FLOAT64
     batching: Batching = Batching.AUTO
@@ -151,9 +155,9 @@ class TrainingRecord:
     """Recorded quantities, each with leading axis over records: ``steps`` (T,), ``loss`` (T, E),
     ``layer_norms`` ||W_l||_F² (T, E, L), ``imbalance`` normalised ||W_{l+1}||²/η_{l+1} -
     ||W_l||²/η_l (T, E, L-1), ``signal`` M = E[f(x)(v_1·x)] (T, E), ``ansatz`` X_l (T, E, L) and
-    ``ansatz_deviation`` (T, E) for a single-mode teacher and equal hidden widths; ``weights`` at the end;
-    ``stopped_early``; ``evaluation`` (with an :class:`Evaluation`); ``weight_history`` (each
-    layer (T, E, n_l, n_{l-1}), when asked for); ``engine`` that ran."""
+    ``ansatz_deviation`` (T, E) for a single-mode teacher and equal hidden widths; ``weights`` at
+    the end; ``stopped_early``; ``evaluation`` (with an :class:`Evaluation`); ``weight_history``
+    (each layer (T, E, n_l, n_{l-1}), when asked for); ``engine`` that ran."""
 
     steps: np.ndarray
     loss: np.ndarray
@@ -193,6 +197,9 @@ def gauss_hermite_inputs(teacher: Teacher, nodes: int) -> tuple[np.ndarray, np.n
 
 Sampler = Callable[[tuple[int, ...]], np.ndarray]
 """Inputs for a batch shape: ``sampler((K, E, B))`` returns (K, E, B, D)."""
+
+ANSATZ_STOP_MARGIN = 1e-9
+"""Relative margin above ``stop_ansatz_level`` before a run stops (see :class:`TrainingConfig`)."""
 
 CHUNK_BYTES = 1 << 25
 """Fed batches per chunk are kept under this many bytes (32 MiB)."""
@@ -240,6 +247,10 @@ def train(
             raise ConfigurationError("masks need one (n_l, n_{l-1}) array per layer")
     if config.stop_held_out_level is not None and evaluation is None:
         raise ConfigurationError("a held-out stop level needs an evaluation set")
+    if config.stop_ansatz_level is not None and not records_ansatz(weights, teacher):
+        raise ConfigurationError(
+            "an ansatz stop level needs a single-mode teacher and equal hidden widths"
+        )
     ensemble = weights[0].shape[0]
     rates = layer_rates(weights, config.learning_rate, config.rates, config.rate_width)
     rng = np.random.default_rng(config.seed)
@@ -399,6 +410,7 @@ def _compiled_loop(
         keep_weights=keep_weights,
         stop_fraction=config.stop_loss_fraction is not None,
         stop_level=config.stop_held_out_level is not None,
+        stop_ansatz=config.stop_ansatz_level is not None,
         batched=batched,
         float64=config.precision is Precision.FLOAT64,
     )
@@ -421,6 +433,8 @@ def _compiled_loop(
         args["stop_fraction"] = config.stop_loss_fraction
     if config.stop_held_out_level is not None:
         args["stop_level"] = config.stop_held_out_level
+    if config.stop_ansatz_level is not None:
+        args["stop_ansatz"] = config.stop_ansatz_level * (1 + ANSATZ_STOP_MARGIN)
     return compiled.CompiledLoop(spec, weights, args)
 
 
@@ -446,6 +460,7 @@ class NumpyLoop:
         self.keep_weights, self.direction, self.ansatz = keep_weights, teacher.directions[0], ansatz
         self.step, self.initial, self.done, self.diverged = 0, None, -1, -1
         self.reached = np.zeros(weights[0].shape[0], dtype=bool)
+        self.escaped = np.zeros(weights[0].shape[0], dtype=bool)
         self._outputs: dict | None = None
 
     def dispatch(
@@ -480,6 +495,10 @@ class NumpyLoop:
             if record and config.stop_held_out_level is not None:
                 self.reached |= observed["eval_loss"] < config.stop_held_out_level
                 stop = stop or bool(np.all(self.reached))
+            if record and config.stop_ansatz_level is not None:
+                rho = np.exp(np.mean(np.log(np.abs(observed["ansatz"]) + 1e-300), axis=1))
+                self.escaped |= rho >= config.stop_ansatz_level * (1 + ANSATZ_STOP_MARGIN)
+                stop = stop or bool(np.all(self.escaped))
             rows["recorded"].append(record)
             rows["observed"].append(observed)
             self.step += 1
