@@ -271,49 +271,6 @@ def bench_kernel(quick: bool) -> list[BenchResult]:
     ]
 
 
-@benchmark("quadrature")
-def bench_quadrature(quick: bool) -> list[BenchResult]:
-    """Vectorised T_lead over a grid of ε vs per-point scipy.integrate.quad (L = 6, balanced)."""
-    import numpy as np
-    from scipy.integrate import quad
-
-    from symescape.numeric.quadrature import balanced_time, leading_time_grid
-
-    depth, K, rho = 6, 0.6057055096021588, 0.5
-    eps = np.geomspace(1e-4, 0.4, 100 if quick else 1000)
-    grid = np.repeat(eps[:, None], depth, axis=1)
-    fast = best_time(lambda: leading_time_grid(grid, K, rho), 3)
-
-    def per_point() -> np.ndarray:
-        return np.array(
-            [
-                quad(
-                    lambda w: np.exp(w) / (2 * K * np.exp(w) ** (depth / 2)),
-                    2 * np.log(e),
-                    2 * np.log(rho),
-                    epsabs=0,
-                    epsrel=1e-12,
-                )[0]
-                for e in eps
-            ]
-        )
-
-    slow = best_time(per_point, 1)
-    exact = balanced_time(eps, K, depth, rho)
-    err_fast = float(np.abs(leading_time_grid(grid, K, rho) / exact - 1).max())
-    err_quad = float(np.abs(per_point() / exact - 1).max())
-    return [
-        BenchResult(
-            "quadrature",
-            f"vectorised grid ({eps.size} ε)",
-            "scipy quad per point",
-            fast,
-            slow,
-            note=f"max relative error vs closed form: grid {err_fast:.1e}, quad {err_quad:.1e}",
-        )
-    ]
-
-
 @benchmark("relu-solver")
 def bench_relu_solver(quick: bool) -> list[BenchResult]:
     """Escape directions at L = 6 (D = 8, N = 12, 4000 samples, the three-ReLU teacher; L = 4
