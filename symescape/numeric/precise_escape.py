@@ -338,11 +338,13 @@ def slow_manifold_run(
 def balanced_run(
     expansion: EscapeExpansion, spec: str, eps: float, digits: int = 30
 ) -> PreciseEscape:
-    """The run from X(0) = ε𝟏 (ε kept exact as a decimal string) to ρ*."""
+    """The run from X(0) = ε𝟏 to ρ*, ε taken as the exact binary value of the float (as the
+    series evaluates it: a 17-digit decimal differs by ~1e-17 relative, which moves T(1e-3) at
+    L = 4 by 3e-11)."""
     return escape_time_precise(
         spec,
         expansion.depth,
-        [format(eps, ".17g")] * expansion.depth,
+        [eps] * expansion.depth,
         rho_star=expansion.rho_star,
         amplitude=expansion.amplitude,
         digits=digits,
