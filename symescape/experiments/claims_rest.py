@@ -275,10 +275,10 @@ def check_no_closure(quick: bool) -> Claim:
             f"T_n − T_∞ = {time_gaps[0]:.3g} … {time_gaps[-1]:.2e} (T_∞ = {result.full_time:.6g});"
             f" no step at n = {uncoupled} (h_(n+1) = 0 by parity)"
         )
-        details[act] = {
-            "roots": result.roots,
+        details[act] = {  # None where a truncation has no positive root (loop gain ≤ 1)
+            "roots": [x if np.isfinite(x) else None for x in result.roots],
             "full_root": result.full_root,
-            "times": result.times,
+            "times": [x if np.isfinite(x) else None for x in result.times],
             "full_time": result.full_time,
         }
     return Claim(
