@@ -84,8 +84,9 @@ class Classification:
 
     @property
     def mu1_positive(self) -> bool:
-        """The sign hypothesis of escape, μ₁ > 0."""
-        return self.mu1.value > 0
+        """The sign hypothesis of escape, μ₁ > 0: proved from the exact μ₁, or from the interval
+        of its mpmath value when it has no closed form (never from a bare float)."""
+        return self.mu1.is_positive
 
     @property
     def in_hypothesis(self) -> bool:
