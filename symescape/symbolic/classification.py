@@ -49,7 +49,8 @@ class ActivationClass(Enum):
 
 @dataclass(frozen=True)
 class Classification:
-    """Everything §3 says about one activation.
+    """Everything MATH.md §3 says about one activation: the class (A, B_q, C, D) from
+    σ(z) = Σ_k c_k z^k and φ_σ(z) = −c_0 + Σ_{k≥2} (k−1) c_k z^k.
 
     Attributes:
         activation: the activation classified.
