@@ -59,6 +59,8 @@ from symescape.precision.gauss import (
     expectation_mpmath,
     gauss_hermite_rule,
 )
+from symescape.reports.figure_normal_form import figure_normal_form
+from symescape.reports.figures import figure1, figure2, figure3, figure4, figure5, figure_relu
 from symescape.symbolic.activations import REGISTRY, Activation, Z, activation, known_activations
 from symescape.symbolic.block_mean import (
     BlockMeanNetwork,
@@ -184,4 +186,11 @@ __all__ = [
     "escape_time_series",
     "expansion_constant",
     "first_integrals",
+    "figure1",
+    "figure2",
+    "figure3",
+    "figure4",
+    "figure5",
+    "figure_relu",
+    "figure_normal_form",
 ]
