@@ -77,7 +77,8 @@ class LabelMode(Enum):
 
 @dataclass(frozen=True)
 class TeacherSpec:
-    """y(x) = Σ_k g_k(v_k·x) (``modes`` = (g_1, …, g_M)), or sign(Σ_k g_k) for SIGN labels.
+    """y(x) = Σ_k g_k(v_k·x) (``modes`` = (g_1, …, g_M)), or sign(Σ_k g_k) for SIGN labels
+    (the teacher of MATH.md §0, generalised).
 
     >>> teacher_spec("erf(s)").modes[0].expr
     erf(z)
@@ -129,9 +130,9 @@ def teacher_spec(
     spec: ActivationSpec | Sequence[ActivationSpec] | TeacherSpec,
     labels: LabelMode | str = LabelMode.VALUE,
 ) -> TeacherSpec:
-    """A :class:`TeacherSpec` from one function (``"erf(s)"``, ``"tanh"``, a SymPy expression, an
-    Activation) or a sequence of them (one per orthonormal mode). Text goes through the safe
-    parser of :func:`~symescape.symbolic.activations.activation`.
+    """A :class:`TeacherSpec` (MATH.md §0) from one function (``"erf(s)"``, ``"tanh"``, a SymPy
+    expression, an Activation) or a sequence of them (one per orthonormal mode). Text goes
+    through the safe parser of :func:`~symescape.symbolic.activations.activation`.
 
     Raises:
         ActivationError: a function that cannot be parsed (see :func:`activation`).
@@ -233,7 +234,7 @@ def _vanishes(c: Constant) -> bool:
 
 @dataclass(frozen=True)
 class TeacherConstants:
-    """K, κ and γ_l for a student σ of depth L learning a general teacher under a loss.
+    """K, κ and γ_l (MATH.md §5, §7) for a student σ of depth L learning a general teacher.
 
     ``beta`` = (E[ψ_k s])_k, the effective target's first Hermite coefficient per mode;
     ``K`` = β c_1^{L−1} for one mode (signed) and |β| c_1^{L−1} for several; ``kappa``/``gamma``
@@ -266,7 +267,7 @@ def teacher_constants(
     teacher: ActivationSpec | Sequence[ActivationSpec] | TeacherSpec | None = None,
     loss: LossKind | str = LossKind.SQUARED,
 ) -> TeacherConstants:
-    """K = E[ψ s] c_1^{L−1} and κ = ((L+q−1)/L) c_q E[ψ s^q]/(c_1 E[ψ s]) (module doc; §5, §7).
+    """K = E[ψ s] c_1^{L−1} and κ = ((L+q−1)/L) c_q E[ψ s^q]/(c_1 E[ψ s]) (MATH.md §5, §7).
 
     ``teacher`` None means the student's own σ (amplitude 1).
 
