@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from symescape.errors import NotAnalyticError, NotRealFunctionError
+from symescape.errors import NotAnalyticError, NotRealFunctionError, TimeBudgetError
 from symescape.options import require_int
 from symescape.symbolic.activations import Activation, Z
 from symescape.symbolic.budget import time_budget
@@ -137,6 +137,8 @@ def _term_series(term: sp.Expr, order: int) -> sp.Expr:
         return sp.expand(term)
     try:
         return sp.series(term, Z, 0, order + 1).removeO()
+    except TimeBudgetError:
+        raise  # an overrun is not a proof of non-analyticity
     except (ValueError, NotImplementedError, TypeError, sp.PoleError) as exc:
         raise NotAnalyticError(f"{term} has no Taylor series at 0: {exc}") from None
 
