@@ -24,7 +24,7 @@ def test_unknown_entry():
 def test_train_entry_quick_json():
     result = CliRunner().invoke(main, ["bench", "train", "--quick", "--json"])
     assert result.exit_code == 0, result.output
-    entries = json.loads(result.output)["benchmarks"]
+    entries = json.loads(result.stdout)["benchmarks"]
     assert [e["name"] for e in entries] == ["train", "train-flops"]
     # Both sides were timed in this run (finite, positive), and the verdict field is the
     # comparison of the printed ratio with the printed target.

@@ -27,7 +27,7 @@ def run(*args):
 def test_json_keys_and_values():
     result = run("classify", "tanh", "--json", "--depth", "4")
     assert result.exit_code == 0, result.output
-    record = json.loads(result.output)
+    record = json.loads(result.stdout)
     assert KEYS <= set(record) and {"K", "kappa"} <= set(record)
     assert record["class"] == "B" and record["q"] == 3 and record["resonance_depth"] == 4
     assert record["c1"] == 1.0 and abs(record["cq"] + 1 / 3) < 1e-15
@@ -35,7 +35,7 @@ def test_json_keys_and_values():
 
 
 def test_json_class_D():
-    record = json.loads(run("classify", "sigmoid", "--json").output)
+    record = json.loads(run("classify", "sigmoid", "--json").stdout)
     assert record["class"] == "D" and record["centred_class"] == "B_3"
     assert "K" not in record
 
@@ -65,12 +65,12 @@ def test_errors_are_messages_not_tracebacks(spec, fragment):
 
 
 def test_flags_in_json():
-    outside = json.loads(run("classify", "x + x**4", "--json").output)
+    outside = json.loads(run("classify", "x + x**4", "--json").stdout)
     assert outside["class"] == "outside" and outside["in_hypothesis"] is False
-    negative = json.loads(run("classify", "x - x**3", "--json").output)
+    negative = json.loads(run("classify", "x - x**3", "--json").stdout)
     assert negative["mu1"] == -2.0 and negative["mu1_positive"] is False
     assert "no escape" in negative["escape_theory"]
-    no_path = json.loads(run("classify", "x**2", "--json", "--depth", "3").output)
+    no_path = json.loads(run("classify", "x**2", "--json", "--depth", "3").stdout)
     assert no_path["K"] is None and "c_1" in no_path["constants_error"]
-    relu = json.loads(run("classify", "relu", "--json").output)
+    relu = json.loads(run("classify", "relu", "--json").stdout)
     assert relu["class"] == "piecewise-linear" and relu["mu1"] == 0.5

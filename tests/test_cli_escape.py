@@ -12,7 +12,7 @@ def run(*args):
 def test_escape_json_keys():
     result = run("escape", "--activation", "tanh", "--depth", "4", "--eps", "0.01", "--json")
     assert result.exit_code == 0, result.output
-    record = json.loads(result.output)
+    record = json.loads(result.stdout)
     for key in ("time_ode", "time_leading", "time_corrected", "K", "kappa", "criterion"):
         assert key in record
     assert record["status"] == "escaped" and record["criterion"] == "product:0.5"
@@ -25,7 +25,7 @@ def test_escape_scales_and_lsoda():
     result = run(
         "escape", "--depth", "3", "--scales", "0.01,0.05,0.2", "--method", "lsoda", "--json"
     )
-    record = json.loads(result.output)
+    record = json.loads(result.stdout)
     assert record["time_corrected"] is None and record["status"] == "escaped"
 
 

@@ -16,7 +16,7 @@ def test_identity_json(loss):
         "identity", "--activation", "gelu", "--depth", "5", "--width", "6", "--loss", loss, "--json"
     )
     assert result.exit_code == 0, result.output
-    record = json.loads(result.output)
+    record = json.loads(result.stdout)
     assert [row["layer"] for row in record["layers"]] == [1, 2, 3, 4]
     for row in record["layers"]:
         assert {"layer", "lhs", "rhs", "abs_error"} <= set(row)

@@ -149,7 +149,7 @@ def test_cli_json():
          "2", "--samples", "1000", "--json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     assert {"value", "layers", "balanced"} <= set(payload)
     assert [layer["layer"] for layer in payload["layers"]] == [1, 2, 3]
     assert {"layer", "singular_values", "ratio", "bound"} <= set(payload["layers"][0])
@@ -308,7 +308,7 @@ def test_cli_vector_outputs_json():
          "2", "--samples", "500", "--outputs", "2", "--teacher", "units:2,1", "--json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     assert {"value", "layers", "optima", "worst_ratio", "violations"} <= set(payload)
     assert payload["optima"][0]["best"] and payload["settings"]["teacher"] == "units:2,1"
     bad = CliRunner().invoke(main, ["escape-directions", "--teacher", "linear:x"])

@@ -158,7 +158,7 @@ def test_bad_input_matches_escape():
 def test_cli_expand_json_keys():
     result = CliRunner().invoke(main, ["expand", "tanh", "--depth", "3", "--order", "1", "--json"])
     assert result.exit_code == 0, result.output
-    record = json.loads(result.output[result.output.index("{") :])
+    record = json.loads(result.stdout[result.stdout.index("{") :])
     assert {"terms", "constant", "order", "remainder_power"} <= set(record)
     assert {"power", "log_power", "coefficient", "exact"} == set(record["terms"][0])
 

@@ -395,7 +395,7 @@ def test_cli_predict_json_keys_and_error_exit(tmp_path):
         ],
     )
     assert out.exit_code == 0, out.output
-    record = json.loads(out.output)
+    record = json.loads(out.stdout)
     assert {"steps", "time", "order", "error_estimate", "basis", "validity"} <= set(record)
     assert record["time"] == pytest.approx(record["steps"] * 0.1)
     bad = runner.invoke(main, ["predict", "--activation", "tanh", "--depth", "0"])
@@ -417,5 +417,5 @@ def test_worked_example_predicts_inside_the_theory():
 def test_cli_check_prints_prediction_and_measurement():
     out = CliRunner().invoke(main, ["predict", str(EXAMPLE), "--check", "--json"])
     assert out.exit_code == 0, out.output
-    record = json.loads(out.output[out.output.index("{") :])
+    record = json.loads(out.stdout[out.stdout.index("{") :])
     assert record["relative_error"] <= PREDICT_VS_GD

@@ -70,7 +70,7 @@ def test_cli_json_and_bad_input():
          "--samples", "200", "--json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     keys = {"start", "end", "loss", "layer_ranks", "bottleneck_rank"}
     assert payload["plateaus"] and keys <= set(payload["plateaus"][0])
     bad = CliRunner().invoke(main, ["saddle-to-saddle", "--init-scale", "0"])

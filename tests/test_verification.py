@@ -47,7 +47,7 @@ def test_verify_cli_json_subset():
         main, ["verify", "--quick", "--json", "prop2-classes", "eq11-balanced"]
     )
     assert result.exit_code == 0, result.output
-    claims = json.loads(result.output)["claims"]
+    claims = json.loads(result.stdout)["claims"]
     assert [c["id"] for c in claims] == ["prop2-classes", "eq11-balanced"]
     for c in claims:
         assert set(c) >= {"id", "statement", "predicted", "measured", "tolerance", "verdict"}
