@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from symescape import ConfigurationError
+from symescape import ConfigurationError, NoEscapeError
 from symescape.cli import main
 from symescape.experiments.escape_directions import (
     EscapeDirectionConfig,
@@ -136,7 +136,7 @@ def test_bad_input():
         escape_direction(
             EscapeDirectionConfig(depth=3, **QUICK), target=lambda x: np.full(len(x), np.nan)
         )
-    with pytest.raises(ArithmeticError, match="no escape direction"):
+    with pytest.raises(NoEscapeError, match="no escape direction"):
         escape_direction(EscapeDirectionConfig(depth=3, **QUICK), target=lambda x: 0 * x[:, 0])
     with pytest.raises(ConfigurationError):
         gradient_descent_check(EscapeDirectionConfig(depth=3, **QUICK), init_scale=0.0)

@@ -41,7 +41,13 @@ from enum import Enum
 
 import numpy as np
 
-from symescape.errors import ConfigurationError, SymescapeError
+from symescape.errors import (
+    ConfigurationError,
+    NoEscapeError,
+    NotReachedError,
+    NumericalError,
+    SymescapeError,
+)
 from symescape.numeric.losses import Loss
 from symescape.numeric.network import (
     ForwardPass,
@@ -412,7 +418,7 @@ def escape_direction(
     """Maximise g on the unit sphere from ``config.restarts`` random starts; the best one.
 
     Raises:
-        NotHomogeneousError, ConfigurationError (see :func:`make_problem`); ArithmeticError when
+        NotHomogeneousError, ConfigurationError (see :func:`make_problem`); NoEscapeError when
         no restart reached a positive value of g (the target is uncorrelated with every
         network of this shape, so no escape direction exists).
     """
@@ -421,7 +427,7 @@ def escape_direction(
     starts = flatten_ensemble(random_directions(config.shapes, config.restarts, rng))
     result = _optimum(config, problem, _ascend(config, problem, starts, progress))
     if result.value <= 0:
-        raise ArithmeticError("g ≤ 0 at every restart: no escape direction (target uncorrelated)")
+        raise NoEscapeError("g ≤ 0 at every restart: no escape direction (target uncorrelated)")
     return result
 
 
@@ -478,7 +484,8 @@ def gradient_descent_check(
 
     Raises:
         ConfigurationError: init_scale ≤ 0 or learning_rate ≤ 0.
-        ArithmeticError: the loss did not drop within ``max_steps`` (a result, not a hang).
+        NotReachedError: the loss did not drop within ``max_steps`` (a result, not a hang).
+        NumericalError: the loss dropped before |θ| reached the probe norm.
     """
     from symescape.numeric.teachers import single_mode_teacher
     from symescape.numeric.training import DataMode, TrainingConfig, train
@@ -500,13 +507,13 @@ def gradient_descent_check(
         progress=False, keep_weights=True, fixed_batch=(problem.x, problem.y, None),
     )  # fmt: skip
     if not record.stopped_early:
-        raise ArithmeticError(f"the loss did not drop by {drop:.0%} within {max_steps} steps")
+        raise NotReachedError(f"the loss did not drop by {drop:.0%} within {max_steps} steps")
     loss = record.loss[:, 0]
     norm = np.sqrt(record.layer_norms[:, 0, :].sum(axis=1))
     step = int(record.steps[-1])
     reached = np.flatnonzero(norm >= probe_norm)
     if not reached.size or record.steps[reached[0]] >= step:
-        raise ArithmeticError("the loss dropped before |θ| reached the probe norm")
+        raise NumericalError("the loss dropped before |θ| reached the probe norm")
     probe_step = int(record.steps[reached[0]])
     probe = tuple(w[reached[0], 0] / norm[reached[0]] for w in record.weight_history)
     kept = np.flatnonzero(record.steps % record_every == 0)
@@ -1150,7 +1157,7 @@ def search_optima(
             groups.append((optimum, {labels[k]: 1}))
     optima = tuple(replace(o, sources=tuple(sorted(src.items()))) for o, src in groups)
     if not optima or optima[0].value <= 0:
-        raise ArithmeticError("g ≤ 0 at every restart: no escape direction (target uncorrelated)")
+        raise NoEscapeError("g ≤ 0 at every restart: no escape direction (target uncorrelated)")
     polished = polish(config, problem, optima[0].theta, int(result.iterations[order[0]]))
     best = _optimum(config, problem, [polished])
     return OptimaSearch(

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import mpmath
 
-from symescape.errors import ConfigurationError
+from symescape.errors import ConfigurationError, NotReachedError, NumericalError
 from symescape.precision.gauss import gauss_hermite_rule_mpmath, gaussian_trapezoid_rule_mpmath
 from symescape.precision.ode import integrate
 from symescape.symbolic.normal_form import (
@@ -127,7 +127,7 @@ def precise_field(
     by 3/2 per level.
 
     Raises:
-        ArithmeticError: no convergence within ``max_level`` refinements of either kind.
+        NumericalError: no convergence within ``max_level`` refinements of either kind.
         (validation errors as ``escape``)
     """
     act = precise_activation(spec, depth, amplitude)
@@ -157,13 +157,13 @@ def precise_field(
                 break
             field, value = wider, wider_value
         else:
-            raise ArithmeticError(f"the {rule} rule's reach did not converge to {digits} digits")
+            raise NumericalError(f"the {rule} rule's reach did not converge to {digits} digits")
         for level in range(1, max_level + 1):
             finer, finer_value = build(level, reach)
             if converged(finer_value, value):
                 return field
             field, value = finer, finer_value
-    raise ArithmeticError(f"the {rule} rule's step did not converge to {digits} digits")
+    raise NumericalError(f"the {rule} rule's step did not converge to {digits} digits")
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ def _flow(field: PreciseField) -> callable:
         relative = [a / b for a, b in zip(F, X, strict=True)]
         R = mpmath.fsum(relative) / L
         if R <= 0:
-            raise ArithmeticError("the product stopped growing (dτ/dt ≤ 0) before ρ*")
+            raise NumericalError("the product stopped growing (dτ/dt ≤ 0) before ρ*")
         return [r / R for r in relative] + [1 / R]
 
     return rhs
@@ -481,7 +481,7 @@ def expansion_constant(
                     model, start, EscapeCriterion("product", expansion.rho_star), rtol=1e-12
                 )
                 if not run.escaped:
-                    raise ArithmeticError(f"the slow-manifold run did not escape: {run.message}")
+                    raise NotReachedError(f"the slow-manifold run did not escape: {run.message}")
                 values.append(
                     run.time
                     + slow_manifold_correction(expansion, r0)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import mpmath
 
+from symescape.errors import ConfigurationError, NotReachedError, NumericalError
+
 Rhs = Callable[[mpmath.mpf, list], list]
 
 
@@ -84,7 +86,8 @@ def integrate(
     tolerance and ``atol`` the absolute one per component (default ``rtol``).
 
     Raises:
-        ArithmeticError: more than ``max_steps`` steps, or the step size underflows.
+        NotReachedError: more than ``max_steps`` steps.
+        NumericalError: the step size underflows.
 
     >>> with mpmath.workdps(30):
     ...     sol = integrate(lambda t, y: [y[0]], mpmath.mpf(0), [mpmath.mpf(1)], mpmath.mpf(1),
@@ -93,7 +96,7 @@ def integrate(
     True
     """
     if columns < 2:
-        raise ValueError(f"at least two extrapolation columns are needed, got {columns}")
+        raise ConfigurationError(f"at least two extrapolation columns are needed, got {columns}")
     tau, y = mpmath.mpf(tau0), [mpmath.mpf(v) for v in y0]
     tau1 = mpmath.mpf(tau1)
     scale_abs = [mpmath.mpf(a) for a in atol] if atol is not None else [rtol] * len(y)
@@ -108,10 +111,10 @@ def integrate(
 
     while tau < tau1:
         if len(taus) > max_steps:
-            raise ArithmeticError(f"more than {max_steps} extrapolation steps")
+            raise NotReachedError(f"more than {max_steps} extrapolation steps")
         H = min(H, tau1 - tau)
         if H <= (abs(tau) + 1) * mpmath.eps * 16:
-            raise ArithmeticError("the extrapolation step size underflowed")
+            raise NumericalError("the extrapolation step size underflowed")
         f0 = counted(tau, y)
         high, low = _extrapolated_step(counted, tau, y, f0, H, columns)
         error = max(

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from symescape.errors import UnknownNameError
+
 
 @dataclass(frozen=True)
 class BenchResult:
@@ -388,7 +390,7 @@ def run_benchmarks(names: list[str] | None = None, quick: bool = False) -> list[
     selected = names or list(BENCHMARKS)
     unknown = [n for n in selected if n not in BENCHMARKS]
     if unknown:
-        raise ValueError(f"unknown benchmarks {unknown}; known: {', '.join(BENCHMARKS)}")
+        raise UnknownNameError(f"unknown benchmarks {unknown}; known: {', '.join(BENCHMARKS)}")
     results: list[BenchResult] = []
     for name in selected:
         results.extend(BENCHMARKS[name](quick))

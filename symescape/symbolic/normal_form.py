@@ -43,7 +43,12 @@ from math import comb, factorial
 import mpmath
 import sympy as sp
 
-from symescape.errors import ConfigurationError, NoEscapeError, TimeBudgetError
+from symescape.errors import (
+    ConfigurationError,
+    NoEscapeError,
+    NumericalError,
+    TimeBudgetError,
+)
 from symescape.symbolic.activations import Activation, Z
 from symescape.symbolic.budget import time_budget
 from symescape.symbolic.chain import chain_symbols
@@ -142,7 +147,7 @@ def _sinv(ring: Ring, x: Series, order: int) -> Series:
     head = x[0].get((0, 0), 0) - 1
     off = head if ring.exact else abs(head) > mpmath.mpf(10) ** (5 - mpmath.mp.dps)
     if len(x[0]) != 1 or off:
-        raise ArithmeticError("the normalised rate R̂ must start with 1")
+        raise NumericalError("the normalised rate R̂ must start with 1")
     inv: Series = [{(0, 0): ring.number(1)}] + [{} for _ in range(order)]
     for n in range(1, order + 1):
         total: SigmaPoly = {}
@@ -271,7 +276,7 @@ def field_expansion(
                 continue
             if d == 0:
                 if value != K_poly:
-                    raise ArithmeticError(f"F⁰ is not K∇P at {alpha}: {value}")
+                    raise NumericalError(f"F⁰ is not K∇P at {alpha}: {value}")
                 parts[0][l][alpha] = coef_ring(1)
             else:
                 parts[d][l][alpha] = value * iK
@@ -816,7 +821,7 @@ def first_integrals(
     to 0).
 
     Raises:
-        ArithmeticError: the homological equation has no polynomial solution.
+        NumericalError: the homological equation has no polynomial solution.
         (validation errors as :func:`escape_expansion`)
     """
     import itertools
@@ -850,7 +855,7 @@ def first_integrals(
         ]
         solution = sp.linsolve([e for e in equations if e != 0], unknowns)
         if not solution:
-            raise ArithmeticError(f"no polynomial first integral I_{j + 1} at first order")
+            raise NumericalError(f"no polynomial first integral I_{j + 1} at first order")
         (values_u,) = solution
         free = {u: 0 for u in unknowns}
         correction = {
