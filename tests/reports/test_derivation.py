@@ -26,7 +26,7 @@ from symescape.reports.derivation import (
 from symescape.reports.latex_text import latex_text
 from symescape.symbolic.chain import scalar_chain
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "derivations"
 
 

@@ -402,7 +402,7 @@ def test_cli_predict_json_keys_and_error_exit(tmp_path):
     assert bad.exit_code != 0 and "depth" in bad.output
 
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "predict_tanh.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "predict_tanh.toml"
 
 
 def test_worked_example_predicts_inside_the_theory():

@@ -118,7 +118,7 @@ def test_notebooks_run_in_quick_mode(name, tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
-    path = Path(__file__).parent.parent / "notebooks" / f"{name}.ipynb"
+    path = Path(__file__).resolve().parents[2] / "notebooks" / f"{name}.ipynb"
     notebook = nbformat.read(path, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
     os.environ["SYMESCAPE_QUICK"] = "1"
