@@ -575,16 +575,30 @@ def _warn_outside_hypothesis(activation_spec: str) -> None:
 @main.command()
 @click.argument("ids", nargs=-1)
 @click.option("--quick", is_flag=True, help="Smaller grids: under a minute on two cores.")
+@click.option(
+    "--thorough",
+    is_flag=True,
+    help="Also run the claims that take CPU-hours (thm16-thirty-digits: 30-digit sweeps).",
+)
 @click.option("--json", "as_json", is_flag=True, help='Print {"claims": [...]}.')
 @click.option("--latex", "as_latex", is_flag=True, help="Print the table as LaTeX.")
-def verify(ids: tuple[str, ...], quick: bool, as_json: bool, as_latex: bool) -> None:
-    """Check every claim of the paper (or the named ones) and print a verdict table."""
+def verify(
+    ids: tuple[str, ...], quick: bool, thorough: bool, as_json: bool, as_latex: bool
+) -> None:
+    """Check every claim of the paper (or the named ones) and print a verdict table.
+
+    Claims that take CPU-hours run only when named or with --thorough."""
     from symescape.experiments.verification import Verdict
     from symescape.experiments.verification import verify as run_claims
     from symescape.reports.tables import claims_latex, claims_table
 
     try:
-        claims = run_claims(quick=quick, ids=list(ids) or None, progress=not (as_json or as_latex))
+        claims = run_claims(
+            quick=quick,
+            ids=list(ids) or None,
+            progress=not (as_json or as_latex),
+            thorough=thorough,
+        )
     except ValueError as exc:
         raise _DomainError(str(exc)) from None
     if as_json:

@@ -44,11 +44,15 @@ class Claim:
 
 CheckFunction = Callable[[bool], Claim]
 CLAIMS: dict[str, CheckFunction] = {}
+THOROUGH_ONLY: set[str] = set()
+"""Claims too costly for the default run (CPU-hours); they run when named or with ``thorough``."""
 
 
-def claim(identifier: str) -> Callable[[CheckFunction], CheckFunction]:
+def claim(identifier: str, thorough_only: bool = False) -> Callable[[CheckFunction], CheckFunction]:
     def register(function: CheckFunction) -> CheckFunction:
         CLAIMS[identifier] = function
+        if thorough_only:
+            THOROUGH_ONLY.add(identifier)
         return function
 
     return register

@@ -67,3 +67,30 @@ def test_prop24_at_the_stage_saddle():
     (result,) = verify(quick=False, ids=["prop24-schur-perron"])
     assert result.verdict is Verdict.DISCREPANCY, result.measured
     assert "rates A = D = 0" in result.measured
+
+
+def test_thorough_only_claims_run_when_named_or_thorough(monkeypatch):
+    """The CPU-hours claim (30-digit Theorem 16 sweeps) is outside the default run, inside
+    --thorough, and runs when named; stubs record which checks were called."""
+    from symescape.experiments import verification
+    from symescape.experiments.claim_registry import Claim as ClaimRecord
+
+    assert "thm16-thirty-digits" in verification.THOROUGH_ONLY
+    called: list[str] = []
+
+    def stub(identifier):
+        def check(quick):
+            called.append(identifier)
+            return ClaimRecord(identifier, "", "", "", "", Verdict.PASS)
+
+        return check
+
+    monkeypatch.setattr(verification, "CLAIMS", {i: stub(i) for i in CLAIMS})
+    verification.verify(quick=True)
+    assert "thm16-thirty-digits" not in called and "thm16-normal-form" in called
+    called.clear()
+    verification.verify(quick=True, thorough=True)
+    assert called == list(CLAIMS)
+    called.clear()
+    verification.verify(quick=True, ids=["thm16-thirty-digits"])
+    assert called == ["thm16-thirty-digits"]
