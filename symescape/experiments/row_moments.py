@@ -102,7 +102,9 @@ class Hierarchy:
 
         def excess(t: float) -> float:
             state = (vectors @ (np.exp(values * t) * coefficients)).real
-            return float(np.log(np.linalg.norm(state) / threshold))
+            norm = float(np.linalg.norm(state))
+            # A state that underflowed to 0 is far below the threshold, not an error.
+            return float(np.log(norm / threshold)) if norm > 0 else -np.inf
 
         hi = 1.0
         while excess(hi) < 0:
