@@ -638,6 +638,18 @@ def rank_one_constant(result: EscapeDirection) -> float:
     return result.value * result.config.depth ** (result.config.depth / 2)
 
 
+def depth_sweep_settings(quick: bool, teacher: str = "relu2:m=6", outputs: int = 3) -> dict:
+    """The solver settings of :func:`depth_sweep` (recorded with the figure's data)."""
+    return {
+        "samples": 400 if quick else 600,
+        "restarts": 2,
+        "width": 6,
+        "input_dim": 6,
+        "teacher": teacher,
+        "outputs": outputs,
+    }
+
+
 def depth_sweep(
     depths: tuple[int, ...],
     quick: bool,
@@ -648,14 +660,7 @@ def depth_sweep(
     """Every distinct local optimum at each depth (the :meth:`OptimaSearch.record`s) for one
     teacher, stored per depth when ``store`` is a :class:`symescape.sweeps.SweepStore`
     (atomic, reused on rerun)."""
-    settings = {
-        "samples": 400 if quick else 600,
-        "restarts": 2,
-        "width": 6,
-        "input_dim": 6,
-        "teacher": teacher,
-        "outputs": outputs,
-    }
+    settings = depth_sweep_settings(quick, teacher, outputs)
 
     def compute(depth: int) -> dict:
         return search_optima(EscapeDirectionConfig(depth=depth, **settings)).record()

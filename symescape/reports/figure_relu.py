@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from symescape.experiments.escape_directions import depth_sweep
+from symescape.experiments.escape_directions import depth_sweep, depth_sweep_settings
 from symescape.experiments.saddle_to_saddle import SaddleConfig, saddle_to_saddle
 from symescape.experiments.sweeps import SweepStore
 from symescape.reports.plotting import pyplot, save_figure
@@ -96,6 +96,15 @@ def figure_relu(out: str, quick: bool = False) -> dict:
             f"{run['bottleneck_ranks']}"
         )
     data = {
+        "settings": {
+            "directions": depth_sweep_settings(quick, TEACHER, OUTPUTS),
+            "depths": list(depths),
+            "saddle_teachers": list(SADDLE_TEACHERS),
+            "saddle_samples": samples,
+            "saddle_depth": 3,
+            "saddle_outputs": 2,
+            "quick": quick,
+        },
         "depths": list(depths),
         "rows": rows,
         "saddle": {t: {k: v for k, v in r.items() if k != "ranks"} for t, r in runs.items()},
