@@ -48,12 +48,12 @@ def numpy_kernel(
     Constant expressions are broadcast to the shape of the first argument by the caller
     (see :func:`broadcast_outputs`).
     """
-    return _lambdify(tuple(sp.sympify(e) for e in exprs), tuple(args), "numpy")
+    return _lambdify(tuple(sp.sympify(e, strict=True) for e in exprs), tuple(args), "numpy")
 
 
 def mpmath_kernel(exprs: Sequence[sp.Expr], args: Sequence[sp.Symbol]) -> Callable[..., list]:
     """Lambdify ``exprs`` of ``args`` into an mpmath function returning a list (cached)."""
-    return _lambdify(tuple(sp.sympify(e) for e in exprs), tuple(args), "mpmath")
+    return _lambdify(tuple(sp.sympify(e, strict=True) for e in exprs), tuple(args), "mpmath")
 
 
 def jax_kernel(
@@ -62,7 +62,7 @@ def jax_kernel(
     """Lambdify ``exprs`` of ``args`` into a JAX function (jax.numpy, jax.scipy.special.erf) that
     traces into jit-compiled code; every output is broadcast to the first argument's shape and
     dtype (constants included). Needs JAX installed (cached)."""
-    function = _lambdify(tuple(sp.sympify(e) for e in exprs), tuple(args), "jax")
+    function = _lambdify(tuple(sp.sympify(e, strict=True) for e in exprs), tuple(args), "jax")
 
     def broadcast(*values: Any) -> list[Any]:
         import jax.numpy as jnp

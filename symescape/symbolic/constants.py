@@ -23,6 +23,7 @@ from symescape.options import validate_depth
 from symescape.symbolic.activations import Activation
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.moments import Constant, gaussian_moment, product, quotient
+from symescape.symbolic.parsing import as_expression
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def escape_constants(
     cls = spec if isinstance(spec, Classification) else classify(spec)
     depth = validate_depth(depth)
     try:  # strict: a string is refused, never parsed (it would be evaluated)
-        a = sp.nsimplify(sp.sympify(amplitude, strict=True))
+        a = sp.nsimplify(as_expression(amplitude, "amplitude"))
     except sp.SympifyError:
         raise ConfigurationError(
             f"the teacher amplitude must be a real number, got {amplitude!r} "

@@ -46,6 +46,7 @@ from symescape.precision.gauss import (
 )
 from symescape.symbolic.budget import time_budget
 from symescape.symbolic.canonical import canonical_constant
+from symescape.symbolic.parsing import as_expression
 
 
 class ExpectationMethod(Enum):
@@ -447,7 +448,7 @@ def closed_form_expectation(
     >>> closed_form_expectation(sp.sin(s) * sp.exp(s) * s, s).value
     cos(1) + sin(1)
     """
-    expr = sp.sympify(expr, strict=True)
+    expr = as_expression(expr, "the integrand")
     if not expr.has(s):
         return ExactAttempt(expr)
     step = f"exact E_s[{sp.sstr(expr)[:60]}]"
@@ -469,7 +470,7 @@ def expectation_exact(expr: sp.Expr, s: sp.Symbol) -> sp.Expr | None:
 
     E_s[g(s)] = ∫ g(s) e^{−s²/2} ds/√(2π), closed form  (MATH.md §0).
     """
-    return closed_form_expectation(sp.sympify(expr, strict=True), s).value
+    return closed_form_expectation(as_expression(expr, "the integrand"), s).value
 
 
 def gaussian_expectation(
@@ -492,7 +493,7 @@ def gaussian_expectation(
     from symescape.codegen import broadcast_outputs, mpmath_kernel, numpy_kernel
 
     method = ExpectationMethod(method)
-    check_gaussian_domain(sp.sympify(expr, strict=True), s)
+    check_gaussian_domain(as_expression(expr, "the integrand"), s)
     if method is ExpectationMethod.EXACT:
         return expectation_exact(expr, s)
     if method is ExpectationMethod.MPMATH:

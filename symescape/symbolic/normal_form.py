@@ -55,6 +55,7 @@ from symescape.symbolic.chain import chain_symbols
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import EscapeConstants, escape_constants
 from symescape.symbolic.moments import gaussian_moment
+from symescape.symbolic.parsing import as_expression
 from symescape.symbolic.taylor import taylor_coefficients
 
 MAX_ORDER = 16
@@ -343,7 +344,7 @@ def exact_value(field: FieldExpansion, poly: object, rho_star: object) -> sp.Exp
     for gen in field.coefficients.symbols:
         name = str(gen)
         if name == "lnrho":
-            subs[gen] = sp.log(sp.nsimplify(sp.sympify(rho_star, strict=True)))
+            subs[gen] = sp.log(sp.nsimplify(as_expression(rho_star, "rho_star")))
         elif name in field.exact:
             subs[gen] = field.exact[name]
         elif name == "iK":
@@ -596,7 +597,8 @@ def escape_expansion(
             f"order {order} needs the inner expansion to ε^{inner_order}, beyond the engine's "
             f"ε^{MAX_ORDER}; the largest feasible order here is {feasible}"
         )
-    field = field_expansion(cls, L, sp.nsimplify(sp.sympify(amplitude, strict=True)), inner_order)
+    amp = sp.nsimplify(as_expression(amplitude, "amplitude"))
+    field = field_expansion(cls, L, amp, inner_order)
     with mpmath.workdps(dps + 10):
         ring = Ring(False)
         inner = inner_expansion(_numeric_parts(field, dps), L, inner_order, ring)
@@ -828,7 +830,7 @@ def first_integrals(
 
     cls = classify(spec)
     gap = correction_gap(cls)
-    exact_amplitude = sp.nsimplify(sp.sympify(amplitude, strict=True))  # a string: refused
+    exact_amplitude = sp.nsimplify(as_expression(amplitude, "amplitude"))  # a string: refused
     field = field_expansion(cls, depth, exact_amplitude, gap + extra)
     X = chain_symbols(depth)
     parts = tuple(
@@ -859,7 +861,7 @@ def first_integrals(
         (values_u,) = solution
         free = {u: 0 for u in unknowns}
         correction = {
-            m: sp.expand(sp.sympify(v, strict=True).xreplace(free))
+            m: sp.expand(as_expression(v).xreplace(free))
             for m, v in zip(monomials, values_u, strict=True)
         }
         poly = {**base, **{m: c for m, c in correction.items() if c != 0}}

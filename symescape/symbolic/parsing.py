@@ -26,7 +26,7 @@ from types import MappingProxyType
 
 import sympy as sp
 
-from symescape.errors import ActivationError, RefusedExpressionError
+from symescape.errors import ActivationError, ConfigurationError, RefusedExpressionError
 
 MAX_LENGTH = 2000
 """Longest accepted expression, in characters."""
@@ -400,3 +400,24 @@ def check_expression_limits(expr: sp.Basic, name: str) -> None:
             raise _refuse(
                 name, f"the exponent {_short(str(exponent))} exceeds the limit |n| ≤ {MAX_EXPONENT}"
             )
+
+
+def as_expression(value: object, what: str = "expression") -> sp.Expr:
+    """``value`` as a SymPy object without ever parsing text: SymPy expressions and numbers pass;
+    a string is refused (text goes through :func:`parse_expression`, e.g. via
+    ``symescape.activation``), as is anything SymPy has no explicit conversion for.
+
+    Raises:
+        ConfigurationError: ``value`` is a string or not convertible.
+    """
+    if isinstance(value, str):
+        raise ConfigurationError(
+            f"{what} must be a SymPy expression or a number, not the text {value[:60]!r}; "
+            "parse text with symescape.activation(...) (the safe parser)"
+        )
+    try:
+        return sp.sympify(value, strict=True)
+    except sp.SympifyError:
+        raise ConfigurationError(
+            f"{what} must be a SymPy expression or a number, got {type(value).__name__}"
+        ) from None

@@ -8,6 +8,7 @@ import sympy.parsing.sympy_parser
 from hypothesis import given
 from hypothesis import strategies as st
 
+import symescape
 from symescape import ActivationError, Z, activation
 from symescape.symbolic.parsing import FUNCTIONS, NAMED_FUNCTIONS, parse_expression
 
@@ -176,3 +177,20 @@ def test_named_functions_are_the_registry_helpers():
     x = sp.Symbol("x", real=True)
     for name, helper in NAMED_FUNCTIONS.items():
         assert parse_expression(f"{name}(x)") == helper(x)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: symescape.expectation_exact("x**2", symescape.Z),
+        lambda: symescape.escape_constants("tanh", 4, amplitude="2"),
+        lambda: symescape.escape_expansion("tanh", 4, amplitude="__import__('os')"),
+    ],
+)
+def test_api_refuses_text_where_an_expression_is_expected(call):
+    """Python API values are never parsed as text: a string is a ConfigurationError naming the
+    safe parser, not a SympifyError (and never evaluated)."""
+    from symescape.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="safe parser"):
+        call()
