@@ -305,10 +305,7 @@ def bench(names: tuple[str, ...], quick: bool, as_json: bool) -> None:
     """Time fast paths against baselines measured in the same run; print the ratios."""
     from symescape.reports.bench import format_results, results_record, run_benchmarks
 
-    try:
-        results = run_benchmarks(list(names) or None, quick=quick)
-    except ValueError as exc:
-        raise _DomainError(str(exc)) from None
+    results = run_benchmarks(list(names) or None, quick=quick)
     if as_json:
         _emit_json({"benchmarks": results_record(results)})
     else:
@@ -592,15 +589,12 @@ def verify(
     from symescape.experiments.verification import verify as run_claims
     from symescape.reports.tables import claims_latex, claims_table
 
-    try:
-        claims = run_claims(
-            quick=quick,
-            ids=list(ids) or None,
-            progress=not (as_json or as_latex),
-            thorough=thorough,
-        )
-    except ValueError as exc:
-        raise _DomainError(str(exc)) from None
+    claims = run_claims(
+        quick=quick,
+        ids=list(ids) or None,
+        progress=not (as_json or as_latex),
+        thorough=thorough,
+    )
     if as_json:
         _emit_json({"claims": [c.record() for c in claims]})
     elif as_latex:
@@ -629,8 +623,6 @@ def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool) -> 
 
     try:
         results = run_figures(list(names), out, quick=quick)
-    except ValueError as exc:
-        raise _DomainError(str(exc)) from None
     except OSError as exc:
         raise _DomainError(f"cannot write to {out!r}: {exc}") from None
     if as_latex:
@@ -692,21 +684,18 @@ def escape_directions(
     starts = restarts + 2 * (restarts if search_starts is None else search_starts)
     per_start = samples * width * (depth + 1) * 6 + depth * width * max(width, input_dim) * 8
     check_memory(8 * (2 * starts * per_start + samples * input_dim), "escape-directions")
-    try:
-        config = EscapeDirectionConfig(
-            activation=activation_spec,
-            depth=depth,
-            width=width,
-            input_dim=input_dim,
-            outputs=outputs,
-            teacher=teacher_spec,
-            restarts=restarts,
-            samples=samples,
-            seed=seed,
-        )
-        search = search_optima(config, search_starts, search_starts)
-    except (SymescapeError, ArithmeticError) as exc:
-        raise _DomainError(str(exc)) from None
+    config = EscapeDirectionConfig(
+        activation=activation_spec,
+        depth=depth,
+        width=width,
+        input_dim=input_dim,
+        outputs=outputs,
+        teacher=teacher_spec,
+        restarts=restarts,
+        samples=samples,
+        seed=seed,
+    )
+    search = search_optima(config, search_starts, search_starts)
     if as_json:
         _emit_json(search.record())
         return
@@ -771,21 +760,18 @@ def saddle_to_saddle_command(
     effective rank of every layer and the bottleneck rank."""
     from symescape.experiments.saddle_to_saddle import SaddleConfig, saddle_to_saddle
 
-    try:
-        config = SaddleConfig(
-            depth=depth,
-            width=width,
-            input_dim=input_dim,
-            outputs=outputs,
-            teacher=teacher_spec,
-            samples=samples,
-            init_scale=init_scale,
-            time=flow_time,
-            seed=seed,
-        )
-        run = saddle_to_saddle(config)
-    except SymescapeError as exc:
-        raise _DomainError(str(exc)) from None
+    config = SaddleConfig(
+        depth=depth,
+        width=width,
+        input_dim=input_dim,
+        outputs=outputs,
+        teacher=teacher_spec,
+        samples=samples,
+        init_scale=init_scale,
+        time=flow_time,
+        seed=seed,
+    )
+    run = saddle_to_saddle(config)
     if as_json:
         _emit_json(run.record())
         return
@@ -872,20 +858,17 @@ def predict(
     init = {k: v for k, v in (("kind", init_kind), ("eps", eps)) if v is not None}
     if init:
         overrides["init"] = init
-    try:
-        if config_path is None:
-            config = api.config_from_mapping(overrides)
-        else:
-            config = api.load_config(config_path, overrides)
-        if calibrate:
-            config = replace(config, calibration=api.calibrate(config))
-        if run_check:
-            checked = api.check(config)
-            record = checked.record()
-        else:
-            record = api.predict(config).record()
-    except SymescapeError as exc:
-        raise _DomainError(str(exc)) from None
+    if config_path is None:
+        config = api.config_from_mapping(overrides)
+    else:
+        config = api.load_config(config_path, overrides)
+    if calibrate:
+        config = replace(config, calibration=api.calibrate(config))
+    if run_check:
+        checked = api.check(config)
+        record = checked.record()
+    else:
+        record = api.predict(config).record()
     if as_json:
         _emit_json(record)
         return
