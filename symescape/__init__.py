@@ -18,7 +18,15 @@ from symescape.errors import (
     UnknownActivationError,
     ZeroFirstHermiteError,
 )
+from symescape.experiments.escape_directions import (
+    EscapeDirection,
+    EscapeDirectionConfig,
+    OptimaSearch,
+    escape_direction,
+    search_optima,
+)
 from symescape.experiments.predict import PredictConfig, Prediction, load_config, predict
+from symescape.experiments.saddle_to_saddle import SaddleConfig, SaddleRun, saddle_to_saddle
 from symescape.experiments.sweeps import SweepStore, grid, run_sweep
 from symescape.experiments.verification import Claim, Verdict, verify
 from symescape.numeric.escape import (
@@ -193,4 +201,12 @@ __all__ = [
     "figure5",
     "figure_relu",
     "figure_normal_form",
+    "EscapeDirection",
+    "EscapeDirectionConfig",
+    "OptimaSearch",
+    "escape_direction",
+    "search_optima",
+    "SaddleConfig",
+    "SaddleRun",
+    "saddle_to_saddle",
 ]
