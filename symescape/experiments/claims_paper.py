@@ -334,6 +334,10 @@ def check_schur_perron(quick: bool) -> Claim:
     )
 
 
+INTEGRAL_TOLERANCE = 1e-4
+"""T(1) − T(0) against ∫ dT/dν by 4-point Gauss–Legendre: measured gap 1.3e-5 (smooth T(ν))."""
+
+
 @claim("prop23-homotopy")
 def check_homotopy(quick: bool) -> Claim:
     from symescape.numeric.homotopy import homotopy_derivative
@@ -358,15 +362,29 @@ def check_homotopy(quick: bool) -> Claim:
         worst = max(worst, abs(result.derivative / central - 1))
         rows.append(f"ν={nu}: {result.derivative:.8f} vs {central:.8f}")
     if not quick:
-        from symescape.experiments.multimode import CascadeConfig, multimode_homotopy_check
+        from symescape.experiments.multimode import (
+            CascadeConfig,
+            homotopy_integral_check,
+            multimode_homotopy_check,
+        )
 
-        result, central = multimode_homotopy_check(CascadeConfig(eps=0.05, nodes=10))
+        config = CascadeConfig(eps=0.05, nodes=10)
+        result, central = multimode_homotopy_check(config)
         worst = max(worst, abs(result.derivative / central - 1))
         rows.append(
             f"multi-mode decoupled→block-mean (ν=0.5, stage 1): {result.derivative:.6f} "
             f"vs {central:.6f}; channels (layer-1 rotations, internal off-block …) "
             + ", ".join(f"{c:.3f}" for c in result.channels)
         )
+        integral = homotopy_integral_check(config)
+        integral_ok = integral["relative_gap"] <= INTEGRAL_TOLERANCE
+        rows.append(
+            f"∫_0^1 dT/dν dν (Gauss–Legendre, 4 nodes) = {integral['integral']:.6f} vs "
+            f"T(1) − T(0) = {integral['difference']:.6f} (gap {integral['relative_gap']:.1e}, "
+            f"tolerance {INTEGRAL_TOLERANCE:.0e})"
+        )
+    else:
+        integral_ok = True
     return Claim(
         "prop23-homotopy",
         "dT/dν = −∫_0^T p(t)ᵀ ∂_ν f_ν(x(t)) dt with the adjoint "
@@ -374,18 +392,27 @@ def check_homotopy(quick: bool) -> Claim:
         "adjoint = central differences (toy dx/dt = x² + ν with known T(ν); full run also the "
         "decoupled → block-mean multi-mode family)",
         "; ".join(rows) + f"; worst relative gap {worst:.1e}",
-        "≤ 1e-6",
-        verdict_for(worst <= 1e-6),
+        "≤ 1e-6 (derivatives); the integral to the quadrature's error",
+        verdict_for(worst <= 1e-6 and integral_ok),
     )
 
 
 @claim("fig5-cascade")
 def check_cascade(quick: bool) -> Claim:
-    from symescape.experiments.multimode import CascadeConfig, cascade, count_plateaus
+    """Figure 5's cascade: the decoupled model must reproduce the single-mode stage times (else
+    FAIL); the verdict follows finite networks (block widths 8 and 32, SGD, a perturbed modewise
+    start): PASS when they show three plateaus in the ranking order, DISCREPANCY otherwise."""
+    from symescape.experiments.multimode import (
+        CascadeConfig,
+        cascade,
+        count_plateaus,
+        real_cascades,
+    )
 
     config = CascadeConfig(eps=0.05, nodes=10 if quick else 16, time=500.0)
     coupled = cascade(config)
     decoupled = cascade(config, decoupled=True)
+    real = real_cascades(config, quick)
     plateaus = {
         "block-mean": count_plateaus(coupled["times"], coupled["loss"]),
         "decoupled": count_plateaus(decoupled["times"], decoupled["loss"]),
@@ -395,7 +422,18 @@ def check_cascade(quick: bool) -> Claim:
         and decoupled["order_measured"] == decoupled["order_ranking_rule"]
         and max(abs(r - 1) for r in decoupled["ratio"]) <= 0.02
     )
+    real_three = all(
+        p == 3 and order == run["order_ranking_rule"]
+        for run in real.values()
+        for p, order in zip(run["plateaus"], run["order_measured"], strict=True)
+    )
+    real_text = "; ".join(
+        f"n_b = {nb}: plateaus {run['plateaus']}, stages at "
+        f"{[[round(t, 1) for t in st] for st in run['stage_times']]}"
+        for nb, run in real.items()
+    )
     measured = (
+        f"finite networks (SGD, D = 16, perturbed modewise start): {real_text}; "
         f"block-mean flow (the exact reduced flow from modewise blocks): "
         f"{plateaus['block-mean']} plateau(s), stages at "
         f"{[round(t, 1) for t in coupled['stage_times']]}, largest off-block entry "
@@ -405,7 +443,7 @@ def check_cascade(quick: bool) -> Claim:
     )
     if not decoupled_ok:
         verdict = Verdict.FAIL
-    elif plateaus["block-mean"] == 3 and coupled["order_measured"] == coupled["order_ranking_rule"]:
+    elif real_three:
         verdict = Verdict.PASS
     else:
         verdict = Verdict.DISCREPANCY
@@ -415,7 +453,17 @@ def check_cascade(quick: bool) -> Claim:
         "plateaus, stages in the order of the ranking rule at the single-mode times",
         "3 plateaus; order by decreasing a_k; T_k from the single-mode law",
         measured,
-        "decoupled stage times within 2%",
+        "decoupled stage times within 2%; the verdict follows the finite networks",
         verdict,
-        {"plateaus": plateaus},
+        {
+            "plateaus": plateaus,
+            "real_networks": {
+                str(nb): {
+                    "plateaus": run["plateaus"],
+                    "stage_times": run["stage_times"],
+                    "order": run["order_measured"],
+                }
+                for nb, run in real.items()
+            },
+        },
     )
