@@ -1,4 +1,5 @@
-"""Figure 5 (MATH.md §9): the multi-mode cascade of the block-mean flow and the decoupled model."""
+"""Figure 5 (MATH.md §9): the multi-mode cascade of finite networks, the block-mean flow and the
+decoupled model."""
 
 from __future__ import annotations
 
@@ -7,15 +8,23 @@ from pathlib import Path
 
 import numpy as np
 
-from symescape.experiments.multimode import CascadeConfig, cascade, count_plateaus
+from symescape.experiments.multimode import (
+    CascadeConfig,
+    cascade,
+    count_plateaus,
+    real_cascades,
+)
 from symescape.experiments.sweeps import SweepStore
 from symescape.options import RHO_STAR
 from symescape.reports.plotting import pyplot, save_figure
 
 
 def figure5(out: str, quick: bool = False) -> dict:
-    """Figure 5: L = 4 tanh, three modes, modewise start: the loss of the block-mean flow (exact
-    for any block width) and of the decoupled model, with the decoupled stage predictions."""
+    """Figure 5: L = 4 tanh, three modes, modewise start: (a) the loss of finite networks (block
+    widths 8 and 32, SGD, perturbed start), of the block-mean flow (exact for any block width on
+    the block-mean manifold) and of the decoupled model, with the decoupled stage predictions;
+    (b) the stage scalars of the two flows; (c) those of the finite networks; (d) the finite
+    networks' alignment with each mode and their distance from the block-mean manifold."""
 
     out = Path(out)
     config = CascadeConfig(eps=0.05, nodes=10 if quick else 16, time=500.0)
@@ -28,8 +37,19 @@ def figure5(out: str, quick: bool = False) -> dict:
         for name, dec in (("block-mean", False), ("decoupled", True))
     }
     plateaus = {name: count_plateaus(run["times"], run["loss"]) for name, run in runs.items()}
+    real = real_cascades(config, quick, store)
     plt = pyplot()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    fig, ((a, b), (c, d)) = plt.subplots(2, 2, figsize=(12, 8.4), layout="constrained")
+    for i, (nb, run) in enumerate(real.items()):
+        loss = np.array(run["loss"])
+        a.semilogy(
+            run["times"],
+            loss[:, 0],
+            "-",
+            color=f"C{5 + i}",
+            lw=1.0,
+            label=f"finite network, n_b = {nb} ({run['plateaus'][0]} plateau(s), held-out)",
+        )
     for name, run in runs.items():
         a.semilogy(
             run["times"],
@@ -70,8 +90,52 @@ def figure5(out: str, quick: bool = False) -> dict:
     b.axhline(RHO_STAR, color="grey", lw=0.5)
     b.set_xlabel("time t (units of 1/η)")
     b.set_ylabel("geometric mean of block k's diagonal scalars")
-    b.set_title("(b) stages")
+    b.set_title("(b) stages of the two flows")
     b.legend(fontsize=7, ncol=2)
+    styles = ("-", "-.")
+    for i, (nb, run) in enumerate(real.items()):
+        rho = np.array(run["rho"])[:, 0]  # seed 0: (T, M)
+        for k in range(rho.shape[1]):
+            c.plot(
+                run["times"],
+                rho[:, k],
+                styles[i % 2],
+                color=f"C{k + 2}",
+                label=f"mode {k + 1}, n_b = {nb}",
+            )
+    bm = np.array(runs["block-mean"]["rho"])
+    t_bm = np.array(runs["block-mean"]["times"])
+    keep = t_bm <= max(real[next(iter(real))]["times"])
+    for k in range(bm.shape[1]):
+        c.plot(t_bm[keep], bm[keep, k], ":", color=f"C{k + 2}", lw=1.0)
+    c.axhline(RHO_STAR, color="grey", lw=0.5)
+    c.set_xlabel("time t (units of 1/η)")
+    c.set_ylabel("geometric mean of block k's diagonal scalars")
+    c.set_title("(c) finite networks' stages (dotted: block-mean flow)")
+    c.legend(fontsize=7, ncol=2)
+    for i, (nb, run) in enumerate(real.items()):
+        align = np.array(run["alignment"])[:, 0]  # (T, M)
+        for k in range(align.shape[1]):
+            d.plot(
+                run["times"],
+                align[:, k],
+                styles[i % 2],
+                color=f"C{k + 2}",
+                label=f"|w_eff·v_{k + 1}|/|w_eff|, n_b = {nb}",
+            )
+        d.plot(
+            run["times"],
+            np.array(run["manifold_distance"])[:, 0],
+            styles[i % 2],
+            color="k",
+            lw=0.8,
+            label=f"distance from the block-mean manifold, n_b = {nb}",
+        )
+    d.set_xlabel("time t (units of 1/η)")
+    d.set_ylabel("alignment / relative distance")
+    d.set_ylim(0, 1.4)  # headroom for the legend
+    d.set_title("(d) alignment of W_L⋯W_1 with v_k; distance from block means")
+    d.legend(fontsize=6.5, ncol=2, loc="upper center")
     fig.suptitle(
         f"Figure 5: tanh, L = {config.depth}, amplitudes {config.amplitudes}, modewise "
         f"start at ε = {config.eps}",
@@ -88,5 +152,17 @@ def figure5(out: str, quick: bool = False) -> dict:
         f"{np.round(runs['decoupled']['predicted_decoupled'], 1).tolist()}; largest "
         f"off-block entry in the block-mean flow {max(runs['block-mean']['off_diagonal']):.3f}"
     )
-    data = {"settings": asdict(config), "runs": runs, "plateaus": plateaus}
+    for nb, run in real.items():
+        summary.append(
+            f"fig5 finite network n_b = {nb}: stage times per seed "
+            f"{[[round(t, 1) for t in st] for st in run['stage_times']]}, plateaus "
+            f"{run['plateaus']}, final mode alignment "
+            f"{np.round(np.array(run['alignment'])[-1, 0], 3).tolist()}"
+        )
+    data = {
+        "settings": asdict(config),
+        "runs": runs,
+        "plateaus": plateaus,
+        "real_networks": {str(nb): run for nb, run in real.items()},
+    }
     return save_figure(fig, out, "fig5", data, summary)
