@@ -36,6 +36,9 @@ class _Deadline:
 
 _active: list[_Deadline] = []
 
+RETRY_SECONDS = 0.25
+"""After a budget runs out, the alarm repeats at this interval until its block is left."""
+
 
 def budgets_enforced() -> bool:
     """True where a budget can interrupt a step: the main thread of a POSIX process."""
@@ -57,6 +60,9 @@ def _on_alarm(signum: int, frame: object) -> None:  # noqa: ARG001 (signal handl
         _arm()
         return
     first = min(expired, key=lambda d: d.at)
+    # SymPy catches ValueError (which TimeBudgetError is) in places; fire again until the
+    # budgeted block is left, so a swallowed alarm cannot let the step run for ever.
+    signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
     raise TimeBudgetError(
         f"{first.step}: stopped after its time budget of {first.seconds:g} s; the input is too "
         "large or too hard for the exact route (simplify it, or raise the budget with "

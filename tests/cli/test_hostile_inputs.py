@@ -147,6 +147,22 @@ def test_time_budget_stops_a_step_with_a_message():
                 sp.expand((Z + 1) ** 40)
 
 
+def test_time_budget_survives_code_that_swallows_value_errors():
+    """SymPy catches ValueError (a TimeBudgetError is one) in places: the alarm fires again
+    until the budgeted block is left, so the step still stops."""
+    swallowed = 0
+    with pytest.raises(TimeBudgetError, match="a swallowing step"):
+        with time_budget("a swallowing step", 0.1):
+            while True:
+                try:
+                    sp.expand((Z + 1) ** 40)
+                except ValueError:
+                    swallowed += 1
+                    if swallowed == 3:
+                        raise
+    assert swallowed == 3
+
+
 def test_time_budget_reaches_classify():
     expr = sp.tanh(sp.exp(sp.sin(Z) + Z) - 1) * sp.atan(Z) ** 3 + Z  # a slow Taylor expansion
     classify.cache_clear()
