@@ -77,6 +77,30 @@ def off_diagonal_mass(weights: Weights, modes: int, block_width: int) -> float:
     return worst
 
 
+def modewise_start(config: CascadeConfig) -> Weights:
+    """The width-M network of the modewise start: every block at ε on its own mode (M×M
+    identities times ε, readout ε), ensemble axis of length 1."""
+    modes, depth = len(config.amplitudes), config.depth
+    eye = np.eye(modes)[None]
+    return (
+        (config.eps * eye,)
+        + tuple(config.eps * eye for _ in range(depth - 2))
+        + (np.full((1, 1, modes), config.eps),)
+    )
+
+
+def stage_scalars(small: Weights) -> np.ndarray:
+    """Per mode k the geometric mean over layers of |diagonal scalar| of a width-M network
+    (U_kk, Y_kk of each internal layer, Z_k): the stage-k escape coordinate, shape (..., M)."""
+    modes = small[0].shape[-1]
+    k = np.arange(modes)
+    diagonal = np.stack(
+        [small[0][..., k, k]] + [Y[..., k, k] for Y in small[1:-1]] + [small[-1][..., 0, k]],
+        axis=-1,
+    )  # (..., M, L)
+    return np.exp(np.mean(np.log(np.abs(diagonal) + 1e-300), axis=-1))
+
+
 def cascade(
     config: CascadeConfig,
     decoupled: bool = False,
@@ -91,12 +115,7 @@ def cascade(
     modes, depth = len(config.amplitudes), config.depth
     teacher = orthonormal_teacher(modes, list(config.amplitudes))
     kernels = activation_kernels(config.activation)
-    eye = np.eye(modes)[None]
-    weights = (
-        (config.eps * eye,)
-        + tuple(config.eps * eye for _ in range(depth - 2))
-        + (np.full((1, 1, modes), config.eps),)
-    )
+    weights = modewise_start(config)
     steps = int(round(config.time / config.learning_rate))
     training = TrainingConfig(
         steps=steps,
@@ -118,14 +137,9 @@ def cascade(
     history = [w[:, 0] for w in record.weight_history]  # each (T, n_l, n_{l-1})
     times = (record.steps * config.learning_rate).tolist()
     losses = record.loss[:, 0].tolist()
-    k = np.arange(modes)
-    diagonal = np.stack(
-        [history[0][:, k, k]] + [W[:, k, k] for W in history[1:-1]] + [history[-1][:, 0, k]],
-        axis=2,
-    )  # (T, M, L)
     off_block = 1 - np.eye(modes)
     off = np.max([np.abs(W * off_block).max(axis=(1, 2)) for W in history[:-1]], axis=0).tolist()
-    rho = np.exp(np.mean(np.log(np.abs(np.array(diagonal)) + 1e-300), axis=2))  # (T, M)
+    rho = stage_scalars(history)  # (T, M)
     stage_times = []
     for k in range(modes):
         crossed = np.flatnonzero(rho[:, k] >= RHO_STAR)
@@ -178,22 +192,16 @@ def real_network_cascade(
 
     if not (np.isfinite(perturbation) and perturbation >= 0) or seeds < 1 or held_out < 1:
         raise ConfigurationError("need perturbation ≥ 0, seeds ≥ 1 and held_out ≥ 1")
-    modes, depth, nb = len(config.amplitudes), config.depth, config.block_width
+    modes, nb = len(config.amplitudes), config.block_width
     teacher = orthonormal_teacher(input_dim, list(config.amplitudes))
     V = teacher.directions
     kernels = activation_kernels(config.activation)
-    eye = np.eye(modes)[None]
-    small = (
-        (config.eps * eye,)
-        + tuple(config.eps * eye for _ in range(depth - 2))
-        + (np.full((1, 1, modes), config.eps),)
-    )
     rng = np.random.default_rng(0)
     weights = tuple(
         np.repeat(w, seeds, axis=0)
         + perturbation * config.eps * rng.standard_normal((seeds, *w.shape[1:]))
         / np.sqrt(w.shape[2])
-        for w in block_mean_expand(small, V, nb)
+        for w in block_mean_expand(modewise_start(config), V, nb)
     )
     x_eval = rng.standard_normal((held_out, input_dim))
     steps = int(round(config.time / config.learning_rate))
@@ -218,20 +226,14 @@ def real_network_cascade(
         keep_weights=True,
     )
     history = record.weight_history  # each (T, E, n_l, n_{l-1})
-    records, k = len(record.steps), np.arange(modes)
+    records = len(record.steps)
     rho = np.empty((records, seeds, modes))
     manifold = np.empty((records, seeds))
     alignment = np.empty((records, seeds, modes))
     for t in range(records):
         w = tuple(layer[t] for layer in history)
         reduced = block_mean_reduce(w, V, nb)
-        diagonal = np.stack(
-            [reduced[0][:, k, k]]
-            + [Y[:, k, k] for Y in reduced[1:-1]]
-            + [reduced[-1][:, 0, k]],
-            axis=2,
-        )  # (E, M, L)
-        rho[t] = np.exp(np.mean(np.log(np.abs(diagonal) + 1e-300), axis=2))
+        rho[t] = stage_scalars(reduced)
         back = block_mean_expand(reduced, V, nb)
         num = sum(np.sum((a - b) ** 2, axis=(1, 2)) for a, b in zip(w, back, strict=True))
         den = sum(np.sum(a**2, axis=(1, 2)) for a in w)
@@ -461,10 +463,7 @@ class MultiModeFamily:
 
 def multimode_family(config: CascadeConfig, nu: float) -> MultiModeFamily:
     """The family at ``nu`` for a modewise start at ε (shared quadrature and teacher)."""
-    modes, depth = len(config.amplitudes), config.depth
-    x0 = np.concatenate(
-        [config.eps * np.eye(modes).ravel()] * (depth - 1) + [np.full(modes, config.eps)]
-    )
+    x0 = np.concatenate([w[0].ravel() for w in modewise_start(config)])
     return MultiModeFamily(float(nu), _problem(config), x0)
 
 
