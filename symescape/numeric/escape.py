@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
@@ -170,8 +170,40 @@ def escape_time_ode(
     except ValueError:
         raise ConfigurationError(f"method must be 'fast' or 'lsoda', got {method!r}") from None
     if method is EscapeMethod.FAST:
-        return _escape_fast(model, scales, criterion, rtol, max_time)
-    return _escape_lsoda(model, scales, criterion, rtol, max_time)
+        result = _escape_fast(model, scales, criterion, rtol, max_time)
+    else:
+        result = _escape_lsoda(model, scales, criterion, rtol, max_time)
+    return _checked_resolution(model, result)
+
+
+RESOLUTION_TOLERANCE = 1e-6
+"""Largest relative difference between the field on the model's rule and on 4× the nodes, at
+the escape point, for the escape to be reported (resolved fields agree to ~1e-11)."""
+
+
+def _checked_resolution(model: ReducedModel, result: EscapeResult) -> EscapeResult:
+    """An escape whose end point the quadrature does not resolve is FAILED, not a number: e.g.
+    σ = sin z + z³/6 at L = 6, where the 96-node field is positive at the end point and the
+    384-node field is −1e136 (its Gaussian tails explode; see docs/normal_form.md)."""
+    if not result.escaped:
+        return result
+    with np.errstate(all="ignore"):  # an unresolved field may overflow: that is the finding
+        coarse = model.field(result.final_state)
+        fine = model.refined.field(result.final_state)
+        scale = float(np.max(np.abs(fine)))
+        gap = float(np.max(np.abs(coarse - fine))) / scale if scale > 0 else 0.0
+    if not np.isfinite(gap) or gap > RESOLUTION_TOLERANCE:
+        return replace(
+            result,
+            status=EscapeStatus.FAILED,
+            time=None,
+            message=(
+                f"the {model.nodes}-node Gauss–Hermite field is not resolved at the escape point "
+                f"(relative gap {gap:.2g} to {4 * model.nodes} nodes): σ's Gaussian tails "
+                "dominate the chain there; lower ρ* or the depth"
+            ),
+        )
+    return result
 
 
 def _escape_fast(

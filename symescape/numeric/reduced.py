@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -68,10 +68,23 @@ class ReducedModel:
     _teacher: np.ndarray = field(repr=False)
     loss_kind: LossKind = LossKind.SQUARED
     teacher_spec: TeacherSpec | None = None
+    split: bool = False  # the Gauss–Hermite rule mirrored at 0 (piecewise σ or g, sign labels)
 
     @property
     def centred(self) -> bool:
         return self.classification.activation_class is ActivationClass.D
+
+    @cached_property
+    def refined(self) -> ReducedModel:
+        """The same model on a rule with 4× the nodes: where the two fields disagree, the
+        quadrature does not resolve the field (σ's Gaussian tails, e.g. a cubic σ deep in the
+        chain) and a result computed from it is not to be trusted."""
+        nodes = 4 * self.nodes
+        if self.teacher_spec is None:
+            return reduced_model(self.classification, self.depth, self.amplitude, nodes)
+        return _teacher_reduced_model(
+            self.classification, self.depth, self.teacher_spec, self.loss_kind, nodes, self.split
+        )
 
     def _evaluate(self, X: np.ndarray) -> list[np.ndarray]:
         X = np.asarray(X, dtype=float)
@@ -153,14 +166,11 @@ def reduced_model(
     constants = escape_constants(cls, depth, amplitude)
     act = cls.centred.activation if cls.activation_class is ActivationClass.D else cls.activation
     check_chain_domain(act.expr, Z, constants.depth)
-    s, w = (
-        split_gauss_hermite_rule(nodes // 2)
-        if is_piecewise_defined(act)
-        else gauss_hermite_rule(nodes)
-    )
+    split = is_piecewise_defined(act)
+    s, w = split_gauss_hermite_rule(nodes // 2) if split else gauss_hermite_rule(nodes)
     teacher = float(amplitude) * np.asarray(activation_kernels(act).sigma(s), dtype=float)
     return ReducedModel(
-        cls, act, constants.depth, float(amplitude), nodes, constants, s, w, teacher
+        cls, act, constants.depth, float(amplitude), nodes, constants, s, w, teacher, split=split
     )
 
 
@@ -222,4 +232,6 @@ def _teacher_reduced_model(
         labels = sign_structure(g) * np.sign(s)
     else:
         labels = np.asarray(activation_kernels(g).sigma(s), dtype=float)
-    return ReducedModel(cls, act, constants.depth, 1.0, nodes, constants, s, w, labels, loss, spec)
+    return ReducedModel(
+        cls, act, constants.depth, 1.0, nodes, constants, s, w, labels, loss, spec, split
+    )

@@ -209,3 +209,16 @@ def test_report_balanced_and_unbalanced():
     )
     unbalanced = escape_times(model, np.array([0.01, 0.05, 0.2, 0.3]))
     assert unbalanced.time_corrected is None and unbalanced.time_leading > 0
+
+
+def test_an_unresolved_quadrature_is_a_failure_not_an_escape_time():
+    """σ = sin z + z³/6 (class B_5) at L = 6: the 96-node field stays positive up to ρ* = 0.5
+    while the converged field there is −1e136 (cubic tails through five layers), so the old
+    answer, an escape time, was wrong. Now the escape point is checked against 4× the nodes."""
+    with np.errstate(all="ignore"):
+        unresolved = escape_time_ode(reduced_model("sin(x) + x**3/6", 6), np.full(6, 0.01))
+    assert unresolved.status is EscapeStatus.FAILED and unresolved.time is None
+    assert "not resolved" in unresolved.message
+    # Resolved cases are untouched: B_5 at L = 4 and tanh at L = 6 escape.
+    assert escape_time_ode(reduced_model("sin(x) + x**3/6", 4), np.full(4, 0.01)).escaped
+    assert escape_time_ode(reduced_model("tanh", 6), np.full(6, 0.01)).escaped
