@@ -225,3 +225,17 @@ def test_duhamel_is_exact_to_first_order() -> None:
     assert np.all(np.diff(full / size**2) / (full / size**2)[:-1] < 0.1)  # error ∝ ||η||³
     assert scalar[-1] > 10 * full[-1]
     assert np.all(check.loop_products > 0)
+
+
+@pytest.mark.slow
+def test_gelu_off_manifold_exponent_r3() -> None:
+    """The class C activation of thm11-off-manifold's full run: r = 3 at L = 8 (one seed, the
+    window's ends) gives slope −1 within 10 %, at the claim's rate 0.4."""
+    from symescape.experiments.off_manifold import OffManifoldConfig, off_manifold_run
+
+    config = OffManifoldConfig(
+        activation="gelu", seeds=1, learning_rate=0.4, max_steps=60000, eval_every=20
+    )
+    steps = np.asarray(off_manifold_run(config, 3, [0.005, 0.02]).steps)[0, :, 0]
+    slope = np.log(steps[1] / steps[0]) / np.log(0.02 / 0.005)
+    assert abs(slope + 1) <= 0.1, (steps, slope)
