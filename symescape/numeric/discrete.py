@@ -92,6 +92,10 @@ class GradientDescentMap:
     def flow_field(self, X: np.ndarray) -> np.ndarray:
         return self.metric * self.model.field(X)
 
+    def resolution_gap(self, X: np.ndarray) -> float:
+        """The quadrature check of the underlying reduced field (see ReducedModel)."""
+        return self.model.resolution_gap(X)
+
     def field(self, X: np.ndarray) -> np.ndarray:
         """G̃(X) = G − (η/2) J_G G, for one X of shape (L,) (G when not ``corrected``)."""
         G = self.flow_field(X)

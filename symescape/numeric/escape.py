@@ -187,20 +187,16 @@ def _checked_resolution(model: ReducedModel, result: EscapeResult) -> EscapeResu
     384-node field is −1e136 (its Gaussian tails explode; see docs/normal_form.md)."""
     if not result.escaped:
         return result
-    with np.errstate(all="ignore"):  # an unresolved field may overflow: that is the finding
-        coarse = model.field(result.final_state)
-        fine = model.refined.field(result.final_state)
-        scale = float(np.max(np.abs(fine)))
-        gap = float(np.max(np.abs(coarse - fine))) / scale if scale > 0 else 0.0
+    gap = model.resolution_gap(result.final_state)
     if not np.isfinite(gap) or gap > RESOLUTION_TOLERANCE:
         return replace(
             result,
             status=EscapeStatus.FAILED,
             time=None,
             message=(
-                f"the {model.nodes}-node Gauss–Hermite field is not resolved at the escape point "
-                f"(relative gap {gap:.2g} to {4 * model.nodes} nodes): σ's Gaussian tails "
-                "dominate the chain there; lower ρ* or the depth"
+                "the Gauss–Hermite field is not resolved at the escape point (relative gap "
+                f"{gap:.2g} to 4× the nodes): σ's Gaussian tails dominate the chain there; "
+                "lower ρ* or the depth"
             ),
         )
     return result
