@@ -101,6 +101,16 @@ def stage_scalars(small: Weights) -> np.ndarray:
     return np.exp(np.mean(np.log(np.abs(diagonal) + 1e-300), axis=-1))
 
 
+def stage_crossing_times(times: list[float], rho: np.ndarray) -> list[float]:
+    """Per mode, the first recorded time at which its stage scalar (``rho``, shape (T, M))
+    reaches ρ*; NaN for a mode that never does."""
+    reached = np.asarray(rho) >= RHO_STAR
+    return [
+        float(times[int(np.argmax(column))]) if column.any() else float("nan")
+        for column in reached.T
+    ]
+
+
 def cascade(
     config: CascadeConfig,
     decoupled: bool = False,
@@ -140,10 +150,7 @@ def cascade(
     off_block = 1 - np.eye(modes)
     off = np.max([np.abs(W * off_block).max(axis=(1, 2)) for W in history[:-1]], axis=0).tolist()
     rho = stage_scalars(history)  # (T, M)
-    stage_times = []
-    for k in range(modes):
-        crossed = np.flatnonzero(rho[:, k] >= RHO_STAR)
-        stage_times.append(float(times[crossed[0]]) if crossed.size else float("nan"))
+    stage_times = stage_crossing_times(times, rho)
     predicted = [
         float(
             escape_time_ode(
@@ -225,37 +232,26 @@ def real_network_cascade(
         evaluation=Evaluation(x_eval, teacher(x_eval, kernels), V[0]),
         keep_weights=True,
     )
-    history = record.weight_history  # each (T, E, n_l, n_{l-1})
+    # Every record of every seed at once: fold (T, E) into one ensemble axis.
     records = len(record.steps)
-    rho = np.empty((records, seeds, modes))
-    manifold = np.empty((records, seeds))
-    alignment = np.empty((records, seeds, modes))
-    for t in range(records):
-        w = tuple(layer[t] for layer in history)
-        reduced = block_mean_reduce(w, V, nb)
-        rho[t] = stage_scalars(reduced)
-        back = block_mean_expand(reduced, V, nb)
-        num = sum(np.sum((a - b) ** 2, axis=(1, 2)) for a, b in zip(w, back, strict=True))
-        den = sum(np.sum(a**2, axis=(1, 2)) for a in w)
-        manifold[t] = np.sqrt(num / den)
-        effective = w[-1]
-        for layer in reversed(w[:-1]):
-            effective = effective @ layer  # (E, 1, D)
-        effective = effective[:, 0, :]
-        alignment[t] = np.abs(effective @ V.T) / np.linalg.norm(effective, axis=1)[:, None]
+    w = tuple(layer.reshape(records * seeds, *layer.shape[2:]) for layer in record.weight_history)
+    reduced = block_mean_reduce(w, V, nb)
+    rho = stage_scalars(reduced).reshape(records, seeds, modes)
+    back = block_mean_expand(reduced, V, nb)
+    num = sum(np.sum((a - b) ** 2, axis=(1, 2)) for a, b in zip(w, back, strict=True))
+    den = sum(np.sum(a**2, axis=(1, 2)) for a in w)
+    manifold = np.sqrt(num / den).reshape(records, seeds)
+    effective = w[-1]
+    for layer in reversed(w[:-1]):
+        effective = effective @ layer  # (T·E, 1, D)
+    effective = effective[:, 0, :]
+    alignment = (
+        np.abs(effective @ V.T) / np.linalg.norm(effective, axis=1)[:, None]
+    ).reshape(records, seeds, modes)
     times = (record.steps * config.learning_rate).tolist()
     loss = record.evaluation.loss  # (T, E)
-    stage_times, plateaus = [], []
-    for e in range(seeds):
-        stage_times.append(
-            [
-                float(times[np.flatnonzero(rho[:, e, m] >= RHO_STAR)[0]])
-                if (rho[:, e, m] >= RHO_STAR).any()
-                else float("nan")
-                for m in range(modes)
-            ]
-        )
-        plateaus.append(count_plateaus(times, loss[:, e].tolist()))
+    stage_times = [stage_crossing_times(times, rho[:, e]) for e in range(seeds)]
+    plateaus = [count_plateaus(times, loss[:, e].tolist()) for e in range(seeds)]
     return {
         "settings": {
             **asdict(config),
@@ -523,15 +519,13 @@ def count_plateaus(
     return plateaus
 
 
-def multimode_homotopy_check(
-    config: CascadeConfig, nu: float = 0.5, step: float = 1e-3
-) -> tuple[object, float]:
-    """The adjoint dT/dν (with channels) on the decoupled → block-mean family at ``nu``, and the
-    central difference (T(ν+h) − T(ν−h))/2h of mode 1's stage escape time, for comparison."""
-    from symescape.numeric.homotopy import escape_time, homotopy_derivative
+def family_derivative(config: CascadeConfig, nu: float) -> object:
+    """The adjoint dT/dν (with channels) of mode 1's stage escape time on the decoupled →
+    block-mean family at ``nu`` (:func:`~symescape.numeric.homotopy.homotopy_derivative`)."""
+    from symescape.numeric.homotopy import homotopy_derivative
 
     family = multimode_family(config, nu)
-    result = homotopy_derivative(
+    return homotopy_derivative(
         family.field,
         family.jacobian,
         family.channels(),
@@ -542,12 +536,24 @@ def multimode_homotopy_check(
         rtol=1e-10,
     )
 
-    def stage_time(n: float) -> float:
-        f = multimode_family(config, n)
-        return escape_time(f.field, f.x0, f.threshold, 1e4, rtol=1e-12)[0]
 
-    central = (stage_time(nu + step) - stage_time(nu - step)) / (2 * step)
-    return result, central
+def family_stage_time(config: CascadeConfig, nu: float) -> float:
+    """Mode 1's stage escape time T(ν) on the family at ``nu``, integrated directly."""
+    from symescape.numeric.homotopy import escape_time
+
+    family = multimode_family(config, nu)
+    return escape_time(family.field, family.x0, family.threshold, 1e4, rtol=1e-12)[0]
+
+
+def multimode_homotopy_check(
+    config: CascadeConfig, nu: float = 0.5, step: float = 1e-3
+) -> tuple[object, float]:
+    """The adjoint dT/dν (with channels) on the decoupled → block-mean family at ``nu``, and the
+    central difference (T(ν+h) − T(ν−h))/2h of mode 1's stage escape time, for comparison."""
+    central = (
+        family_stage_time(config, nu + step) - family_stage_time(config, nu - step)
+    ) / (2 * step)
+    return family_derivative(config, nu), central
 
 
 def homotopy_integral_check(config: CascadeConfig, nodes: int = 4) -> dict:
@@ -555,31 +561,10 @@ def homotopy_integral_check(config: CascadeConfig, nodes: int = 4) -> dict:
     directly from the two endpoint runs, and as ∫_0^1 dT/dν dν by ``nodes``-point Gauss–Legendre
     quadrature of the adjoint derivative (Proposition 23). The integrand is smooth in ν, so the
     two agree to the quadrature's error (≈ 1e-5 relative at 4 nodes)."""
-    from symescape.numeric.homotopy import escape_time, homotopy_derivative
-
     x, w = np.polynomial.legendre.leggauss(nodes)
     nus, weights = (x + 1) / 2, w / 2
-    derivatives = []
-    for nu in nus:
-        family = multimode_family(config, float(nu))
-        derivatives.append(
-            homotopy_derivative(
-                family.field,
-                family.jacobian,
-                family.channels(),
-                family.x0,
-                family.threshold,
-                family.threshold_gradient,
-                1e4,
-                rtol=1e-10,
-            ).derivative
-        )
-
-    def stage_time(nu: float) -> float:
-        family = multimode_family(config, nu)
-        return escape_time(family.field, family.x0, family.threshold, 1e4, rtol=1e-12)[0]
-
-    endpoints = (stage_time(0.0), stage_time(1.0))
+    derivatives = [family_derivative(config, float(nu)).derivative for nu in nus]
+    endpoints = (family_stage_time(config, 0.0), family_stage_time(config, 1.0))
     integral = float(np.dot(weights, derivatives))
     difference = endpoints[1] - endpoints[0]
     return {
