@@ -493,7 +493,8 @@ def gaussian_expectation(
     from symescape.codegen import broadcast_outputs, mpmath_kernel, numpy_kernel
 
     method = ExpectationMethod(method)
-    check_gaussian_domain(as_expression(expr, "the integrand"), s)
+    expr = as_expression(expr, "the integrand")
+    check_gaussian_domain(expr, s)
     if method is ExpectationMethod.EXACT:
         return expectation_exact(expr, s)
     if method is ExpectationMethod.MPMATH:
