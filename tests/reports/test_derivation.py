@@ -28,16 +28,19 @@ from symescape.symbolic.chain import scalar_chain
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "derivations"
+REGENERATE = (
+    "regenerate with python -c \"from symescape.reports.derivation import "
+    "write_all_derivations as w; w('derivations')\""
+)
 
 
 def test_committed_derivations_are_current(tmp_path):
-    # Regenerate every document; any difference means derivations/ is stale (regenerate with
-    # python -c "from symescape.derivation import write_all_derivations as w; w('derivations')").
+    # Regenerate every document; any difference means derivations/ is stale.
     written = write_all_derivations(tmp_path)
     documents = [p for p in COMMITTED.iterdir() if p.suffix in {".tex", ".md"}]  # not build files
     assert sorted(p.name for p in written) == sorted(p.name for p in documents)
     stale = [p.name for p in written if p.read_text() != (COMMITTED / p.name).read_text()]
-    assert not stale, f"derivations/ is stale: {stale}"
+    assert not stale, f"derivations/ is stale: {stale}; {REGENERATE}"
 
 
 @pytest.mark.parametrize("name", ["tanh", "gelu", "sigmoid"])
@@ -131,7 +134,7 @@ def test_latex_text_escapes_unicode():
     assert latex_text("☃") == "[U+2603]"
 
 
-def _pdflatex() -> str | None:
+def _pdflatex() -> str:
     found = shutil.which("pdflatex")
     if found is None and os.environ.get("CI"):
         pytest.fail("pdflatex is missing in CI: .ci/run installs TeX from Debian's packages")
