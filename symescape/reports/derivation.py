@@ -612,7 +612,7 @@ def normal_form_blocks(
             Heading("The escape time to all orders (Theorem 16)"),
             Prose(
                 "The exact expansion did not finish within its time budget for this activation "
-                f"({exc.seconds:g} s); `symescape expand` computes it numerically."
+                f"({exc.seconds:g} s); the command symescape expand computes it numerically."
             ),
         ]
     terms: list[list[str]] = []
@@ -633,7 +633,7 @@ def normal_form_blocks(
         Prose(
             "A logarithm appears at every resonance (a correction of the field reaching power 0); "
             "the constant $C$ is non-local (the escape from the outer region), computed "
-            "numerically by `symescape expand`."
+            "numerically by the command symescape expand."
         ),
     ]
     try:
