@@ -82,6 +82,21 @@ def require_linear_path(cls: Classification) -> None:
         )
 
 
+def exact_amplitude(amplitude: object) -> sp.Expr:
+    """The teacher amplitude a as an exact SymPy number (a float becomes the rational it stands
+    for). A string is refused, never parsed (it would be evaluated).
+
+    Raises:
+        ConfigurationError: text, a non-number, or a value that is not finite, real and ≠ 0.
+    """
+    a = sp.nsimplify(as_expression(amplitude, "the teacher amplitude"))
+    if not a.is_real or not a.is_finite or a == 0:
+        raise ConfigurationError(
+            f"the teacher amplitude must be a finite non-zero real, got {amplitude!r}"
+        )
+    return a
+
+
 def escape_constants(
     spec: str | sp.Expr | Activation | Classification,
     depth: int,
@@ -100,12 +115,7 @@ def escape_constants(
     """
     cls = spec if isinstance(spec, Classification) else classify(spec)
     depth = validate_depth(depth)
-    # A string is refused, never parsed (it would be evaluated): as_expression raises.
-    a = sp.nsimplify(as_expression(amplitude, "the teacher amplitude"))
-    if not a.is_real or not a.is_finite or a == 0:
-        raise ConfigurationError(
-            f"the teacher amplitude must be a finite non-zero real, got {amplitude!r}"
-        )
+    a = exact_amplitude(amplitude)
     require_linear_path(cls)
     K = product(a, cls.mu1, cls.c1 ** (depth - 1))
     if cls.q is None:

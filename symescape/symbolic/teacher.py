@@ -40,7 +40,7 @@ from symescape.errors import ConfigurationError, ZeroFirstHermiteError
 from symescape.options import validate_depth
 from symescape.symbolic.activations import Activation, ActivationSpec, Z, activation
 from symescape.symbolic.classification import ActivationClass, Classification, classify
-from symescape.symbolic.constants import require_linear_path
+from symescape.symbolic.constants import exact_amplitude, require_linear_path
 from symescape.symbolic.moments import (
     Constant,
     gaussian_moment,
@@ -108,22 +108,9 @@ class TeacherSpec:
 
     def scaled(self, amplitude: float | int | sp.Expr) -> TeacherSpec:
         """The teacher a·y (values; for SIGN labels the sign of a·y)."""
-        a = _amplitude(amplitude)
+        a = exact_amplitude(amplitude)
         modes = tuple(Activation(f"{a}*({m.name})", a * m.expr) for m in self.modes)
         return TeacherSpec(modes, self.labels)
-
-
-def _amplitude(amplitude: float | int | sp.Expr) -> sp.Expr:
-    if isinstance(amplitude, float) and not np.isfinite(amplitude):
-        raise ConfigurationError(f"the teacher amplitude must be finite, got {amplitude!r}")
-    a = (
-        sp.nsimplify(amplitude)
-        if isinstance(amplitude, float)
-        else sp.sympify(amplitude, strict=True)  # strict: a string is refused, never evaluated
-    )
-    if not a.is_real or not a.is_finite or a == 0:
-        raise ConfigurationError(f"the teacher amplitude must be a finite non-zero real: {a}")
-    return a
 
 
 def teacher_spec(
@@ -148,7 +135,7 @@ def teacher_spec(
 def student_teacher(student: ActivationSpec, amplitude: float | int | sp.Expr = 1) -> TeacherSpec:
     """The paper's teacher y = a σ(v·x) with the student's own σ."""
     act = activation(student)
-    a = _amplitude(amplitude)
+    a = exact_amplitude(amplitude)
     if a == 1:
         return TeacherSpec((act,))
     return TeacherSpec((Activation(f"{a}*({act.name})", a * act.expr),))
