@@ -149,18 +149,22 @@ def test_time_budget_stops_a_step_with_a_message():
 
 def test_time_budget_survives_code_that_swallows_value_errors():
     """SymPy catches ValueError (a TimeBudgetError is one) in places: the alarm fires again
-    until the budgeted block is left, so the step still stops."""
-    swallowed = 0
+    until the budgeted block is left, so the step still stops.
+
+    The first alarm lands inside a ``try`` that spans the whole first loop, so it is swallowed
+    for certain; the second loop has no ``try``, so only a repeated alarm can end it.
+    """
+    swallowed = False
     with pytest.raises(TimeBudgetError, match="a swallowing step"):
         with time_budget("a swallowing step", 0.1):
-            while True:
-                try:
+            try:
+                while True:
                     sp.expand((Z + 1) ** 40)
-                except ValueError:
-                    swallowed += 1
-                    if swallowed == 3:
-                        raise
-    assert swallowed == 3
+            except ValueError:  # what SymPy does to the first alarm in places
+                swallowed = True
+            while True:
+                sp.expand((Z + 1) ** 40)
+    assert swallowed
 
 
 def test_time_budget_reaches_classify():
