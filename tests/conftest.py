@@ -5,6 +5,12 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# one XLA host device per core, as the compiled engine sets up in a user's process, before any
+# test imports JAX (else the tests' device count would depend on their order)
+from symescape.numeric.compiled import configure_host_devices  # noqa: E402
+
+configure_host_devices()
+
 # SymPy work per example is slow and variable: no per-example deadline. The "thorough" profile
 # is for local runs (HYPOTHESIS_PROFILE=thorough); CI uses "default".
 settings.register_profile(

@@ -413,6 +413,7 @@ def _compiled_loop(
         stop_ansatz=config.stop_ansatz_level is not None,
         batched=batched,
         float64=config.precision is Precision.FLOAT64,
+        groups=compiled.ensemble_groups(ensemble),
     )
     args: dict[str, Any] = {
         "rates": rates,

@@ -126,6 +126,54 @@ def test_stop_fraction_one_at_a_time_and_float32() -> None:
         assert relative_gap(b, a) < COMPILED_FLOAT32
 
 
+@pytest.mark.parametrize("batching", ["batched", "one-at-a-time"])
+def test_an_ensemble_split_over_host_devices_follows_numpy(batching: str) -> None:
+    """Four members: split over two host devices when JAX has them (one per core), both ways of
+    stepping the members; the split run is the NumPy run to 1e-12."""
+    kernels = activation_kernels("tanh")
+    teacher = single_mode_teacher(WIDTHS[0], seed=2)
+    weights = he_normal_weights(WIDTHS, ensemble=4, seed=7)
+    config = TrainingConfig(
+        steps=60,
+        learning_rate=0.05,
+        data=DataMode.FRESH,
+        batch=16,
+        record_every=7,
+        batching=batching,
+    )
+    reference, fast = both_engines(weights, teacher, kernels, config)
+    assert_same_run(reference, fast, COMPILED_VS_NUMPY)
+
+
+def test_ensemble_groups_divide_the_members() -> None:
+    import jax
+
+    devices = len(jax.devices())
+    for members in range(1, 13):
+        groups = compiled.ensemble_groups(members)
+        assert members % groups == 0 and 1 <= groups <= devices
+        if members % devices == 0:
+            assert groups == devices
+
+
+def test_host_devices_are_configured_before_jax_starts() -> None:
+    """In a fresh interpreter the compiled engine exposes the asked number of host devices."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from symescape.numeric.compiled import ensemble_groups; g = ensemble_groups(6); "
+        "import jax; print(len(jax.devices()), g, ensemble_groups(5))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env[compiled.HOST_DEVICES_VARIABLE] = "3"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["3", "3", "1"]
+
+
 def test_a_callers_fixed_batch_with_unequal_widths_follows_numpy() -> None:
     """``fixed_batch``: the caller's inputs (shared by the members) and arbitrary targets; unequal
     widths record no ansatz scalars."""
