@@ -62,6 +62,12 @@ from symescape.numeric.stability import (
     saddle_blocks,
     schur_perron,
 )
+from symescape.numeric.time_function import (
+    GeneralSeriesEscape,
+    TimeFunction,
+    escape_time_series_general,
+    time_function,
+)
 from symescape.precision.gauss import (
     expectation_gauss_hermite,
     expectation_mpmath,
@@ -192,6 +198,10 @@ __all__ = [
     "escape_expansion",
     "escape_time_precise",
     "escape_time_series",
+    "escape_time_series_general",
+    "GeneralSeriesEscape",
+    "TimeFunction",
+    "time_function",
     "expansion_constant",
     "first_integrals",
     "figure1",

@@ -337,7 +337,9 @@ def _parse_scales(text: str) -> list[float]:
     type=click.Choice(["fast", "lsoda", "series"]),
     default="fast",
     show_default=True,
-    help="series: the escape-time expansion (Theorem 16) with its constant.",
+    help="series: the escape-time expansion (Theorem 16) with its constant; from unequal "
+    "--scales, its local terms come from the time function Θ and the constant from the ODE "
+    "along the same ray.",
 )
 @click.option("--rtol", type=POSITIVE, default=1e-10, show_default=True)
 @click.option(
@@ -500,6 +502,7 @@ def _escape_precise_or_series(
         escape_time_series,
         validate_digits,
     )
+    from symescape.numeric.time_function import escape_time_series_general
 
     if (eps is None) == (scales is None):
         raise _DomainError("give exactly one of --eps and --scales")
@@ -513,12 +516,25 @@ def _escape_precise_or_series(
         "scales": values,
         "criterion": str(parsed),
     }
-    if method == "series":
-        if len(set(values)) != 1:
-            raise _DomainError(
-                "--method series needs a balanced start (--eps, or equal scales): the start's "
-                "imbalance invariants enter only through the non-local terms"
-            )
+    if method == "series" and len(set(values)) != 1:
+        general = escape_time_series_general(
+            activation_spec, depth, values, rho_star=parsed.value, amplitude=amplitude
+        )
+        record.update(
+            method="series",
+            time_series=general.time,
+            eps=general.eps,
+            direction=list(general.direction),
+            terms=[
+                {"power": p, "log_power": k, "coefficient": c} for p, k, c in general.terms
+            ],
+            local_terms=general.local,
+            constant=general.constant,
+            constant_error=general.constant_error,
+            quadrature_error=general.quadrature_error,
+            remainder_power=general.remainder_power,
+        )
+    elif method == "series":
         series = escape_time_series(
             activation_spec, depth, values[0], rho_star=parsed.value, amplitude=amplitude
         )

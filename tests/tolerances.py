@@ -55,3 +55,15 @@ STEP_SHIFT = 0.05
 """The GD map's first-order delay against ½ ln(H(ρ*)/H(ε)) (1-D modified-equation closed form
 applied on the balanced ray, issue 17): the O(η) remainder and the off-ray motion (measured 1–2 %
 at η = 0.2)."""
+
+THETA_VS_BALANCED = 1e-12
+"""Θ's local coefficients by nested Gauss–Legendre (48 nodes, float64) against the balanced
+expansion's (inner expansion, 40 digits): two independent routes (measured ≤ 4e-15)."""
+
+HOMOLOGICAL_RESIDUAL = 1e-12
+"""∇Θ̂^d·∇P + S_d at O(1) starts: the quadrature's round-off (measured ≤ 6e-15)."""
+
+REMAINDER_EXPONENT = 0.4
+"""Fitted power of the successive differences of T − local terms along a ray, against the first
+positive power: log factors (ε² ln ε at even L) bend the fit over two octaves (measured 1.7 for
+2 at tanh L = 4; 0.98–1.0 for 1)."""

@@ -337,6 +337,12 @@ def _numeric_parts(field: FieldExpansion, dps: int) -> tuple[tuple[dict, ...], .
         )
 
 
+def numeric_field_parts(field: FieldExpansion, dps: int = 30) -> tuple[tuple[dict, ...], ...]:
+    """F^d / K as numbers: ``[d][l]`` maps an exponent vector α to the mpmath coefficient of X^α
+    (F̂⁰ = ∇P), evaluated at ``dps`` digits (MATH.md §12)."""
+    return _numeric_parts(field, dps)
+
+
 def exact_value(field: FieldExpansion, poly: object, rho_star: object) -> sp.Expr:
     """A coefficient as a SymPy expression: c_k exact, m_j exact where SymPy closes the
     integral (else the symbol m_j), 1/K exact (else 1/(a m_1 c_1^{L-1}))."""

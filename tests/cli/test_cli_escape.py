@@ -38,3 +38,15 @@ def test_escape_errors():
         run("escape", "--depth", "5", "--eps", "1e-3", "--max-time", "100", "--json").output
     )
     assert budget["status"] == "not-reached" and budget["time_ode"] is None
+
+
+def test_escape_series_from_an_unbalanced_start():
+    """``--method series`` with unequal scales: Θ's local terms, the constant with its error,
+    and a time that the ODE at the same start confirms to within the O(ε²) remainder."""
+    args = ("escape", "--depth", "4", "--scales", "0.005,0.02,0.01,0.01")
+    series = json.loads(run(*args, "--method", "series", "--json").stdout)
+    ode = json.loads(run(*args, "--json").stdout)
+    assert series["method"] == "series" and [t["power"] for t in series["terms"]] == [-2, 0]
+    assert abs(series["eps"] - 0.01) < 1e-15 and series["constant_error"] < 1e-2
+    remainder = 100 * series["eps"] ** series["remainder_power"]  # generous O(ε²) allowance
+    assert abs(series["time_series"] - ode["time_ode"]) < remainder
