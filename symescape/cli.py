@@ -595,8 +595,20 @@ def _warn_outside_hypothesis(activation_spec: str) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help='Print {"claims": [...]}.')
 @click.option("--latex", "as_latex", is_flag=True, help="Print the table as LaTeX.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Claims run in this many processes at once (0: one per core; 1: one after another).",
+)
 def verify(
-    ids: tuple[str, ...], quick: bool, thorough: bool, as_json: bool, as_latex: bool
+    ids: tuple[str, ...],
+    quick: bool,
+    thorough: bool,
+    as_json: bool,
+    as_latex: bool,
+    workers: int,
 ) -> None:
     """Check every claim of the paper (or the named ones) and print a verdict table.
 
@@ -610,6 +622,7 @@ def verify(
         ids=list(ids) or None,
         progress=not (as_json or as_latex),
         thorough=thorough,
+        workers=workers,
     )
     if as_json:
         _emit_json({"claims": [c.record() for c in claims]})
@@ -632,13 +645,22 @@ def verify(
 )
 @click.option("--quick", is_flag=True, help="Coarser grids and fewer seeds.")
 @click.option("--latex", "as_latex", is_flag=True, help="Print the summaries as a LaTeX table.")
-def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Figures run in this many processes at once (0: one per core; 1: one after another).",
+)
+def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool, workers: int) -> None:
     """Regenerate the paper's figures (fig1 fig2 fig3, or all) as PNG, PDF, JSON and a summary."""
     from symescape.reports.figures import reproduce as run_figures
     from symescape.reports.figures import summaries_latex
 
     try:
-        results = run_figures(list(names), out, quick=quick)
+        results = run_figures(
+            list(names), out, quick=quick, workers=workers, progress=not as_latex
+        )
     except OSError as exc:
         raise _DomainError(f"cannot write to {out!r}: {exc}") from None
     if as_latex:

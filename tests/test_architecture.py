@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer only inside its own subpackage):
 
-    0  errors, options, version
+    0  errors, options, version, processes (independent jobs over worker processes)
     1  codegen (the SymPy → NumPy/mpmath boundary), precision/ (mpmath and quadrature rules)
     2  symbolic/
     3  numeric/
@@ -26,6 +26,7 @@ RANKS = {
     "errors": 0,
     "options": 0,
     "version": 0,
+    "processes": 0,
     "codegen": 1,
     "precision": 1,
     "symbolic": 2,

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from symescape.options import Backend
+from symescape.processes import usable_cores
 from symescape.symbolic.activations import Activation
 from symescape.symbolic.resolved import activation_kernels
 
@@ -66,17 +67,9 @@ def configure_host_devices() -> None:
     if "jax" in sys.modules or "xla_force_host_platform_device_count" in flags:
         return
     setting = os.environ.get(HOST_DEVICES_VARIABLE, "")
-    count = int(setting) if setting.isdigit() and int(setting) > 0 else _usable_cores()
+    count = int(setting) if setting.isdigit() and int(setting) > 0 else usable_cores()
     if count > 1:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
-
-
-def _usable_cores() -> int:
-    import os
-
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def ensemble_groups(members: int) -> int:

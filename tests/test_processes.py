@@ -1,0 +1,36 @@
+"""Independent jobs over spawned worker processes: the same results, in order, errors raised."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from symescape.errors import ConfigurationError
+from symescape.experiments.verification import verify
+from symescape.processes import check_workers, map_in_processes, usable_cores
+
+
+def test_results_come_back_in_order_whatever_starts_first() -> None:
+    items = [0.5, 2.0, 9.0, 16.0]
+    assert map_in_processes(math.sqrt, items, 2, first=[3, 2]) == [math.sqrt(x) for x in items]
+
+
+def test_an_error_in_a_job_is_raised_here() -> None:
+    with pytest.raises(ValueError, match="math domain error"):
+        map_in_processes(math.sqrt, [1.0, -1.0], 2)
+
+
+def test_worker_counts() -> None:
+    assert check_workers(0) == check_workers(None) == usable_cores() >= 1
+    assert check_workers(3) == 3
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigurationError):
+            check_workers(bad)
+
+
+def test_claims_in_two_processes_are_the_claims_run_here() -> None:
+    ids = ["thm1-identity", "eq11-balanced", "thm5-quadrature"]
+    here = verify(quick=True, ids=ids, workers=1)
+    there = verify(quick=True, ids=ids, workers=2)
+    assert [c.record() for c in here] == [c.record() for c in there]
