@@ -27,13 +27,13 @@ def usable_cores() -> int:
 
 def check_workers(workers: int | None) -> int:
     """``workers`` as a count ≥ 1; None or 0 means one per usable core."""
-    if workers is None or workers == 0:
+    if workers is None:
         return usable_cores()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise ConfigurationError(
             f"workers must be an integer ≥ 0 (0: one per core), got {workers!r}"
         )
-    return workers
+    return workers or usable_cores()
 
 
 def _quiet_worker() -> None:
@@ -48,10 +48,16 @@ def map_in_processes(
     *,
     first: Sequence[int] = (),
     progress: str | None = None,
+    unit: str = "job",
+    on_result: Callable[[int, Result], None] | None = None,
+    start_method: str = "spawn",
 ) -> list[Result]:
-    """[function(item) for item in items], in that order, on ``workers`` spawned processes (1:
-    in this process). Indices in ``first`` are started first: the longest jobs first keep every
-    core busy to the end. ``progress``: a bar with this label, one tick per finished job.
+    """[function(item) for item in items], in that order, on ``workers`` processes (1: in this
+    process). Indices in ``first`` are started first: the longest jobs first keep every core
+    busy to the end. ``progress``: a bar with this label, one tick (``unit``) per finished job;
+    ``on_result(index, result)`` runs here as each job finishes (a sweep stores its points
+    then, so an interrupted run keeps them). ``start_method``: "spawn" (default; safe once JAX
+    has started its threads) or "fork" (faster to start, for workers that never touch JAX).
 
     An exception in a job is raised here, as in a plain loop.
     """
@@ -59,30 +65,37 @@ def map_in_processes(
     if progress is not None:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(items), desc=progress, unit="job")
+        bar = tqdm(total=len(items), desc=progress, unit=unit)
+
+    def finished(index: int, result: Result) -> None:
+        if on_result is not None:
+            on_result(index, result)
+        if bar is not None:
+            bar.update()
+
     try:
         if workers <= 1 or len(items) <= 1:
             results = []
-            for item in items:
+            for index, item in enumerate(items):
                 results.append(function(item))
-                if bar is not None:
-                    bar.update()
+                finished(index, results[-1])
             return results
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        order = [i for i in first if 0 <= i < len(items)]
-        order += [i for i in range(len(items)) if i not in set(order)]
-        context = multiprocessing.get_context("spawn")
+        order = list(dict.fromkeys([i for i in first if 0 <= i < len(items)]))
+        started = set(order)
+        order += [i for i in range(len(items)) if i not in started]
+        context = multiprocessing.get_context(start_method)
         out: dict[int, Result] = {}
         with ProcessPoolExecutor(
             min(workers, len(items)), mp_context=context, initializer=_quiet_worker
         ) as pool:
             futures = {pool.submit(function, items[i]): i for i in order}
             for future in as_completed(futures):
-                out[futures[future]] = future.result()
-                if bar is not None:
-                    bar.update()
+                index = futures[future]
+                out[index] = future.result()
+                finished(index, out[index])
         return [out[i] for i in range(len(items))]
     finally:
         if bar is not None:

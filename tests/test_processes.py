@@ -24,7 +24,7 @@ def test_an_error_in_a_job_is_raised_here() -> None:
 def test_worker_counts() -> None:
     assert check_workers(0) == check_workers(None) == usable_cores() >= 1
     assert check_workers(3) == 3
-    for bad in (-1, 1.5, True):
+    for bad in (-1, 1.5, True, False):
         with pytest.raises(ConfigurationError):
             check_workers(bad)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from symescape.errors import StalePointWarning
+from symescape.processes import map_in_processes
 
 POINT_KEYS = frozenset({"params", "settings_hash", "result"})
 """The keys of a stored point."""
@@ -157,7 +158,7 @@ def run_sweep(
     """
     missing = [p for p in points if read_point(store.folder / f"{point_key(p)}.json", p) is None]
     bar = None
-    if progress and missing:
+    if progress and missing and scheduler is not None:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(missing), desc=progress, unit="point")
@@ -180,15 +181,20 @@ def run_sweep(
         finally:
             if client is not scheduler:
                 client.close()
+            if bar is not None:
+                bar.close()
     elif missing:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(compute, p): p for p in missing}
-            for future in as_completed(futures):
-                finish(futures[future], future.result())
-    if bar is not None:
-        bar.close()
+        # fork, as before: a sweep starts a pool per call, and spawning would re-import the
+        # package in every worker each time
+        map_in_processes(
+            compute,
+            missing,
+            workers,
+            progress=progress or None,
+            unit="point",
+            on_result=lambda index, result: finish(missing[index], result),
+            start_method="fork",
+        )
     return [store.get(p, lambda p=p: compute(p)) for p in points]
 
 
