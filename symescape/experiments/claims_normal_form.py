@@ -29,7 +29,12 @@ from symescape.numeric.precise_escape import (
     probe_for,
     slow_manifold_run,
 )
-from symescape.symbolic.normal_form import EscapeExpansion, escape_expansion, first_integrals
+from symescape.symbolic.normal_form import (
+    EscapeExpansion,
+    constant_remainder_step,
+    escape_expansion,
+    first_integrals,
+)
 
 FULL_CASES = (
     ("tanh", 3, 0.5),
@@ -103,7 +108,7 @@ def _constant_by_limit(expansion: EscapeExpansion, eps: tuple, times: tuple) -> 
     field's degrees (2 for odd σ at even L; the self term's degree L is odd at odd L, so 1
     there and for every other σ)."""
     p = expansion.nonlocal_power
-    s = expansion.step if expansion.depth % 2 == 0 else 1
+    s = constant_remainder_step(expansion.step, expansion.depth)
     rows, rhs = [], []
     smallest = sorted(zip(eps, times, strict=True), key=lambda pair: pair[0])[:3]
     for e, t in smallest:

@@ -41,6 +41,7 @@ from symescape.errors import ConfigurationError, NotReachedError
 from symescape.symbolic.classification import classify
 from symescape.symbolic.normal_form import (
     EscapeExpansion,
+    constant_remainder_step,
     escape_expansion,
     expansion_step,
     field_expansion,
@@ -304,11 +305,8 @@ def general_local_terms(
 
 
 def first_positive_power(spec: str, depth: int) -> int:
-    """The power of T's first term after the constant: the step s of the field's degrees, except
-    for odd σ at odd L, where the self term's degree (L, odd) brings power 1 (measured: MATH.md
-    §12's "s = 2 for odd σ" holds for the field's teacher part only)."""
-    step = expansion_step(classify(spec))
-    return step if depth % 2 == 0 else 1
+    """The power of T's first term after the constant (:func:`constant_remainder_step`)."""
+    return constant_remainder_step(expansion_step(classify(spec)), depth)
 
 
 def _sum_terms(terms: list[tuple[int, int, float]], eps: float) -> float:

@@ -554,6 +554,13 @@ def expansion_step(cls: Classification) -> int:
     return 2 if cls.odd and cls.activation_class is not ActivationClass.D else 1
 
 
+def constant_remainder_step(step: int, depth: int) -> int:
+    """The power of T's first term after the constant: the step s of the field's degrees,
+    except for odd σ at odd L, where the self term's degree (L, odd) brings power 1 (measured:
+    MATH.md §12's "s = 2 for odd σ" holds for the field's teacher part only)."""
+    return step if depth % 2 == 0 else 1
+
+
 def required_inner_order(depth: int, order: int, gap: int) -> int:
     """The inner order that resolves every power ≤ −(L−2) + order·gap and the non-local power
     after it (which needs two more: the transient enters as σ^{−2})."""
