@@ -123,16 +123,16 @@ class LoopSpec:
     groups: int = 1
 
 
-def _x64(spec: LoopSpec) -> Any:
+def jax_precision(float64: bool) -> Any:
     """A context in which JAX computes in float64 (or float32): ``jax.enable_x64`` (JAX ≥ 0.6),
     ``jax.experimental.enable_x64`` / ``disable_x64`` before; the global default is untouched."""
     import jax
 
     if hasattr(jax, "enable_x64"):
-        return jax.enable_x64(spec.float64)
+        return jax.enable_x64(float64)
     from jax import experimental
 
-    return experimental.enable_x64() if spec.float64 else experimental.disable_x64()
+    return experimental.enable_x64() if float64 else experimental.disable_x64()
 
 
 def _loss_function(name: str) -> Callable:
@@ -385,7 +385,7 @@ class CompiledLoop:
                 NamedSharding(mesh, PartitionSpec("members")),  # (E, …)
                 NamedSharding(mesh, PartitionSpec(None, "members")),  # fed batches (K, E, …)
             )
-        with _x64(spec):
+        with jax_precision(spec.float64):
             self._args = {k: self._device(v) for k, v in args.items()}
             self._carry = {
                 "step": jnp.asarray(0, dtype=jnp.int32),
@@ -420,7 +420,7 @@ class CompiledLoop:
     ) -> None:
         """Start ``count`` steps (asynchronously); fresh batches ``x`` (K, E, B, D), ``y``."""
         program = _chunk_program(self.spec, None if self.spec.fresh else count)
-        with _x64(self.spec):
+        with jax_precision(self.spec.float64):
             feed = (
                 {"x": self._device(x, member_axis=1), "y": self._device(y, member_axis=1)}
                 if self.spec.fresh

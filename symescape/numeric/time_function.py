@@ -38,6 +38,7 @@ from functools import lru_cache
 import numpy as np
 
 from symescape.errors import ConfigurationError, NotReachedError
+from symescape.numeric.compiled import jax_precision
 from symescape.symbolic.classification import classify
 from symescape.symbolic.normal_form import (
     EscapeExpansion,
@@ -117,8 +118,11 @@ def _polynomial_field(part: tuple[dict, ...]) -> Callable:
     return field
 
 
-def _build(parts: dict[int, Callable], degrees: tuple[int, ...], nodes: int) -> dict:
-    """Θ̂^d for d in ``degrees`` as JAX functions of x (L,), by the recursion of the docstring."""
+def _build(
+    parts: dict[int, Callable], degrees: tuple[int, ...], nodes: int
+) -> tuple[dict, dict, dict]:
+    """(Θ̂^d, ∇Θ̂^d, S_d) for d in ``degrees`` as JAX functions of x (L,), by the recursion of the
+    module docstring (S_d for d ≥ 1)."""
     import jax
     import jax.numpy as jnp
 
@@ -141,6 +145,7 @@ def _build(parts: dict[int, Callable], degrees: tuple[int, ...], nodes: int) -> 
 
     thetas[0] = theta0
     gradients = {0: jax.grad(theta0)}
+    sources: dict[int, Callable] = {}
     for d in degrees[1:]:
         pieces = [
             (gradients[d - j], parts[j]) for j in parts if j <= d and (d - j) in gradients
@@ -156,7 +161,8 @@ def _build(parts: dict[int, Callable], degrees: tuple[int, ...], nodes: int) -> 
 
         thetas[d] = theta
         gradients[d] = jax.grad(theta)
-    return {"theta": thetas, "gradient": gradients}
+        sources[d] = source
+    return thetas, gradients, sources
 
 
 @lru_cache(maxsize=32)
@@ -189,10 +195,9 @@ def time_function(
             f"{MAX_POINTS}; use fewer nodes (≤ {int(MAX_POINTS ** (1 / levels))})"
         )
     K = float(field.constants.K.value)
-    with jax.enable_x64(True):  # every constant below (coefficients, nodes) is float64
+    with jax_precision(True):  # every constant below (coefficients, nodes) is float64
         parts = {d: _polynomial_field(numeric[d]) for d in present}
-        built = _build(parts, degrees, nodes) if degrees else {"theta": {}, "gradient": {}}
-        thetas, gradients = built["theta"], built["gradient"]
+        thetas, gradients, sources = _build(parts, degrees, nodes) if degrees else ({}, {}, {})
 
         def evaluate_all(x: object) -> object:
             return jnp.stack([thetas[d](x) for d in degrees])
@@ -200,14 +205,12 @@ def time_function(
         def residual_all(x: object) -> object:
             # ∇Θ̂^d·∇P + S_d at x: zero when the homological equation holds (∇Θ̂⁰·∇P − 1 for d = 0)
             grad_p = jnp.prod(x) / x
-            out = []
-            for d in degrees:
-                value = jnp.dot(gradients[d](x), grad_p) - (1.0 if d == 0 else 0.0)
-                for j, f in parts.items():
-                    if j <= d and (d - j) in gradients:
-                        value = value + jnp.dot(gradients[d - j](x), f(x))
-                out.append(value)
-            return jnp.stack(out)
+            return jnp.stack(
+                [
+                    jnp.dot(gradients[d](x), grad_p) + (sources[d](x) if d else -1.0)
+                    for d in degrees
+                ]
+            )
 
         compiled_values = jax.jit(evaluate_all)
         compiled_residual = jax.jit(residual_all)
@@ -216,7 +219,7 @@ def time_function(
         def call(x: np.ndarray) -> np.ndarray:
             if not degrees:
                 return np.zeros(0)
-            with jax.enable_x64(True):
+            with jax_precision(True):
                 return np.asarray(function(jnp.asarray(x, dtype=jnp.float64)))
 
         return call
