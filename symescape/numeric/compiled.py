@@ -386,7 +386,10 @@ class CompiledLoop:
                 NamedSharding(mesh, PartitionSpec(None, "members")),  # fed batches (K, E, …)
             )
         with jax_precision(spec.float64):
-            self._args = {k: self._device(v) for k, v in args.items()}
+            self._args = {
+                k: self._device(v, member_axis=0 if self._per_member(k, v) else None)
+                for k, v in args.items()
+            }
             self._carry = {
                 "step": jnp.asarray(0, dtype=jnp.int32),
                 "weights": tuple(self._device(w, member_axis=0) for w in weights),
@@ -397,6 +400,13 @@ class CompiledLoop:
                 "diverged": jnp.asarray(-1, dtype=jnp.int32),
             }
         self._pending: Any = None
+
+    def _per_member(self, key: str, value: Any) -> bool:
+        """Whether a fixed argument has the ensemble axis first (then it is split over the
+        devices with the weights; left whole, every step would move it between devices)."""
+        if key == "x":
+            return not self.spec.shared_inputs
+        return key in ("y", "batch_weights") and np.ndim(value) == 2
 
     def _device(self, value: Any, member_axis: int | None = None) -> Any:
         """On the device(s): split over the ensemble's devices along ``member_axis`` (when the

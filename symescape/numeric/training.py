@@ -329,13 +329,15 @@ def _fixed_data(
 
 
 def _chunk_steps(config: TrainingConfig, weights: Weights, data: tuple | None) -> int:
-    """Steps per chunk: fed batches under :data:`CHUNK_BYTES`; fixed data, about 2²⁷ FLOP."""
+    """Steps per chunk: fed batches under :data:`CHUNK_BYTES`; fixed data, about 2³¹ FLOP
+    (~50 ms on two cores: each chunk ends in a host sync, and at 2²⁷ FLOP the syncs made a GD
+    step of the ``bench train`` shapes 1.5× slower)."""
     total = config.steps + 1
     if data is None:
         per_step = 8 * weights[0].shape[0] * config.batch * (weights[0].shape[2] + 1)
         return max(1, min(total, 1024, CHUNK_BYTES // per_step))
     flops = 6 * data[0].shape[-2] * sum(w.size for w in weights) + 1
-    return max(1, min(total, 4096, (1 << 27) // flops))
+    return max(1, min(total, 4096, (1 << 31) // flops))
 
 
 def _progress_bar(total: int, show: bool) -> Any:
