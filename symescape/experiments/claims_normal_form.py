@@ -21,7 +21,7 @@ import mpmath
 import numpy as np
 
 from symescape.experiments.claim_registry import Claim, claim, verdict_for
-from symescape.numeric.fits import log_log_slope
+from symescape.numeric.fits import leading_power_with_next_term, log_log_slope
 from symescape.numeric.precise_escape import (
     PreciseEscape,
     balanced_run,
@@ -67,13 +67,17 @@ CONSTANT_DIGITS = 15
 @dataclass(frozen=True)
 class OrderError:
     """The error after keeping every term with power ≤ ``cut`` (and C): its fitted power against
-    the first omitted term's."""
+    the first omitted term's. ``fitted`` takes the next omitted term (``next_power``) as a
+    second column (:func:`~symescape.numeric.fits.leading_power_with_next_term`); ``plain`` is
+    the log-log slope without it."""
 
     cut: int
     predicted: int
     log_power: int
     fitted: float
     errors: tuple
+    plain: float = float("nan")
+    next_power: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,25 +122,35 @@ def _constant_by_limit(expansion: EscapeExpansion, eps: tuple, times: tuple) -> 
     return mpmath.lu_solve(mpmath.matrix(rows), mpmath.matrix(rhs))[0]
 
 
+def _omitted_terms(expansion: EscapeExpansion, cut: int) -> list[tuple[int, int]]:
+    """(power, log power) of the terms a truncation after ``cut`` leaves out, in order: the
+    local terms above the cut, then the non-local ε^{p_nl} and ε^{p_nl + s} after C."""
+    step = constant_remainder_step(expansion.step, expansion.depth)
+    local = {(t.power, t.log_power) for t in expansion.all_terms if t.power > cut}
+    nonlocal_ = {(expansion.nonlocal_power, 0), (expansion.nonlocal_power + step, 0)}
+    return sorted(local | nonlocal_, key=lambda pk: (pk[0], -pk[1]))
+
+
 def _order_errors(
-    expansion: EscapeExpansion, eps: tuple, times: tuple, constant: mpmath.mpf) -> list[OrderError]:
+    expansion: EscapeExpansion, eps: tuple, times: tuple, constant: mpmath.mpf
+) -> list[OrderError]:
     powers = sorted({t.power for t in expansion.all_terms})
+    x = np.array(eps, dtype=float)
     out = []
     for cut in powers:
-        following = [t for t in expansion.all_terms if t.power > cut]
-        if following:
-            first = min(following, key=lambda t: (t.power, -t.log_power))
-            predicted, log_power = first.power, first.log_power
-        else:
-            predicted, log_power = expansion.nonlocal_power, 0
-        errors = []
+        (predicted, log_power), (next_power, next_log) = _omitted_terms(expansion, cut)[:2]
+        residuals = []
         for e, t in zip(eps, times, strict=True):
             e = mpmath.mpf(e)
-            partial = mpmath.fsum(term.evaluate(e) for term in expansion.all_terms if term.power
-                                  <= cut)
-            errors.append(abs(t - partial - constant) / mpmath.log(1 / e) ** log_power)
-        fitted = log_log_slope(np.array(eps, dtype=float), np.array([float(x) for x in errors]))
-        out.append(OrderError(cut, predicted, log_power, float(fitted), tuple(map(float, errors))))
+            partial = mpmath.fsum(
+                term.evaluate(e) for term in expansion.all_terms if term.power <= cut
+            )
+            residuals.append(float(t - partial - constant))
+        r = np.array(residuals)
+        errors = tuple(np.abs(r) / np.log(1 / x) ** log_power)
+        plain = log_log_slope(x, np.array(errors))
+        fitted = leading_power_with_next_term(x, r, log_power, next_power, next_log)
+        out.append(OrderError(cut, predicted, log_power, fitted, errors, plain, next_power))
     return out
 
 
@@ -363,7 +377,7 @@ def check_thirty_digits(quick: bool) -> Claim:
                     "rho_star": s.rho_star,
                     "constant": s.constant_integral,
                     "constant_digits": s.constant_digits,
-                    "orders": [(o.cut, o.predicted, o.fitted) for o in s.orders],
+                    "orders": [(o.cut, o.predicted, o.fitted, o.plain) for o in s.orders],
                     "resonance_digits": s.resonance_digits,
                     "drifts": list(s.drifts),
                     "seconds": s.seconds,

@@ -16,3 +16,56 @@ def log_log_slope(x: np.ndarray, y: np.ndarray) -> float:
     2.0
     """
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def leading_power_with_next_term(
+    x: np.ndarray,
+    residual: np.ndarray,
+    log_power: int = 0,
+    next_power: float | None = None,
+    next_log_power: int = 0,
+    window: float = 1.0,
+) -> float:
+    """The fitted power p̂ of r(x) = a x^p̂ (ln 1/x)^k + b x^{p₂} (ln 1/x)^{k₂}, with the next
+    term's known power p₂ (and log power k₂) as a second column.
+
+    Over a window of two or more decades the next term biases a plain log-log slope (it falls
+    only x^{p₂ − p} faster); fitting it as a column removes that bias. For each trial p̂ the
+    amplitudes (a, b) solve a linear least-squares problem in relative terms (rows divided by
+    |r|); p̂ minimises the residual within ``window`` of the plain slope. Needs the signed
+    residuals and at least four points (one degree of freedom); with fewer, or no next term,
+    the plain slope of |r|/(ln 1/x)^k is returned. Meant for the asymptotic regime, where the
+    first term dominates the second over the whole window.
+
+    >>> x = np.array([1e-2, 10**-2.5, 1e-3, 10**-3.5, 1e-4])
+    >>> r = 2 * x**2 - 30 * x**3
+    >>> round(leading_power_with_next_term(x, r, next_power=3), 9)
+    2.0
+    """
+    from scipy.optimize import minimize_scalar
+
+    x = np.asarray(x, dtype=float)
+    residual = np.asarray(residual, dtype=float)
+    logs = np.log(1 / x)
+    plain = log_log_slope(x, np.abs(residual) / logs**log_power)
+    if next_power is None or len(x) < 4:
+        return plain
+    weights = 1 / np.abs(residual)
+    second = x**next_power * logs**next_log_power
+
+    def misfit(power: float) -> float:
+        columns = np.column_stack([x**power * logs**log_power, second]) * weights[:, None]
+        amplitudes = np.linalg.lstsq(columns, np.ones_like(x), rcond=None)[0]
+        return float(np.sum((columns @ amplitudes - 1) ** 2))
+
+    # a coarse grid first (the misfit can have more than one dip), then a bounded refinement
+    trial = np.linspace(plain - window, plain + window, 201)
+    centre = trial[int(np.argmin([misfit(p) for p in trial]))]
+    spacing = trial[1] - trial[0]
+    best = minimize_scalar(
+        misfit,
+        bounds=(centre - spacing, centre + spacing),
+        method="bounded",
+        options={"xatol": 1e-12},
+    )
+    return float(best.x)
