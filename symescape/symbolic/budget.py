@@ -63,12 +63,16 @@ def _on_alarm(signum: int, frame: object) -> None:  # noqa: ARG001 (signal handl
     # SymPy catches ValueError (which TimeBudgetError is) in places; fire again until the
     # budgeted block is left, so a swallowed alarm cannot let the step run for ever.
     signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
-    raise TimeBudgetError(
-        f"{first.step}: stopped after its time budget of {first.seconds:g} s; the input is too "
-        "large or too hard for the exact route (simplify it, or raise the budget with "
+    raise _budget_error(first)
+
+
+def _budget_error(deadline: _Deadline) -> TimeBudgetError:
+    return TimeBudgetError(
+        f"{deadline.step}: stopped after its time budget of {deadline.seconds:g} s; the input "
+        "is too large or too hard for the exact route (simplify it, or raise the budget with "
         "symescape.symbolic.budget.default_budget)",
-        first.step,
-        first.seconds,
+        deadline.step,
+        deadline.seconds,
     )
 
 
@@ -104,6 +108,14 @@ def time_budget(step: str, seconds: float | None = None) -> Iterator[None]:
     _arm()
     try:
         yield
+    except TimeBudgetError:
+        raise
+    except Exception as exc:
+        # Code that catches the alarm's ValueError may raise something else in its place (a
+        # SymPy routine turning it into its own error); past the deadline, that is the budget.
+        if time.monotonic() >= deadline.at:
+            raise _budget_error(deadline) from exc
+        raise
     finally:
         _active.remove(deadline)
         _arm()

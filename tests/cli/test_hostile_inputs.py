@@ -167,6 +167,29 @@ def test_time_budget_survives_code_that_swallows_value_errors():
     assert swallowed
 
 
+def test_time_budget_names_itself_when_code_converts_the_alarm():
+    """Code that catches the alarm's ValueError and raises its own error instead (as some SymPy
+    routines do): past the deadline the block still ends in a TimeBudgetError, chained to it."""
+
+    class ConvertedError(RuntimeError):
+        pass
+
+    with pytest.raises(TimeBudgetError, match="a converting step") as caught:
+        with time_budget("a converting step", 0.1):
+            try:
+                while True:
+                    sp.expand((Z + 1) ** 40)
+            except ValueError as exc:
+                raise ConvertedError("not a budget error") from exc
+    assert isinstance(caught.value.__cause__, ConvertedError)
+
+
+def test_an_error_before_the_deadline_is_not_a_budget_error():
+    with pytest.raises(KeyError):
+        with time_budget("a failing step", 60):
+            raise KeyError("genuine")
+
+
 def test_time_budget_reaches_classify():
     expr = sp.tanh(sp.exp(sp.sin(Z) + Z) - 1) * sp.atan(Z) ** 3 + Z  # a slow Taylor expansion
     classify.cache_clear()
