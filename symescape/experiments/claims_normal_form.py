@@ -55,10 +55,16 @@ F_7(0.25·𝟏) = −5e107 at L = 7 (positive at 0.2): the flow turns back befor
 FULL_EPS = (1e-2, 10**-2.5, 1e-3)
 THIRTY_DIGIT_EPS = (1e-2, 10**-2.5, 1e-3, 10**-3.5, 1e-4)
 """The claim's ε range, [1e-4, 1e-2] as issue 14 asks (FULL_EPS: the figure's and the tests')."""
-CONSTANT_ORDER = 2
-"""Expansion order of the integral route to C: with order 0 its local sum at ρ_0 = 1e-3 leaves
-the ε⁴ ln ε terms out, 1.6e-11 for gelu L = 3 (C two ways then agreed to 11.3 digits); order 2
-gives −4.308893809504115937 against −4.308893809504116182 from ρ_0 = 1e-4 (16.2 digits)."""
+CONSTANT_INNER_MARGIN = 4
+"""The integral route's expansion resolves the slow rate w_n to n ≥ L + margin, so the omitted
+terms of its lower-limit sum are O(ρ_0^{margin+3}) = 1e-21 at ρ_0 = 1e-3. With the fixed order
+2 used before, gelu L = 4 stopped at w_5 (omitted ρ_0⁴ ≈ 1e-12): C two ways agreed to only 11.6
+digits (gelu L = 3, 15.2)."""
+CONSTANT_LIMIT_DIGITS = 17
+"""The limit route fits C + A ε^p + B ε^{p+s} (p the non-local power) through three ε, half a
+decade apart, small enough that ε^{p+s} ≲ 10^-17 at the largest of them (rounded to half
+decades): the terms after ε^{p+s} (and the logs beside it, e.g. gelu L = 4's ε⁴ ln²) are not
+modelled."""
 EXPONENT_TOLERANCE = 0.1
 RESONANCE_DIGITS = 8
 CONSTANT_DIGITS = 15
@@ -105,12 +111,27 @@ def _digits_for(depth: int, eps: float, digits: int) -> int:
     return digits + max(0, math.ceil((depth - 2) * math.log10(1 / eps)))
 
 
+def constant_limit_eps(expansion: EscapeExpansion, smallest: float = 1e-4) -> tuple:
+    """The three ε of the limit route to C (see :data:`CONSTANT_LIMIT_DIGITS`), half a decade
+    apart, ending at ``smallest`` or, when the remainder power p + s is small, further down.
+
+    >>> from symescape.symbolic.normal_form import escape_expansion
+    >>> gelu = escape_expansion("gelu", 4, order=0, exact=False)  # p + s = 3 + 1
+    >>> [round(-math.log10(e), 1) for e in constant_limit_eps(gelu)]
+    [4.0, 4.5, 5.0]
+    """
+    step = constant_remainder_step(expansion.step, expansion.depth)
+    power = expansion.nonlocal_power + step
+    needed = math.floor(2 * (CONSTANT_LIMIT_DIGITS / power + 1)) / 2
+    last = max(-math.log10(smallest), needed)
+    return tuple(10.0 ** -(last - k / 2) for k in (2, 1, 0))
+
+
 def _constant_by_limit(expansion: EscapeExpansion, eps: tuple, times: tuple) -> mpmath.mpf:
-    """C from D(ε) = T − local terms = C + A ε^p + B ε^{p+s} through the three smallest ε (where
-    the omitted terms are smallest; a least-squares fit through all five points of the claim's
-    range left gelu L = 3 at 11.3 digits, the three smallest give 15.2), s the step of the
-    field's degrees (2 for odd σ at even L; the self term's degree L is odd at odd L, so 1
-    there and for every other σ)."""
+    """C from D(ε) = T − local terms = C + A ε^p + B ε^{p+s} through three ε (the three smallest
+    given; :func:`constant_limit_eps` chooses them), s the step of the field's degrees (2 for
+    odd σ at even L; the self term's degree L is odd at odd L, so 1 there and for every other
+    σ)."""
     p = expansion.nonlocal_power
     s = constant_remainder_step(expansion.step, expansion.depth)
     rows, rhs = [], []
@@ -196,11 +217,17 @@ def _drift_fits(
 
 
 def _constant_expansion(spec: str, depth: int, rho_star: float) -> EscapeExpansion:
-    """The expansion for the integral route to C: :data:`CONSTANT_ORDER`, or the largest order
-    the engine can build below it."""
+    """The expansion for the integral route to C: the lowest order whose slow rate reaches
+    w_{L + margin} (:data:`CONSTANT_INNER_MARGIN`), or the largest order the engine can build
+    below it."""
     from symescape.errors import ConfigurationError
+    from symescape.symbolic.classification import classify
+    from symescape.symbolic.normal_form import correction_gap, required_inner_order
 
-    order = CONSTANT_ORDER
+    gap = correction_gap(classify(spec))
+    order = 0
+    while required_inner_order(depth, order, gap) < depth + CONSTANT_INNER_MARGIN:
+        order += 1
     while True:
         try:
             return escape_expansion(spec, depth, order=order, rho_star=rho_star, exact=False)
@@ -223,13 +250,15 @@ def normal_form_sweep(
 
     started = time.perf_counter()
     expansion = escape_expansion(spec, depth, order=0, rho_star=rho_star, exact=False)
-    work = _digits_for(depth, min(eps), digits)
+    limit_eps = tuple(e for e in constant_limit_eps(expansion, min(eps)) if e not in eps)
+    work = _digits_for(depth, min(eps + limit_eps), digits)
     with mpmath.workdps(work + 12):
         times = tuple(balanced_run(expansion, spec, e, work).time for e in eps)
+        limit_times = tuple(balanced_run(expansion, spec, e, work).time for e in limit_eps)
         run, c_integral = slow_manifold_run(
             _constant_expansion(spec, depth, rho_star), spec, rho0, work
         )
-        c_limit = _constant_by_limit(expansion, eps, times)
+        c_limit = _constant_by_limit(expansion, eps + limit_eps, times + limit_times)
         scale = max(abs(c_integral), mpmath.mpf(1))
         diff = abs(c_limit - c_integral)
         agree = float("inf") if diff == 0 else float(-mpmath.log10(diff / scale))
