@@ -35,7 +35,8 @@ def leading_power_with_next_term(
     |r|); p̂ minimises the residual within ``window`` of the plain slope. Needs the signed
     residuals and at least four points (one degree of freedom); with fewer, or no next term,
     the plain slope of |r|/(ln 1/x)^k is returned. Meant for the asymptotic regime, where the
-    first term dominates the second over the whole window.
+    first term dominates the second: points past the residual's last sign change (counting
+    from the smallest x) are dropped when four or more remain.
 
     >>> x = np.array([1e-2, 10**-2.5, 1e-3, 10**-3.5, 1e-4])
     >>> r = 2 * x**2 - 30 * x**3
@@ -44,8 +45,15 @@ def leading_power_with_next_term(
     """
     from scipy.optimize import minimize_scalar
 
-    x = np.asarray(x, dtype=float)
-    residual = np.asarray(residual, dtype=float)
+    order = np.argsort(x)
+    x = np.asarray(x, dtype=float)[order]
+    residual = np.asarray(residual, dtype=float)[order]
+    # The first term dominates only where the residual keeps one sign: points beyond its last
+    # sign change (toward large x) are outside the asymptotic regime, and near the change the
+    # relative weights would magnify the terms the model leaves out.
+    kept = int(np.argmax(np.sign(residual) != np.sign(residual[0]))) or len(x)
+    if kept >= 4:
+        x, residual = x[:kept], residual[:kept]
     logs = np.log(1 / x)
     plain = log_log_slope(x, np.abs(residual) / logs**log_power)
     if next_power is None or len(x) < 4:

@@ -41,6 +41,16 @@ def test_a_plain_slope_is_biased_where_the_column_fit_is_not() -> None:
     assert abs(leading_power_with_next_term(EPS, r, 0, 3) - 2) < 1e-6
 
 
+def test_points_past_a_sign_change_are_outside_the_asymptotic_regime() -> None:
+    """gelu L = 4 after its ε² term: r = ε³(17.4 ln(1/ε) − 87.3) + 10ε⁴ changes sign near
+    ε = 1e-2, where relative weights would magnify the ε⁴ term (all five points: 3.21)."""
+    logs = np.log(1 / EPS)
+    r = EPS**3 * (17.4 * logs - 87.3) + 10 * EPS**4
+    assert r[0] < 0 < r[1]
+    assert abs(leading_power_with_next_term(EPS, r, 1, 3, 0) - 3) < 2e-3
+
+
 def test_three_points_fall_back_to_the_plain_slope() -> None:
     x, r = EPS[:3], 3 * EPS[:3] ** 2
-    assert leading_power_with_next_term(x, r, 0, 3) == log_log_slope(x, np.abs(r))
+    plain = log_log_slope(x, np.abs(r))
+    assert abs(leading_power_with_next_term(x, r, 0, 3) - plain) < 1e-12
