@@ -571,6 +571,17 @@ def _escape_precise_or_series(
         click.echo(f"{key:<15} {value:.15g}" if isinstance(value, float) else f"{key:<15} {value}")
 
 
+def _workers_option(what: str) -> Any:
+    """``--workers`` for a command whose independent jobs (``what``) run over processes."""
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help=f"{what} run in this many processes at once (0: one per core; 1: one after another).",
+    )
+
+
 def _warn_outside_hypothesis(activation_spec: str) -> None:
     """Warn on stderr, as ``classify`` does, when σ is outside the classification's hypothesis."""
     try:
@@ -595,13 +606,7 @@ def _warn_outside_hypothesis(activation_spec: str) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help='Print {"claims": [...]}.')
 @click.option("--latex", "as_latex", is_flag=True, help="Print the table as LaTeX.")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Claims run in this many processes at once (0: one per core; 1: one after another).",
-)
+@_workers_option("Claims")
 def verify(
     ids: tuple[str, ...],
     quick: bool,
@@ -645,13 +650,7 @@ def verify(
 )
 @click.option("--quick", is_flag=True, help="Coarser grids and fewer seeds.")
 @click.option("--latex", "as_latex", is_flag=True, help="Print the summaries as a LaTeX table.")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Figures run in this many processes at once (0: one per core; 1: one after another).",
-)
+@_workers_option("Figures")
 def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool, workers: int) -> None:
     """Regenerate the paper's figures (fig1 fig2 fig3, or all) as PNG, PDF, JSON and a summary."""
     from symescape.reports.figures import reproduce as run_figures

@@ -90,8 +90,10 @@ def _training_run(
     kernels = activation_kernels("tanh")
     teacher = single_mode_teacher(width)
     weights = he_normal_weights([width] * depth + [1], ensemble=members, seed=0)
-    x = np.random.default_rng(1).standard_normal((members, batch, width))
-    given = (x, teacher(x, kernels), None) if fixed else None
+    given = None
+    if fixed:
+        x = np.random.default_rng(1).standard_normal((members, batch, width))
+        given = (x, teacher(x, kernels), None)
     config = TrainingConfig(
         steps=steps,
         learning_rate=1e-3,
