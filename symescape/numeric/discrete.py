@@ -89,6 +89,10 @@ class GradientDescentMap:
     def constants(self) -> object:
         return self.model.constants
 
+    @property
+    def activation(self) -> object:
+        return self.model.activation
+
     def flow_field(self, X: np.ndarray) -> np.ndarray:
         return self.metric * self.model.field(X)
 

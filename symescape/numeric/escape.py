@@ -70,11 +70,12 @@ class EscapeCriterion:
         """``"product:0.5"`` or ``"loss:0.5"``."""
         kind, _, value = text.partition(":")
         try:
-            return cls(kind.strip(), float(value))
+            number = float(value)
         except ValueError:
             raise ConfigurationError(
                 f"criterion {text!r}: expected 'product:RHO' or 'loss:FRACTION'"
             ) from None
+        return cls(kind.strip(), number)  # its own checks say what is wrong with the value
 
     def __str__(self) -> str:
         return f"{self.kind.value}:{self.value:g}"

@@ -21,7 +21,7 @@ from tolerances import (
 )
 
 from symescape.cli import main
-from symescape.errors import ConfigurationError, ZeroFirstHermiteError
+from symescape.errors import ConfigurationError, NoEscapeError, ZeroFirstHermiteError
 from symescape.experiments.claims_predict import ansatz_case, he_case
 from symescape.experiments.predict import (
     Calibration,
@@ -253,6 +253,13 @@ def test_modified_equation_against_direct_summation(eta, rates):
     assert abs(modified.steps - summed.steps) <= modified.error_estimate
     # and the correction matters: the uncorrected flow misses by more than the estimate
     assert abs(modified.steps_flow - summed.steps) > modified.error_estimate
+
+
+def test_gradient_descent_without_escape_raises_no_escape():
+    # K < 0 (a negative amplitude): the GD map reports it as the flow does, by name
+    gd = GradientDescentMap(reduced_model("tanh", 3, -1.0), 0.5, ansatz_metric(3, 4, "uniform"))
+    with pytest.raises(NoEscapeError, match="K = .* ≤ 0 for tanh"):
+        escape_steps(gd, np.full(3, 0.1))
 
 
 @pytest.mark.parametrize("eps", [0.1, 0.02])

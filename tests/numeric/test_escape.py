@@ -192,6 +192,13 @@ def test_bad_inputs():
         escape_time_ode(reduced_model("x - x**3", 3), np.full(3, 0.1))
     with pytest.raises(ConfigurationError):
         EscapeCriterion.parse("product:-1")
+    # the value's own check speaks, not the generic format message
+    with pytest.raises(ConfigurationError, match="loss fraction must be < 1"):
+        EscapeCriterion.parse("loss:2")
+    with pytest.raises(ConfigurationError, match="finite and > 0, got nan"):
+        EscapeCriterion.parse("product:nan")
+    with pytest.raises(ConfigurationError, match="expected 'product:RHO'"):
+        EscapeCriterion.parse("product:half")
     with pytest.raises(ConfigurationError):
         escape_time_ode(model, np.full(3, np.nan))
     with pytest.raises(ConfigurationError, match="ε"):
