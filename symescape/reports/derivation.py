@@ -637,7 +637,7 @@ def normal_form_blocks(
         ),
     ]
     try:
-        integrals = first_integrals(cls.activation.name, depth, float(amplitude))
+        integrals = first_integrals(cls.activation, depth, float(amplitude))
     except (ArithmeticError, ConfigurationError):
         return blocks
     lines = [_rel(f"I_{{{j + 1}}}", integral) for j, integral in enumerate(integrals.exact[:2])]

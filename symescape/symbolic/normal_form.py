@@ -828,7 +828,7 @@ class FirstIntegrals:
 
 @lru_cache(maxsize=32)
 def first_integrals(
-    spec: str, depth: int, amplitude: float = 1.0, extra: int = 3
+    spec: str | sp.Expr | Activation, depth: int, amplitude: float = 1.0, extra: int = 3
 ) -> FirstIntegrals:
     """Formal first integrals to first order: ∇I¹·F̂⁰ = −∇I⁰·F̂^{d_1} solved in homogeneous
     polynomials of degree 2 + d_1 (the homological equation with right side 0 at leading order;

@@ -24,6 +24,7 @@ from symescape.reports.derivation import (
     write_derivation,
 )
 from symescape.reports.latex_text import latex_text
+from symescape.symbolic.activations import Z
 from symescape.symbolic.chain import scalar_chain
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,6 +112,14 @@ def test_documents_show_the_code_constants():
     assert sp.latex(constants.K.exact) in md
     general = derivation_text("general", 4, "md")
     assert r"\varepsilon^{2 - L}" in general
+
+
+@pytest.mark.filterwarnings("ignore::symescape.errors.ClosedFormFallbackWarning")
+def test_activation_given_through_the_sympy_api_is_derived_without_reparsing():
+    # 2 I₁(z) (modified Bessel) is outside the text grammar; given as a SymPy expression it
+    # must reach the first integrals as that expression, not by its name re-parsed as text
+    tex = derivation_text(2 * sp.besseli(1, Z), 4, "md")
+    assert "I_{1}" in tex and "I_{2}" in tex
 
 
 def test_bad_input_and_unwritable_folder(tmp_path):
