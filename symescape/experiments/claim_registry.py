@@ -7,7 +7,8 @@ disagrees with a statement of the paper (the numbers say by how much). ``quick``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -61,3 +62,22 @@ def claim(identifier: str, thorough_only: bool = False) -> Callable[[CheckFuncti
 def verdict_for(ok: bool) -> Verdict:
     """PASS when the measured value is within tolerance, FAIL otherwise."""
     return Verdict.PASS if ok else Verdict.FAIL
+
+
+def largest_or_nan(values: Iterable[float], default: float = 0.0) -> float:
+    """The largest of ``values`` (``default`` when there are none), NaN when any is NaN.
+
+    Python's ``max`` drops a NaN that is not first (``max(0.0, nan)`` is 0.0), which would let a
+    failed measurement pass a tolerance; a NaN here fails every ``≤`` and ``≥`` comparison."""
+    items = [float(v) for v in values]
+    if any(math.isnan(v) for v in items):
+        return math.nan
+    return max(items, default=default)
+
+
+def smallest_or_nan(values: Iterable[float], default: float = math.inf) -> float:
+    """The smallest of ``values`` (``default`` when there are none), NaN when any is NaN."""
+    items = [float(v) for v in values]
+    if any(math.isnan(v) for v in items):
+        return math.nan
+    return min(items, default=default)

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 import mpmath
 import numpy as np
 
-from symescape.experiments.claim_registry import Claim, claim, verdict_for
+from symescape.experiments.claim_registry import (
+    Claim,
+    claim,
+    largest_or_nan,
+    smallest_or_nan,
+    verdict_for,
+)
 from symescape.numeric.fits import leading_power_with_next_term, log_log_slope
 from symescape.numeric.precise_escape import (
     PreciseEscape,
@@ -110,7 +116,7 @@ class NormalFormSweep:
 
     @property
     def worst_exponent(self) -> float:
-        return max((abs(o.fitted - o.predicted) for o in self.orders), default=0.0)
+        return largest_or_nan(abs(o.fitted - o.predicted) for o in self.orders)
 
 
 def _digits_for(depth: int, eps: float, digits: int) -> int:
@@ -329,7 +335,7 @@ def _general_start_check() -> tuple[bool, str, dict]:
     values = theta.values(np.ones(4))
     balanced = escape_expansion("gelu", 4, order=2, exact=False)
     local = {t.power: float(t.value) for t in balanced.all_terms if t.power < 0}
-    gap = max(abs(-v / theta.K / local[d - 2] - 1) for d, v in values.items())
+    gap = largest_or_nan(abs(-v / theta.K / local[d - 2] - 1) for d, v in values.items())
     model = reduced_model("gelu", 3)
     ray = np.array([0.5, 1.0, 2.0])
     _, _, terms, _ = general_local_terms("gelu", 3, 0.02 * ray)
@@ -381,13 +387,11 @@ def check_thirty_digits(quick: bool) -> Claim:
     cases = FULL_CASES[1:2] if quick else FULL_CASES
     eps = FULL_EPS if quick else THIRTY_DIGIT_EPS
     sweeps = [normal_form_sweep(a, L, r, eps=eps) for a, L, r in cases]
-    worst_exp = max(s.worst_exponent for s in sweeps)
-    worst_const = min(s.constant_digits for s in sweeps)
+    worst_exp = largest_or_nan(s.worst_exponent for s in sweeps)
+    worst_const = smallest_or_nan(s.constant_digits for s in sweeps)
     res = [s.resonance_digits for s in sweeps if s.resonant]
-    worst_res = min(res) if res else float("inf")
-    drift_err = max(
-        (abs(f - p) for s in sweeps for (_, _, p, f) in s.drifts), default=0.0
-    )
+    worst_res = smallest_or_nan(res)
+    drift_err = largest_or_nan(abs(f - p) for s in sweeps for (_, _, p, f) in s.drifts)
     ok = (
         worst_exp <= EXPONENT_TOLERANCE
         and worst_const >= CONSTANT_DIGITS

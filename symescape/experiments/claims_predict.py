@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from symescape.experiments.claim_registry import Claim, claim, verdict_for
+from symescape.experiments.claim_registry import Claim, claim, largest_or_nan, verdict_for
 
 if TYPE_CHECKING:
     from symescape.experiments.predict import PredictConfig
@@ -84,7 +84,7 @@ def check_predict_ansatz(quick: bool) -> Claim:
         config = ansatz_case(student, teacher, loss, eta, eps)
         result = check(config, Engine.NUMPY)
         error = result.relative_error
-        worst = float("inf") if error is None else max(worst, error)
+        worst = float("inf") if error is None else largest_or_nan((worst, error))
         rows.append(
             f"{student}/{teacher} {loss} η={eta}: {result.prediction.steps} vs "
             f"{result.measurement.steps}"
@@ -115,7 +115,7 @@ def check_predict_he(quick: bool) -> Claim:
             predicted = predict(he_case(eps, calibration)).steps
             measured = measure(he_case(eps), engine=Engine.NUMPY).steps
             error = float("inf") if measured is None else abs(predicted - measured) / measured
-            worst = max(worst, error)
+            worst = largest_or_nan((worst, error))
             rows.append(f"ε = {eps}: {predicted:.0f} vs {measured}")
     return Claim(
         id="predict-he-calibrated",

@@ -11,7 +11,14 @@ from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 
-from symescape.experiments.claim_registry import Claim, Verdict, claim, verdict_for
+from symescape.experiments.claim_registry import (
+    Claim,
+    Verdict,
+    claim,
+    largest_or_nan,
+    smallest_or_nan,
+    verdict_for,
+)
 from symescape.numeric.fits import log_log_slope
 
 
@@ -34,13 +41,13 @@ def check_prefactor_agreement(quick: bool) -> Claim:
     for act in ("tanh", "gelu"):
         for depth in (5, 6):
             result = prefactor_agreement(act, depth)
-            worst = max(worst, result.relative_gap)
-            saturation = max(saturation, abs(result.saturation_balanced - 1))
+            worst = largest_or_nan((worst, result.relative_gap))
+            saturation = largest_or_nan((saturation, abs(result.saturation_balanced - 1)))
             looseness.append(result.saturation_unbalanced)
             rows.append(
                 f"{act} L={depth}: K_SE = {result.K_signal:.15g}, K = {result.K_exact:.15g}"
             )
-    ok = worst <= 1e-10 and saturation <= 1e-10 and min(looseness) > 1.01
+    ok = worst <= 1e-10 and saturation <= 1e-10 and smallest_or_nan(looseness) > 1.01
     return Claim(
         "remark-prefactor-agreement",
         "on the manifold the signal-energy (AM-GM) bound dM/dt ≥ aμ₁ L (Π||G_l||²)^{1/L} saturates "
@@ -102,11 +109,12 @@ def check_invariance(quick: bool) -> Claim:
         for act in acts:
             for dim in dims:
                 check = invariance_check(act, X, dim)
-                exact_leak, field = max(exact_leak, check.leak), max(field, check.field_error)
+                exact_leak = largest_or_nan((exact_leak, check.leak))
+                field = largest_or_nan((field, check.field_error))
             mc = invariance_check(act, X, 4, measure="monte-carlo", samples=20000)
             mc_ok &= mc.leak <= 3 * mc.standard_error
             control = invariance_check(act, X, 4, perturbation=0.1)
-            control_leak = min(control_leak, control.leak)
+            control_leak = smallest_or_nan((control_leak, control.leak))
             rows.append(
                 f"{act}: Monte Carlo (n = 20000, D = 4) leak {mc.leak:.3f} vs standard error "
                 f"{mc.standard_error:.3f}; off-ansatz control leak {control.leak:.2f}"
@@ -137,7 +145,7 @@ def check_signal_energy(quick: bool) -> Claim:
         for r, eps in cases:
             run = escape_split(r, eps, chunk=10)
             errors = [s.identity_error for s in run.splits]
-            worst = max(worst, max(errors))
+            worst = largest_or_nan((worst, *errors))
             plateau = [s for s in run.splits if s.loss > 0.99 * run.baseline]
             dominant &= bool(plateau) and all(
                 abs(s.higher) + abs(s.self_interaction) < 0.1 * s.signal for s in plateau
@@ -195,7 +203,7 @@ def check_universality(quick: bool) -> Claim:
             float(m.constants.K) * escape_time_ode(m, scales, method="lsoda").time
             for m in models
         ]
-        return (max(KT) - min(KT)) / float(np.mean(KT))
+        return (largest_or_nan(KT) - smallest_or_nan(KT)) / float(np.mean(KT))
 
     balanced = np.array([spread(np.full(depth, e)) for e in eps_values])
     unbalanced_eps = eps_values[::2] if quick else eps_values
@@ -209,8 +217,8 @@ def check_universality(quick: bool) -> Claim:
         flow = uncentred_flow(name, depth)
         drive = flow.field(np.zeros(depth))
         predicted = flow.predicted_origin_drive
-        drive_error = max(
-            drive_error, abs(drive[-1] / predicted - 1), float(np.abs(drive[:-1]).max())
+        drive_error = largest_or_nan(
+            (drive_error, abs(drive[-1] / predicted - 1), *np.abs(drive[:-1]))
         )
         row = f"{name} uncentred: F(0) = (0, …, 0, {drive[-1]:.6f}) vs aσ(0)E[σ] {predicted:.6f}"
         if not quick:

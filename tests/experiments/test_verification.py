@@ -1,11 +1,17 @@
 """`symescape verify` (issue 5): every quick claim passes or is a reported discrepancy."""
 
 import json
+import math
+import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from symescape.cli import main
+from symescape.experiments.claim_registry import largest_or_nan, smallest_or_nan
 from symescape.experiments.verification import CLAIMS, Verdict, verify
 from symescape.reports.tables import claims_latex
 
@@ -28,11 +34,27 @@ REQUIRED = {
 }
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_verdicts() -> dict[str, str]:
+    """The verdict column of the README's claims table: ``| `id` | statement | verdict … |``."""
+    row = re.compile(r"^\| `([\w-]+)` \|.*\| \**(pass|fail|discrepancy)\b", re.M)
+    rows = row.findall(README.read_text())
+    return dict(rows)
+
+
 def test_quick_verify_has_no_failure():
     claims = verify(quick=True)
     assert {c.id for c in claims} >= REQUIRED
     failures = [c for c in claims if c.verdict is Verdict.FAIL]
     assert not failures, [(c.id, c.measured) for c in failures]
+    # every verdict is the one the README states: a claim slipping from pass to discrepancy
+    # (or the reverse) fails here until the README says so
+    documented = readme_verdicts()
+    measured = {c.id: c.verdict.value for c in claims}
+    assert set(measured) <= set(documented), set(measured) - set(documented)
+    assert measured == {k: documented[k] for k in measured}
     discrepancies = {c.id: c for c in claims if c.verdict is Verdict.DISCREPANCY}
     # The Class C per-layer ratio: γ_1 = q γ_l, not "the same ratio in every l".
     assert "c4-class-c-ratio" in discrepancies
@@ -94,3 +116,13 @@ def test_thorough_only_claims_run_when_named_or_thorough(monkeypatch):
     called.clear()
     verification.verify(quick=True, ids=["thm16-thirty-digits"])
     assert called == ["thm16-thirty-digits"]
+
+
+@given(st.lists(st.floats(allow_nan=False), max_size=6), st.integers(0, 6))
+def test_worst_and_least_keep_a_nan_wherever_it_is(values, at):
+    # Python's max(0.0, nan) is 0.0: a NaN measurement must not pass a tolerance
+    assert largest_or_nan(values, default=-1.0) == max(values, default=-1.0)
+    assert smallest_or_nan(values) == min(values, default=math.inf)
+    with_nan = values[:at] + [math.nan] + values[at:]
+    assert math.isnan(largest_or_nan(with_nan)) and math.isnan(smallest_or_nan(with_nan))
+    assert not largest_or_nan(with_nan) <= 1.0 and not smallest_or_nan(with_nan) >= 1.0
