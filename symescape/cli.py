@@ -136,6 +136,8 @@ SIZE = _Int(1)
 """Depths, widths, batch sizes, sample and restart counts: integers ≥ 1."""
 SEED = _Int(0)
 """Random seeds: integers ≥ 0."""
+SEED_COUNT = _Int(0)
+"""Counts that may be zero (extra search starts)."""
 
 
 def _emit_json(payload: Any) -> None:
@@ -694,7 +696,7 @@ def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool, wor
 )
 @click.option(
     "--search-starts",
-    type=int,
+    type=SEED_COUNT,
     default=None,
     help="Gradient-flow and rank-2 starts each, besides the random ones [default: restarts].",
 )
@@ -765,10 +767,10 @@ def escape_directions(
 
 
 @main.command("saddle-to-saddle")
-@click.option("--depth", type=int, default=3, show_default=True, help="Depth L.")
-@click.option("--width", type=int, default=10, show_default=True, help="Hidden width N.")
-@click.option("--input-dim", type=int, default=6, show_default=True, help="Input dimension D.")
-@click.option("--outputs", type=int, default=2, show_default=True, help="Outputs k.")
+@click.option("--depth", type=SIZE, default=3, show_default=True, help="Depth L.")
+@click.option("--width", type=SIZE, default=10, show_default=True, help="Hidden width N.")
+@click.option("--input-dim", type=SIZE, default=6, show_default=True, help="Input dimension D.")
+@click.option("--outputs", type=SIZE, default=2, show_default=True, help="Outputs k.")
 @click.option(
     "--teacher",
     "teacher_spec",
@@ -776,10 +778,10 @@ def escape_directions(
     show_default=True,
     help="linear:s1,s2, units:a1,a2, relu2:m=M, deep:rank=R,depth=D,width=W (modes for k = 1).",
 )
-@click.option("--samples", type=int, default=500, show_default=True, help="Gaussian inputs.")
-@click.option("--init-scale", type=float, default=1e-2, show_default=True, help="|θ(0)| = ε.")
-@click.option("--time", "flow_time", type=float, default=None, help="Flow time [default: auto].")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--samples", type=SIZE, default=500, show_default=True, help="Gaussian inputs.")
+@click.option("--init-scale", type=POSITIVE, default=1e-2, show_default=True, help="|θ(0)| = ε.")
+@click.option("--time", "flow_time", type=POSITIVE, default=None, help="Flow time [default: auto].")
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def saddle_to_saddle_command(
     depth: int,

@@ -114,7 +114,11 @@ def check_predict_he(quick: bool) -> Claim:
         for eps in further:
             predicted = predict(he_case(eps, calibration)).steps
             measured = measure(he_case(eps), engine=Engine.NUMPY).steps
-            error = float("inf") if measured is None else abs(predicted - measured) / measured
+            error = (
+                float("inf")
+                if measured is None or predicted is None
+                else abs(predicted - measured) / measured
+            )
             worst = largest_or_nan((worst, error))
             rows.append(f"ε = {eps}: {predicted:.0f} vs {measured}")
     return Claim(

@@ -129,6 +129,8 @@ class EscapeDirectionConfig:
         for name in ("width", "input_dim", "samples", "restarts", "max_iterations", "outputs"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ConfigurationError(f"seed must be ≥ 0, got {self.seed}")
         if not isinstance(self.teacher, TeacherSpec):
             object.__setattr__(self, "teacher", parse_teacher(self.teacher))
         try:
@@ -1124,8 +1126,12 @@ def search_optima(
     values per layer to 1e-3 of σ₁: invariant under the hidden-unit permutations).
 
     Raises:
-        as :func:`escape_direction`.
+        ConfigurationError: a negative count of starts.
+        (and as :func:`escape_direction`)
     """
+    for name, count in (("flow_starts", flow_starts), ("rank_two", rank_two)):
+        if count is not None and count < 0:
+            raise ConfigurationError(f"{name} must be ≥ 0, got {count}")
     problem = make_problem(config, target)
     rng = np.random.default_rng(config.seed + 2)
     counts = {

@@ -98,6 +98,8 @@ class InitConfig:
         object.__setattr__(self, "kind", InitKind(self.kind))
         if not np.isfinite(self.eps) or self.eps <= 0:
             raise ConfigurationError(f"init.eps must be finite and > 0, got {self.eps}")
+        if self.seed < 0:
+            raise ConfigurationError(f"init.seed must be ≥ 0, got {self.seed}")
         if self.scales is not None:
             object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
 
@@ -499,6 +501,12 @@ def _predict_he_normal(config: PredictConfig, details: dict[str, Any]) -> Predic
             details,
         )
     cal = config.calibration
+    if max(eps, cal.eps) >= 1:
+        # the law is the small-ε asymptotics; at r = 2, ln(1/ε) is 0 at ε = 1 and negative past
+        raise ConfigurationError(
+            f"a calibrated He-normal prediction needs ε < 1 and ε₀ < 1 (the law {law} is for "
+            f"small ε), got ε = {eps:g}, ε₀ = {cal.eps:g}"
+        )
     steps = round(cal.steps * bottleneck_law(eps, r) / bottleneck_law(cal.eps, r))
     return Prediction(
         steps=steps,

@@ -32,6 +32,7 @@ from symescape.symbolic.taylor import (
     nonlinear_order,
     odd_decision,
     phi_expression,
+    piecewise_jumps,
     taylor_coefficients,
 )
 
@@ -141,6 +142,12 @@ def _classify(act: Activation) -> Classification:
             raise NotAnalyticError(
                 f"σ = {act.expr} is piecewise-defined but not piecewise-linear: it is not analytic "
                 "at 0, and the classification needs a Taylor series there"
+            )
+        jumps = piecewise_jumps(act)
+        if jumps:
+            raise NotAnalyticError(
+                f"σ = {act.expr} jumps at z = {', '.join(map(str, jumps))}: a discontinuous σ is "
+                "outside the theory (it needs σ analytic at 0, or continuous and piecewise-linear)"
             )
         return Classification(
             act,

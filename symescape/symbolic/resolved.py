@@ -70,7 +70,8 @@ def activation_kernels(
             functions = [
                 np.vectorize(_scalar(mpmath_kernel([e], [Z])), otypes=[object]) for e in expressions
             ]
-    except (NameError, TypeError, AttributeError) as exc:
+    except (NameError, TypeError, AttributeError, NotImplementedError) as exc:
+        # NotImplementedError: the printer has no form for a term (σ' of floor is a DiracDelta)
         raise ActivationError(f"cannot build a numeric kernel for {act.name}: {exc}") from None
     return ActivationKernels(act, *functions)
 

@@ -130,6 +130,28 @@ def is_piecewise_linear(act: Activation) -> bool:
     return True
 
 
+def piecewise_jumps(act: Activation) -> tuple[sp.Expr, ...]:
+    """The points z₀ where a piecewise-defined σ jumps: σ(z₀⁻) ≠ σ(z₀⁺) (x + sign(x) at 0,
+    Heaviside). The candidates are the exact roots of the branch conditions of σ rewritten as a
+    Piecewise; at each, σ(z₀ ± 10⁻³⁰) is evaluated to 50 digits (SymPy's one-sided limits of
+    Max and Abs can take minutes): a continuous piecewise-linear σ differs by O(10⁻³⁰) there, a
+    jump by its height, so the 10⁻²⁰ threshold leaves ten orders either side."""
+    expr = sp.piecewise_fold(act.expr.rewrite(sp.Piecewise))
+    if not isinstance(expr, sp.Piecewise):
+        return ()
+    points: set[sp.Expr] = set()
+    for _, condition in expr.args:
+        for relation in condition.atoms(sp.Rel):
+            points.update(p for p in sp.solve(relation.lhs - relation.rhs, Z) if p.is_real)
+    step = sp.Rational(1, 10**30)
+    jumps = []
+    for point in sorted(points, key=sp.default_sort_key):
+        left, right = (act.expr.subs(Z, point + side * step).evalf(50) for side in (-1, 1))
+        if abs(right - left) > sp.Float("1e-20", 50):
+            jumps.append(point)
+    return tuple(jumps)
+
+
 @lru_cache(maxsize=4096)
 def _term_series(term: sp.Expr, order: int) -> sp.Expr:
     """Taylor polynomial of one additive term (polynomials need no series expansion)."""

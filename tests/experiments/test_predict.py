@@ -362,6 +362,24 @@ def test_config_errors_are_specific():
         config_from_mapping({"activation": "tanh", "depth": 4, "widths": [4, 5, 6]})
     with pytest.raises(ConfigurationError):
         config_from_mapping({"activation": "tanh"})
+    with pytest.raises(ConfigurationError, match="init.seed must be ≥ 0"):
+        config_from_mapping({"activation": "tanh", "depth": 3, "init": {"seed": -1}})
+
+
+@pytest.mark.parametrize("eps, eps0", [(1.0, 0.1), (0.1, 1.0), (2.0, 0.1)])
+def test_he_normal_prediction_refuses_eps_not_below_one(eps, eps0):
+    # at r = 2 the law ln(1/ε) is 0 at ε = 1 (a division by zero) and negative past it
+    config = config_from_mapping(
+        {
+            "activation": "tanh",
+            "depth": 3,
+            "learning_rate": 0.1,
+            "init": {"kind": "he-normal", "eps": eps, "bottleneck": 2},
+            "calibration": {"eps": eps0, "steps": 100},
+        }
+    )
+    with pytest.raises(ConfigurationError, match="ε < 1"):
+        predict(config)
 
 
 def test_toml_and_json_give_the_same_config(tmp_path):

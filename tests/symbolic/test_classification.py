@@ -50,11 +50,24 @@ def test_classification_table(spec, cls, q, centred):
         assert result.centred.activation_class is centred
 
 
-@pytest.mark.parametrize("name", ["relu", "leaky_relu", "Abs(x)"])
+@pytest.mark.parametrize(
+    "name", ["relu", "leaky_relu", "Abs(x)", "sign(x)*x", "max(x, 2*x - 1)", "min(x, 0) + abs(x)"]
+)
 def test_piecewise_linear(name):
     result = classify(name)
     assert result.activation_class is ActivationClass.PIECEWISE_LINEAR
     assert result.q is None and not result.in_hypothesis
+
+
+@pytest.mark.parametrize(
+    "text, at",
+    [("x + sign(x)", "0"), ("x + Heaviside(x)", "0"), ("x + Heaviside(x - 1)", "1"),
+     ("relu(x) + sign(x + 1/2)", "-1/2")],
+)  # fmt: skip
+def test_piecewise_linear_with_a_jump_is_refused(text, at):
+    # each branch is affine, but σ is discontinuous: outside the theory, said with the point
+    with pytest.raises(NotAnalyticError, match=f"jumps at z = {at}:"):
+        classify(text)
 
 
 def test_mu1_sign_flagged_not_hidden():
