@@ -112,3 +112,36 @@ def simplified(expr: sp.Expr, seconds: float = SIMPLIFY_SECONDS) -> sp.Expr:
             raise
         return expr
     return candidate if sp.count_ops(candidate) <= sp.count_ops(expr) else expr
+
+
+def rationalize_floats(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every Float replaced by :func:`float_as_rational` of it."""
+    return expr.xreplace({f: float_as_rational(f) for f in expr.atoms(sp.Float)})
+
+
+def float_as_rational(value: sp.Expr) -> sp.Expr:
+    """A Float as the rational it stands for; any other expression unchanged.
+
+    The simplest rational that rounds back to it (0.1 → 1/10, 0.3333333333333333 → 1/3),
+    else the float's exact decimal (1.4142135623730951 → 14142135623730951/10¹⁶).
+    Never an irrational: SymPy's plain ``nsimplify`` turns that float into √2 and
+    2.718281828459045 into E, constants the user did not write.
+    """
+    if not isinstance(value, sp.Float):
+        return value
+    exact = sp.Rational(value)  # the Float's binary value, exactly
+    if exact == 0:
+        return exact
+    guess = simple_rational(value)
+    if guess is not None:
+        return guess
+    if value._prec <= 53:  # a double: its shortest decimal, which reads back as the same double
+        return sp.Rational(repr(float(value)))
+    return exact
+
+
+def simple_rational(value: sp.Float) -> sp.Rational | None:
+    """SymPy's rational ``nsimplify`` of ``value`` when it rounds back to ``value`` at its
+    precision (0.1 → 1/10), else None."""
+    guess = sp.nsimplify(value, rational=True)
+    return guess if sp.Float(guess, precision=value._prec) == value else None

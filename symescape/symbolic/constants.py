@@ -21,6 +21,7 @@ import sympy as sp
 from symescape.errors import ConfigurationError, NoLinearPathError, OutsideHypothesisError
 from symescape.options import validate_depth
 from symescape.symbolic.activations import Activation
+from symescape.symbolic.canonical import rationalize_floats
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.moments import Constant, gaussian_moment, product, quotient
 from symescape.symbolic.parsing import as_expression
@@ -89,7 +90,7 @@ def exact_amplitude(amplitude: object) -> sp.Expr:
     Raises:
         ConfigurationError: text, a non-number, or a value that is not finite, real and ≠ 0.
     """
-    a = sp.nsimplify(as_expression(amplitude, "the teacher amplitude"))
+    a = rationalize_floats(as_expression(amplitude, "the teacher amplitude"))
     if not a.is_real or not a.is_finite or a == 0:
         raise ConfigurationError(
             f"the teacher amplitude must be a finite non-zero real, got {amplitude!r}"

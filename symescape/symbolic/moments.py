@@ -25,7 +25,7 @@ from symescape.codegen import mpmath_kernel
 from symescape.errors import ClosedFormFallbackWarning, ConfigurationError
 from symescape.precision.gauss import DEFAULT_DPS, expectation_mpmath
 from symescape.symbolic.activations import Activation, Z, activation
-from symescape.symbolic.canonical import canonical_constant, simplified
+from symescape.symbolic.canonical import canonical_constant, float_as_rational, simplified
 from symescape.symbolic.gaussian import check_gaussian_domain, closed_form_expectation
 
 S = sp.Symbol("s", real=True)
@@ -98,7 +98,7 @@ class Constant:
     def from_exact(cls, exact: sp.Expr, dps: int = DEFAULT_DPS) -> Constant:
         """The constant of an exact expression, in canonical form, with its value to dps digits."""
         exact = sp.sympify(exact, strict=True)
-        exact = sp.nsimplify(exact) if exact.is_Float else canonical_constant(exact)
+        exact = float_as_rational(exact) if exact.is_Float else canonical_constant(exact)
         with mpmath.workdps(dps + _GUARD):
             value = mpmath.mpf(sp.N(exact, dps + _GUARD))
             error = max(abs(value), mpmath.mpf(1)) * mpmath.mpf(10) ** (-(dps + 5))

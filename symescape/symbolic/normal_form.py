@@ -51,6 +51,7 @@ from symescape.errors import (
 )
 from symescape.symbolic.activations import Activation, Z
 from symescape.symbolic.budget import time_budget
+from symescape.symbolic.canonical import rationalize_floats
 from symescape.symbolic.chain import chain_symbols
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import EscapeConstants, escape_constants
@@ -245,7 +246,7 @@ def field_expansion(
     coef_names += ["iK", "lnrho"]
     coef_ring, *cgens = ring(",".join(coef_names), sp.QQ)
     cg, mg, iK = cgens[:M], cgens[M : M + J + 1], cgens[M + J + 1]
-    a = sp.nsimplify(constants.amplitude)
+    a = rationalize_floats(sp.sympify(constants.amplitude, strict=True))
     a_ring = coef_ring(a) if a.is_Rational else None
     if a_ring is None:
         raise ConfigurationError(f"the expansion needs a rational amplitude, got {amplitude!r}")
@@ -350,7 +351,7 @@ def exact_value(field: FieldExpansion, poly: object, rho_star: object) -> sp.Exp
     for gen in field.coefficients.symbols:
         name = str(gen)
         if name == "lnrho":
-            subs[gen] = sp.log(sp.nsimplify(as_expression(rho_star, "rho_star")))
+            subs[gen] = sp.log(rationalize_floats(as_expression(rho_star, "rho_star")))
         elif name in field.exact:
             subs[gen] = field.exact[name]
         elif name == "iK":
@@ -610,7 +611,7 @@ def escape_expansion(
             f"order {order} needs the inner expansion to ε^{inner_order}, beyond the engine's "
             f"ε^{MAX_ORDER}; the largest feasible order here is {feasible}"
         )
-    amp = sp.nsimplify(as_expression(amplitude, "amplitude"))
+    amp = rationalize_floats(as_expression(amplitude, "amplitude"))
     field = field_expansion(cls, L, amp, inner_order)
     with mpmath.workdps(dps + 10):
         ring = Ring(False)
@@ -843,7 +844,7 @@ def first_integrals(
 
     cls = classify(spec)
     gap = correction_gap(cls)
-    exact_amplitude = sp.nsimplify(as_expression(amplitude, "amplitude"))  # a string: refused
+    exact_amplitude = rationalize_floats(as_expression(amplitude, "amplitude"))  # a string: refused
     field = field_expansion(cls, depth, exact_amplitude, gap + extra)
     X = chain_symbols(depth)
     parts = tuple(

@@ -16,6 +16,7 @@ from symescape.errors import NotAnalyticError, NotRealFunctionError, TimeBudgetE
 from symescape.options import require_int
 from symescape.symbolic.activations import Activation, Z
 from symescape.symbolic.budget import time_budget
+from symescape.symbolic.canonical import simple_rational
 
 # Heads whose presence means the expression is defined piecewise: SymPy's series would silently
 # return one branch (series(Max(0, z)) gives z), so these are decided before any expansion.
@@ -170,8 +171,8 @@ def _exact_float(c: sp.Expr) -> sp.Expr:
     its precision (0.5 → 1/2); otherwise unchanged (never rounded to 0)."""
     if not c.is_Float or c == 0:
         return c
-    guess = sp.nsimplify(c)
-    return guess if guess != 0 and abs(guess - c) <= abs(c) * sp.Float(2) ** (-c._prec + 1) else c
+    guess = simple_rational(c)
+    return c if guess is None or guess == 0 else guess
 
 
 @lru_cache(maxsize=512)

@@ -11,6 +11,8 @@ from symescape import (
     gaussian_moment,
 )
 from symescape.symbolic.activations import activation
+from symescape.symbolic.canonical import float_as_rational
+from symescape.symbolic.constants import exact_amplitude
 
 
 def test_erf_K_closed_form():
@@ -85,3 +87,21 @@ def test_depth_one_has_no_correction():
     c = escape_constants("tanh", 1)
     assert float(c.kappa) == 0 and [float(g) for g in c.gamma] == [0.0]
     assert c.K.value == c.classification.mu1.value
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_a_float_becomes_a_rational_that_reads_back_as_itself(value):
+    exact = float_as_rational(sp.Float(value))
+    assert exact.is_Rational and float(exact) == value
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(0.1, sp.Rational(1, 10)), (0.3333333333333333, sp.Rational(1, 3)), (-0.8, sp.Rational(-4, 5)),
+     (1.4142135623730951, sp.Rational(14142135623730951, 10**16)),
+     (2.718281828459045, sp.Rational(2718281828459045, 10**15))],
+)  # fmt: skip
+def test_a_float_amplitude_is_never_turned_into_an_irrational(value, expected):
+    # plain nsimplify gives √2 and E for the last two: constants the user did not write
+    assert float_as_rational(sp.Float(value)) == expected
+    assert exact_amplitude(value) == expected
