@@ -7,8 +7,6 @@ Each check measures, states the prediction and tolerance, and returns a verdict 
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
-
 import numpy as np
 
 from symescape.experiments.claim_registry import (
@@ -20,17 +18,7 @@ from symescape.experiments.claim_registry import (
     verdict_for,
 )
 from symescape.numeric.fits import log_log_slope
-
-
-def single_threaded_blas() -> AbstractContextManager:
-    """Limit BLAS to one thread while a claim runs, when threadpoolctl is installed: batched
-    matmuls on small stacks are 100–1000× slower with OpenBLAS threads on a loaded 2-core
-    machine (measured 0.16 s against 1e-4 s for a (1, 16, 2048) @ (1, 2048, 16) product)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
-        return nullcontext()
-    return threadpool_limits(1)
+from symescape.numeric.threads import single_threaded_blas
 
 
 @claim("remark-prefactor-agreement")

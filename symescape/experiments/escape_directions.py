@@ -34,8 +34,7 @@ constructions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -57,6 +56,7 @@ from symescape.numeric.network import (
     unflatten_weights,
 )
 from symescape.numeric.teachers import TeacherKind, TeacherSpec, build_teacher, parse_teacher
+from symescape.numeric.threads import single_threaded_blas
 from symescape.options import validate_depth
 from symescape.symbolic.resolved import ActivationKernels, activation_kernels
 
@@ -678,20 +678,6 @@ def depth_sweep(
 
 # ---------------------------------------------------------------------------------------------
 # The batched solver: every restart in one array computation.
-
-
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """One BLAS thread for the enclosed block (the solver's matrices are small; on a shared
-    machine several BLAS threads per product cost more than they give). A no-op without
-    threadpoolctl."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        yield
-        return
-    with threadpool_limits(1, user_api="blas"):
-        yield
 
 
 def piecewise_linear_kernels(kernels: ActivationKernels) -> ActivationKernels:

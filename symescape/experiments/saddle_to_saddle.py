@@ -33,12 +33,12 @@ from symescape.experiments.escape_directions import (
     make_problem,
     piecewise_linear_kernels,
     random_directions,
-    single_threaded_blas,
     unflatten_ensemble,
 )
 from symescape.numeric.losses import SQUARED
 from symescape.numeric.network import loss_and_gradients
 from symescape.numeric.teachers import TeacherSpec
+from symescape.numeric.threads import single_threaded_blas
 
 
 class FlowError(SymescapeError):

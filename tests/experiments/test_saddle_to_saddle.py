@@ -74,7 +74,7 @@ def test_cli_json_and_bad_input():
     keys = {"start", "end", "loss", "layer_ranks", "bottleneck_rank"}
     assert payload["plateaus"] and keys <= set(payload["plateaus"][0])
     bad = CliRunner().invoke(main, ["saddle-to-saddle", "--init-scale", "0"])
-    assert bad.exit_code == 2 and "init_scale" in bad.output
+    assert bad.exit_code == 2 and "--init-scale must be > 0" in bad.output
     with pytest.raises(ConfigurationError, match="rank_threshold"):
         SaddleConfig(rank_threshold=1.5)
     with pytest.raises(ConfigurationError, match="unknown teacher"):
