@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import secrets
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -20,14 +21,17 @@ from typing import Any
 
 from symescape.errors import StalePointWarning
 from symescape.processes import map_in_processes
+from symescape.version import __version__
 
 POINT_KEYS = frozenset({"params", "settings_hash", "result"})
 """The keys of a stored point."""
 
 
 def settings_hash(params: dict[str, Any]) -> str:
-    """The SHA-256 of a parameter set's canonical JSON (sorted keys): what a point records."""
-    text = json.dumps(params, sort_keys=True, default=str)
+    """The SHA-256 of a parameter set's canonical JSON (sorted keys) with the package version:
+    what a point records. A point stored by another version is not reused (its code may have
+    computed something else)."""
+    text = json.dumps({"params": params, "version": __version__}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -184,8 +188,9 @@ def run_sweep(
             if bar is not None:
                 bar.close()
     elif missing:
-        # fork, as before: a sweep starts a pool per call, and spawning would re-import the
-        # package in every worker each time
+        # fork when it is safe (a sweep starts a pool per call; spawning re-imports the package
+        # in every worker each time); spawn once JAX has started its threads, which a fork can
+        # deadlock (then ``compute`` must be importable, a module-level function)
         map_in_processes(
             compute,
             missing,
@@ -193,7 +198,7 @@ def run_sweep(
             progress=progress or None,
             unit="point",
             on_result=lambda index, result: finish(missing[index], result),
-            start_method="fork",
+            start_method="spawn" if "jax" in sys.modules else "fork",
         )
     return [store.get(p, lambda p=p: compute(p)) for p in points]
 
