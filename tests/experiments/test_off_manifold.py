@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from symescape import ConfigurationError
-from symescape.experiments.off_manifold import OffManifoldConfig, fit_slopes, off_manifold_run
+from symescape.experiments.off_manifold import (
+    OffManifoldConfig,
+    OffManifoldRun,
+    fit_slopes,
+    off_manifold_run,
+)
 from symescape.reports.figure4 import figure4
 
 
@@ -60,6 +65,16 @@ def test_unreached_threshold_is_nan_not_a_time():
     run = off_manifold_run(OffManifoldConfig(max_steps=20, seeds=2), 5, [0.01, 0.02])
     assert np.all(np.isnan(np.array(run.steps)))
     assert all(np.isnan(f.slope) for f in fit_slopes(run))
+
+
+def test_a_seed_that_never_escapes_is_left_out_and_counted():
+    # seed 1 misses the threshold at the smallest ε: its slope is not in the mean, and the
+    # claims compare len(per_seed) with the seeds they ran (a shortfall fails them)
+    eps = [0.01, 0.02, 0.04]
+    steps = [[[400.0, np.nan], [200.0, 210.0], [100.0, 104.0]]]
+    run = OffManifoldRun(3, eps, [0.5], steps, [], [], [])
+    (fit,) = fit_slopes(run)
+    assert len(fit.per_seed) == 1 and fit.slope == pytest.approx(-1.0, abs=1e-12)
 
 
 def test_real_covariates_digits():
