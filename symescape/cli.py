@@ -445,9 +445,11 @@ def expand(
 ) -> None:
     """The escape time's expansion from X(0) = ε𝟏 (Theorem 16): exact local terms, the log at a
     resonance, and the non-local constant (numeric)."""
-    from symescape.numeric.precise_escape import expansion_constant
+    from symescape.numeric.precise_escape import expansion_constant, validate_digits
     from symescape.symbolic.normal_form import escape_expansion, expansion_latex
 
+    if precision is not None:
+        validate_digits(precision)  # before the expansion, which can take a while
     expansion = escape_expansion(
         activation_spec, depth, order=order, rho_star=rho_star, amplitude=amplitude
     )
@@ -512,6 +514,7 @@ def _escape_precise_or_series(
     if getattr(parsed.kind, "value", parsed.kind) != "product":
         raise _DomainError("--precision and --method series use the product criterion")
     values = [eps] * depth if eps is not None else _parse_scales(scales)
+    digits = None if precision is None else validate_digits(precision)  # before any work
     record: dict[str, Any] = {
         "activation": activation_spec,
         "depth": depth,
@@ -547,9 +550,12 @@ def _escape_precise_or_series(
             constant=series.constant,
             remainder_power=series.remainder_power,
         )
-    if precision is not None:
-        digits = validate_digits(precision)
-        text = [format(eps, ".17g")] * depth if eps is not None else scales.split(",")
+    if digits is not None:
+        text = (
+            [format(eps, ".17g")] * depth
+            if eps is not None
+            else [part for part in scales.split(",") if part.strip()]  # as _parse_scales reads
+        )
         result = escape_time_precise(
             activation_spec,
             depth,

@@ -35,8 +35,9 @@ def leading_power_with_next_term(
     |r|); p̂ minimises the residual within ``window`` of the plain slope. Needs the signed
     residuals and at least four points (one degree of freedom); with fewer, or no next term,
     the plain slope of |r|/(ln 1/x)^k is returned. Meant for the asymptotic regime, where the
-    first term dominates the second: points past the residual's last sign change (counting
-    from the smallest x) are dropped when four or more remain.
+    first term dominates the second: points past the residual's first sign change (counting
+    from the smallest x) are dropped when four or more remain, and the result is NaN (a fit
+    that fails every tolerance) when fewer remain, or a residual is zero or not finite.
 
     >>> x = np.array([1e-2, 10**-2.5, 1e-3, 10**-3.5, 1e-4])
     >>> r = 2 * x**2 - 30 * x**3
@@ -51,8 +52,14 @@ def leading_power_with_next_term(
     # The first term dominates only where the residual keeps one sign: points beyond its last
     # sign change (toward large x) are outside the asymptotic regime, and near the change the
     # relative weights would magnify the terms the model leaves out.
+    if not np.all(np.isfinite(residual)) or np.any(residual == 0):
+        return float("nan")  # no power: a term that vanishes exactly, or a failed evaluation
     kept = int(np.argmax(np.sign(residual) != np.sign(residual[0]))) or len(x)
-    if kept >= 4:
+    if kept < len(x):
+        if kept < 4:
+            # |r| dips through zero at the sign change: no window in the asymptotic regime
+            # is left to fit, and a slope across the change would be a number without meaning
+            return float("nan")
         x, residual = x[:kept], residual[:kept]
     logs = np.log(1 / x)
     plain = log_log_slope(x, np.abs(residual) / logs**log_power)

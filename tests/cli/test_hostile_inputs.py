@@ -217,6 +217,8 @@ def test_time_budget_reaches_classify():
         (("escape", "--depth", 3, "--eps", 0.1, "--method", "magic"), "magic"),
         (("escape", "--depth", 3), "exactly one of --eps and --scales"),
         (("escape", "--depth", 10**9, "--eps", 0.1), "GiB of memory"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--precision", 5), "between 15 and 200"),
+        (("expand", "tanh", "--depth", 4, "--precision", 5), "between 15 and 200"),
         (("identity", "--seed", -1), "must be ≥"),
         (("identity", "--width", 0), "must be ≥"),
         (("identity", "--batch", -3), "must be ≥"),
@@ -392,3 +394,10 @@ def test_nested_budgets_name_the_one_that_ran_out_and_disarm():
     with pytest.raises(ConfigurationError, match="time budget"):
         with time_budget("bad", float("nan")):
             pass
+
+
+def test_a_trailing_comma_in_scales_is_read_alike_by_every_path():
+    # _parse_scales drops empty parts; the --precision path once split the raw text again
+    result = run("escape", "--depth", 3, "--scales", "0.1,0.1,0.1,", "--precision", 20, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["scales"] == [0.1, 0.1, 0.1]

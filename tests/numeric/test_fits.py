@@ -54,3 +54,14 @@ def test_three_points_fall_back_to_the_plain_slope() -> None:
     x, r = EPS[:3], 3 * EPS[:3] ** 2
     plain = log_log_slope(x, np.abs(r))
     assert abs(leading_power_with_next_term(x, r, 0, 3) - plain) < 1e-12
+
+
+def test_no_power_is_fitted_across_a_sign_change_or_through_a_zero() -> None:
+    # the sign changes between the 3rd and 4th smallest point: three are left, too few
+    r = EPS**2 * (np.log(1 / EPS) - np.log(1 / 10**-2.75))
+    assert np.sum(np.sign(r) == np.sign(r[-1])) == 3
+    assert np.isnan(leading_power_with_next_term(EPS, r, 0, 3))
+    exact_zero = 2 * EPS**2
+    exact_zero[2] = 0.0
+    assert np.isnan(leading_power_with_next_term(EPS, exact_zero, 0, 3))
+    assert np.isnan(leading_power_with_next_term(EPS, np.full(5, np.nan), 0, 3))
