@@ -805,6 +805,11 @@ def saddle_to_saddle_command(
     effective rank of every layer and the bottleneck rank."""
     from symescape.experiments.saddle_to_saddle import SaddleConfig, saddle_to_saddle
 
+    # one field evaluation: the activations of every sample and layer, and RK45's seven stages
+    # of the parameters (the dense output grows with the steps taken, on top of this)
+    parameters = width * input_dim + (depth - 2) * width**2 + outputs * width
+    activations = samples * max(width, outputs) * (depth + 1) * 6
+    check_memory(8 * (activations + 10 * parameters + samples * input_dim), "saddle-to-saddle")
     config = SaddleConfig(
         depth=depth,
         width=width,
@@ -907,6 +912,8 @@ def predict(
         config = api.config_from_mapping(overrides)
     else:
         config = api.load_config(config_path, overrides)
+    if calibrate or run_check:
+        check_memory(api.training_memory(config), "predict's training run")
     if calibrate:
         config = replace(config, calibration=api.calibrate(config))
     if run_check:

@@ -56,7 +56,14 @@ from symescape.numeric.inits import ansatz_weights, he_normal_weights
 from symescape.numeric.losses import loss_from
 from symescape.numeric.quadrature import corrected_time, leading_time
 from symescape.numeric.reduced import teacher_reduced_model
-from symescape.numeric.training import DataMode, Engine, RateMode, TrainingConfig, train
+from symescape.numeric.training import (
+    CHUNK_BYTES,
+    DataMode,
+    Engine,
+    RateMode,
+    TrainingConfig,
+    train,
+)
 from symescape.options import RHO_STAR, validate_depth
 from symescape.symbolic.activations import Activation, activation
 from symescape.symbolic.classification import ActivationClass, classify
@@ -647,6 +654,17 @@ def calibrate(config: PredictConfig, eps: float | None = None) -> Calibration:
             f"the calibration run at ε₀ = {eps0:g} did not escape in {run.steps_run} steps"
         )
     return Calibration(eps0, float(run.steps))
+
+
+def training_memory(config: PredictConfig) -> float:
+    """Bytes a check's training run needs, roughly: each data point's activations and
+    back-propagated errors through every layer (×6), the weights with their gradients and
+    updates (×4), and the fed chunk of fresh batches. For a refusal before allocating."""
+    points = config.batch if config.init.kind is InitKind.HE_NORMAL else config.nodes
+    units = config.input_dim + sum(config.widths) + 1
+    sizes = (config.input_dim, *config.widths, 1)
+    parameters = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    return 8.0 * (6 * points * units + 4 * parameters) + CHUNK_BYTES
 
 
 def check(config: PredictConfig, engine: Engine = Engine.COMPILED) -> Check:
