@@ -16,8 +16,9 @@ step k*:
   k* = ⌈T̃/η⌉. J_G G is a directional derivative, taken by central differences.
 
 The error of ``modified`` is the O(η²) term of G̃. Writing T̃ = T_0 + c_1 η + c_2 η² + …, the
-estimate (k_modified − k_flow)²/k_flow (k_flow = T_0/η) stands for c_2 η ≈ c_1² η/T_0; tests
-compare it with the summation route.
+estimate (k_modified − k_flow)²/k_flow + 1 (k_flow = T_0/η) stands for c_2 η ≈ c_1² η/T_0, plus
+one step for the rounding k* = ⌈T̃/η⌉ (the map crosses the threshold within a step of the
+flow of G̃); tests compare it with the summation route.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 escape in GD steps, `symescape predict`."""
 
 import json
+import re
 from pathlib import Path
 
 import mpmath
@@ -430,9 +431,28 @@ def test_cli_predict_json_keys_and_error_exit(tmp_path):
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "predict_tanh.toml"
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_example_numbers() -> tuple[int, float, float, int]:
+    """(steps, time, error estimate, measured steps) as the README states them."""
+    text = " ".join(README.read_text().split())
+    found = re.search(
+        r"predicted (\d+) steps \(time ([\d.]+), error estimate ±(\d+) steps?\); "
+        r"`--check` measures (\d+)",
+        text,
+    )
+    assert found, "the README's worked example sentence changed"
+    steps, time, error, measured = found.groups()
+    return int(steps), float(time), float(error), int(measured)
+
+
 def test_worked_example_predicts_inside_the_theory():
     result = predict(load_config(EXAMPLE))
     assert result.steps is not None and result.validity.startswith("inside")
+    # the numbers the README prints are the ones the tool gives
+    steps, time, error, _ = readme_example_numbers()
+    assert (result.steps, result.time, round(result.error_estimate)) == (steps, time, error)
     assert result.time == pytest.approx(result.steps * 0.5)
     # the step-size correction and the exact flow both move the answer off T_lead
     assert result.details["steps_leading"] < result.details["steps_flow"] < result.steps
@@ -444,3 +464,4 @@ def test_cli_check_prints_prediction_and_measurement():
     assert out.exit_code == 0, out.output
     record = json.loads(out.stdout[out.stdout.index("{") :])
     assert record["relative_error"] <= PREDICT_VS_GD
+    assert record["measured_steps"] == readme_example_numbers()[3]  # as the README says
