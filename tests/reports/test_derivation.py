@@ -1,6 +1,5 @@
 """LaTeX-ready derivations (issue 7): generated from the symbolic layer, never stale, compiling."""
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +8,7 @@ import mpmath
 import pytest
 import sympy as sp
 from click.testing import CliRunner
+from support import pdflatex
 
 from symescape import ConfigurationError, UnknownActivationError, classify, escape_constants
 from symescape.cli import main
@@ -143,18 +143,9 @@ def test_latex_text_escapes_unicode():
     assert latex_text("☃") == "[U+2603]"
 
 
-def _pdflatex() -> str:
-    found = shutil.which("pdflatex")
-    if found is None and os.environ.get("CI"):
-        pytest.fail("pdflatex is missing in CI: .ci/run installs TeX from Debian's packages")
-    if found is None:
-        pytest.skip("pdflatex not installed (CI installs it; see README)")
-    return found
-
-
 def _compile(tex: Path) -> Path:
     run = subprocess.run(
-        [_pdflatex(), "-interaction=nonstopmode", "-halt-on-error", tex.name],
+        [pdflatex(), "-interaction=nonstopmode", "-halt-on-error", tex.name],
         cwd=tex.parent,
         capture_output=True,
         text=True,
