@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -590,6 +591,31 @@ def _workers_option(what: str) -> Any:
     )
 
 
+def _relu_network_options(
+    depth: int, width: int, input_dim: int, outputs: int, samples: int
+) -> Callable[[Callable], Callable]:
+    """The network, sample and seed options shared by the ReLU commands (their defaults)."""
+    options = [
+        click.option("--depth", type=SIZE, default=depth, show_default=True, help="Depth L."),
+        click.option("--width", type=SIZE, default=width, show_default=True, help="Width N."),
+        click.option(
+            "--input-dim", type=SIZE, default=input_dim, show_default=True, help="Input dim D."
+        ),
+        click.option("--outputs", type=SIZE, default=outputs, show_default=True, help="Outputs k."),
+        click.option(
+            "--samples", type=SIZE, default=samples, show_default=True, help="Gaussian inputs."
+        ),
+        click.option("--seed", type=SEED, default=0, show_default=True),
+    ]
+
+    def apply(function: Callable) -> Callable:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return apply
+
+
 def _warn_outside_hypothesis(activation_spec: str) -> None:
     """Warn on stderr, as ``classify`` does, when σ is outside the classification's hypothesis."""
     try:
@@ -680,9 +706,7 @@ def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool, wor
 
 
 @main.command("escape-directions")
-@click.option("--depth", type=SIZE, default=4, show_default=True, help="Depth L.")
-@click.option("--width", type=SIZE, default=12, show_default=True, help="Hidden width N.")
-@click.option("--input-dim", type=SIZE, default=8, show_default=True, help="Input dimension D.")
+@_relu_network_options(depth=4, width=12, input_dim=8, outputs=1, samples=4000)
 @click.option("--restarts", type=SIZE, default=8, show_default=True, help="Random starts.")
 @click.option(
     "--activation",
@@ -691,8 +715,6 @@ def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool, wor
     show_default=True,
     help="A positively homogeneous activation (relu, leaky_relu, linear, or an expression).",
 )
-@click.option("--samples", type=SIZE, default=4000, show_default=True, help="Gaussian inputs.")
-@click.option("--outputs", type=SIZE, default=1, show_default=True, help="Outputs k.")
 @click.option(
     "--teacher",
     "teacher_spec",
@@ -706,7 +728,6 @@ def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool, wor
     default=None,
     help="Gradient-flow and rank-2 starts each, besides the random ones [default: restarts].",
 )
-@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def escape_directions(
     depth: int,
@@ -773,10 +794,7 @@ def escape_directions(
 
 
 @main.command("saddle-to-saddle")
-@click.option("--depth", type=SIZE, default=3, show_default=True, help="Depth L.")
-@click.option("--width", type=SIZE, default=10, show_default=True, help="Hidden width N.")
-@click.option("--input-dim", type=SIZE, default=6, show_default=True, help="Input dimension D.")
-@click.option("--outputs", type=SIZE, default=2, show_default=True, help="Outputs k.")
+@_relu_network_options(depth=3, width=10, input_dim=6, outputs=2, samples=500)
 @click.option(
     "--teacher",
     "teacher_spec",
@@ -784,10 +802,8 @@ def escape_directions(
     show_default=True,
     help="linear:s1,s2, units:a1,a2, relu2:m=M, deep:rank=R,depth=D,width=W (modes for k = 1).",
 )
-@click.option("--samples", type=SIZE, default=500, show_default=True, help="Gaussian inputs.")
 @click.option("--init-scale", type=POSITIVE, default=1e-2, show_default=True, help="|θ(0)| = ε.")
 @click.option("--time", "flow_time", type=POSITIVE, default=None, help="Flow time [default: auto].")
-@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def saddle_to_saddle_command(
     depth: int,

@@ -35,6 +35,7 @@ from symescape.numeric.precise_escape import (
     probe_for,
     slow_manifold_run,
 )
+from symescape.options import RHO_STAR
 from symescape.symbolic.normal_form import (
     EscapeExpansion,
     constant_remainder_step,
@@ -252,7 +253,7 @@ def _constant_expansion(spec: str, depth: int, rho_star: float) -> EscapeExpansi
 def normal_form_sweep(
     spec: str,
     depth: int,
-    rho_star: float = 0.5,
+    rho_star: float = RHO_STAR,
     eps: tuple = FULL_EPS,
     digits: int = 30,
     rho0: float = 1e-3,

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import mpmath
 
 from symescape.errors import ConfigurationError, NotReachedError, NumericalError
+from symescape.options import RHO_STAR
 from symescape.precision.gauss import gauss_hermite_rule_mpmath, gaussian_trapezoid_rule_mpmath
 from symescape.precision.ode import integrate
 from symescape.symbolic.normal_form import (
@@ -243,7 +244,7 @@ def escape_time_precise(
     depth: int,
     scales: Sequence,
     *,
-    rho_star: float = 0.5,
+    rho_star: float = RHO_STAR,
     amplitude: float = 1.0,
     digits: int = 30,
     rule: str = "trapezoid",
@@ -420,7 +421,7 @@ def escape_time_series(
     eps: float,
     *,
     order: int = 4,
-    rho_star: float = 0.5,
+    rho_star: float = RHO_STAR,
     amplitude: float = 1.0,
     rho0: float = 0.05,
 ) -> SeriesEscape:

@@ -39,6 +39,7 @@ import numpy as np
 
 from symescape.errors import ConfigurationError, NotReachedError
 from symescape.numeric.compiled import jax_precision
+from symescape.options import RHO_STAR
 from symescape.symbolic.classification import classify
 from symescape.symbolic.normal_form import (
     EscapeExpansion,
@@ -279,7 +280,7 @@ def general_local_terms(
     depth: int,
     scales: object,
     *,
-    rho_star: float = 0.5,
+    rho_star: float = RHO_STAR,
     amplitude: float = 1.0,
     nodes: int = DEFAULT_NODES,
 ) -> tuple[float, np.ndarray, list[tuple[int, int, float]], float]:
@@ -321,7 +322,7 @@ def escape_time_series_general(
     depth: int,
     scales: object,
     *,
-    rho_star: float = 0.5,
+    rho_star: float = RHO_STAR,
     amplitude: float = 1.0,
     nodes: int = DEFAULT_NODES,
 ) -> GeneralSeriesEscape:

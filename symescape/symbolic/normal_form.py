@@ -43,12 +43,14 @@ from math import comb, factorial
 import mpmath
 import sympy as sp
 
+from symescape.codegen import mpmath_kernel
 from symescape.errors import (
     ConfigurationError,
     NoEscapeError,
     NumericalError,
     TimeBudgetError,
 )
+from symescape.options import RHO_STAR
 from symescape.symbolic.activations import Activation, Z
 from symescape.symbolic.budget import time_budget
 from symescape.symbolic.canonical import rationalize_floats
@@ -573,7 +575,7 @@ def escape_expansion(
     depth: int,
     *,
     order: int = 2,
-    rho_star: float = 0.5,
+    rho_star: float = RHO_STAR,
     amplitude: float = 1.0,
     exact: bool = True,
     dps: int = 40,
@@ -891,10 +893,10 @@ def first_integrals(
         )
         with mpmath.workdps(50):
             values = _generator_values(field, 1)
-            numeric = {}
-            for m, c in poly.items():
-                fn = sp.lambdify(symbols, c, modules="mpmath")
-                numeric[m] = mpmath.mpf(fn(*values))
+            kernel = mpmath_kernel(list(poly.values()), symbols)  # one function, every c
+            numeric = {
+                m: mpmath.mpf(v) for m, v in zip(poly, kernel(*values), strict=True)
+            }
         numeric_out.append(numeric)
         drift_out.append(
             (
