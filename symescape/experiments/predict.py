@@ -434,13 +434,20 @@ def _predict_ansatz(
     notes = _notes(config, details)
     if result.status is not EscapeStatus.ESCAPED:
         return _outside(f"no escape predicted: {result.message}", details)
+    iterated = result.method is StepMethod.SUMMATION
+    if iterated:
+        notes.append(result.message)
     return Prediction(
         steps=result.steps,
         time=result.steps * config.learning_rate,
-        order="exact reduced flow + first-order step-size correction (O(η²) neglected)",
+        order=(
+            "the reduced GD map iterated (exact on the ansatz up to its quadrature)"
+            if iterated
+            else "exact reduced flow + first-order step-size correction (O(η²) neglected)"
+        ),
         error_estimate=result.error_estimate,
         basis="Theorem 4 (exact reduced flow on the symmetric ansatz, any per-example loss) "
-        "with the modified equation of the GD map",
+        + ("iterated as the GD map" if iterated else "with the modified equation of the GD map"),
         validity="; ".join(
             ["inside: the symmetric ansatz is flow-invariant and GD on it is the reduced map"]
             + notes

@@ -3,6 +3,7 @@ escape in GD steps, `symescape predict`."""
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import mpmath
@@ -33,7 +34,12 @@ from symescape.experiments.predict import (
     measure,
     predict,
 )
-from symescape.numeric.discrete import GradientDescentMap, ansatz_metric, escape_steps
+from symescape.numeric.discrete import (
+    GradientDescentMap,
+    StepMethod,
+    ansatz_metric,
+    escape_steps,
+)
 from symescape.numeric.escape import escape_time_ode
 from symescape.numeric.function_teacher import function_teacher
 from symescape.numeric.reduced import reduced_model, teacher_reduced_model
@@ -254,6 +260,27 @@ def test_modified_equation_against_direct_summation(eta, rates):
     assert abs(modified.steps - summed.steps) <= modified.error_estimate
     # and the correction matters: the uncorrected flow misses by more than the estimate
     assert abs(modified.steps_flow - summed.steps) > modified.error_estimate
+
+
+@pytest.mark.parametrize("eta", [10.0, 20.0])
+def test_a_rate_too_large_for_the_modified_equation_iterates_the_map(eta):
+    # at η = 20 the modified field's ODE stalled for minutes; the first-order correction is
+    # 0.72 (η = 10) and 1.45 (η = 20) of the field at the escape point, so the map is iterated,
+    # and it is exact on the ansatz: the steps equal the summation route's
+    model = teacher_reduced_model("tanh", 4, "erf(s)", "logistic")
+    gd = GradientDescentMap(model, eta, ansatz_metric(4, 16, "normalised"))
+    result = escape_steps(gd, np.full(4, 0.05))
+    assert result.method is StepMethod.SUMMATION and "too large" in result.message
+    assert result.steps == escape_steps(gd, np.full(4, 0.05), method="summation").steps
+    small = GradientDescentMap(model, 0.5, ansatz_metric(4, 16, "normalised"))
+    assert escape_steps(small, np.full(4, 0.05)).method is StepMethod.MODIFIED
+
+
+@pytest.mark.slow
+def test_large_rate_prediction_matches_the_network():
+    config = replace(load_config(EXAMPLE), learning_rate=20.0)
+    checked = check(config)
+    assert checked.prediction.steps == checked.measurement.steps == 34
 
 
 def test_gradient_descent_without_escape_raises_no_escape():
