@@ -939,13 +939,16 @@ def predict(
         record = api.predict(config).record()
     if as_json:
         _emit_json(record)
-        return
-    keys = ["steps", "time", "order", "error_estimate", "basis", "validity"]
-    if run_check:
-        keys += ["measured_steps", "measured_time", "relative_error"]
-    for key in keys:
-        value = record[key]
-        click.echo(f"{key:<15} {value:.6g}" if isinstance(value, float) else f"{key:<15} {value}")
+    else:
+        keys = ["steps", "time", "order", "error_estimate", "basis", "validity"]
+        if run_check:
+            keys += ["measured_steps", "measured_time", "relative_error"]
+        for key in keys:
+            value = record[key]
+            text = f"{value:.6g}" if isinstance(value, float) else value
+            click.echo(f"{key:<15} {text}")
+    if record["steps"] is None:  # no prediction (outside the theory, or exponent only)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

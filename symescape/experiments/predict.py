@@ -38,6 +38,7 @@ import numpy as np
 
 from symescape.errors import (
     ConfigurationError,
+    GaussianDomainError,
     NoEscapeError,
     NoLinearPathError,
     OutsideHypothesisError,
@@ -418,9 +419,12 @@ def _notes(config: PredictConfig, details: Mapping[str, Any]) -> list[str]:
 def _predict_ansatz(
     config: PredictConfig, constants: TeacherConstants, details: dict[str, Any]
 ) -> Prediction:
-    model = teacher_reduced_model(
-        config.activation, config.depth, config.teacher, config.loss, config.nodes
-    )
+    try:
+        model = teacher_reduced_model(
+            config.activation, config.depth, config.teacher, config.loss, config.nodes
+        )
+    except GaussianDomainError as exc:
+        return _outside(f"outside the theory: {exc}", details)
     gd = GradientDescentMap(
         model, config.learning_rate, ansatz_metric(config.depth, config.width, config.rates)
     )

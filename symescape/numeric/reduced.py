@@ -227,6 +227,7 @@ def _teacher_reduced_model(
     cls = student if isinstance(student, Classification) else classify(student)
     constants = teacher_constants(cls, depth, spec, loss)
     act = cls.centred.activation if constants.centred else cls.activation
+    check_chain_domain(act.expr, Z, constants.depth)
     g = spec.modes[0]
     if constants.centred:
         value = g.expr.xreplace({Z: 0})

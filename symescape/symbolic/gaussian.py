@@ -257,12 +257,40 @@ def check_gaussian_domain(expr: sp.Expr, s: sp.Symbol) -> None:
                 problem,
             )
     growth = _growth(expr, s)
-    if growth >= 2:
+    if growth > 2:
         raise GaussianDomainError(
             f"E_s[σ(s)] does not exist for σ = {expr}: log|σ(s)| grows like |s|^{growth:g}, "
-            "and the Gaussian weight exp(-s²/2) only dominates growth slower than s²",
+            "and the Gaussian weight exp(-s²/2) dominates exp(c s²) only for c < 1/2",
             f"growth of order exp(|s|^{growth:g})",
         )
+    if growth == 2:
+        rate = _quadratic_rate(expr, s)
+        if not rate < 0.5 - QUADRATIC_RATE_MARGIN:
+            raise GaussianDomainError(
+                f"E_s[σ(s)] does not exist for σ = {expr}: log|σ(s)| grows like c s² with "
+                f"c ≈ {rate:.6g}, and the Gaussian weight exp(-s²/2) dominates exp(c s²) only "
+                "for c < 1/2",
+                f"growth exp({rate:.6g} s²)",
+            )
+
+
+QUADRATIC_RATE_MARGIN = 1e-3
+"""How far below 1/2 the rate c of log|σ| ~ c s² must be measured (at |s| ≈ 10⁴ the log-term
+corrections are ~1e-7) for E_s[σ(s) s^k] to be accepted."""
+
+
+def _quadratic_rate(expr: sp.Expr, s: sp.Symbol) -> float:
+    """c in log|σ(s)| ~ c s² (σ of quadratic-exponential growth): the largest log|σ(s)|/s² at
+    |s| ∈ {10⁴, 1.3·10⁴, 1.7·10⁴} on both sides, to 30 digits (an upper envelope, so that an
+    oscillating factor near one of its zeros cannot hide the growth)."""
+    rates = []
+    for magnitude in (10**4, 13 * 10**3, 17 * 10**3):
+        for point in (magnitude, -magnitude):
+            value = sp.Abs(expr.xreplace({s: sp.Integer(point)})).evalf(30)
+            if value.is_zero or not value.is_finite:
+                continue
+            rates.append(float(sp.log(value).evalf(30)) / point**2)
+    return max(rates, default=float("inf"))
 
 
 @lru_cache(maxsize=512)

@@ -283,6 +283,15 @@ def test_large_rate_prediction_matches_the_network():
     assert checked.prediction.steps == checked.measurement.steps == 34
 
 
+def test_a_chain_whose_expectations_diverge_is_outside_with_exit_1():
+    # σ = sin(z)e^z nested three times grows like exp(exp|s|): predict once ran for minutes
+    out = CliRunner().invoke(
+        main, ["predict", "--activation", "sin(x)*exp(x)", "--depth", "4", "--eps", "0.05"]
+    )
+    assert out.exit_code == 1, out.output
+    assert "steps           None" in out.output and "chain nests" in out.output
+
+
 def test_gradient_descent_without_escape_raises_no_escape():
     # K < 0 (a negative amplitude): the GD map reports it as the flow does, by name
     gd = GradientDescentMap(reduced_model("tanh", 3, -1.0), 0.5, ansatz_metric(3, 4, "uniform"))

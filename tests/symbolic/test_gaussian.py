@@ -127,3 +127,19 @@ def test_exact_returns_none_outside_whitelist():
 def test_gauss_hermite_vectorised_over_leading_axes():
     values = expectation_gauss_hermite(lambda s: np.stack([s**2, s**4]), 16)
     assert np.allclose(values, [1.0, 3.0], rtol=1e-13)
+
+
+@pytest.mark.parametrize("c", [sp.Rational(1, 8), sp.Rational(1, 4), sp.Rational(9, 20)])
+def test_quadratic_exponential_growth_below_one_half_has_moments(c):
+    # E[s · s e^{c s²}] = (1 − 2c)^{−3/2}: the Gaussian weight dominates e^{c s²} for c < 1/2
+    z = sp.Symbol("z", real=True)
+    value = mu1(z * sp.exp(c * z**2))
+    assert abs(float(value.value) - float((1 - 2 * c) ** sp.Rational(-3, 2))) < 1e-12
+
+
+@pytest.mark.parametrize("text", ["x*exp(x**2/2)", "exp(x**2)", "exp(x**3)", "x + exp(x**4/100)"])
+def test_growth_the_gaussian_weight_does_not_dominate_is_refused(text):
+    from symescape.errors import GaussianDomainError
+
+    with pytest.raises(GaussianDomainError, match="dominates exp\\(c s²\\) only for c < 1/2"):
+        mu1(text)
