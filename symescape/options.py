@@ -34,6 +34,27 @@ class OutputFormat(Enum):
     LATEX = "latex"
 
 
+MAX_CHAIN_DEPTH = 100
+"""The deepest scalar chain f(s) = X_L σ(… σ(X_1 s)) the symbolic layer builds: its expressions
+nest σ L times, and at L = 128 SymPy and the code generation exceed Python's recursion limit
+(L = 100: an escape time in 8 s). Full networks (training, escape directions) have no limit."""
+
+
+def validate_chain_depth(depth: int) -> int:
+    """The depth L of a scalar chain: an int in 1 … :data:`MAX_CHAIN_DEPTH`.
+
+    Raises:
+        ConfigurationError: L is not an integer, or outside that range.
+    """
+    depth = validate_depth(depth)
+    if depth > MAX_CHAIN_DEPTH:
+        raise ConfigurationError(
+            f"depth {depth} is beyond the {MAX_CHAIN_DEPTH} layers of the symbolic scalar chain "
+            "(its expressions nest σ L times; deeper ones exceed Python's recursion limit)"
+        )
+    return depth
+
+
 def validate_depth(depth: int) -> int:
     """The depth L as an int ≥ 1 (MATH.md §0: L is the number of weight matrices).
 

@@ -19,14 +19,14 @@ import numpy as np
 import sympy as sp
 
 from symescape.codegen import numpy_kernel
-from symescape.options import validate_depth
+from symescape.options import validate_chain_depth
 from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.moments import S
 
 
 def chain_symbols(depth: int) -> tuple[sp.Symbol, ...]:
     """(X_1, …, X_L), real symbols."""
-    return tuple(sp.Symbol(f"X_{l}", real=True) for l in range(1, validate_depth(depth) + 1))
+    return tuple(sp.Symbol(f"X_{l}", real=True) for l in range(1, validate_chain_depth(depth) + 1))
 
 
 @dataclass(frozen=True)

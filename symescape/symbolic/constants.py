@@ -19,7 +19,7 @@ import mpmath
 import sympy as sp
 
 from symescape.errors import ConfigurationError, NoLinearPathError, OutsideHypothesisError
-from symescape.options import validate_depth
+from symescape.options import validate_chain_depth
 from symescape.symbolic.activations import Activation
 from symescape.symbolic.canonical import rationalize_floats
 from symescape.symbolic.classification import ActivationClass, Classification, classify
@@ -115,7 +115,7 @@ def escape_constants(
         NoLinearPathError: c_1 = 0.
     """
     cls = spec if isinstance(spec, Classification) else classify(spec)
-    depth = validate_depth(depth)
+    depth = validate_chain_depth(depth)
     a = exact_amplitude(amplitude)
     require_linear_path(cls)
     K = product(a, cls.mu1, cls.c1 ** (depth - 1))

@@ -37,7 +37,7 @@ import numpy as np
 import sympy as sp
 
 from symescape.errors import ConfigurationError, ZeroFirstHermiteError
-from symescape.options import validate_depth
+from symescape.options import validate_chain_depth
 from symescape.symbolic.activations import Activation, ActivationSpec, Z, activation
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import exact_amplitude, require_linear_path
@@ -270,7 +270,7 @@ def teacher_constants(
             Hermite order of the first mode).
     """
     cls = student if isinstance(student, Classification) else classify(student)
-    depth = validate_depth(depth)
+    depth = validate_chain_depth(depth)
     loss = LossKind(loss)
     spec = student_teacher(cls.activation) if teacher is None else teacher_spec(teacher)
     require_linear_path(cls)

@@ -217,6 +217,8 @@ def test_time_budget_reaches_classify():
         (("escape", "--depth", 3, "--eps", 0.1, "--method", "magic"), "magic"),
         (("escape", "--depth", 3), "exactly one of --eps and --scales"),
         (("escape", "--depth", 10**9, "--eps", 0.1), "GiB of memory"),
+        (("escape", "--depth", 200, "--eps", 0.1), "beyond the 100 layers"),
+        (("classify", "tanh", "--depth", 101), "beyond the 100 layers"),
         (("escape", "--depth", 3, "--eps", 0.1, "--precision", 5), "between 15 and 200"),
         (("expand", "tanh", "--depth", 4, "--precision", 5), "between 15 and 200"),
         (("identity", "--seed", -1), "must be ≥"),
