@@ -381,7 +381,8 @@ def reproduce(
     (0: one per core; each figure writes its own files)."""
     from symescape.processes import check_workers, map_in_processes
 
-    selected = list(FIGURES) if not names or "all" in names else names
+    # each figure once, in the order asked (two jobs of one figure would write the same files)
+    selected = list(FIGURES) if not names or "all" in names else list(dict.fromkeys(names))
     unknown = [n for n in selected if n not in FIGURES]
     if unknown:
         raise UnknownNameError(f"unknown figures {unknown}; known: {', '.join(FIGURES)} or all")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,14 @@ def plain_log_ticks(axis: Any) -> None:
 def save_figure(fig: Any, out: Path, name: str, data: dict[str, Any], summary: list[str]) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     for ext in ("png", "pdf"):
-        temporary = out / f".{name}.tmp.{ext}"
-        fig.savefig(temporary, dpi=150 if ext == "png" else None, bbox_inches="tight")
-        temporary.replace(out / f"{name}.{ext}")
+        # a name of its own per writer: two processes (or two requests of one figure) writing
+        # to the same folder must not rename each other's half-written file
+        temporary = out / f".{name}.{secrets.token_hex(8)}.tmp.{ext}"
+        try:
+            fig.savefig(temporary, dpi=150 if ext == "png" else None, bbox_inches="tight")
+            temporary.replace(out / f"{name}.{ext}")
+        finally:
+            temporary.unlink(missing_ok=True)
     pyplot().close(fig)
     data = {**data, "summary": summary}
     write_atomic(out / f"{name}.json", json.dumps(data, indent=1, default=float))

@@ -24,10 +24,14 @@ def png_size(path: Path) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def quick_figures(tmp_path_factory):
     out = tmp_path_factory.mktemp("figures")
+    # fig1 twice: each figure runs once (two writers of one figure once renamed each other's
+    # temporary file away), and no temporary file is left
     result = CliRunner().invoke(
-        main, ["reproduce", "fig1", "fig2", "fig3", "--quick", "--out", str(out)]
+        main, ["reproduce", "fig1", "fig2", "fig1", "fig3", "--quick", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
+    assert result.output.count(f"fig1: {out}/fig1.png") == 1
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
     return out
 
 
