@@ -413,7 +413,8 @@ def escape(
         value = record[key]
         click.echo(f"{key:<15} {value:.12g}" if isinstance(value, float) else f"{key:<15} {value}")
     if not report.ode.escaped:
-        click.echo(f"{'':<15} {report.ode.message} (time reached {report.ode.time_reached:.6g})")
+        message = f"{report.ode.message} (time reached {report.ode.time_reached:.6g})"
+        click.echo(f"{'message':<15} {message}")
     for note in report.notes:
         click.echo(f"note: {note}")
     if not report.ode.escaped:

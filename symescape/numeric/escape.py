@@ -177,6 +177,19 @@ def escape_time_ode(
     return _checked_resolution(model, result)
 
 
+def _integrator_failure(message: str, X: np.ndarray, criterion: EscapeCriterion) -> str:
+    """The integrator's failure with where the flow stood: a flow that settles below the
+    threshold (ρ* beyond its reach) makes the step size collapse."""
+    if criterion.kind is CriterionKind.PRODUCT and np.all(X > 0):
+        mean = float(np.exp(np.mean(np.log(X))))
+        return (
+            f"the integrator stopped with the geometric mean of X at {mean:.6g} < ρ* = "
+            f"{criterion.value:g}: the flow stalls there (ρ* may be beyond its reach) "
+            f"[{message}]"
+        )
+    return f"the integrator stopped: {message}"
+
+
 RESOLUTION_TOLERANCE = 1e-6
 """Largest relative difference between the field on the model's rule and on 4× the nodes, at
 the escape point, for the escape to be reported (resolved fields agree to ~1e-11)."""
@@ -262,7 +275,13 @@ def _escape_fast(
     X_final, t_final = np.exp(final[:depth]), float(final[-1])
     if sol.status == -1:
         return EscapeResult(
-            EscapeStatus.FAILED, None, t_final, EscapeMethod.FAST, sol.message, X_final, count[0]
+            EscapeStatus.FAILED,
+            None,
+            t_final,
+            EscapeMethod.FAST,
+            _integrator_failure(sol.message, X_final, criterion),
+            X_final,
+            count[0],
         )
     if sol.t_events[0].size:
         return EscapeResult(
@@ -371,7 +390,13 @@ def _escape_lsoda(
         )
     if sol.status == -1:
         return EscapeResult(
-            EscapeStatus.FAILED, None, t_final, EscapeMethod.LSODA, sol.message, X_final, count[0]
+            EscapeStatus.FAILED,
+            None,
+            t_final,
+            EscapeMethod.LSODA,
+            _integrator_failure(sol.message, X_final, criterion),
+            X_final,
+            count[0],
         )
     status = EscapeStatus.NOT_REACHED if np.isfinite(max_time) else EscapeStatus.FAILED
     return EscapeResult(
