@@ -316,8 +316,10 @@ def bench(names: tuple[str, ...], quick: bool, as_json: bool) -> None:
 
 
 def _parse_scales(text: str) -> list[float]:
+    if any(not part.strip() for part in text.split(",")):
+        raise _DomainError(f"--scales has an empty entry: {text!r}")
     try:
-        values = [float(part) for part in text.split(",") if part.strip()]
+        values = [float(part) for part in text.split(",")]
     except ValueError:
         raise _DomainError(f"--scales must be comma-separated numbers, got {text!r}") from None
     return [require_real(v, "--scales entry", minimum=0.0, strict=True) for v in values]
@@ -556,7 +558,7 @@ def _escape_precise_or_series(
         text = (
             [format(eps, ".17g")] * depth
             if eps is not None
-            else [part for part in scales.split(",") if part.strip()]  # as _parse_scales reads
+            else scales.split(",")  # _parse_scales has checked every entry
         )
         result = escape_time_precise(
             activation_spec,

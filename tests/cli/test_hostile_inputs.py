@@ -405,8 +405,9 @@ def test_nested_budgets_name_the_one_that_ran_out_and_disarm():
             pass
 
 
-def test_a_trailing_comma_in_scales_is_read_alike_by_every_path():
-    # _parse_scales drops empty parts; the --precision path once split the raw text again
-    result = run("escape", "--depth", 3, "--scales", "0.1,0.1,0.1,", "--precision", 20, "--json")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["scales"] == [0.1, 0.1, 0.1]
+def test_an_empty_scales_entry_is_refused_by_every_path():
+    # "0.01,,0.02" once read as two scales; the --precision path split the raw text again
+    for extra in ((), ("--precision", 20)):
+        for text in ("0.1,,0.1,0.1", "0.1,0.1,0.1,"):
+            line = assert_one_line_failure(run("escape", "--depth", 3, "--scales", text, *extra))
+            assert "--scales has an empty entry" in line, line
