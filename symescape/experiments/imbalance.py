@@ -166,6 +166,10 @@ def random_identity_check(
     from symescape.symbolic.resolved import activation_kernels
 
     depth = validate_depth(depth)
+    if depth < 2:
+        raise ConfigurationError(
+            f"the imbalance identity relates adjacent layers l, l+1: it needs depth ≥ 2, got {depth}"
+        )
     if width < 1 or input_dim < 1 or batch < 1:
         raise ConfigurationError(
             f"width, input dimension and batch must be ≥ 1; got L={depth}, N={width}, "

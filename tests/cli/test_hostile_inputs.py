@@ -222,6 +222,7 @@ def test_time_budget_reaches_classify():
         (("escape", "--depth", 3, "--eps", 0.1, "--precision", 5), "between 15 and 200"),
         (("expand", "tanh", "--depth", 4, "--precision", 5), "between 15 and 200"),
         (("identity", "--seed", -1), "must be ≥"),
+        (("identity", "--depth", 1), "needs depth ≥ 2"),
         (("identity", "--width", 0), "must be ≥"),
         (("identity", "--batch", -3), "must be ≥"),
         (("identity", "--width", 1000000), "GiB of memory"),
