@@ -168,7 +168,7 @@ def random_identity_check(
     depth = validate_depth(depth)
     if depth < 2:
         raise ConfigurationError(
-            f"the imbalance identity relates adjacent layers l, l+1: it needs depth ≥ 2, got {depth}"
+            f"the imbalance identity relates layers l and l+1: it needs depth ≥ 2, got {depth}"
         )
     if width < 1 or input_dim < 1 or batch < 1:
         raise ConfigurationError(
