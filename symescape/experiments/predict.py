@@ -322,8 +322,11 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     """Read a ``.toml`` or ``.json`` file (by suffix), apply ``overrides`` (flags), convert.
 
     Raises:
-        ConfigurationError: unreadable file, unknown suffix, bad contents.
+        ConfigurationError: unreadable file, unknown suffix, bad contents; a mapping (use
+            :func:`config_from_mapping`).
     """
+    if isinstance(path, Mapping):
+        raise ConfigurationError("load_config reads a file; for a mapping use config_from_mapping")
     path = Path(path)
     try:
         if path.suffix == ".toml":
@@ -368,7 +371,17 @@ def _outside(reason: str, details: Mapping[str, Any] | None = None) -> Predictio
 
 def predict(config: PredictConfig) -> Prediction:
     """The predicted escape step for ``config`` (module doc). Settings outside the theory are
-    a result (steps None, ``validity`` says why), not an exception."""
+    a result (steps None, ``validity`` says why), not an exception.
+
+    Raises:
+        ConfigurationError: ``config`` is not a :class:`PredictConfig` (build one with
+            :func:`load_config` or :func:`config_from_mapping`).
+    """
+    if not isinstance(config, PredictConfig):
+        raise ConfigurationError(
+            f"predict needs a PredictConfig (load_config or config_from_mapping), got "
+            f"{type(config).__name__}"
+        )
     try:
         constants = teacher_constants(config.activation, config.depth, config.teacher, config.loss)
     except ZeroFirstHermiteError as exc:

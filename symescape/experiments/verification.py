@@ -41,6 +41,7 @@ def _run_claim(job: tuple[str, bool]) -> Claim:
 
 
 def verify(
+    *,
     quick: bool = False,
     ids: list[str] | None = None,
     progress: bool = False,

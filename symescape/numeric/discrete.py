@@ -35,6 +35,7 @@ from symescape.numeric.escape import (
     CriterionKind,
     EscapeCriterion,
     EscapeStatus,
+    as_criterion,
     escape_time_ode,
     validate_scales,
 )
@@ -155,7 +156,7 @@ class StepResult:
 def escape_steps(
     gd: GradientDescentMap,
     scales: np.ndarray,
-    criterion: EscapeCriterion = DEFAULT_CRITERION,
+    criterion: EscapeCriterion | str = DEFAULT_CRITERION,
     method: StepMethod | str = StepMethod.MODIFIED,
     *,
     max_steps: int = 10**6,
@@ -168,6 +169,7 @@ def escape_steps(
         ConfigurationError: bad scales or criterion.
     """
     method = StepMethod(method)
+    criterion = as_criterion(criterion)
     eta = gd.learning_rate
     scales = validate_scales(scales, gd.depth, criterion)
     flow = replace(gd, corrected=False)

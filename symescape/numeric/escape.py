@@ -116,6 +116,22 @@ class EscapeResult:
         return self.status is EscapeStatus.ESCAPED
 
 
+def as_criterion(criterion: EscapeCriterion | str) -> EscapeCriterion:
+    """An :class:`EscapeCriterion`, or its text ``"product:0.5"`` / ``"loss:0.5"`` parsed.
+
+    Raises:
+        ConfigurationError: anything else, or text that is not a criterion.
+    """
+    if isinstance(criterion, EscapeCriterion):
+        return criterion
+    if isinstance(criterion, str):
+        return EscapeCriterion.parse(criterion)
+    raise ConfigurationError(
+        f"criterion must be an EscapeCriterion or text like 'product:0.5', got "
+        f"{type(criterion).__name__}"
+    )
+
+
 def validate_scales(scales: np.ndarray, depth: int, criterion: EscapeCriterion) -> np.ndarray:
     """Initial scales: L finite positive numbers, below ρ* for the product criterion."""
     try:
@@ -148,7 +164,7 @@ def _check_escapes(model: ReducedModel) -> None:
 def escape_time_ode(
     model: ReducedModel,
     scales: np.ndarray,
-    criterion: EscapeCriterion = DEFAULT_CRITERION,
+    criterion: EscapeCriterion | str = DEFAULT_CRITERION,
     *,
     method: EscapeMethod | str = EscapeMethod.FAST,
     rtol: float = 1e-10,
@@ -164,6 +180,7 @@ def escape_time_ode(
     """
     rtol = require_real(rtol, "rtol", minimum=0.0, strict=True)
     max_time = require_real(max_time, "max_time", minimum=0.0, allow_inf=True)
+    criterion = as_criterion(criterion)
     _check_escapes(model)
     scales = validate_scales(scales, model.depth, criterion)
     try:
@@ -458,7 +475,7 @@ class EscapeReport:
 def escape_times(
     model: ReducedModel,
     scales: np.ndarray,
-    criterion: EscapeCriterion = DEFAULT_CRITERION,
+    criterion: EscapeCriterion | str = DEFAULT_CRITERION,
     *,
     method: EscapeMethod | str = EscapeMethod.FAST,
     rtol: float = 1e-10,
@@ -474,6 +491,7 @@ def escape_times(
     """
     from symescape.numeric.quadrature import corrected_time, leading_time
 
+    criterion = as_criterion(criterion)
     ode = escape_time_ode(model, scales, criterion, method=method, rtol=rtol, max_time=max_time)
     scales = np.asarray(scales, dtype=float)
     K = float(model.constants.K)

@@ -412,3 +412,18 @@ def test_an_empty_scales_entry_is_refused_by_every_path():
         for text in ("0.1,,0.1,0.1", "0.1,0.1,0.1,"):
             line = assert_one_line_failure(run("escape", "--depth", 3, "--scales", text, *extra))
             assert "--scales has an empty entry" in line, line
+
+
+def test_api_misuse_gets_a_named_error():
+    import symescape as se
+
+    with pytest.raises(TypeError):  # keyword-only: a list of ids once became quick=True
+        se.verify(["prop2-classes"])
+    model = se.reduced_model("tanh", 3)
+    assert se.escape_times(model, [0.1] * 3, criterion="product:0.6").ode.escaped
+    with pytest.raises(ConfigurationError, match="criterion must be"):
+        se.escape_times(model, [0.1] * 3, criterion=0.6)
+    with pytest.raises(ConfigurationError, match="config_from_mapping"):
+        se.load_config({"activation": "tanh"})
+    with pytest.raises(ConfigurationError, match="needs a PredictConfig"):
+        se.predict("tanh")
