@@ -23,6 +23,7 @@ import sympy as sp
 from symescape.errors import NotAnalyticError
 from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.budget import time_budget
+from symescape.symbolic.gaussian import check_gaussian_domain
 from symescape.symbolic.moments import Constant, mu1
 from symescape.symbolic.taylor import (
     decide_zero,
@@ -128,11 +129,16 @@ def classify(spec: str | sp.Expr | Activation) -> Classification:
         UnknownActivationError, ActivationError: bad input (see :func:`activation`).
         NotAnalyticError: σ is not analytic at 0 and not piecewise-linear.
         NotRealFunctionError: σ is not real-valued.
+        GaussianDomainError: E_s[σ(s)] does not exist (σ not finite on ℝ, or too fast growth).
         TimeBudgetError: a symbolic step overran its budget (see symescape.symbolic.budget).
     """
     act = activation(spec)
     with time_budget(f"classification of σ = {act.name}"):
-        return _classify(act)
+        result = _classify(act)  # first: not analytic at 0 is the more specific refusal
+        # the constants (μ₁, E[σ s^q]) are Gaussian expectations: refuse here, as the CLI does,
+        # a σ without them (exp(z²), log(1 + z)) rather than return a class whose μ₁ raises
+        check_gaussian_domain(act.expr, Z)
+        return result
 
 
 def _classify(act: Activation) -> Classification:

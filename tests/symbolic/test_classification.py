@@ -199,3 +199,12 @@ def test_odd_functions_are_A_or_B(sample):
     assert result.odd
     if result.activation_class is B:
         assert result.q % 2 == 1 and result.q >= 3
+
+
+@pytest.mark.parametrize("text", ["exp(x**2)", "log(1 + x)", "x + exp(x**3)"])
+def test_classify_refuses_a_sigma_without_gaussian_moments(text):
+    # analytic at 0, but μ₁ = E[σ(s) s] does not exist: refused here, not at the first use of μ₁
+    from symescape.errors import GaussianDomainError
+
+    with pytest.raises(GaussianDomainError, match="does not exist"):
+        classify(text)
