@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from symescape.errors import ConfigurationError, NumericalError
+from symescape.errors import ConfigurationError, GaussianDomainError, NumericalError
 from symescape.options import validate_depth
 from symescape.reports.latex_layout import (
     CONTINUATION,
@@ -31,11 +31,13 @@ from symescape.reports.latex_layout import (
     sum_lines,
     term_lines,
 )
+from symescape.reports.latex_text import latex_text
 from symescape.symbolic.activations import Activation, Z, activation, known_activations
 from symescape.symbolic.canonical import canonical_constant, simplified
 from symescape.symbolic.chain import scalar_chain
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import EscapeConstants, escape_constants
+from symescape.symbolic.gaussian import check_chain_domain
 from symescape.symbolic.moments import Constant, S
 from symescape.symbolic.taylor import taylor_coefficients
 
@@ -679,6 +681,16 @@ def activation_document(
         return blocks + [Prose(f"The escape theory does not apply: {reason}.")]
     constants = escape_constants(cls, depth, amplitude)
     source = cls.centred if constants.centred else cls
+    try:
+        check_chain_domain(source.activation.expr, Z, depth)
+    except GaussianDomainError as exc:
+        # K and κ exist, the reduced flow does not: no field, escape time or expansion
+        return (
+            blocks
+            + _constants_blocks(constants)
+            + _chain_blocks(cls, depth)
+            + [Prose(f"The reduced flow does not exist at this depth: {latex_text(str(exc))}.")]
+        )
     return (
         blocks
         + _constants_blocks(constants)

@@ -21,6 +21,9 @@ _SPECIALS = {
     "}": r"\}",
     "^": r"\^{}",
     "~": r"\~{}",
+    "|": r"\textbar{}",  # OT1 fonts print a bare | as an em dash
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
 }
 
 _SYMBOLS = {

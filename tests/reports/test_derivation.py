@@ -122,6 +122,15 @@ def test_activation_given_through_the_sympy_api_is_derived_without_reparsing():
     assert "I_{1}" in tex and "I_{2}" in tex
 
 
+def test_a_depth_without_a_reduced_flow_stops_after_the_constants():
+    # escape refuses sin(z)e^z at depth 4 (nested super-polynomial growth); the document
+    # gives K, κ and the chain, then says why there is no flow, and nothing after it
+    md = derivation_text("sin(x)*exp(x)", 4, "md")
+    assert "The reduced flow does not exist at this depth" in md
+    assert "escape time to all orders" not in md
+    assert "The reduced flow does not exist" not in derivation_text("sin(x)*exp(x)", 2, "md")
+
+
 def test_bad_input_and_unwritable_folder(tmp_path):
     with pytest.raises(UnknownActivationError):
         write_derivation("nosuch", tmp_path)
