@@ -163,34 +163,53 @@ def _member_functions(spec: LoopSpec) -> tuple[Callable, Callable]:
     loss_fn = _loss_function(spec.loss)
     depth = spec.depth
 
+    # Layout inside the step, by what measured faster (bench train / ensemble, two cores):
+    # batched (narrow) ensembles run feature-major, h_l of shape (n_l, B) and z = W h, so the
+    # batch is the long contiguous axis (width 16: 0.68 → 0.63 s per 1001 GD steps); members
+    # stepped one at a time (wide) stay batch-major, (B, n_l) and z = h Wᵀ (width 64: 21
+    # against 20 steps/s feature-major).
+    feature_major = spec.batched
+
+    def layer(W: Any, h: Any) -> Any:
+        return W @ h if feature_major else h @ W.T
+
     def forward(w: tuple, x: Any) -> tuple[list, list]:
-        h, pre, post = x, [], [x]
+        h = x.T if feature_major else x
+        pre, post = [], [h]
         for index, W in enumerate(w):
-            z = h @ W.T
+            z = layer(W, h)
             pre.append(z)
             if index < depth - 1:
                 h = sigma(z)
                 post.append(h)
         return pre, post
 
+    def output(pre: list) -> Any:
+        return pre[-1][0] if feature_major else pre[-1][:, 0]
+
     def backward(w: tuple, pre: list, post: list, dloss: Any, scale: Any) -> list:
-        delta = dloss[:, None]
+        delta = dloss[None, :] if feature_major else dloss[:, None]
         grads = [None] * depth
         for l in range(depth, 0, -1):  # noqa: E741 - l is the layer index of MATH.md
-            grads[l - 1] = (delta * scale).T @ post[l - 1]
+            if feature_major:
+                grads[l - 1] = (delta * scale) @ post[l - 1].T
+            else:
+                grads[l - 1] = (delta * scale).T @ post[l - 1]
             if l > 1:
-                delta = derivative(pre[l - 2]) * (delta @ w[l - 1])
+                back = w[l - 1].T @ delta if feature_major else delta @ w[l - 1]
+                delta = derivative(pre[l - 2]) * back
         return grads
 
     def scale_of(batch: int, bw: Any) -> Any:
-        return jnp.full((batch, 1), 1.0 / batch) if bw is None else bw[:, None]
+        column = jnp.full(batch, 1.0 / batch) if bw is None else bw
+        return column[None, :] if feature_major else column[:, None]
 
     def mean(values: Any, bw: Any) -> Any:
         return values.sum() / values.shape[0] if bw is None else (values * bw).sum()
 
     def step(w: tuple, x: Any, y: Any, bw: Any) -> tuple[Any, Any, list]:
         pre, post = forward(w, x)
-        f = pre[-1][:, 0]
+        f = output(pre)
         values, dloss = loss_fn(f, y)
         return mean(values, bw), f, backward(w, pre, post, dloss, scale_of(x.shape[0], bw))
 
@@ -211,7 +230,7 @@ def _member_functions(spec: LoopSpec) -> tuple[Callable, Callable]:
         if spec.evaluation:
             xe, ye, u = args["eval_x"], args["eval_y"], args["eval_direction"]
             pre, post = forward(w, xe)
-            fe = pre[-1][:, 0]
+            fe = output(pre)
             values, _ = loss_fn(fe, ye)
             projection = xe @ u
             out["eval_loss"] = mean(values, None)
