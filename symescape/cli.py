@@ -19,6 +19,7 @@ from symescape.errors import (
     NoLinearPathError,
     OutsideHypothesisError,
     SymescapeError,
+    fallback_notes,
 )
 from symescape.options import check_memory, require_int, require_real
 from symescape.reports.tables import (
@@ -42,18 +43,6 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _fallback_note(show: Any) -> Any:
-    """A closed-form fallback (an exact step that gave up for mpmath) as one line on stderr."""
-
-    def note(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, ClosedFormFallbackWarning):
-            click.echo(f"note: {_one_line(str(message))}", err=True)
-        else:
-            show(message, category, *args, **kwargs)
-
-    return note
-
-
 class _SafeGroup(click.Group):
     """The one place where library errors become one-line messages: SymescapeError (and the
     numerical ArithmeticError, MemoryError, RecursionError) and click's usage errors exit 2
@@ -62,7 +51,7 @@ class _SafeGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             with warnings.catch_warnings():
-                warnings.showwarning = _fallback_note(warnings.showwarning)
+                warnings.showwarning = fallback_notes(warnings.showwarning)
                 warnings.simplefilter("always", ClosedFormFallbackWarning)
                 return super().invoke(ctx)
         except _DomainError:

@@ -1,10 +1,14 @@
-"""Exceptions raised by symescape.
+"""Exceptions and warnings raised by symescape, and how a fallback warning is shown.
 
 Every domain error subclasses :class:`SymescapeError` (itself a ``ValueError``), so a caller can
 catch them all at once, while each names the specific problem and how to fix it.
 """
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
 
 
 class SymescapeError(ValueError):
@@ -89,6 +93,20 @@ class GaussianDomainError(ActivationError):
 class ClosedFormFallbackWarning(UserWarning):
     """An exact (closed-form) step gave up — no closed form in its class, or its time budget ran
     out — and the result falls back to the mpmath value (≥ 30 digits, with an error bound)."""
+
+
+def fallback_notes(show: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints a :class:`ClosedFormFallbackWarning` as one line,
+    ``note: …``, on stderr, and hands every other warning to ``show``. The CLI installs it, and
+    so do its worker processes, whose notes would otherwise come with file paths and source."""
+
+    def note(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, ClosedFormFallbackWarning):
+            print(f"note: {' '.join(str(message).split())}", file=sys.stderr)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return note
 
 
 class NumericalError(SymescapeError, ArithmeticError):

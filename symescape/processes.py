@@ -9,10 +9,11 @@ deadlock. Each job must be a module-level function of picklable arguments.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from symescape.errors import ConfigurationError
+from symescape.errors import ConfigurationError, fallback_notes
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -39,6 +40,8 @@ def check_workers(workers: int | None) -> int:
 def _quiet_worker() -> None:
     # one progress bar (the caller's), not one per worker interleaved on the same line
     os.environ["TQDM_DISABLE"] = "1"
+    # and fallback notes as the CLI prints them, one line each, not warnings with source lines
+    warnings.showwarning = fallback_notes(warnings.showwarning)
 
 
 def map_in_processes(

@@ -34,3 +34,16 @@ def test_claims_in_two_processes_are_the_claims_run_here() -> None:
     here = verify(quick=True, ids=ids, workers=1)
     there = verify(quick=True, ids=ids, workers=2)
     assert [c.record() for c in here] == [c.record() for c in there]
+
+
+def test_a_worker_prints_a_fallback_as_one_note_line(capfd) -> None:
+    # a spawned worker has not the CLI's warning hook: it installs the same one, so a closed-form
+    # fallback is one "note:" line, not a warning with its file path and source line
+    from functools import partial
+
+    from symescape.symbolic.moments import gaussian_moment
+
+    map_in_processes(partial(gaussian_moment, "tanh"), [3, 5], 2)
+    err = capfd.readouterr().err
+    assert "note: E[σ(s) s^3] for σ = tanh: no closed form" in err
+    assert "ClosedFormFallbackWarning" not in err
