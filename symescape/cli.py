@@ -368,7 +368,7 @@ def escape(
         )
         return
 
-    from symescape.numeric.escape import EscapeCriterion, escape_times
+    from symescape.numeric.escape import EscapeCriterion, escape_times, validate_scales
     from symescape.numeric.reduced import reduced_model
 
     if (eps is None) == (scales is None):
@@ -376,6 +376,7 @@ def escape(
     check_memory(8 * 256 * depth, f"escape at depth {depth}")
     parsed_criterion = EscapeCriterion.parse(criterion)
     values = np.full(depth, eps) if eps is not None else np.array(_parse_scales(scales))
+    validate_scales(values, depth, parsed_criterion)  # before the model's symbolic work
     model = reduced_model(activation_spec, depth, amplitude)
     _warn_outside_hypothesis(activation_spec)
     report = escape_times(
@@ -493,7 +494,9 @@ def _escape_precise_or_series(
     as_json: bool,
 ) -> None:
     """``escape --precision DIGITS`` (the mpmath ODE) or ``escape --method series``."""
-    from symescape.numeric.escape import EscapeCriterion
+    import numpy as np
+
+    from symescape.numeric.escape import EscapeCriterion, validate_scales
     from symescape.numeric.precise_escape import (
         escape_time_precise,
         escape_time_series,
@@ -507,6 +510,7 @@ def _escape_precise_or_series(
     if getattr(parsed.kind, "value", parsed.kind) != "product":
         raise _DomainError("--precision and --method series use the product criterion")
     values = [eps] * depth if eps is not None else _parse_scales(scales)
+    validate_scales(np.array(values), depth, parsed)
     digits = None if precision is None else validate_digits(precision)  # before any work
     record: dict[str, Any] = {
         "activation": activation_spec,
