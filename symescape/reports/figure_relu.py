@@ -78,7 +78,7 @@ def figure_relu(out: str, quick: bool = False) -> dict:
     for axis, teacher, tag in zip(axes[1:], SADDLE_TEACHERS, "bc", strict=True):
         _saddle_panel(axis, runs[teacher], teacher)
         axis.set_title(f"({tag}) " + axis.get_title(), fontsize=9)
-    fig.suptitle("Deep ReLU: low-rank escape directions and saddle to saddle (MATH.md §10)")
+    fig.suptitle("Deep ReLU: low-rank escape directions and saddle to saddle (arXiv 2505.21722)")
     summary = []
     for depth, row in zip(depths, rows, strict=True):
         worst = row["worst_ratio"]
