@@ -781,10 +781,15 @@ def escape_directions(
     click.echo(f"distinct local optima ({search.pruned} restarts pruned):")
     for k, optimum in enumerate(search.optima):
         worst = optimum.worst_layer
-        ratio = "—" if worst is None else f"{worst.ratio:.4g} at l={worst.layer}"
+        # the layer l ≥ 2 nearest its bound (smallest (σ₁/σ₂)/l^¼), not the smallest ratio
+        ratio = (
+            "—"
+            if worst is None
+            else f"σ₁/σ₂ = {worst.ratio:.4g} at l={worst.layer} (bound {worst.bound:.3f})"
+        )
         click.echo(
             f"  {k}: g = {optimum.value:.8g}  ×{optimum.count} {dict(optimum.sources)}  "
-            f"min σ₁/σ₂ {ratio}  violations {list(optimum.violations) or 'none'}"
+            f"nearest the bound: {ratio}  violations {list(optimum.violations) or 'none'}"
             + ("  (best)" if optimum.best else "")
         )
 

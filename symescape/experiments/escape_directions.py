@@ -131,6 +131,10 @@ class EscapeDirectionConfig:
                 raise ConfigurationError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if self.seed < 0:
             raise ConfigurationError(f"seed must be ≥ 0, got {self.seed}")
+        if self.samples < 2:
+            raise ConfigurationError(
+                f"samples must be ≥ 2 (g's standard error needs two), got {self.samples}"
+            )
         if not isinstance(self.teacher, TeacherSpec):
             object.__setattr__(self, "teacher", parse_teacher(self.teacher))
         try:

@@ -235,6 +235,7 @@ def test_time_budget_reaches_classify():
         (("escape-directions", "--seed", -2), "must be ≥"),
         (("escape-directions", "--restarts", 0), "must be ≥"),
         (("escape-directions", "--search-starts", -5), "--search-starts must be ≥ 0"),
+        (("escape-directions", "--samples", 1), "samples must be ≥ 2"),
         (("saddle-to-saddle", "--seed", -1), "--seed must be ≥ 0"),
         (("predict", "--activation", "tanh", "--depth", 3, "--width", 10**9, "--check"),
          "GiB of memory"),
