@@ -137,6 +137,10 @@ def classification_record(
     return record
 
 
+def _yes_no(value: bool | None) -> str:
+    return "undecided" if value is None else ("yes" if value else "no")
+
+
 def _rows(
     cls: Classification, constants: EscapeConstants | None, order: int
 ) -> list[tuple[str, str, str]]:
@@ -146,7 +150,9 @@ def _rows(
         if value is None:
             return "—", "\\text{--}"
         if isinstance(value, Constant):
-            return str(value), value.latex()
+            # a numeric constant is marked as such in LaTeX too (mpmath value, not a closed form)
+            tex = value.latex() if value.exact is not None else rf"\approx {value.latex()}"
+            return str(value), tex
         value = _canonical(value)
         return str(value), sp.latex(value)
 
@@ -160,7 +166,7 @@ def _rows(
         ("c_q", *both(cls.cq)),
         ("φ_σ leading term", *both(cls.phi_leading)),
         ("μ₁ = E[σ'(s)]", *both(cls.mu1)),
-        ("μ₁ > 0", str(cls.mu1_positive), str(cls.mu1_positive)),
+        ("μ₁ > 0", _yes_no(cls.mu1_positive), rf"\text{{{_yes_no(cls.mu1_positive)}}}"),
         (
             "resonance depth q+1",
             *both(None if cls.resonance_depth is None else sp.Integer(cls.resonance_depth)),
@@ -172,6 +178,10 @@ def _rows(
         rows.append((f"K (L={constants.depth}, a={constants.amplitude})", *both(constants.K)))
         rows.append(("κ", *both(constants.kappa)))
     return rows
+
+
+_DISPLAY = {"mu1": "μ₁", "kappa": "κ"}
+"""How the constants' record keys read in the text table."""
 
 
 def classification_table(
@@ -186,7 +196,8 @@ def classification_table(
         if entry["status"] == "numeric":
             bound = entry["error_bound"]
             lines.append(
-                f"{name + ' is numeric':<{width}}  mpmath value, error ≤ {bound:.1e} "
+                f"{_DISPLAY.get(name, name) + ' is numeric':<{width}}  mpmath value, "
+                f"error ≤ {bound:.1e} "
                 f"({entry['reason']})"
             )
     lines.append("")

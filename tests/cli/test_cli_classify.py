@@ -45,6 +45,12 @@ def test_table_and_latex():
     assert table.exit_code == 0 and "class" in table.output and "κ" in table.output
     latex = run("classify", "gelu", "--latex")
     assert latex.output.startswith(r"\begin{tabular}") and r"\operatorname{erf}" in latex.output
+    # a numeric constant is marked in LaTeX as in the table; the sign test reads as words
+    tanh = run("classify", "tanh", "--latex").output
+    assert r"& $\approx 0.605705509602159$" in tanh and r"$\text{yes}$" in tanh
+    assert "True" not in tanh
+    assert r"& $\frac{1}{2}$" in run("classify", "gelu", "--latex").output  # exact: no ≈
+    assert "μ₁ is numeric" in run("classify", "tanh").output
 
 
 @pytest.mark.parametrize(
