@@ -879,16 +879,29 @@ def derive(activation_spec: str, depth: int, out: str, fmt: str) -> None:
 
 
 @main.command()
-@click.argument("config_path", metavar="CONFIG", required=False, type=click.Path())
+@click.argument("config_path", metavar="[CONFIG]", required=False, type=click.Path())
 @click.option("--activation", "activation_spec", default=None, help="Student activation σ.")
 @click.option("--depth", type=int, default=None, help="Depth L.")
-@click.option("--width", type=int, default=None, help="Hidden width N.")
+@click.option("--width", type=int, default=None, help="Hidden width N [default: 8].")
 @click.option("--teacher", default=None, help="Teacher g(s), e.g. 'erf(s)' (default: σ).")
-@click.option("--loss", type=click.Choice(["squared", "logistic"]), default=None)
-@click.option("--learning-rate", type=float, default=None, help="Learning rate η.")
-@click.option("--init", "init_kind", type=click.Choice(["ansatz", "he-normal"]), default=None)
-@click.option("--eps", type=float, default=None, help="Initial scale ε.")
-@click.option("--rates", type=click.Choice(["normalised", "uniform"]), default=None)
+@click.option(
+    "--loss", type=click.Choice(["squared", "logistic"]), default=None, help="[default: squared]"
+)
+@click.option("--learning-rate", type=float, default=None, help="Learning rate η [default: 0.05].")
+@click.option(
+    "--init",
+    "init_kind",
+    type=click.Choice(["ansatz", "he-normal"]),
+    default=None,
+    help="[default: ansatz]",
+)
+@click.option("--eps", type=float, default=None, help="Initial scale ε [default: 0.1].")
+@click.option(
+    "--rates",
+    type=click.Choice(["normalised", "uniform"]),
+    default=None,
+    help="Per-layer rates [default: normalised on the ansatz, uniform for He-normal].",
+)
 @click.option("--check", "run_check", is_flag=True, help="Train the network and compare.")
 @click.option("--calibrate", is_flag=True, help="He-normal: one run at 2ε for the prefactor.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -941,6 +954,11 @@ def predict(
     if as_json:
         _emit_json(record)
     else:
+        click.echo(
+            f"{'setting':<15} σ = {config.activation.name}, L = {config.depth}, widths "
+            f"{list(config.widths)}, η = {config.learning_rate:g}, {config.init.kind.value} "
+            f"start at ε = {config.init.eps:g}, {config.loss.value} loss"
+        )
         keys = ["steps", "time", "order", "error_estimate", "basis", "validity"]
         if run_check:
             keys += ["measured_steps", "measured_time", "relative_error"]

@@ -290,6 +290,8 @@ def test_a_chain_whose_expectations_diverge_is_outside_with_exit_1():
     )
     assert out.exit_code == 1, out.output
     assert "steps           None" in out.output and "chain nests" in out.output
+    # the text output says which setting it answered (defaults included)
+    assert "setting         σ = sin(x)*exp(x), L = 4, widths [8, 8, 8], η = 0.05" in out.output
 
 
 def test_gradient_descent_without_escape_raises_no_escape():
