@@ -368,7 +368,12 @@ def escape(
         )
         return
 
-    from symescape.numeric.escape import EscapeCriterion, escape_times, validate_scales
+    from symescape.numeric.escape import (
+        EscapeCriterion,
+        escape_times,
+        validate_rtol,
+        validate_scales,
+    )
     from symescape.numeric.reduced import reduced_model
 
     if (eps is None) == (scales is None):
@@ -377,6 +382,7 @@ def escape(
     parsed_criterion = EscapeCriterion.parse(criterion)
     values = np.full(depth, eps) if eps is not None else np.array(_parse_scales(scales))
     validate_scales(values, depth, parsed_criterion)  # before the model's symbolic work
+    validate_rtol(rtol)
     model = reduced_model(activation_spec, depth, amplitude)
     _warn_outside_hypothesis(activation_spec)
     report = escape_times(

@@ -161,6 +161,25 @@ def _check_escapes(model: ReducedModel) -> None:
         )
 
 
+MIN_RTOL = 100 * float(np.finfo(float).eps)
+"""The smallest relative tolerance of the double-precision integrators (SciPy's own floor)."""
+
+
+def validate_rtol(rtol: float) -> float:
+    """A relative tolerance the double-precision integrators can meet: finite, ≥ :data:`MIN_RTOL`.
+
+    Raises:
+        ConfigurationError: NaN, ≤ 0, or below double precision.
+    """
+    rtol = require_real(rtol, "rtol", minimum=0.0, strict=True)
+    if rtol < MIN_RTOL:
+        raise ConfigurationError(
+            f"rtol = {rtol:g} is below what double precision can give ({MIN_RTOL:g}, where SciPy "
+            "would raise it itself); for more digits use the mpmath ODE (escape --precision)"
+        )
+    return rtol
+
+
 def escape_time_ode(
     model: ReducedModel,
     scales: np.ndarray,
@@ -178,7 +197,7 @@ def escape_time_ode(
         NoEscapeError: K ≤ 0 (μ₁ ≤ 0 or a negative amplitude).
         ConfigurationError: bad scales or criterion, unknown method.
     """
-    rtol = require_real(rtol, "rtol", minimum=0.0, strict=True)
+    rtol = validate_rtol(rtol)
     max_time = require_real(max_time, "max_time", minimum=0.0, allow_inf=True)
     criterion = as_criterion(criterion)
     _check_escapes(model)

@@ -203,6 +203,7 @@ def test_time_budget_reaches_classify():
         (("escape", "--depth", 3, "--eps", 0.1, "--rtol", 0), "--rtol must be > 0"),
         (("escape", "--depth", 3, "--eps", 0.1, "--rtol", "nan"), "finite"),
         (("escape", "--depth", 3, "--eps", 0.1, "--rtol", -1), "--rtol must be > 0"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--rtol", 1e-20), "below what double precision"),
         (("escape", "--depth", 3, "--eps", 0.1, "--rtol", "inf"), "finite"),
         (("escape", "--depth", 3, "--eps", 0.1, "--max-time", -1), "--max-time must be ≥ 0"),
         (("escape", "--depth", 3, "--eps", 0.1, "--max-time", "nan"), "not NaN"),
