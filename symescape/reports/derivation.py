@@ -31,7 +31,6 @@ from symescape.reports.latex_layout import (
     sum_lines,
     term_lines,
 )
-from symescape.reports.latex_text import latex_text
 from symescape.symbolic.activations import Activation, Z, activation, known_activations
 from symescape.symbolic.canonical import canonical_constant, simplified
 from symescape.symbolic.chain import scalar_chain
@@ -683,13 +682,21 @@ def activation_document(
     source = cls.centred if constants.centred else cls
     try:
         check_chain_domain(source.activation.expr, Z, depth)
-    except GaussianDomainError as exc:
-        # K and κ exist, the reduced flow does not: no field, escape time or expansion
+    except GaussianDomainError:
+        # K and κ exist, the reduced flow does not: no field, escape time or expansion (the
+        # words are written here: the error's text carries σ unbroken, too wide for the page)
         return (
             blocks
             + _constants_blocks(constants)
             + _chain_blocks(cls, depth)
-            + [Prose(f"The reduced flow does not exist at this depth: {latex_text(str(exc))}.")]
+            + [
+                Prose(
+                    rf"The reduced flow does not exist at this depth: the chain nests $\sigma$ "
+                    rf"{depth - 1} times, $\sigma$ grows faster than every polynomial, so "
+                    r"$\sigma(\sigma(s))$ grows like $\exp(e^{|s|})$ and the Gaussian "
+                    r"expectations of the reduced flow diverge (depth $L \le 2$ has them)."
+                )
+            ]
         )
     return (
         blocks
