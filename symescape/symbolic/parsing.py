@@ -142,6 +142,7 @@ def parse_expression(text: str) -> sp.Expr:
     except (ValueError, MemoryError, RecursionError) as exc:
         raise ActivationError(f"cannot parse activation {_short(text)!r}: {exc}") from None
     _check_shape(text, tree)
+    _check_grammar(text, tree)
     try:
         return _Builder(text.strip().replace("^", "**")).build(tree.body)
     except ActivationError:
@@ -193,6 +194,39 @@ def _check_shape(text: str, tree: ast.Expression) -> None:
         for child in ast.iter_child_nodes(node):
             same_chain = group is not None and child is node.left and _chain_class(child) == group
             stack.append((child, depth if same_chain else depth + 1))
+
+
+def _check_grammar(text: str, tree: ast.Expression) -> None:
+    """Refuse every construct outside the grammar before any SymPy object is formed: otherwise
+    a SymPy error in one part ('Max(acos(4), 0)' is not comparable) would be reported instead
+    of the refusal of another ('x.real'). Iterative, like :func:`_check_shape`; the builder
+    repeats these checks with the same wording."""
+    stack: list[ast.AST] = [tree.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute):
+                raise _refuse(text, "attribute access ('.') is not allowed")
+            if not isinstance(node.func, ast.Name):
+                raise _refuse(
+                    text, "only named functions can be called; for a product write '*'"
+                )
+            if node.keywords:
+                raise _refuse(text, f"keyword arguments (in {node.func.id}(...)) are not allowed")
+            stack.extend(node.args)
+        elif isinstance(node, ast.BinOp):
+            if type(node.op) not in _BINARY:
+                what = _REFUSED_OPERATORS.get(type(node.op), type(node.op).__name__)
+                raise _refuse(text, f"the operator {what!r}")
+            stack.extend((node.left, node.right))
+        elif isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, ast.USub | ast.UAdd):
+                what = _REFUSED_OPERATORS.get(type(node.op), "?")
+                raise _refuse(text, f"the operator {what!r}")
+            stack.append(node.operand)
+        elif not isinstance(node, ast.Constant | ast.Name):
+            what = _REFUSED_NODES.get(type(node), f"the construct {type(node).__name__}")
+            raise _refuse(text, f"{what} not allowed")
 
 
 _BINARY: Mapping[type, str] = MappingProxyType(

@@ -5,7 +5,7 @@ nothing in them is evaluated."""
 import pytest
 import sympy as sp
 import sympy.parsing.sympy_parser
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import symescape
@@ -150,6 +150,8 @@ FORMS = ["({t}) + {h}", "{h} * ({t})", "sin({h})"]
 
 
 @given(trees(), st.sampled_from(HOSTILE), st.sampled_from(FORMS))
+# found by CI: SymPy's 'not comparable' for Max(acos(4), 0) came before the refusal of x.real
+@example(tree=("Max(acos(4), 0)", None), hostile="x.real", form="({t}) + {h}")
 def test_trees_outside_the_grammar_are_refused_unevaluated(tmp_path_factory, tree, hostile, form):
     sentinel = tmp_path_factory.mktemp("parse") / "SENTINEL"
     snippet = hostile.replace("{sentinel}", str(sentinel))
