@@ -161,6 +161,9 @@ def test_cli_expand_json_keys():
     record = json.loads(result.stdout[result.stdout.index("{") :])
     assert {"terms", "constant", "order", "remainder_power"} <= set(record)
     assert {"power", "log_power", "coefficient", "exact"} == set(record["terms"][0])
+    # the text form defines the m_j its exact coefficients use (tanh has no closed-form m_j)
+    text = CliRunner().invoke(main, ["expand", "tanh", "--depth", "3", "--order", "1"]).stdout
+    assert "m_1" in text and "where m_j = E[σ(s) s^j]" in text
 
 
 def test_cli_escape_precision_refused_below_fifteen():
