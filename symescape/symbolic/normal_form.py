@@ -788,11 +788,16 @@ def expansion_latex(expansion: EscapeExpansion, constant: float | None = None) -
         factor = eps**t.power * sp.log(1 / eps) ** t.log_power
         pieces.append(sp.latex(coeff) if factor == 1 else
                       rf"\left({sp.latex(coeff)}\right) {sp.latex(factor)}")
-    pieces.append("C" if constant is None else f"C_{{\\approx {constant:.12g}}}")
-    return (
+    pieces.append("C")
+    text = (
         "T(\\varepsilon) = " + " + ".join(pieces)
         + f" + O(\\varepsilon^{{{expansion.remainder_power}}})"
     )
+    if constant is not None:
+        text += f",\\quad C \\approx {constant:.12g}"
+    if any(str(t.exact).find("m_") >= 0 for t in expansion.terms if t.exact is not None):
+        text += r",\quad m_j = \mathbb{E}[\sigma(s)\, s^j]"
+    return text
 
 
 # --- formal first integrals -------------------------------------------------------------------

@@ -164,6 +164,9 @@ def test_cli_expand_json_keys():
     # the text form defines the m_j its exact coefficients use (tanh has no closed-form m_j)
     text = CliRunner().invoke(main, ["expand", "tanh", "--depth", "3", "--order", "1"]).stdout
     assert "m_1" in text and "where m_j = E[σ(s) s^j]" in text
+    latex = CliRunner().invoke(main, ["expand", "tanh", "--depth", "3", "--order", "1", "--latex"])
+    assert r"+ C + O(\varepsilon" in latex.stdout and r"\quad C \approx -" in latex.stdout
+    assert r"m_j = \mathbb{E}[\sigma(s)\, s^j]" in latex.stdout
 
 
 def test_cli_escape_precision_refused_below_fifteen():
