@@ -486,7 +486,7 @@ def expand(
         click.echo(f"  ε^{t['power']}{log}: {t['coefficient']:.15g}   = {t['exact']}")
     click.echo(f"  constant: {constant.value:.15g} ± {constant.error:.1g} (non-local, numeric)")
     click.echo(f"  remainder: O(ε^{expansion.remainder_power})")
-    if any("m_" in str(t["exact"]) for t in record["terms"]):
+    if expansion.uses_moment_symbols:
         click.echo("  where m_j = E[σ(s) s^j], s ~ N(0, 1) (kept as symbols: no closed form)")
 
 

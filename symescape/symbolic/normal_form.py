@@ -535,6 +535,16 @@ class EscapeExpansion:
     def resonant(self) -> bool:
         return any(t.power == 0 and t.log_power > 0 for t in self.all_terms)
 
+    @property
+    def uses_moment_symbols(self) -> bool:
+        """Whether an exact kept term is written with m_j = E[σ(s) s^j] (no closed form)."""
+        return any(
+            symbol.name.startswith("m_")
+            for t in self.terms
+            if t.exact is not None
+            for symbol in t.exact.free_symbols
+        )
+
 
 def _is_local(key: tuple[int, int], nonlocal_power: int) -> bool:
     """Whether the term ε^p (ln 1/ε)^k is local: p below the first non-local power, or a log at
@@ -795,7 +805,7 @@ def expansion_latex(expansion: EscapeExpansion, constant: float | None = None) -
     )
     if constant is not None:
         text += f",\\quad C \\approx {constant:.12g}"
-    if any(str(t.exact).find("m_") >= 0 for t in expansion.terms if t.exact is not None):
+    if expansion.uses_moment_symbols:
         text += r",\quad m_j = \mathbb{E}[\sigma(s)\, s^j]"
     return text
 
