@@ -120,7 +120,8 @@ def check_predict_he(quick: bool) -> Claim:
                 else abs(predicted - measured) / measured
             )
             worst = largest_or_nan((worst, error))
-            rows.append(f"ε = {eps}: {predicted:.0f} vs {measured}")
+            shown = "none" if predicted is None else f"{predicted:.0f}"
+            rows.append(f"ε = {eps}: {shown} vs {measured}")
     return Claim(
         id="predict-he-calibrated",
         statement="Off the ansatz (He-normal, r = 3 layers scaled by ε) the theory fixes the "
