@@ -828,13 +828,12 @@ def saddle_to_saddle_command(
 ) -> None:
     """Gradient flow from a small start through the plateaus: at each, its time span, loss, the
     effective rank of every layer and the bottleneck rank."""
-    from symescape.experiments.saddle_to_saddle import SaddleConfig, saddle_to_saddle
+    from symescape.experiments.saddle_to_saddle import (
+        SaddleConfig,
+        flow_memory,
+        saddle_to_saddle,
+    )
 
-    # one field evaluation: the activations of every sample and layer, and RK45's seven stages
-    # of the parameters (the dense output grows with the steps taken, on top of this)
-    parameters = width * input_dim + (depth - 2) * width**2 + outputs * width
-    activations = samples * max(width, outputs) * (depth + 1) * 6
-    check_memory(8 * (activations + 10 * parameters + samples * input_dim), "saddle-to-saddle")
     config = SaddleConfig(
         depth=depth,
         width=width,
@@ -846,6 +845,7 @@ def saddle_to_saddle_command(
         time=flow_time,
         seed=seed,
     )
+    check_memory(flow_memory(config), "saddle-to-saddle")
     run = saddle_to_saddle(config)
     if as_json:
         _emit_json(run.record())

@@ -262,6 +262,16 @@ def _state_at(pieces: list, t: float) -> np.ndarray:
     return pieces[-1].y[:, -1]
 
 
+def flow_memory(config: SaddleConfig) -> float:
+    """Bytes one field evaluation needs, roughly: the activations of every sample and layer
+    (×6) and RK45's seven stages of the parameters (×10), besides the sample itself; the dense
+    output grows with the steps taken, on top of this. For a refusal before allocating."""
+    width, depth, outputs = config.width, config.depth, config.outputs
+    parameters = width * config.input_dim + (depth - 2) * width**2 + outputs * width
+    activations = config.samples * max(width, outputs) * (depth + 1) * 6
+    return 8.0 * (activations + 10 * parameters + config.samples * config.input_dim)
+
+
 def saddle_to_saddle(config: SaddleConfig) -> SaddleRun:
     """Integrate the gradient flow from ε·u and find the plateaus and their ranks.
 
