@@ -1,4 +1,9 @@
-"""Shared test data."""
+"""Shared test data and helpers."""
+
+import os
+import shutil
+
+import pytest
 
 from symescape import REGISTRY
 
@@ -9,11 +14,6 @@ REGISTRY_NAMES = sorted(set(REGISTRY) - {"silu"})
 def pdflatex() -> str:
     """The pdflatex executable; skip without it, except in CI (``CI`` set), where .ci/run
     installs TeX from Debian's packages and its absence is a failure."""
-    import os
-    import shutil
-
-    import pytest
-
     found = shutil.which("pdflatex")
     if found is None and os.environ.get("CI"):
         pytest.fail("pdflatex is missing in CI: .ci/run installs TeX from Debian's packages")

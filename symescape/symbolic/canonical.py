@@ -129,15 +129,14 @@ def float_as_rational(value: sp.Expr) -> sp.Expr:
     """
     if not isinstance(value, sp.Float):
         return value
-    exact = sp.Rational(value)  # the Float's binary value, exactly
-    if exact == 0:
-        return exact
+    if value == 0:
+        return sp.Integer(0)
     guess = simple_rational(value)
     if guess is not None:
         return guess
     if value._prec <= 53:  # a double: its shortest decimal, which reads back as the same double
         return sp.Rational(repr(float(value)))
-    return exact
+    return sp.Rational(value)  # the Float's binary value, exactly
 
 
 def simple_rational(value: sp.Float) -> sp.Rational | None:
