@@ -35,6 +35,7 @@ class _Deadline:
 
 
 _active: list[_Deadline] = []
+_fired: set[int] = set()  # id() of each active deadline whose alarm has gone off
 
 RETRY_SECONDS = 0.25
 """After a budget runs out, the alarm repeats at this interval until its block is left."""
@@ -60,6 +61,7 @@ def _on_alarm(signum: int, frame: object) -> None:  # noqa: ARG001 (signal handl
         _arm()
         return
     first = min(expired, key=lambda d: d.at)
+    _fired.update(id(d) for d in expired)
     # SymPy catches ValueError (which TimeBudgetError is) in places; fire again until the
     # budgeted block is left, so a swallowed alarm cannot let the step run for ever.
     signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
@@ -108,6 +110,11 @@ def time_budget(step: str, seconds: float | None = None) -> Iterator[None]:
     _arm()
     try:
         yield
+        # The alarm's exception can be swallowed where it lands (a gc callback, a library's
+        # ``except Exception``); a block whose alarm went off still ends in the budget error,
+        # so the outcome does not depend on where the signal arrived.
+        if id(deadline) in _fired:
+            raise _budget_error(deadline)
     except TimeBudgetError:
         raise
     except Exception as exc:
@@ -118,6 +125,7 @@ def time_budget(step: str, seconds: float | None = None) -> Iterator[None]:
         raise
     finally:
         _active.remove(deadline)
+        _fired.discard(id(deadline))
         _arm()
         if not _active and previous is not None:
             signal.signal(signal.SIGALRM, previous)

@@ -167,6 +167,21 @@ def test_time_budget_survives_code_that_swallows_value_errors():
     assert swallowed
 
 
+def test_time_budget_holds_when_the_alarm_is_swallowed_and_the_block_ends():
+    """An alarm can land where its exception is swallowed for good (CI saw one land in
+    hypothesis's gc callback, which only prints it) and the block can then finish before the
+    alarm repeats: the block still ends in the budget error, not in a silent overrun."""
+    swallowed = False
+    with pytest.raises(TimeBudgetError, match="a finishing step"):
+        with time_budget("a finishing step", 0.05):
+            try:
+                while True:
+                    sp.expand((Z + 1) ** 40)
+            except ValueError:
+                swallowed = True  # and the block returns at once, within the 0.25 s repeat
+    assert swallowed
+
+
 def test_time_budget_names_itself_when_code_converts_the_alarm():
     """Code that catches the alarm's ValueError and raises its own error instead (as some SymPy
     routines do): past the deadline the block still ends in a TimeBudgetError, chained to it."""
