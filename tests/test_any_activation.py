@@ -249,6 +249,34 @@ def test_outside_the_gaussian_domain_is_refused_with_the_reason(spec, reason):
     assert raised.value.reason
 
 
+@pytest.mark.parametrize(
+    ("spec", "written", "limit"),
+    [
+        ("sin(x)/x", "sin(z)/z", "σ → 1 as z → 0"),
+        ("x/(exp(x)-1)", "z/(exp(z) - 1)", "σ → 1 as z → 0"),
+        ("2 + sin(x-1)/(x-1)", "2 + sin(z - 1)/(z - 1)", "σ → 3 as z → 1"),
+    ],
+)
+def test_a_removable_singularity_is_named_with_its_limit(spec, written, limit):
+    """σ as written is 0/0 at the point, and every kernel evaluates it as written: refused, with
+    the limit named, for σ as the user wrote it (not its centred σ − σ(0))."""
+    with pytest.raises(GaussianDomainError, match="removable") as raised:
+        classify(spec)
+    message = str(raised.value)
+    assert f"σ = {written}:" in message and limit in message
+
+
+def test_a_pole_is_not_called_removable():
+    with pytest.raises(GaussianDomainError, match="infinite") as raised:
+        classify("tanh(x) + 1/(x-2)")
+    assert "removable" not in str(raised.value)
+
+
+def test_the_failing_node_is_named_before_a_numeric_scan_of_the_sum():
+    with pytest.raises(GaussianDomainError, match=r"z \+ 1 ≤ 0, so log\(z \+ 1\)"):
+        classify("1 + log(1+x)")
+
+
 @pytest.mark.parametrize("spec", ["1/(2+sin(x))", "log(1+x**2)", "exp(-x**2 + x*sin(x))", "2**x"])
 def test_real_finite_functions_pass_the_domain_check(spec):
     check_gaussian_domain(activation(spec).expr, Z)

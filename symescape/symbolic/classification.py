@@ -196,7 +196,8 @@ def _classify_analytic(act: Activation) -> Classification:
     if not c0_zero.holds:
         steps.append(f"σ(0) = {c0} ≠ 0, so σ is class D with φ_σ(0) = -σ(0)")
         centred_act = activation(act.expr - c0)
-        centred = classify(Activation(f"{act.name} - σ(0)", centred_act.expr))
+        # not classify(): σ̃ has σ's domain, which classify() checks on σ as the user wrote it
+        centred = _classify(Activation(f"{act.name} - σ(0)", centred_act.expr))
         steps.append(f"the centred σ̃ = σ - σ(0) is class {centred.label}")
         return result(ActivationClass.D, -c0, None, centred)
     steps.append("σ(0) = 0")
