@@ -15,6 +15,7 @@ from sympy.core.function import AppliedUndef
 
 from symescape.errors import ActivationError, NotRealFunctionError, UnknownActivationError
 from symescape.symbolic.parsing import (
+    CONSTANTS,
     NAMED_FUNCTIONS,
     check_expression_limits,
     parse_expression,
@@ -100,8 +101,9 @@ def activation(spec: str | sp.Expr | Activation) -> Activation:
         text = spec.strip()
         if text in REGISTRY:
             return Activation(text, REGISTRY[text])
-        # A bare multi-letter word is meant as a registry name; a single letter is a variable.
-        if text.isidentifier() and len(text) > 1:
+        # A bare multi-letter word is meant as a registry name; a single letter is a variable,
+        # and a constant of the grammar (pi) is an expression.
+        if text.isidentifier() and len(text) > 1 and text not in CONSTANTS:
             raise UnknownActivationError(
                 f"unknown activation {text!r}; known names: {', '.join(known_activations())}, "
                 "or give an expression in one variable such as 'x*tanh(x)'"

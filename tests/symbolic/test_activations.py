@@ -38,6 +38,14 @@ def test_unknown_name_lists_known_ones():
         assert name in str(info.value)
 
 
+def test_a_bare_constant_is_an_expression_not_an_unknown_name():
+    # 'pi' is a bare word like 'tanh', but a constant of the grammar, as in '2*pi'
+    assert activation("pi").expr == sp.pi
+    assert activation("E").expr == sp.E
+    with pytest.raises(NotRealFunctionError):
+        activation("I")
+
+
 @pytest.mark.parametrize(
     "text, fragment",
     [("x*y", "2 free symbols"), ("x +* 2", "cannot parse"), ("x > 1", "not a scalar expression")],
