@@ -851,6 +851,14 @@ def saddle_to_saddle_command(
         _emit_json(run.record())
         return
     click.echo(f"loss {run.loss[0]:.6g} → {run.loss[-1]:.3g} over flow time {run.times[-1]:.4g}")
+    if not run.start_is_small:
+        click.echo(
+            f"note: the start is not small: 𝓛(θ(0)) = {run.loss[0]:.4g}, against "
+            f"𝓛(0) = {run.origin_loss:.4g} at the origin, so the flow does not leave the saddle "
+            "at the origin and the plateaus below are not the saddle-to-saddle sequence; lower "
+            "--init-scale",
+            err=True,
+        )
     click.echo("plateau  start       end         loss         layer ranks  bottleneck")
     for k, p in enumerate(run.plateaus):
         click.echo(

@@ -106,6 +106,10 @@ class SaddleConfig:
         )
 
 
+SMALL_START_LOSS = 0.1
+"""A start is small when its loss is within this fraction of the loss at the origin."""
+
+
 @dataclass(frozen=True)
 class Plateau:
     """One plateau: flow times [start, end], its (median) loss, the effective rank of every
@@ -145,10 +149,18 @@ class SaddleRun:
     plateaus: tuple[Plateau, ...]
     evaluations: int
     stopped: float | None = None
+    origin_loss: float = float("nan")
 
     @property
     def bottleneck_ranks(self) -> tuple[int, ...]:
         return tuple(p.bottleneck_rank for p in self.plateaus)
+
+    @property
+    def start_is_small(self) -> bool:
+        """Whether θ(0) = ε·u starts at the saddle at the origin: 𝓛(θ(0)) within
+        :data:`SMALL_START_LOSS` (relative) of 𝓛(0) = E|y|²/2. A large start (ε = 100) begins
+        far above it, and the plateaus found are not the saddle-to-saddle sequence."""
+        return bool(abs(self.loss[0] - self.origin_loss) <= SMALL_START_LOSS * self.origin_loss)
 
     def record(self, trajectory: bool = False) -> dict:
         out = {
@@ -160,6 +172,8 @@ class SaddleRun:
             "bottleneck_ranks": list(self.bottleneck_ranks),
             "final_loss": float(self.loss[-1]),
             "initial_loss": float(self.loss[0]),
+            "origin_loss": self.origin_loss,
+            "start_is_small": self.start_is_small,
             "time": float(self.times[-1]),
             "stopped": self.stopped,
             "evaluations": self.evaluations,
@@ -341,4 +355,7 @@ def saddle_to_saddle(config: SaddleConfig) -> SaddleRun:
             Plateau(start, float(times[-1]), float(loss[-1]), layer_ranks, min(layer_ranks),
                     values, True)
         )  # fmt: skip
-    return SaddleRun(config, times, loss, ranks, tuple(plateaus), flow.evaluations, stopped)
+    origin = float(flow.loss(np.zeros_like(start)))
+    return SaddleRun(
+        config, times, loss, ranks, tuple(plateaus), flow.evaluations, stopped, origin
+    )

@@ -47,6 +47,17 @@ def test_rank_two_teacher_shows_a_rank_two_plateau(two_units):
     assert [p["final"] for p in record["plateaus"]][:-1] == [False] * (len(plateaus) - 1)
 
 
+def test_a_large_start_is_reported_as_not_small(two_units):
+    # 𝓛(0) = E|y|²/2 with y = (3 relu(s₁), relu(s₂)): (9 + 1)/4 = 2.5 in law, from 300 samples
+    assert two_units.origin_loss == pytest.approx(2.5, rel=0.2)
+    assert two_units.start_is_small and two_units.record()["start_is_small"]
+    large = saddle_to_saddle(SaddleConfig(teacher="units:3,1", **{**QUICK, "init_scale": 100.0}))
+    assert large.loss[0] > 100 * large.origin_loss and not large.start_is_small
+    result = CliRunner().invoke(main, ["saddle-to-saddle", "--samples", "200",
+                                       "--init-scale", "100"])  # fmt: skip
+    assert result.exit_code == 0 and "the start is not small" in result.stderr
+
+
 def test_plateau_detection_on_a_staircase():
     times = np.linspace(0, 30, 301)
     loss = np.where(times < 10, 3.0, np.where(times < 20, 1.0, 0.1))
