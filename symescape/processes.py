@@ -91,14 +91,25 @@ def map_in_processes(
         order += [i for i in range(len(items)) if i not in started]
         context = multiprocessing.get_context(start_method)
         out: dict[int, Result] = {}
-        with ProcessPoolExecutor(
+        before = set(multiprocessing.active_children())
+        pool = ProcessPoolExecutor(
             min(workers, len(items)), mp_context=context, initializer=_quiet_worker
-        ) as pool:
+        )
+        try:
             futures = {pool.submit(function, items[i]): i for i in order}
             for future in as_completed(futures):
                 index = futures[future]
                 out[index] = future.result()
                 finished(index, out[index])
+        except BaseException:
+            # Ctrl-C or a failed job: stop now. Leaving the pool as a context manager would wait
+            # for the running jobs and the ones already queued to the workers (14 s measured on
+            # a Ctrl-C of verify --quick).
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in set(multiprocessing.active_children()) - before:
+                process.terminate()
+            raise
+        pool.shutdown()
         return [out[i] for i in range(len(items))]
     finally:
         if bar is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
+import time
 
 import pytest
 
@@ -19,6 +21,18 @@ def test_results_come_back_in_order_whatever_starts_first() -> None:
 def test_an_error_in_a_job_is_raised_here() -> None:
     with pytest.raises(ValueError, match="math domain error"):
         map_in_processes(math.sqrt, [1.0, -1.0], 2)
+
+
+def test_a_failed_job_does_not_wait_for_the_others() -> None:
+    """A failed job (or Ctrl-C) stops the run: the other workers are terminated, not waited
+    for. time.sleep(-1) fails at once; time.sleep(600) would hold the pool for ten minutes."""
+    before = set(multiprocessing.active_children())
+    with pytest.raises(ValueError, match="non-negative"):
+        map_in_processes(time.sleep, [600.0, -1.0], 2)
+    left = set(multiprocessing.active_children()) - before
+    for process in left:
+        process.join(timeout=30)  # a terminated worker exits at once; a sleeping one would not
+    assert not any(process.is_alive() for process in left)
 
 
 def test_worker_counts() -> None:
