@@ -553,6 +553,7 @@ def _escape_precise_or_series(
             time_series=series.time,
             local_terms=series.local,
             constant=series.constant,
+            constant_error=series.constant_error,
             remainder_power=series.remainder_power,
         )
     if digits is not None:

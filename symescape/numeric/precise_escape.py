@@ -404,8 +404,9 @@ def slow_manifold_correction(expansion: EscapeExpansion, rho0: mpmath.mpf) -> mp
 @dataclass(frozen=True)
 class SeriesEscape:
     """T(ε) from the expansion (MATH.md §12): ``local`` (the kept local terms), ``constant``
-    (C from the double-precision ODE along the slow manifold from ρ_0), ``time`` = local +
-    constant, and ``remainder_power`` of the error."""
+    (C from the double-precision ODE along the slow manifold from ρ_0) with its
+    ``constant_error`` (the change from ρ_0 to ρ_0/2), ``time`` = local + constant, and
+    ``remainder_power`` of the error."""
 
     time: float
     local: float
@@ -413,6 +414,7 @@ class SeriesEscape:
     remainder_power: int
     order: int
     seconds: float
+    constant_error: float = float("nan")
 
 
 def escape_time_series(
@@ -438,7 +440,10 @@ def escape_time_series(
     expansion = escape_expansion(
         spec, depth, order=order, rho_star=rho_star, amplitude=amplitude, exact=False
     )
-    constant = expansion_constant(expansion, spec, rho0=min(rho0, eps))
+    # C does not depend on ε: it comes from a run along the slow manifold from a fixed ρ_0.
+    # (Starting at ρ_0 = ε, as before, made C = T_ODE(ε) − local(ε), which cancels to nothing
+    # as ε → 0: −50922 instead of −4.31 at ε = 1e-8 for tanh, L = 4.)
+    constant = expansion_constant(expansion, spec, rho0=rho0)
     with mpmath.workdps(30):
         local = float(expansion.local_sum(mpmath.mpf(eps)))
     return SeriesEscape(
@@ -448,6 +453,7 @@ def escape_time_series(
         expansion.remainder_power,
         order,
         time.perf_counter() - started,
+        constant.error,
     )
 
 

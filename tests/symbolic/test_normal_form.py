@@ -129,6 +129,16 @@ def test_series_matches_double_precision_ode():
     assert rel_err(series.time, ode.time) <= SERIES_VS_DOUBLE_ODE
 
 
+def test_series_constant_does_not_depend_on_eps_and_matches_the_precise_ode():
+    """C is a constant of the activation and depth; it used to be computed from a start at
+    ρ_0 = ε, i.e. as T_ODE(ε) − local(ε), and lost every digit to cancellation as ε → 0."""
+    small, tiny = escape_time_series("tanh", 4, 1e-3), escape_time_series("tanh", 4, 1e-8)
+    assert small.constant == tiny.constant and 0 < small.constant_error < 1e-6
+    precise = escape_time_precise("tanh", 4, ["0.001"] * 4, digits=30)
+    # T ≈ 8.3e5 here: the series and the 30-digit ODE agree to C's error estimate (absolute)
+    assert abs(small.time - float(precise.time)) <= 3 * small.constant_error + 1e-9
+
+
 def test_precise_ode_matches_double_precision():
     precise = escape_time_precise("tanh", 3, ["0.1"] * 3, digits=15)
     ode = escape_time_ode(reduced_model("tanh", 3), np.full(3, 0.1), rtol=1e-12)
