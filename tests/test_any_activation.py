@@ -382,3 +382,36 @@ def test_exact_zero_mu1_leaves_kappa_undefined_not_huge():
     constants = escape_constants("x*cos(x)", 4)
     assert constants.K.exact == 0 and not constants.escapes
     assert constants.kappa is None and constants.gamma is None
+
+
+# --- scale: a tiny or huge σ keeps its relative accuracy ---------------------------------------
+
+
+@pytest.mark.parametrize("scale", ["1e-100", "1e-40", "1e100"])
+def test_moments_of_a_scaled_sigma_are_relative_to_its_scale(scale):
+    """mpmath's quadrature tolerance is absolute: on 1e-100·tanh it stopped 1.2 % off, κ (which
+    does not depend on σ's scale) read −1.4585 for −1.3332, and 1e-40·tanh's μ₁ was 'sign
+    undecided'. The quadrature now runs relative to the integrand's own size."""
+    scaled, plain = escape_constants(f"{scale}*tanh(x)", 3), escape_constants("tanh", 3)
+    mu1_scaled, mu1_plain = scaled.classification.mu1, plain.classification.mu1
+    assert mu1_scaled.sign == 1
+    with mpmath.workdps(50):  # the parser reads the decimal exactly, so compare at 50 digits
+        factor = mpmath.mpf(scale)
+        assert abs(mu1_scaled.value / (factor * mu1_plain.value) - 1) < mpmath.mpf(10) ** -30
+        assert mu1_scaled.error < abs(mu1_scaled.value) * mpmath.mpf(10) ** -30
+        assert abs(scaled.kappa.value - plain.kappa.value) < mpmath.mpf(10) ** -30
+
+
+def test_a_k_outside_double_precision_is_refused_and_json_keeps_its_digits():
+    from click.testing import CliRunner
+
+    from symescape.cli import main
+    from symescape.errors import NumericalError
+
+    with pytest.raises(NumericalError, match="outside double precision"):
+        reduced_model("1e-100*tanh(x)", 4)  # K ≈ 6e-401 reads 0.0
+    result = CliRunner().invoke(main, ["classify", "1e100*tanh(x)", "--depth", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert isinstance(record["K"], str) and mpmath.mpf(record["K"]) > 10**399  # not inf
+    assert isinstance(record["constants_status"]["K"]["error_bound"], str)

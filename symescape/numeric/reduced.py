@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
+import mpmath
 import numpy as np
 
-from symescape.errors import ConfigurationError
+from symescape.errors import ConfigurationError, NumericalError
 from symescape.numeric.losses import LOGISTIC
 from symescape.precision.gauss import gauss_hermite_rule, split_gauss_hermite_rule
 from symescape.symbolic.activations import Activation, ActivationSpec, Z
@@ -173,6 +174,7 @@ def reduced_model(
     """
     cls = spec if isinstance(spec, Classification) else classify(spec)
     constants = escape_constants(cls, depth, amplitude)
+    check_double_range(constants)
     act = cls.centred.activation if cls.activation_class is ActivationClass.D else cls.activation
     check_chain_domain(act.expr, Z, constants.depth)
     split = is_piecewise_defined(act)
@@ -181,6 +183,23 @@ def reduced_model(
     return ReducedModel(
         cls, act, constants.depth, float(amplitude), nodes, constants, s, w, teacher, split=split
     )
+
+
+def check_double_range(constants: EscapeConstants) -> None:
+    """Refuse a K that double precision cannot hold (σ = 1e-100·tanh at L = 4: K ≈ 6e-401
+    reads 0.0, and T ∝ 1/K overflows): the double-precision flow would be wrong, not slow.
+
+    Raises:
+        NumericalError: K ≠ 0 reads 0 or ±inf as a double.
+    """
+    value = constants.K.value
+    as_double = float(value)
+    if value != 0 and (as_double == 0 or not np.isfinite(as_double)):
+        raise NumericalError(
+            f"K = {mpmath.nstr(value, 6)} is outside double precision (it reads {as_double}), "
+            "and every escape time scales as 1/K: rescale σ or the amplitude, or use the "
+            "mpmath ODE (escape --precision DIGITS)"
+        )
 
 
 def teacher_reduced_model(

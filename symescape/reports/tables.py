@@ -5,8 +5,10 @@ Pure functions of the API's result objects; the CLI only prints what they return
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import mpmath
 import sympy as sp
 
 from symescape.experiments.claim_registry import Claim, Verdict
@@ -18,12 +20,18 @@ from symescape.symbolic.moments import Constant
 from symescape.symbolic.taylor import taylor_coefficients
 
 
-def _float(value: sp.Expr | Constant | None) -> float | None:
+def _float(value: sp.Expr | Constant | mpmath.mpf | None) -> float | str | None:
+    """A JSON number; 20 digits as a string where a double would lie (|x| > 1.8e308 reads inf,
+    which JSON cannot carry; a nonzero |x| < 2e-308 reads 0.0)."""
     if value is None:
         return None
-    if isinstance(value, Constant):
-        return float(value)
-    return float(sp.N(value, 20))
+    digits = value.value if isinstance(value, Constant) else value
+    if not isinstance(digits, mpmath.mpf):
+        digits = mpmath.mpf(sp.N(digits, 20))
+    number = float(digits)
+    if math.isfinite(number) and (number != 0 or digits == 0):
+        return number
+    return mpmath.nstr(digits, 20)
 
 
 def _str(value: sp.Expr | Constant | None) -> str | None:
@@ -64,7 +72,7 @@ def constant_status(
             continue
         entry: dict[str, Any] = {"status": constant.status}
         if not constant.is_exact:
-            entry |= {"error_bound": float(constant.error), "reason": constant.note}
+            entry |= {"error_bound": _float(constant.error), "reason": constant.note}
         status[name] = entry
     return status
 
@@ -107,7 +115,7 @@ def classification_record(
         "c1_exact": _str(cls.c1),
         "cq_exact": _str(cls.cq),
         "odd": cls.odd,
-        "mu1": float(cls.mu1),
+        "mu1": _float(cls.mu1),
         "mu1_exact": _str(cls.mu1.exact),
         "mu1_digits": str(cls.mu1) if cls.mu1.exact is None else None,
         "mu1_positive": cls.mu1_positive,
@@ -124,11 +132,11 @@ def classification_record(
         record.update(
             depth=constants.depth,
             amplitude=float(constants.amplitude),
-            K=float(constants.K),
+            K=_float(constants.K),
             K_exact=_str(constants.K.exact),
             kappa=_float(constants.kappa),
             kappa_exact=None if constants.kappa is None else _str(constants.kappa.exact),
-            gamma=None if constants.gamma is None else [float(g) for g in constants.gamma],
+            gamma=None if constants.gamma is None else [_float(g) for g in constants.gamma],
             gamma_uniform=constants.gamma_uniform,
             constants_of_centred_activation=constants.centred,
         )
@@ -195,10 +203,13 @@ def classification_table(
     for name, entry in constant_status(cls, constants).items():
         if entry["status"] == "numeric":
             bound = entry["error_bound"]
+            shown = (
+                f"{bound:.1e}" if isinstance(bound, float) else mpmath.nstr(mpmath.mpf(bound), 2)
+            )
+            reason = f" ({entry['reason']})" if entry["reason"] else ""
             lines.append(
                 f"{_DISPLAY.get(name, name) + ' is numeric':<{width}}  mpmath value, "
-                f"error ≤ {bound:.1e} "
-                f"({entry['reason']})"
+                f"error ≤ {shown}{reason}"
             )
     lines.append("")
     lines += [f"  - {step}" for step in cls.steps]

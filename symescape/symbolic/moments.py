@@ -23,7 +23,7 @@ import sympy as sp
 
 from symescape.codegen import mpmath_kernel
 from symescape.errors import ClosedFormFallbackWarning, ConfigurationError
-from symescape.precision.gauss import DEFAULT_DPS, expectation_mpmath
+from symescape.precision.gauss import DEFAULT_DPS, expectation_mpmath, integrand_scale
 from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.canonical import canonical_constant, float_as_rational, simplified
 from symescape.symbolic.gaussian import check_gaussian_domain, closed_form_expectation
@@ -132,7 +132,8 @@ def _combine(exact: sp.Expr | None, value: mpmath.mpf, interval: mpmath.ctx_iv.i
     error = max(abs(mpmath.mpf(interval.a) - value), abs(mpmath.mpf(interval.b) - value))
     if exact is not None:
         exact = canonical_constant(exact)
-    return Constant(exact, value, error)
+        return Constant(exact, value, error)
+    return Constant(None, value, error, "computed from numeric moments, by interval arithmetic")
 
 
 class _Precision:
@@ -207,11 +208,13 @@ def _check_dps(dps: int) -> int:
 
 @lru_cache(maxsize=1024)
 def _mpmath_moment(expr: sp.Expr, k: int, dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """(value, error bound): expectation_mpmath guarantees error ≤ max(|value|, 1)·10^-(dps-5)."""
+    """(value, error bound): expectation_mpmath guarantees error ≤ max(|value|, size)·10^-(dps-5)
+    with size = integrand_scale(g), the integrand's own scale (not 1: σ = 1e-100·tanh)."""
     kernel = mpmath_kernel([expr * S**k], [S])
     value = expectation_mpmath(lambda s: kernel(s)[0], dps=dps)
     with mpmath.workdps(dps + _GUARD):
-        error = max(abs(value), mpmath.mpf(1)) * mpmath.mpf(10) ** (-(dps - 5))
+        size = integrand_scale(lambda s: kernel(s)[0], dps)
+        error = max(abs(value), size) * mpmath.mpf(10) ** (-(dps - 5))
     return value, error
 
 
