@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -520,7 +521,18 @@ def escape_times(
     if model.centred:
         notes.append("class D: the reduced flow and constants are those of σ̃ = σ - σ(0)")
     leading = corrected = None
-    if criterion.kind is CriterionKind.PRODUCT:
+    if criterion.kind is CriterionKind.PRODUCT and model.depth == 1:
+        # f = X s: dX/dt = aμ₁ − X = K − X, so T = ln((K − ε)/(K − ρ*)) exactly; it stays O(1)
+        # as ε → 0, and the quadratures (which drop −X) are off by O(1) however small ε is.
+        exact = math.log((K - scales[0]) / (K - criterion.value)) if K > criterion.value else None
+        notes.append(
+            "L = 1: no plateau; the flow is linear, dX/dt = aμ₁ − X, and T = ln((aμ₁ − ε)/"
+            f"(aμ₁ − ρ*)) = {exact:.12g} stays O(1) as ε → 0, so the leading-order quadratures "
+            "(which drop −X) are not asymptotic and are not given"
+            if exact is not None
+            else "L = 1: no plateau (dX/dt = aμ₁ − X); aμ₁ ≤ ρ*, so X never reaches ρ*"
+        )
+    elif criterion.kind is CriterionKind.PRODUCT:
         leading = leading_time(scales, K, criterion.value)
         if balanced and kappa is not None and model.classification.q is not None:
             try:

@@ -40,6 +40,22 @@ def test_ode_approaches_leading_order(depth):
     assert np.all(np.diff(gap) < 0) and gap[-1] < 1e-3
 
 
+@pytest.mark.parametrize(
+    ("activation_spec", "amplitude", "eps"),
+    [("tanh", 1.0, 1e-8), ("tanh", 1.5, 1e-3), ("x + x**2/2", 1.5, 1e-3), ("gelu", 2.0, 0.1)],
+)
+def test_depth_one_is_the_linear_flow_and_gives_no_leading_order(activation_spec, amplitude, eps):
+    """At L = 1, f = X s and dX/dt = aμ₁ − X: T = ln((aμ₁ − ε)/(aμ₁ − ρ*)) stays O(1), so the
+    quadratures (0.8255 against 1.7457 for tanh, whatever ε) are not given."""
+    model = reduced_model(activation_spec, 1, amplitude)
+    report = escape_times(model, np.array([eps]))
+    K = float(model.constants.K)
+    exact = np.log((K - eps) / (K - 0.5))
+    assert abs(report.ode.time - exact) <= 1e-8 * exact
+    assert report.time_leading is None and report.time_corrected is None
+    assert any(f"{exact:.12g}" in note for note in report.notes)
+
+
 def test_ode_minus_leading_order_converges_at_depth_two():
     # L = 2: T_lead = ln(ρ*/ε)/K and the correction is O(ε^{L-2}) = O(1) absolute: T - T_lead
     # tends to a constant, so the relative gap falls only like 1/ln(1/ε).
