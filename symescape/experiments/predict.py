@@ -63,6 +63,7 @@ from symescape.numeric.training import (
     Engine,
     RateMode,
     TrainingConfig,
+    records_ansatz,
     train,
 )
 from symescape.options import RHO_STAR, validate_depth
@@ -650,6 +651,12 @@ def measure(
             seed=config.init.seed,
             loss=loss_from(config.loss.value),
             stop_loss_fraction=loss_stop,
+            # stop at the crossing: at a large η the GD map may blow up after it, and a run
+            # that went on to the budget lost an escape measured on time (η = 50: step 4 of 4
+            # predicted, then divergence at step 96)
+            stop_ansatz_level=(
+                criterion.value if loss_stop is None and records_ansatz(weights, teacher) else None
+            ),
             record_every=1 if loss_stop is None else max(1, budget // 1000),
             engine=engine,
         ),

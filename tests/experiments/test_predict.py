@@ -283,6 +283,14 @@ def test_large_rate_prediction_matches_the_network():
     assert checked.prediction.steps == checked.measurement.steps == 34
 
 
+def test_a_network_that_blows_up_after_its_escape_still_measures_it():
+    # η = 50 (tanh, L = 4, the defaults): the map crosses ρ* at step 4, then diverges (step 96);
+    # the measuring run stops at the crossing instead of training to its budget
+    config = config_from_mapping({"activation": "tanh", "depth": 4, "learning_rate": 50.0})
+    checked = check(config)
+    assert checked.prediction.steps == checked.measurement.steps == 4
+
+
 def test_a_chain_whose_expectations_diverge_is_outside_with_exit_1():
     # σ = sin(z)e^z nested three times grows like exp(exp|s|): predict once ran for minutes
     out = CliRunner().invoke(
