@@ -181,6 +181,10 @@ def validate_rtol(rtol: float) -> float:
     return rtol
 
 
+_TINY_FIELD = 1e-290
+"""Below this X_min^(L-1), a start whose rate reads 0 is taken to have underflowed."""
+
+
 def escape_time_ode(
     model: ReducedModel,
     scales: np.ndarray,
@@ -300,7 +304,12 @@ def _escape_fast(
             None,
             0.0,
             EscapeMethod.FAST,
-            "the product does not grow at the start (dτ/dt ≤ 0)",
+            (
+                "the product does not grow at the start (dτ/dt ≤ 0)"
+                if R0 < 0 or np.min(scales) ** (depth - 1) > _TINY_FIELD
+                else "the field underflows double precision at this start (dτ/dt reads 0 with "
+                f"X_min^(L-1) = {np.min(scales):.3g}^{depth - 1}); use escape --precision DIGITS"
+            ),
             scales,
             count[0],
         )

@@ -245,3 +245,23 @@ def test_an_unresolved_quadrature_is_a_failure_not_an_escape_time():
     # Resolved cases are untouched: B_5 at L = 4 and tanh at L = 6 escape.
     assert escape_time_ode(reduced_model("sin(x) + x**3/6", 4), np.full(4, 0.01)).escaped
     assert escape_time_ode(reduced_model("tanh", 6), np.full(6, 0.01)).escaped
+
+
+@pytest.mark.parametrize(
+    "scales", [[1e-200] * 3, [1e-200, 3e-200, 1e-100], [1e-160, 1e-160, 2e-160]]
+)
+def test_leading_time_below_the_square_root_of_the_smallest_double(scales):
+    # s² underflows for s < 1.5e-154; T ≈ ε^-(L-2)/K is still a double: computed in logs
+    K = 0.6
+    fast = leading_time(np.array(scales), K)
+    exact = leading_time_mpmath(np.array(scales), K)
+    assert np.isfinite(fast) and abs(fast / float(exact) - 1) <= 1e-10
+
+
+def test_beyond_double_precision_is_said_not_overflowed():
+    from symescape.errors import NumericalError
+
+    with pytest.raises(NumericalError, match="exceeds double precision"):
+        leading_time(np.full(5, 1e-200), 0.6)  # T ≈ 1e600
+    run = escape_time_ode(reduced_model("tanh", 3), np.full(3, 1e-200))
+    assert run.status is EscapeStatus.FAILED and "underflows double precision" in run.message
