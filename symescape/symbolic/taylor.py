@@ -175,14 +175,24 @@ def _exact_float(c: sp.Expr) -> sp.Expr:
     return c if guess is None or guess == 0 else guess
 
 
+MAX_DISTRIBUTED_TERMS = 64
+"""A σ whose products are distributed over their sums before the series, when this many terms
+or fewer result (each term's series is cached)."""
+
+
 @lru_cache(maxsize=512)
 def _series_coefficients(expr: sp.Expr, order: int) -> tuple[sp.Expr, ...]:
-    # Series is linear: expanding term by term (cached per term) is much faster on sums.
+    # Series is linear: expanding term by term (cached per term) is much faster on sums. Products
+    # with a sum inside are distributed first (when that stays small): SymPy's series looks for
+    # a leading term for ever on a factor that is identically zero, z²(sin²z + cos²z − 1).
     terms = sp.Add.make_args(expr)
+    distributed = sp.Add.make_args(sp.expand_mul(expr))
+    if len(distributed) <= MAX_DISTRIBUTED_TERMS:
+        terms = distributed
     series = (
         sp.Add(*(_term_series(t, order) for t in terms))
         if len(terms) > 1
-        else _term_series(expr, order)
+        else _term_series(terms[0], order)
     )
     if series.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
         raise NotAnalyticError(f"σ = {expr} is infinite or undefined at 0")

@@ -208,3 +208,16 @@ def test_classify_refuses_a_sigma_without_gaussian_moments(text):
 
     with pytest.raises(GaussianDomainError, match="does not exist"):
         classify(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["x + (sin(x)**2 + cos(x)**2 - 1)*x**2", "x + (cosh(x)**2 - sinh(x)**2 - 1)*x**2"]
+)
+def test_a_factor_that_is_identically_zero_does_not_stall_the_series(text):
+    # SymPy's series searched for ever for the leading term of z²(sin²z + cos²z − 1) (the CLI
+    # stopped at its 120 s budget); distributed first, each term's series is quick
+    from symescape.symbolic.budget import default_budget
+
+    with default_budget(30.0):
+        result = classify(text)
+    assert result.activation_class is ActivationClass.A
