@@ -136,8 +136,20 @@ def _emit_json(payload: Any) -> None:
 
 @click.group(cls=_SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="symescape")
-def main() -> None:
+@click.option(
+    "--budget",
+    type=_Real(0.0, strict=True, allow_inf=True),
+    default=None,
+    help="Time budget in seconds of each symbolic step (series, simplification, exact "
+    "integral; inf: none) [default: 120].",
+)
+@click.pass_context
+def main(ctx: click.Context, budget: float | None) -> None:
     """symescape: saddle escape in deep nonlinear networks, exact where possible."""
+    if budget is not None:
+        from symescape.symbolic.budget import default_budget
+
+        ctx.with_resource(default_budget(budget))
 
 
 @main.command()

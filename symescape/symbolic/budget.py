@@ -71,8 +71,8 @@ def _on_alarm(signum: int, frame: object) -> None:  # noqa: ARG001 (signal handl
 def _budget_error(deadline: _Deadline) -> TimeBudgetError:
     return TimeBudgetError(
         f"{deadline.step}: stopped after its time budget of {deadline.seconds:g} s; the input "
-        "is too large or too hard for the exact route (simplify it, or raise the budget with "
-        "symescape.symbolic.budget.default_budget)",
+        "is too large or too hard for the exact route (simplify it, or raise the budget: "
+        "symescape --budget SECONDS, or symescape.symbolic.budget.default_budget)",
         deadline.step,
         deadline.seconds,
     )
