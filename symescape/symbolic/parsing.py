@@ -10,7 +10,9 @@ whitelist; the SymPy expression is built node by node from that tree. Accepted:
 
 Everything else is refused with one line naming what was refused: attribute access, subscripts,
 dunder names, lambdas, comprehensions, keyword arguments, strings, comparisons, unknown names and
-functions, implicit multiplication (``2x``: write ``2*x``). Size limits (:data:`MAX_LENGTH`,
+functions, implicit multiplication (``2x``: write ``2*x``), and any character outside the
+alphabet (letters, digits and :data:`ALLOWED_SYMBOLS`: a ``#`` comment, which Python's
+tokenizer would silently drop, or a ``;``). Size limits (:data:`MAX_LENGTH`,
 :data:`MAX_NESTING`, :data:`MAX_TERMS`, :data:`MAX_EXPONENT`) are checked, each with its own
 message, before any SymPy object is built.
 """
@@ -30,6 +32,8 @@ from symescape.errors import ActivationError, ConfigurationError, RefusedExpress
 
 MAX_LENGTH = 2000
 """Longest accepted expression, in characters."""
+ALLOWED_SYMBOLS = frozenset(" \t.+-*/^(),_")
+"""The characters of the grammar besides letters and digits."""
 MAX_NESTING = 40
 """Deepest accepted nesting of parentheses, calls and operators."""
 MAX_TERMS = 400
@@ -125,6 +129,10 @@ def parse_expression(text: str) -> sp.Expr:
         raise ActivationError(f"an expression must be a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise _refuse(text, f"{len(text)} characters, more than the limit of {MAX_LENGTH}")
+    if not text.strip():
+        raise ActivationError(
+            "empty activation: give a name ('tanh') or an expression ('x*tanh(x)')"
+        )
     if "__" in text:
         raise _refuse(text, "dunder names ('__...') are not allowed")
     depth = _paren_depth(text)
@@ -134,6 +142,7 @@ def parse_expression(text: str) -> sp.Expr:
         # '^' is power, as with SymPy's convert_xor (strings are refused, so no '^' is literal).
         tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
     except SyntaxError as exc:
+        _check_alphabet(text)
         if _IMPLICIT.search(text):
             raise _refuse(
                 text, "implicit multiplication is not supported; write '*' (e.g. 2*x, x*sin(x))"
@@ -142,7 +151,8 @@ def parse_expression(text: str) -> sp.Expr:
     except (ValueError, MemoryError, RecursionError) as exc:
         raise ActivationError(f"cannot parse activation {_short(text)!r}: {exc}") from None
     _check_shape(text, tree)
-    _check_grammar(text, tree)
+    _check_grammar(text, tree)  # first: a lambda or a subscript is refused by name
+    _check_alphabet(text)
     try:
         return _Builder(text.strip().replace("^", "**")).build(tree.body)
     except ActivationError:
@@ -151,6 +161,16 @@ def parse_expression(text: str) -> sp.Expr:
         raise ActivationError(
             f"activation {_short(text)!r} cannot be formed: {_short(str(exc))}"
         ) from None
+
+
+def _check_alphabet(text: str) -> None:
+    """Refuse characters outside the grammar's alphabet. Python's tokenizer drops a comment
+    ('tanh(x) # note' parses as tanh(x)): the text must be all expression, never cut."""
+    stray = sorted({c for c in text if not (c.isalnum() or c in ALLOWED_SYMBOLS)})
+    if stray:
+        listed = ", ".join(map(repr, stray))
+        verb = "is" if len(stray) == 1 else "are"
+        raise _refuse(text, f"{listed} {verb} not part of the expression grammar")
 
 
 def _paren_depth(text: str) -> int:
@@ -208,9 +228,7 @@ def _check_grammar(text: str, tree: ast.Expression) -> None:
             if isinstance(node.func, ast.Attribute):
                 raise _refuse(text, "attribute access ('.') is not allowed")
             if not isinstance(node.func, ast.Name):
-                raise _refuse(
-                    text, "only named functions can be called; for a product write '*'"
-                )
+                raise _refuse(text, "only named functions can be called; for a product write '*'")
             if node.keywords:
                 raise _refuse(text, f"keyword arguments (in {node.func.id}(...)) are not allowed")
             stack.extend(node.args)
@@ -224,6 +242,8 @@ def _check_grammar(text: str, tree: ast.Expression) -> None:
                 what = _REFUSED_OPERATORS.get(type(node.op), "?")
                 raise _refuse(text, f"the operator {what!r}")
             stack.append(node.operand)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
+            raise _refuse(text, "strings are not allowed")
         elif not isinstance(node, ast.Constant | ast.Name):
             what = _REFUSED_NODES.get(type(node), f"the construct {type(node).__name__}")
             raise _refuse(text, f"{what} not allowed")

@@ -48,7 +48,14 @@ def test_a_bare_constant_is_an_expression_not_an_unknown_name():
 
 @pytest.mark.parametrize(
     "text, fragment",
-    [("x*y", "2 free symbols"), ("x +* 2", "cannot parse"), ("x > 1", "not a scalar expression")],
+    [
+        ("x*y", "2 free symbols"),
+        ("x +* 2", "cannot parse"),
+        ("x > 1", "not a scalar expression"),
+        ("tanh(x) # a comment", "'#' is not part of the expression grammar"),
+        ("x; import os", "';' is not part of the expression grammar"),
+        ("   ", "empty activation"),
+    ],
 )
 def test_bad_expressions(text, fragment):
     with pytest.raises(ActivationError, match=fragment):
