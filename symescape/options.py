@@ -7,10 +7,16 @@ Strings from the command line or a configuration file are converted to these at 
 from __future__ import annotations
 
 import math
+import numbers
 import os
+from collections.abc import Callable
 from enum import Enum
+from functools import lru_cache, wraps
+from typing import Any, TypeVar
 
 from symescape.errors import ConfigurationError
+
+Result = TypeVar("Result")
 
 RHO_STAR = 0.5
 """The default escape threshold ρ* of the product criterion: the geometric mean P^{1/L} of the
@@ -64,9 +70,11 @@ def validate_depth(depth: int) -> int:
     >>> validate_depth(4)
     4
     """
-    if isinstance(depth, bool) or not isinstance(depth, int | float) or int(depth) != depth:
-        raise ConfigurationError(f"depth must be an integer ≥ 1, got {depth!r}")
-    if depth < 1:
+    # NumPy integers (a loop over np.arange) are integers; NaN, inf, 4.5 and True are not
+    integral = isinstance(depth, int | numbers.Integral) or (
+        _is_real_scalar(depth) and float(depth).is_integer()
+    )
+    if isinstance(depth, bool) or not integral or int(depth) < 1:
         raise ConfigurationError(f"depth must be an integer ≥ 1, got {depth!r}")
     return int(depth)
 
@@ -129,7 +137,8 @@ def require_int(value: object, name: str, *, minimum: int | None = None) -> int:
     3
     """
     if isinstance(value, bool) or not (
-        isinstance(value, int) or (_is_real_scalar(value) and float(value).is_integer())
+        isinstance(value, int | numbers.Integral)
+        or (_is_real_scalar(value) and float(value).is_integer())
     ):
         raise ConfigurationError(
             f"{name} must be an integer, got {value!r} of type {type(value).__name__}"
@@ -138,6 +147,33 @@ def require_int(value: object, name: str, *, minimum: int | None = None) -> int:
     if minimum is not None and number < minimum:
         raise ConfigurationError(f"{name} must be ≥ {minimum}, got {number}")
     return number
+
+
+def hashable_cache(maxsize: int) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
+    """``functools.lru_cache(maxsize)`` for a public entry point: an unhashable argument (a list
+    where a name or an expression belongs) is a :class:`ConfigurationError` naming it, not
+    ``TypeError: unhashable type``. ``cache_clear`` and ``cache_info`` are kept."""
+
+    def decorate(function: Callable[..., Result]) -> Callable[..., Result]:
+        cached = lru_cache(maxsize=maxsize)(function)
+
+        @wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Result:
+            for value in (*args, *kwargs.values()):
+                try:
+                    hash(value)
+                except TypeError:
+                    raise ConfigurationError(
+                        f"{function.__name__}: got {value!r:.60} of type {type(value).__name__}; "
+                        "give a name, an expression string, a SymPy expression or a number"
+                    ) from None
+            return cached(*args, **kwargs)
+
+        checked.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        checked.cache_info = cached.cache_info  # type: ignore[attr-defined]
+        return checked
+
+    return decorate
 
 
 def machine_memory() -> int | None:

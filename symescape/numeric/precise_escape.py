@@ -268,7 +268,12 @@ def escape_time_precise(
         spec, depth, amplitude, digits=digits, rule=rule, probe=probe_for(rho_star)
     )
     with mpmath.workdps(field.dps):
-        values = [mpmath.mpf(v) for v in scales]
+        try:
+            values = [mpmath.mpf(v) for v in scales]
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"initial scales must be numbers or decimal strings, got {list(scales)!r:.80}"
+            ) from None
         if any(not mpmath.isfinite(v) or v <= 0 for v in values):
             raise ConfigurationError("initial scales must be finite and > 0")
         log_start = [mpmath.log(v) for v in values]

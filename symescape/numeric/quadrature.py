@@ -57,7 +57,12 @@ def _check_K(K: float) -> float:
     return K
 
 
+def _check_rho_star(rho_star: float) -> float:
+    return require_real(rho_star, "rho_star", minimum=0.0, strict=True)
+
+
 def _check_eps(eps: np.ndarray, rho_star: float) -> np.ndarray:
+    rho_star = _check_rho_star(rho_star)
     eps = np.atleast_1d(np.asarray(eps, dtype=float))
     if not np.all(np.isfinite(eps)) or np.any(eps <= 0) or np.any(eps >= rho_star):
         raise ConfigurationError(f"need 0 < ε < ρ* = {rho_star:g}; got {eps.min():g}…{eps.max():g}")
@@ -131,6 +136,7 @@ def leading_time_grid(scale_grid: np.ndarray, K: float, rho_star: float = RHO_ST
     T_lead = ∫_{s_min²}^{u*} du / (2K Π_l √(u + Δ_l))  (MATH.md §6).
     """
     K = _check_K(K)
+    rho_star = _check_rho_star(rho_star)
     grid = np.asarray(scale_grid, dtype=float)
     if np.any(grid <= 0) or not np.all(np.isfinite(grid)):
         raise ConfigurationError("scales must be finite and > 0")
@@ -200,6 +206,7 @@ def leading_time_mpmath(
 
     T_lead = ∫_{s_min²}^{u*} du / (2K Π_l √(u + Δ_l))  (MATH.md §6).
     """
+    K, rho_star = _check_K(K), _check_rho_star(rho_star)
     with mpmath.workdps(dps + 10):
         s2 = sorted(mpmath.mpf(float(s)) ** 2 for s in scales)
         gaps = [x - s2[0] for x in s2]

@@ -26,6 +26,7 @@ import numpy as np
 
 from symescape.errors import ConfigurationError, NumericalError
 from symescape.numeric.losses import LOGISTIC
+from symescape.options import hashable_cache
 from symescape.precision.gauss import gauss_hermite_rule, split_gauss_hermite_rule
 from symescape.symbolic.activations import Activation, ActivationSpec, Z
 from symescape.symbolic.chain import chain_hessian_kernel, chain_kernel
@@ -160,7 +161,7 @@ class ReducedModel:
         return J
 
 
-@lru_cache(maxsize=128)
+@hashable_cache(maxsize=128)
 def reduced_model(
     spec: ActivationSpec | Classification,
     depth: int,

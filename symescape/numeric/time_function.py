@@ -33,13 +33,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from symescape.errors import ConfigurationError, NotReachedError
 from symescape.numeric.compiled import jax_precision
-from symescape.options import RHO_STAR
+from symescape.options import RHO_STAR, hashable_cache
 from symescape.symbolic.classification import classify
 from symescape.symbolic.normal_form import (
     EscapeExpansion,
@@ -166,7 +165,7 @@ def _build(
     return thetas, gradients, sources
 
 
-@lru_cache(maxsize=32)
+@hashable_cache(maxsize=32)
 def time_function(
     spec: str, depth: int, amplitude: float = 1.0, nodes: int = DEFAULT_NODES
 ) -> TimeFunction:

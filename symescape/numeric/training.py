@@ -39,6 +39,7 @@ from symescape.numeric.network import (
     validate_weights,
 )
 from symescape.numeric.teachers import Teacher
+from symescape.options import require_int, require_real
 from symescape.precision.gauss import gauss_hermite_rule
 from symescape.symbolic.resolved import ActivationKernels
 
@@ -119,14 +120,28 @@ class TrainingConfig:
             ("batching", Batching),
         ):
             object.__setattr__(self, name, kind(getattr(self, name)))
-        if self.steps < 0 or self.batch < 1 or self.nodes < 1 or self.record_every < 1:
-            raise ConfigurationError(
-                "steps ≥ 0, batch ≥ 1, nodes ≥ 1 and record_every ≥ 1 are required"
+        # each field checked by type and range here, not by a raw error deep inside train()
+        for name, minimum in (("steps", 0), ("batch", 1), ("nodes", 1), ("record_every", 1),
+                              ("seed", 0)):  # fmt: skip
+            object.__setattr__(self, name, require_int(getattr(self, name), name, minimum=minimum))
+        if self.rate_width is not None:
+            object.__setattr__(
+                self, "rate_width", require_int(self.rate_width, "rate_width", minimum=1)
             )
-        if not np.isfinite(self.learning_rate) or self.learning_rate <= 0:
-            raise ConfigurationError(
-                f"learning rate must be finite and > 0, got {self.learning_rate}"
-            )
+        object.__setattr__(
+            self,
+            "learning_rate",
+            require_real(self.learning_rate, "learning rate", minimum=0.0, strict=True),
+        )
+        if self.stop_loss_fraction is not None:
+            fraction = require_real(self.stop_loss_fraction, "stop_loss_fraction")
+            if not 0 < fraction < 1:
+                raise ConfigurationError(
+                    f"stop_loss_fraction must lie in (0, 1), got {self.stop_loss_fraction}"
+                )
+        for name in ("stop_held_out_level", "stop_ansatz_level"):
+            if getattr(self, name) is not None:
+                require_real(getattr(self, name), name, minimum=0.0, strict=True)
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import sympy as sp
 
 from symescape.codegen import numpy_kernel
-from symescape.options import validate_chain_depth
+from symescape.options import hashable_cache, validate_chain_depth
 from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.moments import S
 
@@ -47,7 +46,7 @@ class ScalarChain:
     gradient: tuple[sp.Expr, ...]
 
 
-@lru_cache(maxsize=128)
+@hashable_cache(maxsize=128)
 def scalar_chain(spec: str | sp.Expr | Activation, depth: int) -> ScalarChain:
     """Build the chain and the closed form of ∂_l f (MATH.md §4)."""
     act = activation(spec)
@@ -74,14 +73,14 @@ def scalar_chain(spec: str | sp.Expr | Activation, depth: int) -> ScalarChain:
 ChainKernel = Callable[..., list[np.ndarray]]
 
 
-@lru_cache(maxsize=128)
+@hashable_cache(maxsize=128)
 def chain_kernel(spec: str | sp.Expr | Activation, depth: int) -> ChainKernel:
     """NumPy kernel ``(s, X_1, …, X_L) -> [f, ∂_1 f, …, ∂_L f]`` (broadcasting), built once."""
     chain = scalar_chain(spec, depth)
     return numpy_kernel([chain.f, *chain.gradient], [S, *chain.X])
 
 
-@lru_cache(maxsize=64)
+@hashable_cache(maxsize=64)
 def chain_hessian_kernel(spec: str | sp.Expr | Activation, depth: int) -> ChainKernel:
     """NumPy kernel ``(s, X) -> [∂_l ∂_m f for l ≤ m]`` (row-major upper triangle), built once."""
     chain = scalar_chain(spec, depth)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import sympy as sp
 
 from symescape.errors import NotAnalyticError
+from symescape.options import hashable_cache
 from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.budget import time_budget
 from symescape.symbolic.gaussian import check_gaussian_domain
@@ -116,7 +117,7 @@ class Classification:
         return self.activation_class.value
 
 
-@lru_cache(maxsize=256)
+@hashable_cache(maxsize=256)
 def classify(spec: str | sp.Expr | Activation) -> Classification:
     """Classify an activation (MATH.md §3).
 

@@ -15,11 +15,11 @@ exact: Taylor order max_degree - L + 1 suffices, since an order-k insertion cost
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import sympy as sp
 
 from symescape.errors import ConfigurationError
+from symescape.options import hashable_cache
 from symescape.symbolic.activations import Activation
 from symescape.symbolic.chain import chain_symbols
 from symescape.symbolic.classification import ActivationClass, classify
@@ -50,7 +50,7 @@ def _tags(depth: int) -> tuple[sp.Symbol, ...]:
     return tuple(sp.Symbol(f"t_{m}") for m in range(1, depth))
 
 
-@lru_cache(maxsize=64)
+@hashable_cache(maxsize=64)
 def tagged_chain(spec: str | sp.Expr | Activation, depth: int, max_degree: int) -> sp.Expr:
     """f with tagged, truncated Taylor activations, expanded and truncated at total X-degree
     ``max_degree`` (class D: the centred activation)."""

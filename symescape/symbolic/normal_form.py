@@ -50,7 +50,7 @@ from symescape.errors import (
     NumericalError,
     TimeBudgetError,
 )
-from symescape.options import RHO_STAR
+from symescape.options import RHO_STAR, hashable_cache
 from symescape.symbolic.activations import Activation, Z
 from symescape.symbolic.budget import time_budget
 from symescape.symbolic.canonical import rationalize_floats
@@ -737,7 +737,7 @@ class PreciseActivation:
     joint: Callable | None = None
 
 
-@lru_cache(maxsize=64)
+@hashable_cache(maxsize=64)
 def precise_activation(spec: str | sp.Expr | Activation, depth: int, amplitude: float = 1.0
                        ) -> PreciseActivation:
     """The mpmath side of the chain for the 30-digit field (validated as ``escape``).

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import sympy as sp
 
 from symescape.codegen import jax_kernel, mpmath_kernel, numpy_kernel
 from symescape.errors import ActivationError
-from symescape.options import Backend
+from symescape.options import Backend, hashable_cache
 from symescape.symbolic.activations import Activation, ActivationSpec, Z, activation
 
 
@@ -40,7 +39,7 @@ def _elementwise(kernel: Callable) -> Callable[[np.ndarray], np.ndarray]:
     return apply
 
 
-@lru_cache(maxsize=128)
+@hashable_cache(maxsize=128)
 def activation_kernels(
     spec: ActivationSpec, backend: Backend | str = Backend.NUMPY
 ) -> ActivationKernels:

@@ -456,3 +456,60 @@ def test_api_misuse_gets_a_named_error():
         se.load_config({"activation": "tanh"})
     with pytest.raises(ConfigurationError, match="needs a PredictConfig"):
         se.predict("tanh")
+
+
+# --- the Python API: bad arguments are SymescapeErrors naming them, not raw Python errors ------
+
+
+def test_numpy_integers_are_depths_and_nan_is_not():
+    from symescape.options import validate_depth
+
+    assert validate_depth(np.int64(4)) == 4 and validate_depth(4.0) == 4
+    for bad in (float("nan"), float("inf"), 4.5, True, 0, np.int64(0), "4"):
+        with pytest.raises(ConfigurationError, match="depth must be an integer ≥ 1"):
+            validate_depth(bad)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: classify(["tanh"]),
+        lambda: symescape.escape_constants(["tanh"], 3),
+        lambda: symescape.reduced_model(["tanh"], 3),
+    ],
+)
+def test_an_unhashable_activation_is_named_not_a_type_error(call):
+    with pytest.raises(ConfigurationError, match="got \\['tanh'\\] of type list"):
+        call()
+
+
+def test_quadrature_and_precise_arguments_are_checked():
+    from symescape.numeric.precise_escape import escape_time_precise
+    from symescape.numeric.quadrature import balanced_time, leading_time
+
+    with pytest.raises(ConfigurationError, match="rho_star must be > 0"):
+        leading_time(np.full(3, 0.01), 0.6, -1.0)
+    with pytest.raises(ConfigurationError, match="rho_star must be a finite number"):
+        balanced_time(0.01, 0.6, 3, float("nan"))
+    with pytest.raises(ConfigurationError, match="numbers or decimal strings"):
+        escape_time_precise("tanh", 3, ["abc"] * 3)
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"learning_rate": "0.1"}, "learning rate must be a real number"),
+        ({"steps": 1.5}, "steps must be an integer"),
+        ({"batch": True}, "batch must be an integer"),
+        ({"seed": -1}, "seed must be ≥ 0"),
+        ({"stop_loss_fraction": 2.0}, "must lie in \\(0, 1\\)"),
+        ({"stop_loss_fraction": float("nan")}, "finite"),
+        ({"rate_width": 0}, "rate_width must be ≥ 1"),
+        ({"stop_ansatz_level": -0.5}, "stop_ansatz_level must be > 0"),
+    ],
+)
+def test_training_config_checks_each_field(options, fragment):
+    from symescape.numeric.training import TrainingConfig
+
+    with pytest.raises(ConfigurationError, match=fragment):
+        TrainingConfig(**{"steps": 10, "learning_rate": 0.1, **options})
