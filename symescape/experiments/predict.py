@@ -66,7 +66,7 @@ from symescape.numeric.training import (
     records_ansatz,
     train,
 )
-from symescape.options import RHO_STAR, validate_depth
+from symescape.options import RHO_STAR, require_int, require_real, validate_depth
 from symescape.symbolic.activations import Activation, activation
 from symescape.symbolic.classification import ActivationClass, classify
 from symescape.symbolic.resolved import activation_kernels
@@ -105,12 +105,17 @@ class InitConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", InitKind(self.kind))
-        if not np.isfinite(self.eps) or self.eps <= 0:
-            raise ConfigurationError(f"init.eps must be finite and > 0, got {self.eps}")
-        if self.seed < 0:
-            raise ConfigurationError(f"init.seed must be ≥ 0, got {self.seed}")
+        # by type as well as range: true, 1.9 or "0.1" in a file are refused, not coerced
+        object.__setattr__(self, "eps", require_real(self.eps, "init.eps", minimum=0, strict=True))
+        object.__setattr__(self, "seed", require_int(self.seed, "init.seed", minimum=0))
+        if self.bottleneck is not None:
+            r = require_int(self.bottleneck, "init.bottleneck", minimum=1)
+            object.__setattr__(self, "bottleneck", r)
         if self.scales is not None:
-            object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
+            scales = tuple(
+                require_real(s, "init.scales", minimum=0, strict=True) for s in self.scales
+            )
+            object.__setattr__(self, "scales", scales)
 
 
 @dataclass(frozen=True)
@@ -154,19 +159,20 @@ class PredictConfig:
         depth = validate_depth(self.depth)
         object.__setattr__(self, "depth", depth)
         object.__setattr__(self, "loss", LossKind(self.loss))
-        widths = tuple(int(w) for w in self.widths)
-        if len(widths) != depth - 1 or any(w < 1 for w in widths):
+        widths = tuple(require_int(w, "widths", minimum=1) for w in self.widths)
+        if len(widths) != depth - 1:
             raise ConfigurationError(
                 f"widths must list {depth - 1} hidden widths ≥ 1 for depth {depth}, got {widths}"
             )
         object.__setattr__(self, "widths", widths)
-        if self.input_dim < len(self.teacher.modes):
+        if require_int(self.input_dim, "input_dim", minimum=1) < len(self.teacher.modes):
             raise ConfigurationError(
                 f"input_dim {self.input_dim} < number of teacher modes {len(self.teacher.modes)}"
             )
-        eta = self.learning_rate
-        if not np.isfinite(eta) or eta <= 0:
-            raise ConfigurationError(f"learning_rate must be finite and > 0, got {eta}")
+        eta = require_real(self.learning_rate, "learning_rate", minimum=0, strict=True)
+        object.__setattr__(self, "learning_rate", eta)
+        for name, minimum in (("input_dim", 1), ("batch", 1), ("nodes", 2), ("max_steps", 1)):
+            object.__setattr__(self, name, require_int(getattr(self, name), name, minimum=minimum))
         if self.rates is None:
             ansatz = self.init.kind is InitKind.ANSATZ
             object.__setattr__(self, "rates", RateMode.NORMALISED if ansatz else RateMode.UNIFORM)
@@ -186,8 +192,6 @@ class PredictConfig:
         r = self.bottleneck
         if not 1 <= r <= depth:
             raise ConfigurationError(f"init.bottleneck r = {r}: need 1 ≤ r ≤ L = {depth}")
-        if self.batch < 1 or self.nodes < 2 or self.max_steps < 1:
-            raise ConfigurationError("batch ≥ 1, nodes ≥ 2 and max_steps ≥ 1 are required")
 
     @property
     def width(self) -> int:
@@ -294,7 +298,7 @@ def config_from_mapping(data: Mapping[str, Any]) -> PredictConfig:
         if "widths" in data:
             widths = tuple(data["widths"])
         else:
-            widths = (int(data.get("width", 8)),) * (depth - 1)
+            widths = (data.get("width", 8),) * (depth - 1)
         criterion = data.get("criterion")
         calibration = data.get("calibration")
         return PredictConfig(
@@ -302,16 +306,16 @@ def config_from_mapping(data: Mapping[str, Any]) -> PredictConfig:
             depth=depth,
             teacher=spec,
             widths=widths,
-            input_dim=int(data.get("input_dim", 8)),
+            input_dim=data.get("input_dim", 8),
             init=init,
             loss=LossKind(data.get("loss", "squared")),
-            learning_rate=float(data.get("learning_rate", 0.05)),
+            learning_rate=data.get("learning_rate", 0.05),
             rates=None if data.get("rates") is None else RateMode(data["rates"]),
             criterion=None if criterion is None else EscapeCriterion.parse(str(criterion)),
             calibration=None if calibration is None else Calibration(**calibration),
-            batch=int(data.get("batch", 512)),
-            nodes=int(data.get("nodes", DEFAULT_NODES)),
-            max_steps=int(data.get("max_steps", 10**6)),
+            batch=data.get("batch", 512),
+            nodes=data.get("nodes", DEFAULT_NODES),
+            max_steps=data.get("max_steps", 10**6),
         )
     except SymescapeError:
         raise

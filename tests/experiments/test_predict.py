@@ -511,3 +511,22 @@ def test_cli_check_prints_prediction_and_measurement():
     record = json.loads(out.stdout[out.stdout.index("{") :])
     assert record["relative_error"] <= PREDICT_VS_GD
     assert record["measured_steps"] == readme_example_numbers()[3]  # as the README says
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ({"width": 1.9}, "widths must be an integer"),
+        ({"width": True}, "widths must be an integer"),
+        ({"learning_rate": True}, "learning_rate must be a real number"),
+        ({"learning_rate": "0.1"}, "learning_rate must be a real number"),
+        ({"init": {"eps": True}}, "init.eps must be a real number"),
+        ({"init": {"eps": "0.1"}}, "init.eps must be a real number"),
+        ({"init": {"kind": "he-normal", "bottleneck": 2.5}}, "init.bottleneck must be an integer"),
+        ({"batch": 0}, "batch must be ≥ 1"),
+    ],
+)
+def test_a_configuration_value_of_the_wrong_type_is_refused_not_coerced(extra, fragment):
+    # a file's width 1.9 ran with widths [1, 1, 1] and learning_rate true at η = 1
+    with pytest.raises(ConfigurationError, match=fragment):
+        config_from_mapping({"activation": "tanh", "depth": 4, **extra})
