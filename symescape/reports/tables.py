@@ -11,11 +11,13 @@ from typing import Any
 import mpmath
 import sympy as sp
 
+from symescape.errors import GaussianDomainError
 from symescape.experiments.claim_registry import Claim, Verdict
 from symescape.symbolic.activations import Z
 from symescape.symbolic.canonical import canonical_constant
 from symescape.symbolic.classification import ActivationClass, Classification
 from symescape.symbolic.constants import EscapeConstants
+from symescape.symbolic.gaussian import check_chain_domain
 from symescape.symbolic.moments import Constant
 from symescape.symbolic.taylor import taylor_coefficients
 
@@ -77,8 +79,10 @@ def constant_status(
     return status
 
 
-def escape_theory_status(cls: Classification) -> str:
-    """One sentence: whether the leading-order escape theory applies, and if not why."""
+def escape_theory_status(cls: Classification, depth: int | None = None) -> str:
+    """One sentence: whether the leading-order escape theory applies, and if not why; with a
+    ``depth``, also whether the reduced flow's Gaussian expectations exist there (σ∘σ of a σ
+    growing like e^{|s|} grows like exp(e^{|s|}): escape, expand and predict refuse it)."""
     if cls.activation_class is ActivationClass.PIECEWISE_LINEAR:
         return "piecewise-linear: the Taylor-based escape theory does not apply"
     if not cls.has_linear_path:
@@ -92,6 +96,15 @@ def escape_theory_status(cls: Classification) -> str:
         return f"μ₁ = {cls.mu1} ≤ 0: no escape from the saddle along the teacher"
     if cls.activation_class is ActivationClass.OUTSIDE:
         return "outside the classification hypothesis; leading-order constants still computed"
+    if depth is not None:
+        source = cls.centred if cls.activation_class is ActivationClass.D else cls
+        try:
+            check_chain_domain(source.activation.expr, Z, depth)
+        except GaussianDomainError as exc:
+            return (
+                f"K and κ exist, but not the reduced flow at L = {depth}: {exc.reason} "
+                "(escape, expand and predict refuse this depth)"
+            )
     return "applies"
 
 
@@ -124,7 +137,7 @@ def classification_record(
         "resonance_depth": cls.resonance_depth,
         "centred_class": cls.centred.label if cls.centred is not None else None,
         "taylor": _str(taylor_polynomial(cls, order)),
-        "escape_theory": escape_theory_status(cls),
+        "escape_theory": escape_theory_status(cls, None if constants is None else constants.depth),
         "steps": list(cls.steps),
     }
     record["constants_status"] = constant_status(cls, constants)
@@ -199,7 +212,8 @@ def classification_table(
     rows = _rows(cls, constants, order)
     width = max(len(label) for label, _, _ in rows)
     lines = [f"{label:<{width}}  {text}" for label, text, _ in rows]
-    lines.append(f"{'escape theory':<{width}}  {escape_theory_status(cls)}")
+    status = escape_theory_status(cls, None if constants is None else constants.depth)
+    lines.append(f"{'escape theory':<{width}}  {status}")
     for name, entry in constant_status(cls, constants).items():
         if entry["status"] == "numeric":
             bound = entry["error_bound"]
