@@ -16,7 +16,9 @@ from sympy.core.function import AppliedUndef
 from symescape.errors import ActivationError, NotRealFunctionError, UnknownActivationError
 from symescape.symbolic.parsing import (
     CONSTANTS,
+    FUNCTIONS,
     NAMED_FUNCTIONS,
+    VARIADIC_FUNCTIONS,
     check_expression_limits,
     parse_expression,
 )
@@ -101,12 +103,16 @@ def activation(spec: str | sp.Expr | Activation) -> Activation:
         text = spec.strip()
         if text in REGISTRY:
             return Activation(text, REGISTRY[text])
+        # A bare one-argument function of the grammar ('sinh', 'exp') is that function of x.
+        if text in FUNCTIONS and text not in VARIADIC_FUNCTIONS:
+            return Activation(text, _canonical(parse_expression(f"{text}(x)"), text))
         # A bare multi-letter word is meant as a registry name; a single letter is a variable,
         # and a constant of the grammar (pi) is an expression.
         if text.isidentifier() and len(text) > 1 and text not in CONSTANTS:
             raise UnknownActivationError(
                 f"unknown activation {text!r}; known names: {', '.join(known_activations())}, "
-                "or give an expression in one variable such as 'x*tanh(x)'"
+                "any one-argument function of the expression grammar (sinh, exp, ...), or an "
+                "expression in one variable such as 'x*tanh(x)'"
             )
         expr = parse_expression(text)
         name = text

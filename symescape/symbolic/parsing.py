@@ -96,7 +96,8 @@ FUNCTIONS: Mapping[str, Callable[..., sp.Expr]] = MappingProxyType(
 )
 """Every function name the parser accepts (SymPy's elementary functions and the registry's)."""
 
-_VARIADIC = frozenset({"Max", "Min", "max", "min"})
+VARIADIC_FUNCTIONS = frozenset({"Max", "Min", "max", "min"})
+"""The functions of several arguments (the others take one)."""
 
 CONSTANTS: Mapping[str, sp.Expr] = MappingProxyType({"pi": sp.pi, "E": sp.E, "I": sp.I})
 """Named constants (``I`` is accepted so that the activation layer can say σ is not real)."""
@@ -429,7 +430,7 @@ class _Builder:
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise self.refuse("starred arguments are not allowed")
         arity = len(node.args)
-        if name in _VARIADIC:
+        if name in VARIADIC_FUNCTIONS:
             if arity < 2:
                 raise self.refuse(f"{name} needs at least two arguments, got {arity}")
         elif arity != 1:
