@@ -80,3 +80,22 @@ def test_flags_in_json():
     assert no_path["K"] is None and "c_1" in no_path["constants_error"]
     relu = json.loads(run("classify", "relu", "--json").stdout)
     assert relu["class"] == "piecewise-linear" and relu["mu1"] == 0.5
+
+
+def test_classify_at_a_depth_without_a_reduced_flow_says_so():
+    # σ∘σ of sinh grows like exp(e^|s|): escape, expand and predict refuse L = 3
+    out = CliRunner().invoke(main, ["classify", "sinh(x)", "--depth", "3", "--json"])
+    assert out.exit_code == 0, out.output
+    assert "not the reduced flow at L = 3" in json.loads(out.stdout)["escape_theory"]
+    two = CliRunner().invoke(main, ["classify", "sinh(x)", "--depth", "2", "--json"])
+    assert json.loads(two.stdout)["escape_theory"] == "applies"
+
+
+def test_a_bare_grammar_function_is_that_function_of_x():
+    import sympy as sp
+
+    from symescape import UnknownActivationError, Z, activation
+
+    assert activation("sinh").expr == sp.sinh(Z) and activation("exp").expr == sp.exp(Z)
+    with pytest.raises(UnknownActivationError, match="one-argument function of the expression grammar"):
+        activation("Max")
