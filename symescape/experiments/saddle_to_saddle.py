@@ -297,6 +297,7 @@ def saddle_to_saddle(config: SaddleConfig) -> SaddleRun:
     flow = _Flow(problem)
     rng = np.random.default_rng(config.seed + 4)
     start = config.init_scale * flatten_ensemble(random_directions(problem.shapes, 1, rng))[0]
+    origin = float(flow.loss(np.zeros_like(start)))  # 𝓛(0) = E|y|²/2, the saddle's loss
     horizon = config.time or 10.0 / config.init_scale ** max(config.depth - 2, 1)
     with single_threaded_blas():
         initial = flow.loss(start)
@@ -335,27 +336,27 @@ def saddle_to_saddle(config: SaddleConfig) -> SaddleRun:
         layer_ranks, values = effective_ranks(
             tuple(layers[middle]), config.rank_threshold, reference
         )
+        final = stopped is not None and j == len(times) - 1
         plateaus.append(
             Plateau(
-                float(times[i]),
-                float(times[j]),
+                # the final state ends where the flow was stopped, not at the end of the grid
+                # it is held to (the JSON said stopped 1017.7 for a 'plateau' 1020–2000)
+                min(float(times[i]), stopped) if final else float(times[i]),
+                stopped if final else float(times[j]),
                 float(np.median(loss[i : j + 1])),
                 layer_ranks,
                 min(layer_ranks),
                 values,
-                stopped is not None and j == len(times) - 1,
+                final,
             )
         )
     if stopped is not None and not (plateaus and plateaus[-1].final):
         # The stop state is the run's end point: reported even when the grid ends too soon
         # after the stop for the flatness windows to see it.
         layer_ranks, values = effective_ranks(tuple(layers[-1]), config.rank_threshold, reference)
-        start = float(times[np.searchsorted(times, stopped)]) if stopped < times[-1] else stopped
         plateaus.append(
-            Plateau(start, float(times[-1]), float(loss[-1]), layer_ranks, min(layer_ranks),
-                    values, True)
-        )  # fmt: skip
-    origin = float(flow.loss(np.zeros_like(start)))
+            Plateau(stopped, stopped, float(loss[-1]), layer_ranks, min(layer_ranks), values, True)
+        )
     return SaddleRun(
         config, times, loss, ranks, tuple(plateaus), flow.evaluations, stopped, origin
     )

@@ -43,8 +43,12 @@ def test_rank_two_teacher_shows_a_rank_two_plateau(two_units):
     assert set(record["plateaus"][0]) == {
         "start", "end", "loss", "layer_ranks", "bottleneck_rank", "singular_values", "final"
     }  # fmt: skip
-    # Only the state where the flow was stopped (loss below 1 % of its start) is final.
+    # Only the state where the flow was stopped (loss below 1 % of its start) is final, and it
+    # ends where the flow stopped, not at the end of the grid it is held to.
     assert [p["final"] for p in record["plateaus"]][:-1] == [False] * (len(plateaus) - 1)
+    if record["stopped"] is not None:
+        assert record["plateaus"][-1]["final"]
+        assert record["plateaus"][-1]["end"] == record["stopped"] < record["time"]
 
 
 def test_a_large_start_is_reported_as_not_small(two_units):
