@@ -19,15 +19,20 @@ SADDLE_TEACHERS = ("units:3,1", "linear:3,1")
 
 def _saddle_panel(axis: object, run: dict, teacher: str) -> None:
     times, loss = np.array(run["times"]), np.array(run["loss"])
-    axis.semilogy(times, loss, "k-", lw=1.2)
+    stopped = run.get("stopped")
+    shown = times <= stopped if stopped is not None else np.ones(times.shape, dtype=bool)
+    axis.semilogy(times[shown], loss[shown], "k-", lw=1.2)  # not the state held past the stop
     for k, p in enumerate(run["plateaus"]):
-        axis.axvspan(p["start"], p["end"], color=f"C{k}", alpha=0.15)
+        if p.get("final"):  # the stop point: a line, not a span
+            axis.axvline(p["end"], color=f"C{k}", lw=1.0, ls="--")
+        else:
+            axis.axvspan(p["start"], p["end"], color=f"C{k}", alpha=0.15)
         axis.text(
             (p["start"] + p["end"]) / 2,
             p["loss"] * 1.6,
             f"ranks {p['layer_ranks']}\nbottleneck {p['bottleneck_rank']}"
             + ("\n(flow stopped)" if p.get("final") else ""),
-            ha="center",
+            ha="right" if p.get("final") else "center",
             va="bottom",
             fontsize=7,
         )
