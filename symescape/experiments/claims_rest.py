@@ -405,7 +405,9 @@ def check_off_manifold_depth(quick: bool) -> Claim:
     rows, ok, details = [], True, {}
     with single_threaded_blas():
         for depth in depths:
-            config = OffManifoldConfig(depth=depth, seeds=2 if quick else 4)
+            # evaluated every step: at L = 10 the escapes take ~50 steps, and at the default
+            # every 10 all three thresholds fell in one evaluation (three identical fits)
+            config = OffManifoldConfig(depth=depth, seeds=2 if quick else 4, eval_every=1)
             fits = fit_slopes(off_manifold_run(config, 3, QUICK_WINDOWS[3]))
             for fit in fits:
                 # a seed that never reached the threshold is out of the fit: that fails too
