@@ -279,9 +279,11 @@ def critical_depth_law(K: float, r: int, other_scales: np.ndarray) -> CriticalDe
         Π_{i>j} s_i)  (MATH.md §6).
     """
     K = _check_K(K)
+    r = require_int(r, "r", minimum=1)
     others = np.asarray(other_scales, dtype=float)
-    if r < 1:
-        raise ConfigurationError(f"r must be ≥ 1, got {r}")
+    if others.size and not (np.all(np.isfinite(others)) and np.all(others > 0)):
+        # a negative scale gave a negative prefactor (−3.30), i.e. a negative time
+        raise ConfigurationError(f"the other scales must be finite and > 0, got {others}")
     product = float(np.prod(others)) if others.size else 1.0
     if r >= 3:
         return CriticalDepthLaw(r, -(r - 2), 1 / (K * (r - 2) * product), "power")

@@ -493,6 +493,10 @@ def test_quadrature_and_precise_arguments_are_checked():
         balanced_time(0.01, 0.6, 3, float("nan"))
     with pytest.raises(ConfigurationError, match="numbers or decimal strings"):
         escape_time_precise("tanh", 3, ["abc"] * 3)
+    from symescape.numeric.quadrature import critical_depth_law
+
+    with pytest.raises(ConfigurationError, match="other scales must be finite and > 0"):
+        critical_depth_law(0.6, 3, np.array([-0.5]))  # once a negative prefactor, −3.30
 
 
 @pytest.mark.parametrize(
