@@ -39,6 +39,24 @@ class _DomainError(click.ClickException):
         return self.message
 
 
+def _one_format(as_json: bool, as_latex: bool) -> None:
+    """--json and --latex are two outputs of one result: refused together, not one dropped."""
+    if as_json and as_latex:
+        raise _DomainError("--json and --latex are two formats of one output: choose one")
+
+
+def _ignored_options(ctx: click.Context, names: tuple[str, ...], route: str) -> None:
+    """Refuse options the user set that ``route`` does not use (rather than ignore them)."""
+    given = [
+        "--" + name.replace("_", "-")
+        for name in names
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if given:
+        verb = "does" if len(given) == 1 else "do"
+        raise _DomainError(f"{', '.join(given)} {verb} not apply to {route}")
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -176,6 +194,7 @@ def classify(
     as_latex: bool,
 ) -> None:
     """Classify ACTIVATION (a registry name or an expression such as 'x*tanh(x)')."""
+    _one_format(as_json, as_latex)
     cls = classify_activation(activation_spec)
     constants, constants_error = None, None
     if depth is not None:
@@ -375,6 +394,11 @@ def escape(
     import numpy as np
 
     if precision is not None or method == "series":
+        ctx = click.get_current_context()
+        route = "the mpmath ODE (--precision)" if method != "series" else "--method series"
+        _ignored_options(ctx, ("rtol", "max_time"), route)
+        if precision is not None and method != "series":
+            _ignored_options(ctx, ("method",), "the mpmath ODE (--precision)")
         _escape_precise_or_series(
             activation_spec, depth, eps, scales, amplitude, criterion, method, precision, as_json
         )
@@ -457,6 +481,7 @@ def expand(
 ) -> None:
     """The escape time's expansion from X(0) = ε𝟏 (Theorem 16): exact local terms, the log at a
     resonance, and the non-local constant (numeric)."""
+    _one_format(as_json, as_latex)
     from symescape.numeric.precise_escape import expansion_constant, validate_digits
     from symescape.symbolic.normal_form import escape_expansion, expansion_latex
 
@@ -669,6 +694,7 @@ def verify(
     """Check every claim of the paper (or the named ones) and print a verdict table.
 
     Claims that take CPU-hours run only when named or with --thorough."""
+    _one_format(as_json, as_latex)
     from symescape.experiments.verification import Verdict
     from symescape.experiments.verification import verify as run_claims
     from symescape.reports.tables import claims_latex, claims_table

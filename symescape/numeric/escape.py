@@ -170,9 +170,11 @@ def validate_rtol(rtol: float) -> float:
     """A relative tolerance the double-precision integrators can meet: finite, ≥ :data:`MIN_RTOL`.
 
     Raises:
-        ConfigurationError: NaN, ≤ 0, or below double precision.
+        ConfigurationError: NaN, ≤ 0, ≥ 1, or below double precision.
     """
     rtol = require_real(rtol, "rtol", minimum=0.0, strict=True)
+    if rtol >= 1:
+        raise ConfigurationError(f"rtol = {rtol:g} is no tolerance: a relative error must be < 1")
     if rtol < MIN_RTOL:
         raise ConfigurationError(
             f"rtol = {rtol:g} is below what double precision can give ({MIN_RTOL:g}, where SciPy "

@@ -225,6 +225,12 @@ def test_time_budget_reaches_classify():
     "args, fragment",
     [
         (("escape", "--depth", 3, "--eps", 0.1, "--rtol", 0), "--rtol must be > 0"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--rtol", 10), "a relative error must be < 1"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--precision", 20, "--method", "lsoda"),
+         "--method does not apply to the mpmath ODE"),
+        (("escape", "--depth", 3, "--eps", 0.1, "--method", "series", "--max-time", 1),
+         "--max-time does not apply to --method series"),
+        (("classify", "tanh", "--json", "--latex"), "choose one"),
         (("escape", "--depth", 3, "--eps", 0.1, "--rtol", "nan"), "finite"),
         (("escape", "--depth", 3, "--eps", 0.1, "--rtol", -1), "--rtol must be > 0"),
         (("escape", "--depth", 3, "--eps", 0.1, "--rtol", 1e-20), "below what double precision"),
