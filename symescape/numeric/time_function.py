@@ -171,6 +171,9 @@ def time_function(
 ) -> TimeFunction:
     """Θ̂^d for every d < L − 2 (the local part of Θ; module docstring), compiled once.
 
+    Θ̂⁰(x) = −½ ∫_0^∞ dv / Π_l (x_l² + v)^{1/2},  Θ̂^d(x) = ½ ∫_0^∞ S_d(y(v)) dv / P(y(v))
+    (MATH.md §12).
+
     Raises:
         ConfigurationError: depth < 2, nodes < 8, or nodes^levels beyond :data:`MAX_POINTS`.
         OutsideHypothesisError, NoLinearPathError, NoEscapeError: as ``escape``.

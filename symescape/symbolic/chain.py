@@ -75,14 +75,20 @@ ChainKernel = Callable[..., list[np.ndarray]]
 
 @hashable_cache(maxsize=128)
 def chain_kernel(spec: str | sp.Expr | Activation, depth: int) -> ChainKernel:
-    """NumPy kernel ``(s, X_1, …, X_L) -> [f, ∂_1 f, …, ∂_L f]`` (broadcasting), built once."""
+    """NumPy kernel ``(s, X_1, …, X_L) -> [f, ∂_1 f, …, ∂_L f]`` (broadcasting), built once.
+
+    f(s; X) = X_L σ(X_{L−1} σ(⋯ σ(X_1 s))), ∂_l f its closed-form partials  (MATH.md §4).
+    """
     chain = scalar_chain(spec, depth)
     return numpy_kernel([chain.f, *chain.gradient], [S, *chain.X])
 
 
 @hashable_cache(maxsize=64)
 def chain_hessian_kernel(spec: str | sp.Expr | Activation, depth: int) -> ChainKernel:
-    """NumPy kernel ``(s, X) -> [∂_l ∂_m f for l ≤ m]`` (row-major upper triangle), built once."""
+    """NumPy kernel ``(s, X) -> [∂_l ∂_m f for l ≤ m]`` (row-major upper triangle), built once.
+
+    ∂_l ∂_m f of the scalar chain f(s; X) = X_L σ(⋯ σ(X_1 s))  (MATH.md §4).
+    """
     chain = scalar_chain(spec, depth)
     entries = [
         sp.diff(chain.gradient[l], chain.X[m]) for l in range(depth) for m in range(l, depth)
