@@ -208,10 +208,10 @@ def test_an_error_before_the_deadline_is_not_a_budget_error():
 def test_the_cli_sets_the_symbolic_budget():
     # the error message tells a CLI user to raise the budget: there is an option to do it
     slow = "tanh(exp(sin(x) + x) - 1)*atan(x)**3 + x + x**2*sinh(x)"
-    result = CliRunner().invoke(main, ["--budget", "0.01", "classify", slow])
+    result = run("--budget", "0.01", "classify", slow)
     assert result.exit_code != 0 and "time budget of 0.01 s" in result.output
     assert "symescape --budget SECONDS" in result.output
-    assert CliRunner().invoke(main, ["--budget", "0", "classify", "tanh"]).exit_code == 2
+    assert run("--budget", "0", "classify", "tanh").exit_code == 2
 
 
 def test_time_budget_reaches_classify():
