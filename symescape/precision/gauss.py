@@ -128,7 +128,23 @@ def expectation_mpmath(
     dps: int = DEFAULT_DPS,
     breakpoints: tuple[float, ...] = (0.0,),
 ) -> mpmath.mpf:
-    """E_s[g(s)] by mpmath quadrature at ``dps`` digits (10 guard digits added).
+    """E_s[g(s)] by mpmath quadrature at ``dps`` digits (10 guard digits added): the value of
+    :func:`expectation_mpmath_bounded`.
+
+    E_s[g(s)] = ∫ g(s) e^{−s²/2} ds/√(2π)  (MATH.md §0).
+
+    Raises:
+        ArithmeticError: as :func:`expectation_mpmath_bounded`.
+    """
+    return expectation_mpmath_bounded(integrand, dps, breakpoints)[0]
+
+
+def expectation_mpmath_bounded(
+    integrand: Callable[[mpmath.mpf], mpmath.mpf],
+    dps: int = DEFAULT_DPS,
+    breakpoints: tuple[float, ...] = (0.0,),
+) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """(E_s[g(s)], its error bound) by mpmath quadrature at ``dps`` digits (10 guard digits).
 
     E_s[g(s)] = ∫ g(s) e^{−s²/2} ds/√(2π)  (MATH.md §0).
 
@@ -137,11 +153,11 @@ def expectation_mpmath(
 
     The quadrature runs on g / :func:`integrand_scale` (g), so its accuracy is relative to the
     integrand's size: mpmath's tolerance is absolute, and on 1e-100·tanh(s)·s it stopped 1.2 %
-    off. The value is then accurate to max(|value|, integrand_scale(g))·10^-(dps-5).
+    off. The bound is max(|value|, integrand_scale(g))·10^-(dps-5), which mpmath's own error
+    estimate is checked against.
 
     Raises:
-        ArithmeticError: mpmath's error estimate exceeds 10^-(dps - 5) relative to
-            max(|value|, integrand_scale(g)).
+        ArithmeticError: mpmath's error estimate exceeds that bound.
     """
     with mpmath.workdps(dps + 10):
         norm = 1 / mpmath.sqrt(2 * mpmath.pi)
@@ -151,14 +167,14 @@ def expectation_mpmath(
             lambda s: integrand(s) / size * mpmath.exp(-s * s / 2) * norm, points, error=True
         )
         value, error = value * size, error * size
-        scale = max(abs(value), size)
-        if error > scale * mpmath.mpf(10) ** (-(dps - 5)):
+        bound = max(abs(value), size) * mpmath.mpf(10) ** (-(dps - 5))
+        if error > bound:
             raise NumericalError(
                 f"mpmath quadrature reached only ~{mpmath.nstr(error, 3)} absolute error, "
                 f"short of {dps} digits"
             )
         # Returned inside the context: unary plus outside would round to double precision.
-        return +value
+        return +value, +bound
 
 
 SCALE_POINTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)

@@ -23,7 +23,7 @@ import sympy as sp
 
 from symescape.codegen import mpmath_kernel
 from symescape.errors import ClosedFormFallbackWarning, ConfigurationError
-from symescape.precision.gauss import DEFAULT_DPS, expectation_mpmath, integrand_scale
+from symescape.precision.gauss import DEFAULT_DPS, expectation_mpmath_bounded
 from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.canonical import canonical_constant, float_as_rational, simplified
 from symescape.symbolic.gaussian import check_gaussian_domain, closed_form_expectation
@@ -208,14 +208,10 @@ def _check_dps(dps: int) -> int:
 
 @lru_cache(maxsize=1024)
 def _mpmath_moment(expr: sp.Expr, k: int, dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """(value, error bound): expectation_mpmath guarantees error ≤ max(|value|, size)·10^-(dps-5)
-    with size = integrand_scale(g), the integrand's own scale (not 1: σ = 1e-100·tanh)."""
+    """(value, error bound) of :func:`expectation_mpmath_bounded`: the bound is relative to the
+    integrand's own size (not to 1: σ = 1e-100·tanh)."""
     kernel = mpmath_kernel([expr * S**k], [S])
-    value = expectation_mpmath(lambda s: kernel(s)[0], dps=dps)
-    with mpmath.workdps(dps + _GUARD):
-        size = integrand_scale(lambda s: kernel(s)[0], dps)
-        error = max(abs(value), size) * mpmath.mpf(10) ** (-(dps - 5))
-    return value, error
+    return expectation_mpmath_bounded(lambda s: kernel(s)[0], dps=dps)
 
 
 @lru_cache(maxsize=1024)
