@@ -70,11 +70,7 @@ def validate_depth(depth: int) -> int:
     >>> validate_depth(4)
     4
     """
-    # NumPy integers (a loop over np.arange) are integers; NaN, inf, 4.5 and True are not
-    integral = isinstance(depth, int | numbers.Integral) or (
-        _is_real_scalar(depth) and float(depth).is_integer()
-    )
-    if isinstance(depth, bool) or not integral or int(depth) < 1:
+    if not _is_integral(depth) or int(depth) < 1:
         raise ConfigurationError(f"depth must be an integer ≥ 1, got {depth!r}")
     return int(depth)
 
@@ -116,6 +112,16 @@ def require_real(
     return number
 
 
+def _is_integral(value: object) -> bool:
+    """An integer: Python's or NumPy's (a loop over np.arange), or an integral float (3.0);
+    not a bool, NaN, inf or 4.5."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, numbers.Integral) or (
+        _is_real_scalar(value) and float(value).is_integer()
+    )
+
+
 def _is_real_scalar(value: object) -> bool:
     """NumPy and mpmath real scalars (anything with __float__ that is not complex or a string)."""
     if isinstance(value, str | bytes | complex) or not hasattr(value, "__float__"):
@@ -136,10 +142,7 @@ def require_int(value: object, name: str, *, minimum: int | None = None) -> int:
     >>> require_int(3, "order", minimum=0)
     3
     """
-    if isinstance(value, bool) or not (
-        isinstance(value, int | numbers.Integral)
-        or (_is_real_scalar(value) and float(value).is_integer())
-    ):
+    if not _is_integral(value):
         raise ConfigurationError(
             f"{name} must be an integer, got {value!r} of type {type(value).__name__}"
         )
