@@ -162,15 +162,21 @@ def hashable_cache(maxsize: int) -> Callable[[Callable[..., Result]], Callable[.
 
         @wraps(function)
         def checked(*args: Any, **kwargs: Any) -> Result:
-            for value in (*args, *kwargs.values()):
-                try:
-                    hash(value)
-                except TypeError:
-                    raise ConfigurationError(
-                        f"{function.__name__}: got {value!r:.60} of type {type(value).__name__}; "
-                        "give a name, an expression string, a SymPy expression or a number"
-                    ) from None
-            return cached(*args, **kwargs)
+            try:
+                return cached(*args, **kwargs)
+            except TypeError:
+                # only now look for the culprit: hashing every argument on each (cached) call
+                # would repeat lru_cache's own work on a hot path
+                for value in (*args, *kwargs.values()):
+                    try:
+                        hash(value)
+                    except TypeError:
+                        raise ConfigurationError(
+                            f"{function.__name__}: got {value!r:.60} of type "
+                            f"{type(value).__name__}; give a name, an expression string, a "
+                            "SymPy expression or a number"
+                        ) from None
+                raise  # a TypeError from the function itself
 
         checked.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
         checked.cache_info = cached.cache_info  # type: ignore[attr-defined]
