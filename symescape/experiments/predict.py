@@ -165,14 +165,14 @@ class PredictConfig:
                 f"widths must list {depth - 1} hidden widths ≥ 1 for depth {depth}, got {widths}"
             )
         object.__setattr__(self, "widths", widths)
-        if require_int(self.input_dim, "input_dim", minimum=1) < len(self.teacher.modes):
+        for name, minimum in (("input_dim", 1), ("batch", 1), ("nodes", 2), ("max_steps", 1)):
+            object.__setattr__(self, name, require_int(getattr(self, name), name, minimum=minimum))
+        if self.input_dim < len(self.teacher.modes):
             raise ConfigurationError(
                 f"input_dim {self.input_dim} < number of teacher modes {len(self.teacher.modes)}"
             )
         eta = require_real(self.learning_rate, "learning_rate", minimum=0, strict=True)
         object.__setattr__(self, "learning_rate", eta)
-        for name, minimum in (("input_dim", 1), ("batch", 1), ("nodes", 2), ("max_steps", 1)):
-            object.__setattr__(self, name, require_int(getattr(self, name), name, minimum=minimum))
         if self.rates is None:
             ansatz = self.init.kind is InitKind.ANSATZ
             object.__setattr__(self, "rates", RateMode.NORMALISED if ansatz else RateMode.UNIFORM)
