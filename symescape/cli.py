@@ -20,6 +20,7 @@ from symescape.errors import (
     OutsideHypothesisError,
     SymescapeError,
     fallback_notes,
+    one_line,
 )
 from symescape.options import check_memory, require_int, require_real
 from symescape.reports.tables import (
@@ -57,10 +58,6 @@ def _ignored_options(ctx: click.Context, names: tuple[str, ...], route: str) -> 
         raise _DomainError(f"{', '.join(given)} {verb} not apply to {route}")
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 class _SafeGroup(click.Group):
     """The one place where library errors become one-line messages: SymescapeError (and the
     numerical ArithmeticError, MemoryError, RecursionError) and click's usage errors exit 2
@@ -75,12 +72,12 @@ class _SafeGroup(click.Group):
         except _DomainError:
             raise
         except click.UsageError as exc:
-            raise _DomainError(_one_line(exc.format_message())) from None
+            raise _DomainError(one_line(exc.format_message())) from None
         except SymescapeError as exc:
-            raise _DomainError(_one_line(str(exc))) from None
+            raise _DomainError(one_line(str(exc))) from None
         except (ArithmeticError, RecursionError) as exc:
             raise _DomainError(
-                f"numerical failure ({type(exc).__name__}): {_one_line(str(exc))}"
+                f"numerical failure ({type(exc).__name__}): {one_line(str(exc))}"
             ) from None
         except MemoryError:
             raise _DomainError("out of memory: use smaller sizes") from None

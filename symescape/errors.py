@@ -95,6 +95,12 @@ class ClosedFormFallbackWarning(UserWarning):
     out — and the result falls back to the mpmath value (≥ 30 digits, with an error bound)."""
 
 
+def one_line(text: object) -> str:
+    """``text`` with every run of whitespace (newlines included) as one space: a message as the
+    CLI prints it."""
+    return " ".join(str(text).split())
+
+
 def fallback_notes(show: Callable[..., None]) -> Callable[..., None]:
     """A ``warnings.showwarning`` that prints a :class:`ClosedFormFallbackWarning` as one line,
     ``note: …``, on stderr, and hands every other warning to ``show``. The CLI installs it, and
@@ -102,7 +108,7 @@ def fallback_notes(show: Callable[..., None]) -> Callable[..., None]:
 
     def note(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
         if issubclass(category, ClosedFormFallbackWarning):
-            print(f"note: {' '.join(str(message).split())}", file=sys.stderr)
+            print(f"note: {one_line(message)}", file=sys.stderr)
         else:
             show(message, category, *args, **kwargs)
 
