@@ -176,7 +176,7 @@ def reduced_model(
     cls = spec if isinstance(spec, Classification) else classify(spec)
     constants = escape_constants(cls, depth, amplitude)
     check_double_range(constants)
-    act = cls.centred.activation if cls.activation_class is ActivationClass.D else cls.activation
+    act = cls.chain_activation
     check_chain_domain(act.expr, Z, constants.depth)
     split = is_piecewise_defined(act)
     s, w = split_gauss_hermite_rule(nodes // 2) if split else gauss_hermite_rule(nodes)

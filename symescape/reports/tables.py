@@ -97,9 +97,8 @@ def escape_theory_status(cls: Classification, depth: int | None = None) -> str:
     if cls.activation_class is ActivationClass.OUTSIDE:
         return "outside the classification hypothesis; leading-order constants still computed"
     if depth is not None:
-        source = cls.centred if cls.activation_class is ActivationClass.D else cls
         try:
-            check_chain_domain(source.activation.expr, Z, depth)
+            check_chain_domain(cls.chain_activation.expr, Z, depth)
         except GaussianDomainError as exc:
             return (
                 f"K and κ exist, but not the reduced flow at L = {depth}: {exc.reason} "

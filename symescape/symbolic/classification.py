@@ -110,6 +110,14 @@ class Classification:
         return None if self.q is None else self.q + 1
 
     @property
+    def chain_activation(self) -> Activation:
+        """The activation the scalar chain and the reduced flow use (MATH.md §3–§4): the
+        centred σ̃ = σ − σ(0) for class D, else σ itself."""
+        if self.activation_class is ActivationClass.D and self.centred is not None:
+            return self.centred.activation
+        return self.activation
+
+    @property
     def label(self) -> str:
         """``B_3``-style label (the class with q where q indexes it)."""
         if self.activation_class is ActivationClass.B:

@@ -57,7 +57,7 @@ def tagged_chain(spec: str | sp.Expr | Activation, depth: int, max_degree: int) 
     cls = classify(spec)
     if cls.activation_class is ActivationClass.PIECEWISE_LINEAR:
         raise ConfigurationError("filtered composition needs an analytic activation")
-    act = cls.centred.activation if cls.activation_class is ActivationClass.D else cls.activation
+    act = cls.chain_activation
     if max_degree < depth:
         raise ConfigurationError(f"max_degree must be ≥ L = {depth}")
     order = max(max_degree - depth + 1, 1)

@@ -165,10 +165,6 @@ def _sinv(ring: Ring, x: Series, order: int) -> Series:
 # --- the field's homogeneous parts ----------------------------------------------------------
 
 
-def _chain_activation(cls: Classification) -> Activation:
-    return cls.centred.activation if cls.activation_class is ActivationClass.D else cls.activation
-
-
 @dataclass(frozen=True)
 class FieldExpansion:
     """F^d / K for d = 0..max_d: ``parts[d][l]`` maps an exponent vector α to the coefficient of
@@ -220,7 +216,7 @@ def field_expansion(
     cls = spec if isinstance(spec, Classification) else classify(spec)
     constants = escape_constants(cls, depth, amplitude)
     _require_escape(cls, constants)
-    act = _chain_activation(cls)
+    act = cls.chain_activation
     L = constants.depth
     M = max_d + 1
     c = taylor_coefficients(act, M)
@@ -750,7 +746,7 @@ def precise_activation(spec: str | sp.Expr | Activation, depth: int, amplitude: 
     cls = classify(spec)
     constants = escape_constants(cls, depth, amplitude)
     _require_escape(cls, constants)
-    act = _chain_activation(cls)
+    act = cls.chain_activation
     sigma = mpmath_kernel([act.expr], [Z])
     derivative = sp.diff(act.expr, Z)
     dsigma = mpmath_kernel([derivative], [Z])
