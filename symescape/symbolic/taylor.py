@@ -250,9 +250,11 @@ def taylor_coefficients(act: Activation, order: int) -> tuple[sp.Expr, ...]:
 def phi_expression(act: Activation) -> sp.Expr:
     """φ_σ(z) = z σ'(z) - σ(z), the pointwise failure of Euler's identity.
 
-    φ_σ(z) = z σ'(z) − σ(z)  (MATH.md §2, §3).
+    φ_σ(z) = z σ'(z) − σ(z)  (MATH.md §2, §3). A polynomial σ gives φ_σ expanded
+    (z² for σ = z + z², not ``-z**2 + z*(2*z + 1) - z``).
     """
-    return Z * sp.diff(act.expr, Z) - act.expr
+    phi = Z * sp.diff(act.expr, Z) - act.expr
+    return sp.expand(phi) if phi.is_polynomial(Z) else phi
 
 
 def phi_coefficients(act: Activation, order: int) -> tuple[sp.Expr, ...]:

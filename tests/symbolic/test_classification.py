@@ -182,6 +182,14 @@ def test_phi_series_term_by_term(sample):
         assert sp.simplify(from_sigma[k] - expected) == 0
 
 
+@given(st.lists(st.integers(-5, 5), min_size=1, max_size=6))
+def test_phi_of_a_polynomial_is_expanded(coefficients):
+    # φ_σ = zσ' − σ = Σ (k−1) c_k z^k: JSON printed ``-z**2 + z*(2*z + 1) - z`` for z + z²
+    sigma = sum(c * Z**k for k, c in enumerate(coefficients, start=1))
+    phi = phi_expression(activation(sigma))
+    assert phi == sp.expand(sum((k - 1) * c * Z**k for k, c in enumerate(coefficients, start=1)))
+
+
 @given(random_activation(), nonzero_rationals, nonzero_rationals)
 def test_class_and_q_invariant_under_rescaling(sample, alpha, beta):
     expr, _ = sample
