@@ -14,7 +14,11 @@ import sympy as sp
 from symescape.errors import GaussianDomainError
 from symescape.experiments.claim_registry import Claim, Verdict
 from symescape.symbolic.activations import Z
-from symescape.symbolic.canonical import canonical_constant
+from symescape.symbolic.canonical import (
+    canonical_constant,
+    decimal_scaled,
+    decimal_scaled_latex,
+)
 from symescape.symbolic.classification import ActivationClass, Classification
 from symescape.symbolic.constants import EscapeConstants
 from symescape.symbolic.gaussian import check_chain_domain
@@ -171,10 +175,11 @@ def _rows(
             return "—", "\\text{--}"
         if isinstance(value, Constant):
             # a numeric constant is marked as such in LaTeX too (mpmath value, not a closed form)
-            tex = value.latex() if value.exact is not None else rf"\approx {value.latex()}"
-            return str(value), tex
+            if value.exact is not None:
+                return str(decimal_scaled(value.exact)), value.latex()
+            return str(value), rf"\approx {value.latex()}"
         value = _canonical(value)
-        return str(value), sp.latex(value)
+        return str(decimal_scaled(value)), decimal_scaled_latex(value)
 
     poly = taylor_polynomial(cls, order)
     rows = [

@@ -10,6 +10,7 @@ SymPy bug. The whole step runs under a time budget; past it the input is returne
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -137,6 +138,47 @@ def float_as_rational(value: sp.Expr) -> sp.Expr:
     if value._prec <= 53:  # a double: its shortest decimal, which reads back as the same double
         return sp.Rational(repr(float(value)))
     return sp.Rational(value)  # the Float's binary value, exactly
+
+
+DISPLAY_DIGITS = 12
+"""Rationals with more digits than this in numerator or denominator are shown by
+:func:`decimal_scaled` as a short rational times a power of ten, when they are one."""
+
+
+def decimal_scaled(expr: sp.Expr, digits: int = DISPLAY_DIGITS) -> sp.Expr:
+    """``expr`` for display, with each long rational p/q = (p'/q')·10^k written so.
+
+    ``1e-100*tanh(x)`` is the exact 10⁻¹⁰⁰ tanh(x); printed as it is, its Taylor coefficients
+    run to 101 digits. The power of ten is kept unevaluated, so the result prints as
+    ``-17*z**7*10**(-101)/315`` (LaTeX ``10^{-101}``) and is still equal to ``expr``.
+    Rationals whose reduced p', q' are long too (no decimal scale) are left as they are.
+    """
+    replacements = {}
+    for r in expr.atoms(sp.Rational):
+        if max(len(str(abs(r.p))), len(str(r.q))) <= digits:
+            continue
+        p, p_tens = _strip_tens(r.p)
+        q, q_tens = _strip_tens(r.q)
+        if max(len(str(abs(p))), len(str(q))) <= digits:
+            ten = sp.UnevaluatedExpr(sp.Integer(10))
+            replacements[r] = sp.Rational(p, q) * ten ** (p_tens - q_tens)
+    return expr.xreplace(replacements)
+
+
+def decimal_scaled_latex(expr: sp.Expr) -> str:
+    """LaTeX of :func:`decimal_scaled` ``expr``, with ``\\cdot`` before a power of ten that
+    follows a factor (SymPy prints ``z 10^{-100}``, which reads as a product with 10)."""
+    latex = sp.latex(decimal_scaled(expr))
+    return re.sub(r"(?<!\\cdot)(?<=[\w})]) 10\^\{", r" \\cdot 10^{", latex)
+
+
+def _strip_tens(n: int) -> tuple[int, int]:
+    """(m, k) with n = m·10^k and m not divisible by 10 (n ≠ 0)."""
+    k = 0
+    while n % 10 == 0:
+        n //= 10
+        k += 1
+    return n, k
 
 
 def simple_rational(value: sp.Float) -> sp.Rational | None:

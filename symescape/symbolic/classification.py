@@ -24,6 +24,7 @@ from symescape.errors import NotAnalyticError
 from symescape.options import hashable_cache
 from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.budget import time_budget
+from symescape.symbolic.canonical import decimal_scaled
 from symescape.symbolic.gaussian import check_gaussian_domain
 from symescape.symbolic.moments import Constant, mu1
 from symescape.symbolic.taylor import (
@@ -213,20 +214,25 @@ def _classify_analytic(act: Activation) -> Classification:
     if q is None:
         steps.append("σ'' ≡ 0: σ is linear, φ_σ ≡ 0 and the imbalance is conserved")
         return result(ActivationClass.A, sp.Integer(0), True)
-    steps.append(f"the first nonlinear Taylor term has order q = {q}, c_q = {cq}")
+    steps.append(
+        f"the first nonlinear Taylor term has order q = {q}, c_q = {decimal_scaled(cq)}"
+    )
     parity = odd_decision(act)
     odd = parity.holds
     if not parity.exact:
         steps.append(f"parity decided numerically: {parity.how}")
     leading = (q - 1) * cq * Z**q
+    shown = decimal_scaled(leading)
     if odd:
-        steps.append(f"σ is odd and nonlinear: class B_{q}, φ_σ = {leading} + O(z^{q + 2})")
+        steps.append(f"σ is odd and nonlinear: class B_{q}, φ_σ = {shown} + O(z^{q + 2})")
         return result(ActivationClass.B, leading, True)
     if q == 2:
-        steps.append(f"σ is not odd and c_2 = {cq} ≠ 0: class C, φ_σ = {leading} + O(z^3)")
+        steps.append(
+            f"σ is not odd and c_2 = {decimal_scaled(cq)} ≠ 0: class C, φ_σ = {shown} + O(z^3)"
+        )
         return result(ActivationClass.C, leading, False)
     steps.append(
         f"σ(0) = 0, c_2 = 0 and σ is not odd: outside the hypothesis of the classification "
-        f"(φ_σ = {leading} + …)"
+        f"(φ_σ = {shown} + …)"
     )
     return result(ActivationClass.OUTSIDE, leading, False)

@@ -25,7 +25,12 @@ from symescape.codegen import mpmath_kernel
 from symescape.errors import ClosedFormFallbackWarning, ConfigurationError
 from symescape.precision.gauss import DEFAULT_DPS, expectation_mpmath_bounded
 from symescape.symbolic.activations import Activation, Z, activation
-from symescape.symbolic.canonical import canonical_constant, float_as_rational, simplified
+from symescape.symbolic.canonical import (
+    canonical_constant,
+    decimal_scaled_latex,
+    float_as_rational,
+    simplified,
+)
 from symescape.symbolic.gaussian import check_gaussian_domain, closed_form_expectation
 
 S = sp.Symbol("s", real=True)
@@ -84,10 +89,12 @@ class Constant:
         return self.sign == 1
 
     def latex(self, digits: int = 15) -> str:
-        """The exact form in LaTeX, or the value to ``digits`` significant digits."""
+        """The exact form in LaTeX (long decimal rationals as p/q·10^k), or the value to
+        ``digits`` significant digits."""
         if self.exact is not None:
-            return sp.latex(self.exact)
-        return mpmath.nstr(self.value, digits)
+            return decimal_scaled_latex(self.exact)
+        mantissa, _, exponent = mpmath.nstr(self.value, digits).partition("e")
+        return rf"{mantissa} \cdot 10^{{{int(exponent)}}}" if exponent else mantissa
 
     def __str__(self) -> str:
         if self.exact is not None:

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import sympy as sp
 from hypothesis import given
@@ -7,11 +9,16 @@ from symescape import (
     ConfigurationError,
     NoLinearPathError,
     OutsideHypothesisError,
+    classify,
     escape_constants,
     gaussian_moment,
 )
-from symescape.symbolic.activations import activation
-from symescape.symbolic.canonical import float_as_rational
+from symescape.symbolic.activations import Z, activation
+from symescape.symbolic.canonical import (
+    decimal_scaled,
+    decimal_scaled_latex,
+    float_as_rational,
+)
 from symescape.symbolic.constants import exact_amplitude
 
 
@@ -105,3 +112,37 @@ def test_a_float_amplitude_is_never_turned_into_an_irrational(value, expected):
     # plain nsimplify gives √2 and E for the last two: constants the user did not write
     assert float_as_rational(sp.Float(value)) == expected
     assert exact_amplitude(value) == expected
+
+
+@given(
+    st.integers(-(10**6), 10**6).filter(bool),
+    st.integers(1, 10**6),
+    st.integers(-300, 300),
+)
+def test_decimal_scaled_is_equal_and_short(p, q, k):
+    # 1e-100*tanh(x) printed its Taylor coefficients with 101 digits; the display form is
+    # p/q·10^k with a short p/q, and is the same number
+    value = sp.Rational(p, q) * sp.Integer(10) ** k
+    shown = decimal_scaled(value * Z**3)
+    assert sp.simplify(shown.doit() - value * Z**3) == 0
+    assert len(str(shown)) <= 40
+
+
+def test_decimal_scaled_leaves_long_rationals_without_a_decimal_scale():
+    third = sp.Rational(1, 3**40)  # 20 digits, no power of ten to pull out
+    assert decimal_scaled(third * Z) == third * Z
+    assert decimal_scaled(sp.Rational(1, 10**30)).doit() == sp.Rational(1, 10**30)
+
+
+def test_classification_steps_show_tiny_coefficients_with_their_power_of_ten():
+    steps = classify("1e-100*tanh(x)").steps
+    assert "c_q = -10**(-100)/3" in " ".join(steps)
+    assert max(len(s) for s in steps) < 120
+
+
+def test_decimal_scaled_latex_reads_as_a_product_and_numeric_constants_too():
+    latex = decimal_scaled_latex(sp.tanh(Z) / 10**100 - sp.Rational(17, 315 * 10**100) * Z**7)
+    assert r"\tanh{\left(z \right)} \cdot 10^{-100}" in latex and r"\cdot \cdot" not in latex
+    assert not re.search(r"\d{13}", latex)
+    tiny = classify("1e-100*tanh(x)").mu1  # numeric: no closed form
+    assert tiny.exact is None and re.fullmatch(r"[\d.]+ \\cdot 10\^\{-101\}", tiny.latex())
