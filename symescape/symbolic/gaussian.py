@@ -176,12 +176,12 @@ def _removable_note(expr: sp.Expr, node: sp.Expr, s: sp.Symbol) -> str:
     since every kernel evaluates σ as written (0/0 at the point); else ''."""
     if not (node.is_Pow and node.args[1].is_integer and node.args[1].is_negative):
         return ""
+    zeros = _real_solutions(sp.Eq(node.args[0], 0), s)
+    if not isinstance(zeros, sp.FiniteSet) or not 0 < len(zeros) <= 3:
+        return ""
     step = f"removability of {sp.sstr(node)[:60]}"
     try:
         with time_budget(step, DOMAIN_SECONDS):
-            zeros = sp.solveset(sp.Eq(node.args[0], 0), s, sp.Reals)
-            if not isinstance(zeros, sp.FiniteSet) or not 0 < len(zeros) <= 3:
-                return ""
             limits = {
                 point: {sp.limit(expr, s, point, side) for side in ("+", "-")}
                 for point in zeros
@@ -199,6 +199,22 @@ def _removable_note(expr: sp.Expr, node: sp.Expr, s: sp.Symbol) -> str:
         f". The singularity is removable ({where}), but symescape does not fill in limits: "
         "its kernels evaluate σ as written, 0/0 there; write σ without the singular point"
     )
+
+
+@lru_cache(maxsize=512)
+def _real_solutions(relation: sp.Basic, s: sp.Symbol) -> sp.Set | None:
+    """``solveset(relation, s, ℝ)`` under the domain budget; None when SymPy cannot decide it
+    in time (cached: the domain check and the removability note ask for the same set)."""
+    step = f"domain of {sp.sstr(relation)[:60]}"
+    try:
+        with time_budget(step, DOMAIN_SECONDS):
+            return sp.solveset(relation, s, sp.Reals)
+    except TimeBudgetError as exc:
+        if exc.step != step:
+            raise
+        return None
+    except (NotImplementedError, ValueError, TypeError):
+        return None
 
 
 def _where(where: sp.Set, s: sp.Symbol) -> str:
@@ -239,16 +255,7 @@ def _node_violation(node: sp.Expr, s: sp.Symbol) -> str | None:
     condition = _violation_set(node, s)
     if condition is not None:
         relation, wording = condition
-        step = f"domain of {sp.sstr(node)[:60]}"
-        try:
-            with time_budget(step, DOMAIN_SECONDS):
-                where = sp.solveset(relation, s, sp.Reals)
-        except TimeBudgetError as exc:
-            if exc.step != step:
-                raise
-            where = None
-        except (NotImplementedError, ValueError, TypeError):
-            where = None
+        where = _real_solutions(relation, s)
         if where is sp.S.EmptySet:
             return None
         if where is not None and not isinstance(where, sp.ConditionSet) and not where.is_empty:
