@@ -25,7 +25,7 @@ def test_train_entry_quick_json():
     result = CliRunner().invoke(main, ["bench", "train", "--quick", "--json"])
     assert result.exit_code == 0, result.output
     entries = json.loads(result.stdout)["benchmarks"]
-    assert [e["name"] for e in entries] == ["train", "train-flops", "train-step"]
+    assert [e["name"] for e in entries] == ["train", "train-flops", "train-step", "train-ceiling"]
     # Both sides were timed in this run (finite, positive), and the verdict field is the
     # comparison of the printed ratio with the printed target.
     for entry in entries:
