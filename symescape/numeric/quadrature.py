@@ -37,10 +37,13 @@ def _legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.polynomial.legendre.leggauss(n)
 
 
-def _composite_nodes(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes (G, P·n) and weights of composite Gauss–Legendre on [lower_g, upper_g] per row."""
+def _composite_nodes(
+    lower: np.ndarray, upper: np.ndarray, width: float = PANEL_WIDTH
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes (G, P·n) and weights of composite Gauss–Legendre on [lower_g, upper_g] per row,
+    panels no wider than ``width``."""
     lower, upper = np.atleast_1d(lower), np.atleast_1d(upper)
-    panels = max(1, int(np.ceil(np.max(upper - lower) / PANEL_WIDTH)))
+    panels = max(1, int(np.ceil(np.max(upper - lower) / width)))
     x, w = _legendre(PANEL_NODES)
     edges = lower[:, None] + (upper - lower)[:, None] * np.linspace(0, 1, panels + 1)[None, :]
     half = (edges[:, 1:] - edges[:, :-1]) / 2
@@ -72,16 +75,20 @@ def _check_eps(eps: np.ndarray, rho_star: float) -> np.ndarray:
 def balanced_time(
     eps: np.ndarray | float, K: float, depth: int, rho_star: float = RHO_STAR
 ) -> np.ndarray:
-    """The balanced closed form (MATH.md §6, eq. 11), vectorised over ε."""
+    """The balanced closed form (MATH.md §6, eq. 11), vectorised over ε.
+
+    Raises:
+        ConfigurationError: depth not an integer ≥ 1, ε outside (0, ρ*).
+        NoEscapeError: K ≤ 0.
+    """
     K = _check_K(K)
+    depth = validate_depth(depth)
     eps = _check_eps(eps, rho_star)
     if depth >= 3:
         return (eps ** -(depth - 2) - rho_star ** -(depth - 2)) / (K * (depth - 2))
     if depth == 2:
         return np.log(rho_star / eps) / K
-    if depth == 1:
-        return (rho_star - eps) / K
-    raise ConfigurationError(f"depth must be ≥ 1, got {depth}")
+    return (rho_star - eps) / K
 
 
 def upper_limit(scales: np.ndarray, rho_star: float) -> float:
@@ -126,6 +133,21 @@ def leading_time(scales: np.ndarray, K: float, rho_star: float = RHO_STAR) -> fl
     return float(leading_time_grid(np.atleast_2d(scales), K, rho_star)[0])
 
 
+def _check_scales(scales: object, ndim: int) -> np.ndarray:
+    """Initial scales as a float array of ``ndim`` dimensions (one row per start when 2),
+    each row non-empty, every scale finite and > 0."""
+    try:
+        grid = np.asarray(scales, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"scales must be numbers, got {scales!r}") from exc
+    if grid.ndim != ndim or grid.shape[-1] == 0:
+        shape = "a non-empty list (one per layer)" if ndim == 1 else "a (starts, layers) grid"
+        raise ConfigurationError(f"scales must be {shape}; got shape {grid.shape}")
+    if np.any(grid <= 0) or not np.all(np.isfinite(grid)):
+        raise ConfigurationError("scales must be finite and > 0")
+    return grid
+
+
 _LOG_SAFE = -600.0
 """Above this ln s_min² (s_min ≳ 1e-130), u = e^w and u + Δ_l are safe doubles."""
 
@@ -137,9 +159,7 @@ def leading_time_grid(scale_grid: np.ndarray, K: float, rho_star: float = RHO_ST
     """
     K = _check_K(K)
     rho_star = _check_rho_star(rho_star)
-    grid = np.asarray(scale_grid, dtype=float)
-    if np.any(grid <= 0) or not np.all(np.isfinite(grid)):
-        raise ConfigurationError("scales must be finite and > 0")
+    grid = _check_scales(scale_grid, ndim=2)
     # In logs throughout: s² underflows for s < 1.5e-154 (ε = 1e-200 gave log 0 and an
     # OverflowError), while T ≈ ε^{-(L-2)} itself is still a double.
     log_s2 = np.sort(2 * np.log(grid), axis=1)
@@ -186,14 +206,39 @@ def corrected_time(
     kappa = require_real(kappa, "kappa")
     q = require_int(q, "q", minimum=2)
     depth = validate_depth(depth)
-    if 1 + kappa * rho_star ** (q - 1) <= 0 or 1 + kappa * eps.min() ** (q - 1) <= 0:
+    _check_correction_small(kappa, q, float(eps.min()), rho_star)
+    # Near the breakdown the pole of 1/(1 + κρ^{q-1}) sits just past ρ* and fixed panels miss
+    # it (κ = -3.99, q = 3: 0.9 % low); halve the panels until two rules agree.
+    width, previous = PANEL_WIDTH, None
+    while True:
+        w, weights = _composite_nodes(np.log(eps), np.full(eps.shape, np.log(rho_star)), width)
+        rho = np.exp(w)
+        value = (rho ** (2 - depth) / (K * (1 + kappa * rho ** (q - 1))) * weights).sum(axis=1)
+        if previous is not None and np.all(np.abs(value - previous) <= CORRECTED_RTOL * value):
+            return value
+        if width < MIN_PANEL_WIDTH:
+            raise NumericalError(
+                f"T_1 did not converge to {CORRECTED_RTOL:g} relative: 1 + κ ρ*^(q-1) = "
+                f"{1 + kappa * rho_star ** (q - 1):.3g} is too close to the breakdown for "
+                "double-precision panels; use corrected_time_mpmath"
+            )
+        previous, width = value, width / 2
+
+
+CORRECTED_RTOL = 1e-13
+"""Two successive panel halvings of T_1 must agree to this (relative)."""
+
+MIN_PANEL_WIDTH = 2.0**-12
+"""Narrowest panel (in ln ρ) before :func:`corrected_time` gives up near the breakdown."""
+
+
+def _check_correction_small(kappa: float, q: int, eps: float, rho_star: float) -> None:
+    """1 + κ ρ^{q-1} > 0 on [ε, ρ*] (monotone in ρ, so the ends decide), else the first
+    correction's integrand has a pole or changes sign there."""
+    if 1 + kappa * rho_star ** (q - 1) <= 0 or 1 + kappa * eps ** (q - 1) <= 0:
         raise ConfigurationError(
             f"1 + κ ρ^(q-1) ≤ 0 on [ε, ρ*] (κ = {kappa:.4g}): the first correction is not small"
         )
-    w, weights = _composite_nodes(np.log(eps), np.full(eps.shape, np.log(rho_star)))
-    rho = np.exp(w)
-    integrand = rho ** (2 - depth) / (K * (1 + kappa * rho ** (q - 1)))
-    return (integrand * weights).sum(axis=1)
 
 
 # --- mpmath (precision layer) ------------------------------------------------------------------
@@ -205,8 +250,16 @@ def leading_time_mpmath(
     """T_lead at ``dps`` digits (mpmath quadrature in ln u, u* by mpmath root finding).
 
     T_lead = ∫_{s_min²}^{u*} du / (2K Π_l √(u + Δ_l))  (MATH.md §6).
+
+    Raises:
+        ConfigurationError: scales not finite and > 0, or their geometric mean already ≥ ρ*.
+        NoEscapeError: K ≤ 0.
     """
     K, rho_star = _check_K(K), _check_rho_star(rho_star)
+    scales = _check_scales(scales, ndim=1)
+    dps = require_int(dps, "dps", minimum=1)
+    if np.mean(np.log(scales)) >= np.log(rho_star):
+        raise ConfigurationError("the initial geometric mean is already ≥ ρ*")
     with mpmath.workdps(dps + 10):
         s2 = sorted(mpmath.mpf(float(s)) ** 2 for s in scales)
         gaps = [x - s2[0] for x in s2]
@@ -242,7 +295,8 @@ def corrected_time_mpmath(
     T_1 = ∫_ε^{ρ*} dρ / (K ρ^{L-1}(1 + κ ρ^{q-1}))  (MATH.md §7).
 
     Raises:
-        ConfigurationError: a non-number or NaN argument, ε outside (0, ρ*), q < 2, L < 1.
+        ConfigurationError: a non-number or NaN argument, ε outside (0, ρ*), q < 2, L < 1,
+            1 + κ ρ^{q-1} ≤ 0 somewhere on [ε, ρ*] (the correction breaks down).
         NoEscapeError: K ≤ 0.
     """
     K = _check_K(K)
@@ -252,6 +306,7 @@ def corrected_time_mpmath(
     q = require_int(q, "q", minimum=2)
     depth = validate_depth(depth)
     dps = require_int(dps, "dps", minimum=1)
+    _check_correction_small(kappa, q, eps, rho_star)
     with mpmath.workdps(dps + 10):
         Kp, kp = mpmath.mpf(float(K)), mpmath.mpf(float(kappa))
         f = lambda w: mpmath.exp(w * (2 - depth)) / (Kp * (1 + kp * mpmath.exp(w * (q - 1))))  # noqa: E731

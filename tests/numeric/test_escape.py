@@ -3,9 +3,11 @@
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tolerances import EXPONENT
 
-from symescape import ConfigurationError, NoEscapeError
+from symescape import ConfigurationError, NoEscapeError, NumericalError
 from symescape.numeric.escape import EscapeCriterion, EscapeStatus, escape_time_ode, escape_times
 from symescape.numeric.quadrature import (
     balanced_time,
@@ -265,3 +267,43 @@ def test_beyond_double_precision_is_said_not_overflowed():
         leading_time(np.full(5, 1e-200), 0.6)  # T ≈ 1e600
     run = escape_time_ode(reduced_model("tanh", 3), np.full(3, 1e-200))
     assert run.status is EscapeStatus.FAILED and "underflows double precision" in run.message
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.floats(0.01, 3.9995), st.floats(0.01, 0.4))
+def test_corrected_time_near_the_breakdown_matches_its_closed_form(a, eps):
+    # L = q = 3, κ = -a: T_1 = (1/K)[-1/ρ + √a atanh(√a ρ)] from ε to ρ* = 1/2. Fixed panels
+    # were 0.9 % low at a = 3.99, where the pole ρ = 1/√a sits just past ρ*.
+    K = 0.6057055096021589
+    primitive = lambda r: -1 / r + mpmath.sqrt(a) * mpmath.atanh(mpmath.sqrt(a) * r)  # noqa: E731
+    exact = float((primitive(mpmath.mpf(0.5)) - primitive(mpmath.mpf(eps))) / K)
+    try:
+        value = corrected_time(eps, K, -a, 3, 3)[0]
+    except NumericalError:  # only where 1 + κρ*² is within ~1e-4 of the breakdown
+        assert 1 - a / 4 < 2e-4
+        return
+    assert value == pytest.approx(exact, rel=1e-12)
+
+
+@pytest.mark.parametrize("kappa, q", [(-20.0, 2), (-4.0, 3), (-5.0, 3)])
+def test_corrected_time_mpmath_refuses_the_breakdown_as_the_float_path_does(kappa, q):
+    # it integrated through the pole: -6.2 (a negative time), 174.2, 4.9
+    for function in (corrected_time, corrected_time_mpmath):
+        with pytest.raises(ConfigurationError, match="not small"):
+            function(0.1, 0.6057, kappa, q, 3)
+
+
+@pytest.mark.parametrize(
+    "scales, match",
+    [([0.2, -0.1, 0.05], "finite and > 0"), ([float("nan"), 0.1, 0.1], "finite and > 0"),
+     ([0.7] * 3, "already ≥ ρ\\*"), ([], "non-empty"), ("abc", "numbers")],
+)  # fmt: skip
+def test_leading_time_mpmath_checks_its_scales_as_leading_time_does(scales, match):
+    with pytest.raises(ConfigurationError, match=match):
+        leading_time_mpmath(scales, 0.6057)
+
+
+@pytest.mark.parametrize("depth", [np.float64(3.5), True, "3", 2.5, 0])
+def test_balanced_time_refuses_a_depth_that_is_not_an_integer_at_least_one(depth):
+    with pytest.raises(ConfigurationError, match="depth must be an integer"):
+        balanced_time(0.1, 0.6057, depth)
