@@ -7,15 +7,23 @@ from __future__ import annotations
 
 from symescape.errors import (
     ActivationError,
+    ClosedFormFallbackWarning,
     ConfigurationError,
     DivergenceError,
+    GaussianDomainError,
     NoEscapeError,
     NoLinearPathError,
     NotAnalyticError,
+    NotReachedError,
     NotRealFunctionError,
+    NumericalError,
     OutsideHypothesisError,
+    RefusedExpressionError,
+    StalePointWarning,
     SymescapeError,
+    TimeBudgetError,
     UnknownActivationError,
+    UnknownNameError,
     ZeroFirstHermiteError,
 )
 from symescape.experiments.escape_directions import (
@@ -25,7 +33,14 @@ from symescape.experiments.escape_directions import (
     escape_direction,
     search_optima,
 )
-from symescape.experiments.predict import PredictConfig, Prediction, load_config, predict
+from symescape.experiments.predict import (
+    PredictConfig,
+    Prediction,
+    check_prediction,
+    config_from_mapping,
+    load_config,
+    predict,
+)
 from symescape.experiments.saddle_to_saddle import SaddleConfig, SaddleRun, saddle_to_saddle
 from symescape.experiments.sweeps import SweepStore, grid, run_sweep
 from symescape.experiments.verification import Claim, Verdict, verify
@@ -126,15 +141,23 @@ __all__ = [
     "EscapeConstants",
     "escape_constants",
     "ActivationError",
+    "ClosedFormFallbackWarning",
     "ConfigurationError",
     "DivergenceError",
+    "GaussianDomainError",
     "NoEscapeError",
     "NoLinearPathError",
     "NotAnalyticError",
+    "NotReachedError",
     "NotRealFunctionError",
+    "NumericalError",
     "OutsideHypothesisError",
+    "RefusedExpressionError",
+    "StalePointWarning",
     "SymescapeError",
+    "TimeBudgetError",
     "UnknownActivationError",
+    "UnknownNameError",
     "EscapeCriterion",
     "EscapeReport",
     "EscapeResult",
@@ -185,6 +208,8 @@ __all__ = [
     "ZeroFirstHermiteError",
     "PredictConfig",
     "Prediction",
+    "check_prediction",
+    "config_from_mapping",
     "load_config",
     "predict",
     "TeacherConstants",

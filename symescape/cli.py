@@ -994,12 +994,10 @@ def predict(
         config = api.config_from_mapping(overrides)
     else:
         config = api.load_config(config_path, overrides)
-    if calibrate or run_check:
-        check_memory(api.training_memory(config), "predict's training run")
     if calibrate:
         config = replace(config, calibration=api.calibrate(config))
     if run_check:
-        checked = api.check(config)
+        checked = api.check_prediction(config)
         record = checked.record()
     else:
         record = api.predict(config).record()

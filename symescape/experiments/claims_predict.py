@@ -75,14 +75,14 @@ def ansatz_cases(quick: bool) -> list[tuple[str, str, str, float]]:
 
 @claim("predict-ansatz-gd")
 def check_predict_ansatz(quick: bool) -> Claim:
-    from symescape.experiments.predict import check
+    from symescape.experiments.predict import check_prediction
     from symescape.numeric.training import Engine
 
     eps = 0.1 if quick else 0.05
     rows, worst = [], 0.0
     for student, teacher, loss, eta in ansatz_cases(quick):
         config = ansatz_case(student, teacher, loss, eta, eps)
-        result = check(config, Engine.NUMPY)
+        result = check_prediction(config, Engine.NUMPY)
         error = result.relative_error
         worst = float("inf") if error is None else largest_or_nan((worst, error))
         rows.append(

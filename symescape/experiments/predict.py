@@ -66,7 +66,13 @@ from symescape.numeric.training import (
     records_ansatz,
     train,
 )
-from symescape.options import RHO_STAR, require_int, require_real, validate_depth
+from symescape.options import (
+    RHO_STAR,
+    check_memory,
+    require_int,
+    require_real,
+    validate_depth,
+)
 from symescape.symbolic.activations import Activation, activation
 from symescape.symbolic.classification import ActivationClass, classify
 from symescape.symbolic.resolved import activation_kernels
@@ -616,11 +622,13 @@ def measure(
     (the compiled engine pays a compilation once; the NumPy engine is quicker for short runs).
 
     Raises:
-        ConfigurationError: several teacher modes (not supported here); bad options.
+        ConfigurationError: several teacher modes (not supported here); bad options; the run
+            would need more memory than the machine has (refused before allocating).
         DivergenceError: the run diverged (lower the learning rate).
     """
     if not config.teacher.single:
         raise ConfigurationError("measuring supports single-mode teachers only")
+    check_memory(training_memory(config), "the training run")
     budget = config.max_steps if steps is None else min(int(steps), config.max_steps)
     if config.init.kind is InitKind.ANSATZ:
         student, offset = _student_and_offset(config)
@@ -702,7 +710,7 @@ def training_memory(config: PredictConfig) -> float:
     return 8.0 * (6 * points * units + 4 * parameters) + CHUNK_BYTES
 
 
-def check(config: PredictConfig, engine: Engine = Engine.COMPILED) -> Check:
+def check_prediction(config: PredictConfig, engine: Engine = Engine.COMPILED) -> Check:
     """Predict, then train the configured network and measure (a budget of 1.5 × the
     prediction + 100 steps when there is one)."""
     prediction = predict(config)

@@ -28,7 +28,7 @@ from symescape.experiments.claims_predict import ansatz_case, he_case
 from symescape.experiments.predict import (
     Calibration,
     InitKind,
-    check,
+    check_prediction,
     config_from_mapping,
     load_config,
     measure,
@@ -279,7 +279,7 @@ def test_a_rate_too_large_for_the_modified_equation_iterates_the_map(eta):
 @pytest.mark.slow
 def test_large_rate_prediction_matches_the_network():
     config = replace(load_config(EXAMPLE), learning_rate=20.0)
-    checked = check(config)
+    checked = check_prediction(config)
     assert checked.prediction.steps == checked.measurement.steps == 34
 
 
@@ -287,7 +287,7 @@ def test_a_network_that_blows_up_after_its_escape_still_measures_it():
     # η = 50 (tanh, L = 4, the defaults): the map crosses ρ* at step 4, then diverges (step 96);
     # the measuring run stops at the crossing instead of training to its budget
     config = config_from_mapping({"activation": "tanh", "depth": 4, "learning_rate": 50.0})
-    checked = check(config)
+    checked = check_prediction(config)
     assert checked.prediction.steps == checked.measurement.steps == 4
 
 
@@ -334,7 +334,7 @@ def test_step_size_delay_has_a_closed_form(eps):
     [("tanh", "erf(s)", "squared", 0.5), ("gelu", "tanh(s)", "logistic", 2.0)],
 )
 def test_prediction_against_full_network_gd(student, teacher, loss, eta):
-    result = check(ansatz_case(student, teacher, loss, eta, 0.1), Engine.NUMPY)
+    result = check_prediction(ansatz_case(student, teacher, loss, eta, 0.1), Engine.NUMPY)
     assert result.measurement.steps is not None
     assert rel_err(result.prediction.steps, result.measurement.steps) <= PREDICT_VS_GD
 
@@ -342,7 +342,7 @@ def test_prediction_against_full_network_gd(student, teacher, loss, eta):
 def test_sign_labels_prediction_against_full_network_gd():
     # y = sign(erf(s)) ∈ {±1} with the logistic loss: K = c_1^{L-1}/√(2π).
     config = ansatz_case("tanh", "erf(s)", "logistic", 1.0, 0.1, labels="sign")
-    result = check(config, Engine.NUMPY)
+    result = check_prediction(config, Engine.NUMPY)
     assert rel_err(result.prediction.steps, result.measurement.steps) <= PREDICT_VS_GD
 
 
@@ -351,7 +351,7 @@ def test_sign_labels_prediction_against_full_network_gd():
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 @pytest.mark.parametrize(("student", "teacher"), [("tanh", "erf(s)"), ("gelu", "tanh(s)")])
 def test_prediction_against_full_network_gd_grid(student, teacher, loss, eta):
-    result = check(ansatz_case(student, teacher, loss, eta, 0.05))
+    result = check_prediction(ansatz_case(student, teacher, loss, eta, 0.05))
     assert result.measurement.steps is not None
     assert rel_err(result.prediction.steps, result.measurement.steps) <= PREDICT_VS_GD
 
@@ -530,3 +530,11 @@ def test_a_configuration_value_of_the_wrong_type_is_refused_not_coerced(extra, f
     # a file's width 1.9 ran with widths [1, 1, 1] and learning_rate true at η = 1
     with pytest.raises(ConfigurationError, match=fragment):
         config_from_mapping({"activation": "tanh", "depth": 4, **extra})
+
+
+@pytest.mark.parametrize("key, value", [("width", 10**6), ("batch", 10**9), ("input_dim", 10**7)])
+def test_check_from_python_refuses_a_run_larger_than_memory_before_allocating(key, value):
+    # the CLI refused these with an estimate; from Python they raised MemoryError (7.28 TiB)
+    mapping = {"activation": "tanh", "depth": 3, "init": {"kind": "he-normal"}, key: value}
+    with pytest.raises(ConfigurationError, match="GiB of memory"):
+        check_prediction(config_from_mapping(mapping))
