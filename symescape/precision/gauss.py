@@ -157,7 +157,9 @@ def expectation_mpmath_bounded(
     estimate is checked against.
 
     Raises:
-        ArithmeticError: mpmath's error estimate exceeds that bound.
+        ArithmeticError (:class:`NumericalError`): mpmath's error estimate exceeds that bound; the
+            value is not finite; the weighted tails do not fall (E_s[g] diverges); or a value
+            far above the sampled |g| is not confirmed by a second rule (a non-integrable point).
     """
     with mpmath.workdps(dps + 10):
         norm = 1 / mpmath.sqrt(2 * mpmath.pi)
@@ -168,13 +170,54 @@ def expectation_mpmath_bounded(
         )
         value, error = value * size, error * size
         bound = max(abs(value), size) * mpmath.mpf(10) ** (-(dps - 5))
+        if not (mpmath.isfinite(value) and mpmath.isfinite(error)):
+            raise NumericalError(f"E_s[g(s)] is not finite: the quadrature gave {value}")
+        _check_tails(integrand, size)
         if error > bound:
             raise NumericalError(
                 f"mpmath quadrature reached only ~{mpmath.nstr(error, 3)} absolute error, "
                 f"short of {dps} digits"
             )
+        if abs(value) > SUSPECT_RATIO * size:
+            # far above every sampled |g|: a non-integrable point (1/s² at 0) gives such a
+            # value with a small error estimate; a second rule then disagrees with the first
+            other = mpmath.quad(
+                lambda s: integrand(s) / size * mpmath.exp(-s * s / 2) * norm,
+                points,
+                method="gauss-legendre",
+            ) * size
+            if abs(other - value) > bound:
+                raise NumericalError(
+                    f"E_s[g(s)] did not converge: tanh-sinh gave {mpmath.nstr(value, 6)} and "
+                    f"Gauss–Legendre {mpmath.nstr(other, 6)}, far above |g| ≤ "
+                    f"{mpmath.nstr(size, 3)} where sampled; the integral may diverge"
+                )
         # Returned inside the context: unary plus outside would round to double precision.
         return +value, +bound
+
+
+SUSPECT_RATIO = mpmath.mpf(10) ** 8
+"""A value this many times the sampled size of g is checked by a second quadrature rule."""
+
+TAIL_RADII = (30, 60)
+"""|s| at which the weighted integrand must be falling (g e^{−s²/2} at 60 below that at 30)."""
+
+
+def _check_tails(integrand: Callable[[mpmath.mpf], mpmath.mpf], size: mpmath.mpf) -> None:
+    """Refuse g whose Gaussian-weighted tails do not fall: |g(s)| e^{−s²/2} at |s| = 60 not below
+    its value at 30 (or not finite) means g grows like e^{s²/2} or faster and E_s[g] diverges,
+    whatever number the quadrature returned (2e507478899 for e^{s²})."""
+    for sign in (-1, 1):
+        near, far = (
+            abs(integrand(sign * mpmath.mpf(r))) / size * mpmath.exp(-mpmath.mpf(r) ** 2 / 2)
+            for r in TAIL_RADII
+        )
+        if not mpmath.isfinite(far) or (far > 0 and far >= near):
+            raise NumericalError(
+                f"E_s[g(s)] diverges: |g(s)| e^(-s²/2) does not fall in the tail (s = "
+                f"{sign * TAIL_RADII[0]}: {mpmath.nstr(near, 3)}, s = {sign * TAIL_RADII[1]}: "
+                f"{mpmath.nstr(far, 3)}); g must grow slower than e^(s²/2)"
+            )
 
 
 SCALE_POINTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)

@@ -11,8 +11,10 @@ from tolerances import GH_VS_MPMATH, MPMATH_VS_EXACT_DIGITS
 from symescape import (
     REGISTRY,
     ExpectationMethod,
+    NumericalError,
     activation,
     expectation_gauss_hermite,
+    expectation_mpmath,
     gauss_hermite_rule,
     gaussian_expectation,
     gaussian_moment,
@@ -143,3 +145,29 @@ def test_growth_the_gaussian_weight_does_not_dominate_is_refused(text):
 
     with pytest.raises(GaussianDomainError, match="dominates exp\\(c s²\\) only for c < 1/2"):
         mu1(text)
+
+
+@pytest.mark.parametrize(
+    "integrand, match",
+    [(lambda s: mpmath.exp(s**2), "diverges"), (lambda s: mpmath.exp(s**2 / 2), "diverges"),
+     (lambda s: 1 / s**2 if s else mpmath.inf, "did not converge"),
+     (lambda s: mpmath.nan, "not finite")],
+)  # fmt: skip
+def test_expectation_mpmath_refuses_a_divergent_integral(integrand, match):
+    # it returned 2.3e507478899, 1.5e54, 1.5e54 and nan: the error check was relative to the
+    # (garbage) value
+    with pytest.raises(NumericalError, match=match):
+        expectation_mpmath(integrand)
+
+
+@pytest.mark.parametrize(
+    "integrand, exact",
+    [(lambda s: mpmath.exp(mpmath.mpf("0.45") * s**2), lambda: 1 / mpmath.sqrt(mpmath.mpf("0.1"))),
+     (lambda s: s**60, lambda: mpmath.fac2(59)),
+     (lambda s: mpmath.exp(3 * abs(s)), lambda: 2 * mpmath.exp(4.5) * mpmath.ncdf(3))],
+)  # fmt: skip
+def test_expectation_mpmath_still_takes_fast_growing_convergent_integrands(integrand, exact):
+    # E[e^{c s²}] = (1 − 2c)^{−1/2}; E[s^60] = 59!!; E[e^{3|s|}] = 2 e^{9/2} Φ(3)
+    with mpmath.workdps(40):
+        value, expected = expectation_mpmath(integrand), exact()
+        assert abs(value - expected) <= mpmath.mpf(10) ** -28 * abs(expected)
