@@ -50,14 +50,14 @@ from symescape.errors import (
     NumericalError,
     TimeBudgetError,
 )
-from symescape.options import RHO_STAR, hashable_cache
+from symescape.options import RHO_STAR, hashable_cache, require_int
 from symescape.symbolic.activations import Activation, Z
 from symescape.symbolic.budget import time_budget
 from symescape.symbolic.canonical import rationalize_floats
 from symescape.symbolic.chain import chain_symbols
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import EscapeConstants, escape_constants
-from symescape.symbolic.moments import gaussian_moment
+from symescape.symbolic.moments import MIN_DPS, gaussian_moment
 from symescape.symbolic.parsing import as_expression
 from symescape.symbolic.taylor import taylor_coefficients
 
@@ -598,12 +598,14 @@ def escape_expansion(
 
     Raises:
         ConfigurationError: order < 0 or beyond the largest feasible order (named), ρ* ≤ 0 or
-            ≥ 1, a non-rational amplitude.
+            ≥ 1, a non-rational amplitude, dps < 30 (terms below 10^-(dps-10) are dropped as
+            round-off: at dps = 10 that dropped the leading ε^-(L-2) term).
         TimeBudgetError: the exact engine overran ``budget`` seconds.
         OutsideHypothesisError, NoLinearPathError, NoEscapeError: as ``escape``.
     """
     if isinstance(order, bool) or int(order) != order or order < 0:
         raise ConfigurationError(f"order must be an integer ≥ 0, got {order!r}")
+    dps = require_int(dps, "dps", minimum=MIN_DPS)
     if not 0 < rho_star < 1:
         raise ConfigurationError(f"ρ* must lie in (0, 1), got {rho_star}")
     cls = classify(spec)

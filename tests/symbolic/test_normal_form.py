@@ -221,3 +221,10 @@ def test_exact_order_beyond_budget_names_the_feasible_order():
 
     with pytest.raises(TimeBudgetError, match=r"largest feasible order within it is \d+"):
         escape_expansion("tanh", 3, order=3, budget=0.05)
+
+
+@pytest.mark.parametrize("dps", [10, 5, 0, -3, 29])
+def test_escape_expansion_refuses_too_few_digits(dps):
+    # at dps = 10 the round-off cut 10^-(dps-10) = 1 silently dropped the leading ε^-2 term
+    with pytest.raises(ConfigurationError, match="dps must be ≥ 30"):
+        escape_expansion("tanh", 4, order=1, dps=dps)
