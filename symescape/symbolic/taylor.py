@@ -241,10 +241,13 @@ def taylor_coefficients(act: Activation, order: int) -> tuple[sp.Expr, ...]:
     Raises:
         NotAnalyticError: σ is piecewise-defined or its expansion at 0 is not a power series.
         NotRealFunctionError: a coefficient is not real.
+        TimeBudgetError: the expansion overran the default budget (order 20 000 of tanh ran
+            on for minutes before it had one).
     """
     order = require_int(order, "order", minimum=0)
     check_analytic(act)
-    return _series_coefficients(act.expr, order)
+    with time_budget(f"Taylor expansion of σ = {_short(act.expr)} to order {order}"):
+        return _series_coefficients(act.expr, order)
 
 
 def phi_expression(act: Activation) -> sp.Expr:
@@ -315,6 +318,9 @@ def nonlinear_order(act: Activation, max_order: int = 64) -> NonlinearOrder:
         NotAnalyticError: σ'' ≢ 0 but c_2 … c_max_order all vanish (σ is flat at 0, or its first
             nonlinear term lies beyond ``max_order``).
     """
+    max_order = require_int(max_order, "max_order", minimum=2)
+    if act.expr.is_polynomial(Z):
+        return _polynomial_order(act.expr)
     notes: list[str] = []
     order, affine = 8, None
     with time_budget(f"Taylor coefficients of σ = {_short(act.expr)}"):
@@ -339,6 +345,22 @@ def nonlinear_order(act: Activation, max_order: int = 64) -> NonlinearOrder:
             order = min(2 * order, max_order)
     if not affine.exact:
         notes.append(affine.how)
+    return NonlinearOrder(None, tuple(notes))
+
+
+def _polynomial_order(expr: sp.Expr) -> NonlinearOrder:
+    """q of a polynomial σ from its own terms, whatever its degree (``x + x**65`` was called
+    non-analytic: the series search stops at order 64)."""
+    notes: list[str] = []
+    terms = sp.Poly(expr, Z).terms()  # ((k,), c_k), highest degree first
+    for (k,), c in sorted(terms):
+        if k < 2:
+            continue
+        decision = decide_zero(c)
+        if not decision.exact:
+            notes.append(f"c_{k} = {_short(c)}: {decision.how}")
+        if not decision.holds:
+            return NonlinearOrder(k, tuple(notes))
     return NonlinearOrder(None, tuple(notes))
 
 

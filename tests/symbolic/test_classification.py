@@ -9,15 +9,19 @@ from hypothesis import strategies as st
 
 from symescape import (
     ActivationClass,
+    ConfigurationError,
     NotAnalyticError,
     NotRealFunctionError,
+    TimeBudgetError,
     Z,
     activation,
     classify,
+    first_nonlinear_order,
     phi_coefficients,
     phi_expression,
     taylor_coefficients,
 )
+from symescape.symbolic.budget import default_budget
 
 A, B, C, D = ActivationClass.A, ActivationClass.B, ActivationClass.C, ActivationClass.D
 
@@ -229,3 +233,22 @@ def test_a_factor_that_is_identically_zero_does_not_stall_the_series(text):
     with default_budget(30.0):
         result = classify(text)
     assert result.activation_class is ActivationClass.A
+
+
+@given(st.dictionaries(st.integers(2, 300), st.integers(-3, 3), max_size=4), st.integers(-2, 2))
+def test_q_of_a_polynomial_of_any_degree(high_terms, c1):
+    # x + x**65 was NotAnalyticError: the series search stops at order 64
+    sigma = c1 * Z + sum(c * Z**k for k, c in high_terms.items())
+    nonzero = [k for k, c in high_terms.items() if c != 0]
+    assert first_nonlinear_order(activation(sigma)) == (min(nonzero) if nonzero else None)
+
+
+def test_taylor_coefficients_run_under_the_default_budget():
+    # order 20 000 of tanh ran on for minutes inside default_budget(3.0)
+    with default_budget(0.5), pytest.raises(TimeBudgetError, match="Taylor expansion"):
+        taylor_coefficients(activation("tanh"), 20000)
+
+
+def test_first_nonlinear_order_checks_max_order():
+    with pytest.raises(ConfigurationError, match="max_order"):
+        first_nonlinear_order(activation("tanh"), max_order=-1)
