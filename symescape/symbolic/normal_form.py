@@ -57,6 +57,7 @@ from symescape.symbolic.canonical import rationalize_floats
 from symescape.symbolic.chain import chain_symbols
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import EscapeConstants, escape_constants
+from symescape.symbolic.gaussian import check_chain_domain
 from symescape.symbolic.moments import MIN_DPS, gaussian_moment
 from symescape.symbolic.parsing import as_expression
 from symescape.symbolic.taylor import taylor_coefficients
@@ -742,6 +743,8 @@ def precise_activation(spec: str | sp.Expr | Activation, depth: int, amplitude: 
 
     Raises:
         ConfigurationError, OutsideHypothesisError, NoLinearPathError, NoEscapeError.
+        GaussianDomainError: the chain's field has no Gaussian expectation at this depth
+            (σ(σ(s)) for σ = exp(x) - 1 grows like exp(exp|s|)), as in ``reduced_model``.
     """
     from symescape.codegen import mpmath_kernel
 
@@ -749,6 +752,7 @@ def precise_activation(spec: str | sp.Expr | Activation, depth: int, amplitude: 
     constants = escape_constants(cls, depth, amplitude)
     _require_escape(cls, constants)
     act = cls.chain_activation
+    check_chain_domain(act.expr, Z, constants.depth)
     sigma = mpmath_kernel([act.expr], [Z])
     derivative = sp.diff(act.expr, Z)
     dsigma = mpmath_kernel([derivative], [Z])

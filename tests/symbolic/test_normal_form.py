@@ -20,6 +20,7 @@ from tolerances import (
 from symescape.cli import main
 from symescape.errors import (
     ConfigurationError,
+    GaussianDomainError,
     NoEscapeError,
     NoLinearPathError,
     OutsideHypothesisError,
@@ -228,3 +229,11 @@ def test_escape_expansion_refuses_too_few_digits(dps):
     # at dps = 10 the round-off cut 10^-(dps-10) = 1 silently dropped the leading ε^-2 term
     with pytest.raises(ConfigurationError, match="dps must be ≥ 30"):
         escape_expansion("tanh", 4, order=1, dps=dps)
+
+
+@pytest.mark.parametrize("spec", ["exp(x)-1", "sinh", "x*cosh(x)"])
+def test_precise_escape_refuses_a_chain_without_gaussian_expectations(spec):
+    # reduced_model refused these at once; the 30-digit path ran for minutes at depth 4 or
+    # ended in "the trapezoid rule's reach did not converge"
+    with pytest.raises(GaussianDomainError, match="exp\\(exp"):
+        escape_time_precise(spec, 3, [0.1] * 3, digits=15)
