@@ -213,11 +213,40 @@ def escape_time_ode(
         method = EscapeMethod(method)
     except ValueError:
         raise ConfigurationError(f"method must be 'fast' or 'lsoda', got {method!r}") from None
-    if method is EscapeMethod.FAST:
-        result = _escape_fast(model, scales, criterion, rtol, max_time)
-    else:
-        result = _escape_lsoda(model, scales, criterion, rtol, max_time)
+    unresolved = _unresolved(model, scales, "start")
+    if unresolved is not None:
+        return EscapeResult(EscapeStatus.FAILED, None, 0.0, method, unresolved, scales, 0)
+    try:
+        if method is EscapeMethod.FAST:
+            result = _escape_fast(model, scales, criterion, rtol, max_time)
+        else:
+            result = _escape_lsoda(model, scales, criterion, rtol, max_time)
+    except _EvaluationBudgetExceeded as stop:
+        return EscapeResult(
+            EscapeStatus.FAILED,
+            None,
+            stop.time,
+            method,
+            f"the integrator made no progress in {MAX_FIELD_EVALUATIONS} field evaluations "
+            f"(stopped at t = {stop.time:.4g})",
+            stop.state,
+            MAX_FIELD_EVALUATIONS,
+        )
     return _checked_resolution(model, result)
+
+
+MAX_FIELD_EVALUATIONS = 200_000
+"""Field evaluations one escape may use (a resolved run takes hundreds to a few thousand); past
+it the run is FAILED rather than left running (an under-resolved field made DOP853's steps
+collapse for minutes)."""
+
+
+class _EvaluationBudgetExceeded(Exception):
+    """Raised inside an integrator's right-hand side to end a run over its evaluation budget."""
+
+    def __init__(self, time: float, state: np.ndarray) -> None:
+        super().__init__(time)
+        self.time, self.state = time, state
 
 
 def _integrator_failure(message: str, X: np.ndarray, criterion: EscapeCriterion) -> str:
@@ -244,19 +273,26 @@ def _checked_resolution(model: ReducedModel, result: EscapeResult) -> EscapeResu
     384-node field is −1e136 (its Gaussian tails explode; see docs/normal_form.md)."""
     if not result.escaped:
         return result
-    gap = model.resolution_gap(result.final_state)
-    if not np.isfinite(gap) or gap > RESOLUTION_TOLERANCE:
-        return replace(
-            result,
-            status=EscapeStatus.FAILED,
-            time=None,
-            message=(
-                "the Gauss–Hermite field is not resolved at the escape point (relative gap "
-                f"{gap:.2g} to 4× the nodes): σ's Gaussian tails dominate the chain there; "
-                "lower ρ* or the depth"
-            ),
-        )
+    unresolved = _unresolved(model, result.final_state, "escape point")
+    if unresolved is not None:
+        return replace(result, status=EscapeStatus.FAILED, time=None, message=unresolved)
     return result
+
+
+def _unresolved(model: ReducedModel, X: np.ndarray, where: str) -> str | None:
+    """Why the model's rule does not resolve the field at X (None when it does): either σ
+    varies on scales the nodes miss (x·exp(-5x²) at L = 2 escapes correctly with 200 nodes) or
+    σ's Gaussian tails dominate the chain (a cubic σ deep in the chain), which no rule fixes."""
+    gap = model.resolution_gap(X)
+    if np.isfinite(gap) and gap <= RESOLUTION_TOLERANCE:
+        return None
+    return (
+        f"the Gauss–Hermite field is not resolved at the {where} (relative gap {gap:.2g} "
+        f"between {model.nodes} and {4 * model.nodes} nodes): if σ varies on finer scales "
+        "than the rule resolves, raise the nodes (reduced_model(..., nodes=…)) or use the "
+        "self-refining path (escape --precision DIGITS); if the gap persists, σ's Gaussian "
+        "tails dominate the chain there: lower ρ* or the depth"
+    )
 
 
 def _escape_fast(
@@ -276,6 +312,8 @@ def _escape_fast(
         return relative, float(relative.mean())
 
     def rhs(tau: float, y: np.ndarray) -> np.ndarray:
+        if count[0] > MAX_FIELD_EVALUATIONS:
+            raise _EvaluationBudgetExceeded(float(y[-1]), np.exp(y[:depth]))
         relative, R = rate(np.exp(y[:depth]))
         if R <= 0:
             return np.zeros(depth + 1)
@@ -395,6 +433,8 @@ def _escape_lsoda(
 
     def rhs(t: float, X: np.ndarray) -> np.ndarray:
         count[0] += 1
+        if count[0] > MAX_FIELD_EVALUATIONS:
+            raise _EvaluationBudgetExceeded(t, X)
         return model.field(X)
 
     def threshold(t: float, X: np.ndarray) -> float:

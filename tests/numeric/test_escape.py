@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 from tolerances import EXPONENT
 
 from symescape import ConfigurationError, NoEscapeError, NumericalError
+from symescape.numeric import escape as escape_module
 from symescape.numeric.escape import EscapeCriterion, EscapeStatus, escape_time_ode, escape_times
+from symescape.numeric.precise_escape import escape_time_precise
 from symescape.numeric.quadrature import (
     balanced_time,
     corrected_time,
@@ -307,3 +309,22 @@ def test_leading_time_mpmath_checks_its_scales_as_leading_time_does(scales, matc
 def test_balanced_time_refuses_a_depth_that_is_not_an_integer_at_least_one(depth):
     with pytest.raises(ConfigurationError, match="depth must be an integer"):
         balanced_time(0.1, 0.6057, depth)
+
+
+def test_an_unresolved_start_fails_at_once_and_names_the_nodes():
+    # 96 nodes miss x·exp(-100x²) (13 % gap to 384): DOP853's steps collapsed for minutes
+    result = escape_time_ode(reduced_model("x*exp(-100*x**2)", 2), [0.01] * 2)
+    assert result.status is EscapeStatus.FAILED and result.evaluations == 0
+    assert "not resolved at the start" in result.message and "raise the nodes" in result.message
+    # the cure the message names works: with 200 nodes x·exp(-5x²) escapes at the time of the
+    # self-refining 15-digit path
+    resolved = escape_time_ode(reduced_model("x*exp(-5*x**2)", 2, nodes=200), [0.05] * 2)
+    precise = escape_time_precise("x*exp(-5*x**2)", 2, ["0.05"] * 2, digits=15)
+    assert resolved.escaped and resolved.time == pytest.approx(float(precise.time), rel=1e-8)
+
+
+@pytest.mark.parametrize("method", ["fast", "lsoda"])
+def test_a_run_over_its_evaluation_budget_fails_instead_of_running_on(monkeypatch, method):
+    monkeypatch.setattr(escape_module, "MAX_FIELD_EVALUATIONS", 5)
+    result = escape_time_ode(reduced_model("tanh", 4), [0.1] * 4, method=method)
+    assert result.status is EscapeStatus.FAILED and "no progress in 5 field" in result.message
