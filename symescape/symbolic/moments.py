@@ -23,6 +23,7 @@ import sympy as sp
 
 from symescape.codegen import mpmath_kernel
 from symescape.errors import ClosedFormFallbackWarning, ConfigurationError
+from symescape.options import require_int
 from symescape.precision.gauss import DEFAULT_DPS, expectation_mpmath_bounded
 from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.canonical import (
@@ -244,8 +245,7 @@ def gaussian_moment(act: Activation, k: int, dps: int = DEFAULT_DPS) -> Constant
     Warns:
         ClosedFormFallbackWarning: no exact form; the constant is the mpmath value.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ConfigurationError(f"moment order must be an integer ≥ 0, got {k!r}")
+    k = require_int(k, "moment order", minimum=0)  # NumPy integers too (np.arange)
     act = activation(act)  # a name or expression is accepted; any other type: ActivationError
     dps = _check_dps(dps)
     check_gaussian_domain(act.expr, Z)
@@ -268,7 +268,11 @@ def hermite_moment(act: Activation, k: int, dps: int = DEFAULT_DPS) -> Constant:
     """μ_k = E_s[σ(s) He_k(s)] (probabilists' Hermite; σ = Σ_k μ_k He_k / k!).
 
     μ_k = E_s[σ(s) He_k(s)] = E_s[σ^{(k)}(s)] (Stein)  (MATH.md §0, §3).
+
+    Raises:
+        ConfigurationError: k not an integer ≥ 0; as :func:`gaussian_moment` otherwise.
     """
+    k = require_int(k, "Hermite order", minimum=0)
     he = sp.hermite_prob(k, S) if hasattr(sp, "hermite_prob") else _he(k)
     poly = sp.Poly(he, S)
     terms = [(c, gaussian_moment(act, int(m[0]), dps)) for m, c in poly.terms()]

@@ -14,7 +14,7 @@ import sympy as sp
 
 from symescape.errors import NotAnalyticError, NotRealFunctionError, TimeBudgetError
 from symescape.options import require_int
-from symescape.symbolic.activations import Activation, Z
+from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.budget import time_budget
 from symescape.symbolic.canonical import simple_rational
 
@@ -221,6 +221,7 @@ def check_analytic(act: Activation) -> None:
     Piecewise-defined expressions are rejected here (callers handle the piecewise-linear case
     first); flat non-analytic functions such as ``exp(-1/z**2)`` cannot be detected by series.
     """
+    act = activation(act)  # a name or an expression string is accepted, as everywhere
     if is_piecewise_defined(act):
         kind = "piecewise-linear" if is_piecewise_linear(act) else "piecewise-defined"
         raise NotAnalyticError(
@@ -245,6 +246,7 @@ def taylor_coefficients(act: Activation, order: int) -> tuple[sp.Expr, ...]:
             on for minutes before it had one).
     """
     order = require_int(order, "order", minimum=0)
+    act = activation(act)
     check_analytic(act)
     with time_budget(f"Taylor expansion of σ = {_short(act.expr)} to order {order}"):
         return _series_coefficients(act.expr, order)
@@ -256,6 +258,7 @@ def phi_expression(act: Activation) -> sp.Expr:
     φ_σ(z) = z σ'(z) − σ(z)  (MATH.md §2, §3). A polynomial σ gives φ_σ expanded
     (z² for σ = z + z², not ``-z**2 + z*(2*z + 1) - z``).
     """
+    act = activation(act)
     phi = Z * sp.diff(act.expr, Z) - act.expr
     return sp.expand(phi) if phi.is_polynomial(Z) else phi
 
@@ -319,6 +322,7 @@ def nonlinear_order(act: Activation, max_order: int = 64) -> NonlinearOrder:
             nonlinear term lies beyond ``max_order``).
     """
     max_order = require_int(max_order, "max_order", minimum=2)
+    act = activation(act)
     if act.expr.is_polynomial(Z):
         return _polynomial_order(act.expr)
     notes: list[str] = []
@@ -384,6 +388,8 @@ def odd_decision(act: Activation, order: int = 8) -> Decision:
     """Decide σ(-z) = -σ(z): exactly when the defect σ(z) + σ(-z) is 0 as written or after
     simplification, or when an even Taylor coefficient up to ``order`` is exactly non-zero;
     otherwise by :func:`decide_zero` of the defect at 12 rational points (reported)."""
+    act = activation(act)
+    order = require_int(order, "order", minimum=0)
     defect = act.expr + act.expr.xreplace({Z: -Z})
     if defect == 0:
         return Decision(True, True, "σ(z) + σ(-z) is 0 as written")

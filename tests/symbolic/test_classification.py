@@ -17,6 +17,7 @@ from symescape import (
     activation,
     classify,
     first_nonlinear_order,
+    is_odd,
     phi_coefficients,
     phi_expression,
     taylor_coefficients,
@@ -252,3 +253,14 @@ def test_taylor_coefficients_run_under_the_default_budget():
 def test_first_nonlinear_order_checks_max_order():
     with pytest.raises(ConfigurationError, match="max_order"):
         first_nonlinear_order(activation("tanh"), max_order=-1)
+
+
+@pytest.mark.parametrize(
+    "function, expected",
+    [(lambda a: taylor_coefficients(a, 3), (0, 1, 0, sp.Rational(-1, 3))),
+     (lambda a: phi_coefficients(a, 3), (0, 0, 0, sp.Rational(-2, 3))),
+     (first_nonlinear_order, 3), (is_odd, True)],
+)  # fmt: skip
+def test_taylor_functions_take_a_name_as_the_moment_functions_do(function, expected):
+    # they raised AttributeError: 'str' object has no attribute 'expr'
+    assert function("tanh") == function(activation("tanh")) == expected

@@ -10,6 +10,7 @@ from tolerances import GH_VS_MPMATH, MPMATH_VS_EXACT_DIGITS
 
 from symescape import (
     REGISTRY,
+    ConfigurationError,
     ExpectationMethod,
     NumericalError,
     activation,
@@ -171,3 +172,14 @@ def test_expectation_mpmath_still_takes_fast_growing_convergent_integrands(integ
     with mpmath.workdps(40):
         value, expected = expectation_mpmath(integrand), exact()
         assert abs(value - expected) <= mpmath.mpf(10) ** -28 * abs(expected)
+
+
+def test_moment_orders_from_numpy_are_integers_and_negative_hermite_orders_are_refused():
+    # np.arange gave "moment order must be an integer ≥ 0, got np.int64(0)"; He_{-1} a
+    # PolynomialError from sympy
+    gelu = activation("gelu")
+    assert [gaussian_moment(gelu, k) for k in np.arange(3)] == [
+        gaussian_moment(gelu, k) for k in range(3)
+    ]
+    with pytest.raises(ConfigurationError, match="Hermite order must be ≥ 0"):
+        hermite_moment(gelu, -1)
