@@ -128,18 +128,25 @@ class SweepStore:
         return [self.get(p, lambda p=p: compute(p)) for p in iterator]
 
 
-def grid(**axes: Iterable[Any]) -> list[dict[str, Any]]:
-    """The Cartesian product of named axes as a list of parameter dicts (in axis order).
+def grid(**axes: Iterable[Any] | str | float) -> list[dict[str, Any]]:
+    """The Cartesian product of named axes as a list of parameter dicts (in axis order). An axis
+    given as one string or one number is that single value (``act="tanh"`` is not the axis
+    ``['t', 'a', 'n', 'h']``).
 
-    >>> grid(depth=[4, 6], eps=[0.1])
-    [{'depth': 4, 'eps': 0.1}, {'depth': 6, 'eps': 0.1}]
+    >>> grid(depth=[4, 6], eps=[0.1], act="tanh")
+    [{'depth': 4, 'eps': 0.1, 'act': 'tanh'}, {'depth': 6, 'eps': 0.1, 'act': 'tanh'}]
     """
     import itertools
 
+    def values(axis: Any) -> list[Any]:
+        if isinstance(axis, str | bytes) or not isinstance(axis, Iterable):
+            return [axis]
+        return list(axis)
+
     names = list(axes)
     return [
-        dict(zip(names, values, strict=True))
-        for values in itertools.product(*(list(v) for v in axes.values()))
+        dict(zip(names, point, strict=True))
+        for point in itertools.product(*(values(v) for v in axes.values()))
     ]
 
 

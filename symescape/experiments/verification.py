@@ -43,7 +43,7 @@ def _run_claim(job: tuple[str, bool]) -> Claim:
 def verify(
     *,
     quick: bool = False,
-    ids: list[str] | None = None,
+    ids: list[str] | str | None = None,
     progress: bool = False,
     thorough: bool = False,
     workers: int = 1,
@@ -54,6 +54,8 @@ def verify(
     run in that many processes at once (0: one per core; 1: here, one after another)."""
     from symescape.processes import check_workers, map_in_processes
 
+    if isinstance(ids, str):  # one claim: not its characters ("unknown claims ['e', 'q', …]")
+        ids = [ids]
     selected = ids or [i for i in CLAIMS if thorough or i not in THOROUGH_ONLY]
     unknown = [i for i in selected if i not in CLAIMS]
     if unknown:

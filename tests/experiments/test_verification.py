@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from symescape.cli import main
+from symescape.errors import UnknownNameError
 from symescape.experiments.claim_registry import largest_or_nan, smallest_or_nan
 from symescape.experiments.verification import CLAIMS, Verdict, verify
 from symescape.reports.tables import claims_latex
@@ -126,3 +127,11 @@ def test_worst_and_least_keep_a_nan_wherever_it_is(values, at):
     with_nan = values[:at] + [math.nan] + values[at:]
     assert math.isnan(largest_or_nan(with_nan)) and math.isnan(smallest_or_nan(with_nan))
     assert not largest_or_nan(with_nan) <= 1.0 and not smallest_or_nan(with_nan) >= 1.0
+
+
+def test_one_claim_id_as_a_string_is_that_claim_not_its_characters():
+    # verify(ids="eq11-balanced") reported "unknown claims ['e', 'q', '1', …]"
+    with pytest.raises(UnknownNameError, match=r"unknown claims \['no-such-claim'\]"):
+        verify(ids="no-such-claim")
+    [claim] = verify(ids="eq11-balanced", quick=True)
+    assert claim.id == "eq11-balanced"
