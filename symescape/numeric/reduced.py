@@ -24,7 +24,7 @@ from functools import cached_property, lru_cache
 import mpmath
 import numpy as np
 
-from symescape.errors import ConfigurationError, NumericalError
+from symescape.errors import ConfigurationError, NoEscapeError, NumericalError
 from symescape.numeric.losses import LOGISTIC
 from symescape.options import hashable_cache
 from symescape.precision.gauss import gauss_hermite_rule, split_gauss_hermite_rule
@@ -191,11 +191,18 @@ def check_double_range(constants: EscapeConstants) -> None:
     reads 0.0, and T ∝ 1/K overflows): the double-precision flow would be wrong, not slow.
 
     Raises:
-        NumericalError: K ≠ 0 reads 0 or ±inf as a double.
+        NoEscapeError: K < 0 and outside double precision: the flow does not escape, which is
+            the finding (not the range).
+        NumericalError: K > 0 reads 0 or inf as a double.
     """
     value = constants.K.value
     as_double = float(value)
     if value != 0 and (as_double == 0 or not np.isfinite(as_double)):
+        if value < 0:
+            raise NoEscapeError(
+                f"K = a μ₁ c_1^(L-1) = {mpmath.nstr(value, 6)} < 0: the flow does not escape "
+                "the saddle at leading order"
+            )
         raise NumericalError(
             f"K = {mpmath.nstr(value, 6)} is outside double precision (it reads {as_double}), "
             "and every escape time scales as 1/K: rescale σ or the amplitude, or use the "

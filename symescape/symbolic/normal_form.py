@@ -191,7 +191,8 @@ def _require_escape(cls: Classification, constants: EscapeConstants) -> None:
     """NoEscapeError (the message of ``escape``) unless K > 0."""
     if not constants.escapes:
         raise NoEscapeError(
-            f"K = a μ₁ c_1^(L-1) = {float(constants.K):.6g} ≤ 0 for {cls.activation.name}: "
+            f"K = a μ₁ c_1^(L-1) = {mpmath.nstr(constants.K.value, 6)} ≤ 0 for "
+            f"{cls.activation.name}: "
             "the flow does not escape the saddle at leading order"
         )
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from symescape import NoLinearPathError
+from symescape import NoEscapeError, NoLinearPathError
+from symescape.numeric.precise_escape import escape_time_precise
 from symescape.numeric.reduced import reduced_model, teacher_reduced_model
 
 
@@ -78,3 +79,12 @@ def test_full_gd_tracks_reduced_ode(activation_spec):
     assert np.abs(X_gd[-1] - np.array(X0)).max() > 0.1  # the run moved the scalars substantially
     assert run["max_rel_deviation"] <= 1e-3
     assert run["max_ansatz_deviation"] < 1e-12
+
+
+def test_a_negative_K_outside_double_range_is_no_escape_not_an_underflow():
+    # K = μ₁ c_1 = (1e-400 + E[tanh'] − 1)·1e-400 < 0 was reported as "outside double precision
+    # … rescale σ", and the 30-digit path printed "K = -0"
+    with pytest.raises(NoEscapeError, match=r"= -\d\.\d+e-401 < 0"):
+        reduced_model("1e-400*x+tanh(x)-x", 2)
+    with pytest.raises(NoEscapeError, match=r"= -\d\.\d+e-401 ≤ 0"):
+        escape_time_precise("1e-400*x+tanh(x)-x", 2, [0.1] * 2, digits=15)
