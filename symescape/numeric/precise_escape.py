@@ -28,9 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import mpmath
+import numpy as np
 
 from symescape.errors import ConfigurationError, NotReachedError, NumericalError
-from symescape.options import RHO_STAR
+from symescape.options import RHO_STAR, require_int, require_real
 from symescape.precision.gauss import gauss_hermite_rule_mpmath, gaussian_trapezoid_rule_mpmath
 from symescape.precision.ode import integrate
 from symescape.symbolic.normal_form import (
@@ -54,14 +55,19 @@ def probe_for(rho_star: float) -> float:
 
 def validate_digits(digits: int) -> int:
     """``digits`` as an int in [15, 200], else :class:`ConfigurationError`."""
-    if isinstance(digits, bool) or int(digits) != digits or not (
-        MIN_DIGITS <= digits <= MAX_DIGITS
-    ):
+    digits = require_int(digits, "digits (escape --precision)")
+    if not MIN_DIGITS <= digits <= MAX_DIGITS:
         raise ConfigurationError(
-            f"--precision must be an integer between {MIN_DIGITS} and {MAX_DIGITS} digits, "
-            f"got {digits!r} (below 15 use the double-precision ODE)"
+            f"digits (escape --precision) must lie between {MIN_DIGITS} and {MAX_DIGITS}, "
+            f"got {digits} (below 15 use the double-precision ODE)"
         )
-    return int(digits)
+    return digits
+
+
+def _check_rho_star(rho_star: float) -> float:
+    """ρ* as a finite float > 0 (the product threshold; 0 read as "the start is already past
+    it")."""
+    return require_real(rho_star, "rho_star", minimum=0.0, strict=True)
 
 
 @dataclass(frozen=True)
@@ -262,6 +268,11 @@ def escape_time_precise(
         OutsideHypothesisError, NoLinearPathError, NoEscapeError: as ``escape``.
     """
     digits = validate_digits(digits)
+    rho_star = _check_rho_star(rho_star)
+    if isinstance(scales, str) or not isinstance(scales, Sequence | np.ndarray):
+        raise ConfigurationError(
+            f"scales must be a list of {depth} numbers or decimal strings, got {scales!r:.80}"
+        )
     if len(scales) != depth:
         raise ConfigurationError(f"{len(scales)} scales given for depth {depth}")
     field = precise_field(
@@ -440,6 +451,8 @@ def escape_time_series(
         OutsideHypothesisError, NoLinearPathError, NoEscapeError: as ``escape``.
     """
     started = time.perf_counter()
+    rho_star = _check_rho_star(rho_star)
+    eps = require_real(eps, "eps")
     if not 0 < eps < rho_star:
         raise ConfigurationError(f"ε must lie in (0, ρ* = {rho_star}), got {eps}")
     expansion = escape_expansion(

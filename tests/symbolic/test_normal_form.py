@@ -237,3 +237,17 @@ def test_precise_escape_refuses_a_chain_without_gaussian_expectations(spec):
     # ended in "the trapezoid rule's reach did not converge"
     with pytest.raises(GaussianDomainError, match="exp\\(exp"):
         escape_time_precise(spec, 3, [0.1] * 3, digits=15)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [(lambda: escape_time_precise("tanh", 3, [0.1] * 3, digits=14), r"digits \(escape --prec"),
+     (lambda: escape_time_precise("tanh", 3, [0.1] * 3, digits=15, rho_star=0), "must be > 0"),
+     (lambda: escape_time_precise("tanh", 3, 0.1, digits=15), "list of 3 numbers"),
+     (lambda: escape_time_series("tanh", 4, [0.01]), "eps must be a real number")],
+)  # fmt: skip
+def test_precise_paths_name_python_arguments(call, match):
+    # from Python these said "--precision must be …", "the start's geometric mean 0.1 is already
+    # ≥ ρ*" for ρ* = 0, or raised TypeError
+    with pytest.raises(ConfigurationError, match=match):
+        call()
