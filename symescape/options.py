@@ -112,6 +112,26 @@ def require_real(
     return number
 
 
+Choice = TypeVar("Choice", bound=Enum)
+
+
+def require_choice(kind: type[Choice], value: object, name: str) -> Choice:
+    """``value`` as a member of the Enum ``kind`` (a member or its string value).
+
+    Raises:
+        ConfigurationError: any other value; the message names the argument and the choices
+            (a bare ``ValueError: 'hinge' is not a valid LossKind`` listed none).
+
+    >>> require_choice(Backend, "jax", "backend").name
+    'JAX'
+    """
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(repr(member.value) for member in kind)
+        raise ConfigurationError(f"{name} must be one of {choices}; got {value!r}") from None
+
+
 def _is_integral(value: object) -> bool:
     """An integer: Python's or NumPy's (a loop over np.arange), or an integral float (3.0);
     not a bool, NaN, inf or 4.5."""

@@ -69,6 +69,7 @@ from symescape.numeric.training import (
 from symescape.options import (
     RHO_STAR,
     check_memory,
+    require_choice,
     require_int,
     require_real,
     validate_depth,
@@ -110,7 +111,7 @@ class InitConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", InitKind(self.kind))
+        object.__setattr__(self, "kind", require_choice(InitKind, self.kind, "init kind"))
         # by type as well as range: true, 1.9 or "0.1" in a file are refused, not coerced
         object.__setattr__(self, "eps", require_real(self.eps, "init.eps", minimum=0, strict=True))
         object.__setattr__(self, "seed", require_int(self.seed, "init.seed", minimum=0))
@@ -122,6 +123,17 @@ class InitConfig:
                 require_real(s, "init.scales", minimum=0, strict=True) for s in self.scales
             )
             object.__setattr__(self, "scales", scales)
+        # a setting the chosen start does not use is refused, not silently dropped
+        if self.kind is InitKind.ANSATZ and self.bottleneck is not None:
+            raise ConfigurationError(
+                "init.bottleneck is for He-normal starts; the ansatz sets every X_l(0) (ε or "
+                "init.scales)"
+            )
+        if self.kind is InitKind.HE_NORMAL and self.scales is not None:
+            raise ConfigurationError(
+                "init.scales is for ansatz starts; a He-normal start is scaled by init.eps on "
+                "its first init.bottleneck layers"
+            )
 
 
 @dataclass(frozen=True)
@@ -164,7 +176,14 @@ class PredictConfig:
     def __post_init__(self) -> None:
         depth = validate_depth(self.depth)
         object.__setattr__(self, "depth", depth)
-        object.__setattr__(self, "loss", LossKind(self.loss))
+        object.__setattr__(self, "activation", activation(self.activation))
+        object.__setattr__(self, "teacher", teacher_spec(self.teacher))
+        if not isinstance(self.init, InitConfig):
+            raise ConfigurationError(
+                f"init must be an InitConfig (config_from_mapping takes a dict), got "
+                f"{type(self.init).__name__}"
+            )
+        object.__setattr__(self, "loss", require_choice(LossKind, self.loss, "loss"))
         widths = tuple(require_int(w, "widths", minimum=1) for w in self.widths)
         if len(widths) != depth - 1:
             raise ConfigurationError(
@@ -182,7 +201,7 @@ class PredictConfig:
         if self.rates is None:
             ansatz = self.init.kind is InitKind.ANSATZ
             object.__setattr__(self, "rates", RateMode.NORMALISED if ansatz else RateMode.UNIFORM)
-        object.__setattr__(self, "rates", RateMode(self.rates))
+        object.__setattr__(self, "rates", require_choice(RateMode, self.rates, "rates"))
         if self.criterion is None:
             default = (
                 EscapeCriterion(CriterionKind.PRODUCT, RHO_STAR)
@@ -294,7 +313,7 @@ def config_from_mapping(data: Mapping[str, Any]) -> PredictConfig:
                 f"unknown init keys {sorted(bad)}; known: {sorted(_INIT_KEYS)}"
             )
         init = InitConfig(**init_data)
-        labels = LabelMode(data.get("labels", "value"))
+        labels = require_choice(LabelMode, data.get("labels", "value"), "labels")
         if "teacher" in data:
             spec = teacher_spec(data["teacher"], labels)
         else:
@@ -314,9 +333,12 @@ def config_from_mapping(data: Mapping[str, Any]) -> PredictConfig:
             widths=widths,
             input_dim=data.get("input_dim", 8),
             init=init,
-            loss=LossKind(data.get("loss", "squared")),
+            loss=require_choice(LossKind, data.get("loss", "squared"), "loss"),
             learning_rate=data.get("learning_rate", 0.05),
-            rates=None if data.get("rates") is None else RateMode(data["rates"]),
+            rates=(
+                None if data.get("rates") is None
+                else require_choice(RateMode, data["rates"], "rates")
+            ),
             criterion=None if criterion is None else EscapeCriterion.parse(str(criterion)),
             calibration=None if calibration is None else Calibration(**calibration),
             batch=data.get("batch", 512),

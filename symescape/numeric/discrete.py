@@ -41,7 +41,7 @@ from symescape.numeric.escape import (
 )
 from symescape.numeric.reduced import ReducedModel
 from symescape.numeric.training import RateMode
-from symescape.options import validate_depth
+from symescape.options import require_choice, validate_depth
 
 
 class StepMethod(Enum):
@@ -168,7 +168,7 @@ def escape_steps(
         NoEscapeError: K ≤ 0.
         ConfigurationError: bad scales or criterion.
     """
-    method = StepMethod(method)
+    method = require_choice(StepMethod, method, "method")
     criterion = as_criterion(criterion)
     eta = gd.learning_rate
     scales = validate_scales(scales, gd.depth, criterion)

@@ -155,6 +155,11 @@ def validate_scales(scales: np.ndarray, depth: int, criterion: EscapeCriterion) 
 
 
 def _check_escapes(model: ReducedModel) -> None:
+    if not all(hasattr(model, name) for name in ("constants", "depth", "field")):
+        raise ConfigurationError(
+            f"the escape ODE needs a ReducedModel (e.g. reduced_model('tanh', 4)), got "
+            f"{model!r:.60} of type {type(model).__name__}"
+        )
     if not model.constants.escapes:
         raise NoEscapeError(
             f"K = a μ₁ c_1^(L-1) = {float(model.constants.K):.6g} ≤ 0 for {model.activation.name}: "

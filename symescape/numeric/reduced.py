@@ -26,7 +26,7 @@ import numpy as np
 
 from symescape.errors import ConfigurationError, NoEscapeError, NumericalError
 from symescape.numeric.losses import LOGISTIC
-from symescape.options import hashable_cache
+from symescape.options import hashable_cache, require_choice, require_int
 from symescape.precision.gauss import gauss_hermite_rule, split_gauss_hermite_rule
 from symescape.symbolic.activations import Activation, ActivationSpec, Z
 from symescape.symbolic.chain import chain_hessian_kernel, chain_kernel
@@ -173,6 +173,7 @@ def reduced_model(
     Raises:
         ConfigurationError, NoLinearPathError, OutsideHypothesisError: see :func:`escape_constants`.
     """
+    nodes = require_int(nodes, "nodes", minimum=2)
     cls = spec if isinstance(spec, Classification) else classify(spec)
     constants = escape_constants(cls, depth, amplitude)
     check_double_range(constants)
@@ -232,9 +233,9 @@ def teacher_reduced_model(
         ZeroFirstHermiteError, NoLinearPathError, OutsideHypothesisError: see
             :func:`~symescape.symbolic.teacher.teacher_constants`.
     """
-    return _teacher_reduced_model(
-        student, depth, teacher_spec(teacher), LossKind(loss), nodes, split
-    )
+    loss = require_choice(LossKind, loss, "loss")
+    nodes = require_int(nodes, "nodes", minimum=2)
+    return _teacher_reduced_model(student, depth, teacher_spec(teacher), loss, nodes, split)
 
 
 @lru_cache(maxsize=64)

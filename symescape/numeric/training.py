@@ -41,7 +41,8 @@ from symescape.numeric.network import (
 from symescape.numeric.teachers import Teacher
 from symescape.options import require_int, require_real
 from symescape.precision.gauss import gauss_hermite_rule
-from symescape.symbolic.resolved import ActivationKernels
+from symescape.symbolic.activations import Activation
+from symescape.symbolic.resolved import ActivationKernels, activation_kernels
 
 
 class DataMode(Enum):
@@ -223,7 +224,7 @@ CHUNK_BYTES = 1 << 25
 def train(
     weights: Weights,
     teacher: Teacher,
-    kernels: ActivationKernels,
+    kernels: ActivationKernels | str | Activation,
     config: TrainingConfig,
     progress: bool = False,
     *,
@@ -242,6 +243,7 @@ def train(
     the update; ``evaluation`` adds held-out records; ``keep_weights`` records the weights;
     ``fixed_batch`` = (x, y, batch weights or None) trains on the caller's data, x of shape
     (B, D) or (E, B, D) and any targets y (the teacher then only gives the recorded direction).
+    ``kernels``: σ's kernels, or its name or Activation (then built by ``activation_kernels``).
     ``progress`` shows a bar (steps/s, on stderr) once a run has taken two seconds (figures
     ask for it; claims and benchmarks, whose output may be parsed, do not).
 
@@ -249,6 +251,8 @@ def train(
         ConfigurationError: mismatched shapes, masks or options.
         DivergenceError: a member's loss became NaN or infinite; the message gives the step.
     """
+    if not isinstance(kernels, ActivationKernels):  # a name or an Activation, as elsewhere
+        kernels = activation_kernels(kernels)
     weights = tuple(np.array(w, dtype=float) for w in validate_weights(weights))
     if weights[0].shape[2] != teacher.input_dim:
         raise ConfigurationError(
@@ -277,6 +281,9 @@ def train(
         data = (np.asarray(x, dtype=float), np.asarray(y, dtype=float), bw)
         if data[0].shape[-1] != teacher.input_dim or data[1].shape != data[0].shape[:-1]:
             raise ConfigurationError("a fixed batch needs x (…, B, D) and y (…, B)")
+        if not (np.all(np.isfinite(data[0])) and np.all(np.isfinite(data[1]))):
+            # else the first loss is NaN and the run reports a divergence ("lower the rate")
+            raise ConfigurationError("the fixed batch's x or y contains NaN or inf")
     loop = _engine(weights, teacher, kernels, config, rates, data, evaluation, masks, keep_weights)
     total = config.steps + 1
     chunk = _chunk_steps(config, weights, data)

@@ -19,6 +19,7 @@ import mpmath
 import numpy as np
 
 from symescape.errors import ConfigurationError, NumericalError
+from symescape.options import require_int
 
 DEFAULT_NODES = 128
 """Default number of Gauss–Hermite nodes."""
@@ -36,8 +37,7 @@ def gauss_hermite_rule(n: int = DEFAULT_NODES) -> tuple[np.ndarray, np.ndarray]:
     """
     from scipy.special import roots_hermitenorm
 
-    if n < 1:
-        raise ConfigurationError(f"the number of Gauss–Hermite nodes must be ≥ 1, got {n}")
+    n = require_int(n, "the number of Gauss–Hermite nodes", minimum=1)
     nodes, weights = roots_hermitenorm(n)
     weights = weights / np.sqrt(2 * np.pi)
     if not (np.all(np.isfinite(nodes)) and np.all(np.isfinite(weights))):

@@ -38,6 +38,7 @@ import mpmath
 import sympy as sp
 
 from symescape.errors import GaussianDomainError, TimeBudgetError
+from symescape.options import require_choice
 from symescape.precision.gauss import (
     DEFAULT_DPS,
     DEFAULT_NODES,
@@ -563,7 +564,7 @@ def gaussian_expectation(
     """
     from symescape.codegen import broadcast_outputs, mpmath_kernel, numpy_kernel
 
-    method = ExpectationMethod(method)
+    method = require_choice(ExpectationMethod, method, "method")
     expr = as_expression(expr, "the integrand")
     check_gaussian_domain(expr, s)
     if method is ExpectationMethod.EXACT:

@@ -37,7 +37,7 @@ import numpy as np
 import sympy as sp
 
 from symescape.errors import ConfigurationError, ZeroFirstHermiteError
-from symescape.options import validate_chain_depth
+from symescape.options import require_choice, validate_chain_depth
 from symescape.symbolic.activations import Activation, ActivationSpec, Z, activation
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import exact_amplitude, require_linear_path
@@ -88,7 +88,7 @@ class TeacherSpec:
     labels: LabelMode = LabelMode.VALUE
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", LabelMode(self.labels))
+        object.__setattr__(self, "labels", require_choice(LabelMode, self.labels, "labels"))
         if not self.modes:
             raise ConfigurationError("a teacher needs at least one mode g_k(s)")
         for mode in self.modes:
@@ -127,9 +127,15 @@ def teacher_spec(
     """
     if isinstance(spec, TeacherSpec):
         return spec
+    mode = require_choice(LabelMode, labels, "labels")
     if isinstance(spec, str | sp.Basic | Activation):
-        return TeacherSpec((activation(spec),), LabelMode(labels))
-    return TeacherSpec(tuple(activation(m) for m in spec), LabelMode(labels))
+        return TeacherSpec((activation(spec),), mode)
+    if not isinstance(spec, Sequence):
+        raise ConfigurationError(
+            f"a teacher is a function (a name, an expression, an Activation) or a sequence of "
+            f"them, one per mode; got {spec!r} of type {type(spec).__name__}"
+        )
+    return TeacherSpec(tuple(activation(m) for m in spec), mode)
 
 
 def student_teacher(student: ActivationSpec, amplitude: float | int | sp.Expr = 1) -> TeacherSpec:
@@ -188,7 +194,7 @@ def target_moment(
     spec: TeacherSpec, loss: LossKind, k: int, mode: int = 0, centre: bool = False
 ) -> Constant:
     """E[ψ_mode(s) s^k] for the effective target ψ = −ℓ'(0, y) of one mode (see module doc)."""
-    loss = LossKind(loss)
+    loss = require_choice(LossKind, loss, "loss")
     g = spec.modes[mode]
     if spec.labels is LabelMode.SIGN:
         return product(loss.slope, sign_structure(g), _abs_moment(k))
@@ -271,7 +277,7 @@ def teacher_constants(
     """
     cls = student if isinstance(student, Classification) else classify(student)
     depth = validate_chain_depth(depth)
-    loss = LossKind(loss)
+    loss = require_choice(LossKind, loss, "loss")
     spec = student_teacher(cls.activation) if teacher is None else teacher_spec(teacher)
     require_linear_path(cls)
     centred = cls.activation_class is ActivationClass.D

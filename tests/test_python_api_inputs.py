@@ -1,0 +1,66 @@
+"""Bad input through the Python API (a third hostile test, from Python): each call gets the
+project's own exception with a message that says what to change, never a raw AttributeError,
+TypeError, IndexError or a library's ValueError from deep inside."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symescape as se
+from symescape.experiments.predict import InitConfig
+from symescape.numeric.inits import he_normal_weights
+from symescape.numeric.teachers import single_mode_teacher
+from symescape.numeric.training import TrainingConfig, train
+from symescape.symbolic.resolved import activation_kernels
+
+S = sp.Symbol("s", real=True)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        # enums: the message lists the choices ("'hinge' is not a valid LossKind" listed none)
+        (lambda: se.teacher_constants("tanh", 4, "erf(s)", loss="hinge"),
+         "loss must be one of 'squared', 'logistic'; got 'hinge'"),
+        (lambda: se.teacher_spec("erf", labels="binary"), "labels must be one of 'value', 'sign'"),
+        (lambda: se.gaussian_expectation(S**2, S, "foo"), "method must be one of"),
+        # a teacher that is neither a function nor a sequence ("'int' object is not iterable")
+        (lambda: se.teacher_constants("tanh", 4, 3), "a teacher is a function"),
+        # node counts (scipy's ValueError, or TypeError for a string)
+        (lambda: se.reduced_model("tanh", 3, nodes=2.5), "nodes must be an integer"),
+        (lambda: se.reduced_model("tanh", 3, nodes="96"), "nodes must be an integer"),
+        (lambda: se.gauss_hermite_rule(2.5), "Gauss–Hermite nodes must be an integer"),
+        # a name where a model belongs ("'str' object has no attribute 'constants'")
+        (lambda: se.escape_times("tanh", [0.1] * 3), "needs a ReducedModel"),
+        # settings the chosen start would drop without a word
+        (lambda: InitConfig(kind="ansatz", bottleneck=2), "init.bottleneck is for He-normal"),
+        (lambda: InitConfig(kind="he-normal", scales=(0.1, 0.1)), "init.scales is for ansatz"),
+    ],
+)  # fmt: skip
+def test_bad_python_input_is_a_configuration_error(call, match):
+    with pytest.raises(se.ConfigurationError, match=match):
+        call()
+
+
+def test_predict_config_takes_names_for_the_activation_and_the_teacher():
+    # teacher="erf(s)" raised AttributeError: 'str' object has no attribute 'modes'
+    by_name = se.PredictConfig(activation="tanh", depth=4, teacher="erf(s)", widths=(16,) * 3)
+    by_object = se.PredictConfig(
+        activation=se.activation("tanh"), depth=4, teacher=se.teacher_spec("erf(s)"),
+        widths=(16,) * 3,
+    )  # fmt: skip
+    assert by_name == by_object
+    assert se.predict(by_name).steps == se.predict(by_object).steps
+
+
+def test_train_takes_a_name_for_the_kernels_and_refuses_nan_labels():
+    weights = he_normal_weights([4, 4, 1], ensemble=2, seed=0)
+    teacher = single_mode_teacher(4)
+    config = TrainingConfig(steps=5, learning_rate=0.1, batch=8, engine="numpy")
+    by_name = train(weights, teacher, "tanh", config)
+    by_kernels = train(weights, teacher, activation_kernels("tanh"), config)
+    assert np.array_equal(by_name.loss, by_kernels.loss)
+    # NaN labels were reported as a divergence: "lower the learning rate"
+    x = np.random.default_rng(0).standard_normal((2, 8, 4))
+    with pytest.raises(se.ConfigurationError, match="NaN or inf"):
+        train(weights, teacher, "tanh", config, fixed_batch=(x, np.full((2, 8), np.nan), None))
