@@ -734,7 +734,13 @@ def training_memory(config: PredictConfig) -> float:
 
 def check_prediction(config: PredictConfig, engine: Engine = Engine.COMPILED) -> Check:
     """Predict, then train the configured network and measure (a budget of 1.5 × the
-    prediction + 100 steps when there is one)."""
+    prediction + 100 steps when there is one).
+
+    Raises:
+        ConfigurationError: the run would need more memory than the machine has (checked
+            first, before the prediction's work); as :func:`predict` and :func:`measure`.
+    """
+    check_memory(training_memory(config), "the training run")
     prediction = predict(config)
     budget = None if prediction.steps is None else int(1.5 * prediction.steps) + 100
     return Check(prediction, measure(config, budget, engine), config.learning_rate)
