@@ -155,13 +155,21 @@ def parse_expression(text: str) -> sp.Expr:
     _check_grammar(text, tree)  # first: a lambda or a subscript is refused by name
     _check_alphabet(text)
     try:
-        return _Builder(text.strip().replace("^", "**")).build(tree.body)
+        expr = _Builder(text.strip().replace("^", "**")).build(tree.body)
     except ActivationError:
         raise
     except (ValueError, TypeError, ArithmeticError) as exc:  # SymPy refused to form a node
         raise ActivationError(
             f"activation {_short(text)!r} cannot be formed: {_short(str(exc))}"
         ) from None
+    if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):  # x/0 became zoo*x
+        raise _refuse(text, "it divides by zero or is otherwise not finite (SymPy reads it as "
+                      f"{_short(str(expr))})")
+    return expr
+
+
+NOT_FINITE_NAMES = frozenset({"inf", "infinity", "nan", "oo", "zoo"})
+"""Names a user may mean as ∞ or NaN: refused as such, not read as a second variable."""
 
 
 def _check_alphabet(text: str) -> None:
@@ -348,6 +356,10 @@ class _Builder:
     def name(self, identifier: str) -> sp.Expr:
         if identifier.startswith("_"):
             raise self.refuse(f"the name {identifier!r} (names may not start with '_')")
+        if identifier.lower() in NOT_FINITE_NAMES:
+            raise self.refuse(
+                f"{identifier!r} is not a finite number; an activation is finite everywhere"
+            )
         if identifier in CONSTANTS:
             return CONSTANTS[identifier]
         if identifier in FUNCTIONS:
