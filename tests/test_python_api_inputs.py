@@ -35,6 +35,8 @@ S = sp.Symbol("s", real=True)
         # settings the chosen start would drop without a word
         (lambda: InitConfig(kind="ansatz", bottleneck=2), "init.bottleneck is for He-normal"),
         (lambda: InitConfig(kind="he-normal", scales=(0.1, 0.1)), "init.scales is for ansatz"),
+        # an integrand in another symbol (lambdify's NameError at the first node)
+        (lambda: se.gaussian_expectation(S**4, sp.Symbol("x", real=True)), "free symbols"),
     ],
 )  # fmt: skip
 def test_bad_python_input_is_a_configuration_error(call, match):
@@ -64,3 +66,8 @@ def test_train_takes_a_name_for_the_kernels_and_refuses_nan_labels():
     x = np.random.default_rng(0).standard_normal((2, 8, 4))
     with pytest.raises(se.ConfigurationError, match="NaN or inf"):
         train(weights, teacher, "tanh", config, fixed_batch=(x, np.full((2, 8), np.nan), None))
+
+
+def test_gauss_hermite_expectation_of_a_constant_function():
+    # lambda s: 1.0 returns a scalar: matmul's ValueError before; E[1] = Σ w_i = 1
+    assert se.expectation_gauss_hermite(lambda s: 1.0, 8) == pytest.approx(1.0, rel=1e-14)

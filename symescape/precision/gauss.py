@@ -120,7 +120,9 @@ def expectation_gauss_hermite(
     3.0
     """
     nodes, weights = split_gauss_hermite_rule(n // 2) if split_at_zero else gauss_hermite_rule(n)
-    return np.asarray(values(nodes)) @ weights
+    # a constant g (lambda s: 1.0) returns a scalar: broadcast it over the nodes
+    evaluated = np.asarray(values(nodes), dtype=float)
+    return np.broadcast_to(evaluated, (*evaluated.shape[:-1], len(nodes))) @ weights
 
 
 def expectation_mpmath(

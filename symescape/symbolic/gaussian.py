@@ -37,7 +37,7 @@ from functools import lru_cache
 import mpmath
 import sympy as sp
 
-from symescape.errors import GaussianDomainError, TimeBudgetError
+from symescape.errors import ConfigurationError, GaussianDomainError, TimeBudgetError
 from symescape.options import require_choice
 from symescape.precision.gauss import (
     DEFAULT_DPS,
@@ -566,6 +566,14 @@ def gaussian_expectation(
 
     method = require_choice(ExpectationMethod, method, "method")
     expr = as_expression(expr, "the integrand")
+    if not isinstance(s, sp.Symbol):
+        raise ConfigurationError(f"s must be a SymPy Symbol, got {s!r}")
+    others = expr.free_symbols - {s}
+    if others:  # else lambdify's kernel fails with NameError at the first node
+        raise ConfigurationError(
+            f"the integrand has free symbols {sorted(map(str, others))} besides {s}; "
+            f"E_s integrates over {s} only"
+        )
     check_gaussian_domain(expr, s)
     if method is ExpectationMethod.EXACT:
         return expectation_exact(expr, s)
