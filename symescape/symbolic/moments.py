@@ -22,7 +22,7 @@ import mpmath
 import sympy as sp
 
 from symescape.codegen import mpmath_kernel
-from symescape.errors import ClosedFormFallbackWarning, ConfigurationError
+from symescape.errors import ClosedFormFallbackWarning, ConfigurationError, NumericalError
 from symescape.options import require_int
 from symescape.precision.gauss import DEFAULT_DPS, expectation_mpmath_bounded
 from symescape.symbolic.activations import Activation, Z, activation
@@ -32,7 +32,11 @@ from symescape.symbolic.canonical import (
     float_as_rational,
     simplified,
 )
-from symescape.symbolic.gaussian import check_gaussian_domain, closed_form_expectation
+from symescape.symbolic.gaussian import (
+    breakpoints_at,
+    check_gaussian_domain,
+    closed_form_expectation,
+)
 
 S = sp.Symbol("s", real=True)
 """Integration variable of the Gaussian expectations, s ~ N(0, 1)."""
@@ -219,7 +223,12 @@ def _mpmath_moment(expr: sp.Expr, k: int, dps: int) -> tuple[mpmath.mpf, mpmath.
     """(value, error bound) of :func:`expectation_mpmath_bounded`: the bound is relative to the
     integrand's own size (not to 1: σ = 1e-100·tanh)."""
     kernel = mpmath_kernel([expr * S**k], [S])
-    return expectation_mpmath_bounded(lambda s: kernel(s)[0], dps=dps)
+    try:
+        return expectation_mpmath_bounded(
+            lambda s: kernel(s)[0], dps=dps, breakpoints=breakpoints_at(expr, S, dps)
+        )
+    except NumericalError as exc:  # say which constant: the bare message named none
+        raise NumericalError(f"E[σ(s) s^{k}] for σ(s) = {sp.sstr(expr)[:60]}: {exc}") from None
 
 
 @lru_cache(maxsize=1024)

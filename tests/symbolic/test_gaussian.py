@@ -183,3 +183,17 @@ def test_moment_orders_from_numpy_are_integers_and_negative_hermite_orders_are_r
     ]
     with pytest.raises(ConfigurationError, match="Hermite order must be ≥ 0"):
         hermite_moment(gelu, -1)
+
+
+@pytest.mark.parametrize(
+    "spec, exact",
+    [("Max(x - 1, 0)", lambda: mpmath.npdf(1) - (1 - mpmath.ncdf(1))),
+     ("relu(x + 0.5)", lambda: mpmath.npdf(0.5) + 0.5 * mpmath.ncdf(0.5)),
+     ("sign(x - 0.3)", lambda: 1 - 2 * mpmath.ncdf(mpmath.mpf(3) / 10)),
+     ("Heaviside(x - 1)", lambda: 1 - mpmath.ncdf(1))],
+)  # fmt: skip
+def test_moments_of_functions_with_a_kink_away_from_zero(spec, exact):
+    # the quadrature broke only at 0: relu(s + 0.5) reached 1e-6 of 40 digits (NumericalError)
+    with mpmath.workdps(40):
+        value, expected = gaussian_moment(activation(spec), 0).value, exact()
+        assert abs(value - expected) <= mpmath.mpf(10) ** -30
