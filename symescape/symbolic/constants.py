@@ -20,11 +20,13 @@ import sympy as sp
 
 from symescape.errors import ConfigurationError, NoLinearPathError, OutsideHypothesisError
 from symescape.options import validate_chain_depth
-from symescape.symbolic.activations import Activation
+from symescape.symbolic.activations import Activation, Z
 from symescape.symbolic.canonical import rationalize_floats
 from symescape.symbolic.classification import ActivationClass, Classification, classify
+from symescape.symbolic.gaussian import kink_points
 from symescape.symbolic.moments import Constant, gaussian_moment, product, quotient
 from symescape.symbolic.parsing import as_expression
+from symescape.symbolic.taylor import piecewise_branches
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,15 @@ class EscapeConstants:
         return all(abs(g.value - self.gamma[0].value) <= 1e-30 for g in self.gamma)
 
 
+def _positively_homogeneous(act: Activation) -> bool:
+    """σ(cz) = cσ(z) for c > 0, for a piecewise-linear σ: its only kink is at 0 and every
+    branch is linear through 0 (ReLU, leaky ReLU, |z|; not Max(z, 1))."""
+    branches_through_zero = all(
+        sp.simplify(branch.xreplace({Z: 0})) == 0 for branch in piecewise_branches(act)
+    )
+    return branches_through_zero and kink_points(act.expr, Z) == (0,)
+
+
 def require_linear_path(cls: Classification) -> None:
     """Raise unless σ has a Taylor series with c_1 ≠ 0 (the linear path of MATH.md §5).
 
@@ -72,9 +83,15 @@ def require_linear_path(cls: Classification) -> None:
         NoLinearPathError: c_1 = 0.
     """
     if cls.activation_class is ActivationClass.PIECEWISE_LINEAR:
+        why = (
+            " (the chain is positively homogeneous; see the escape-directions solver)"
+            if _positively_homogeneous(cls.activation)
+            else "; it is not positively homogeneous either (a kink away from 0, or σ(0) ≠ 0), "
+            "so the escape-directions solver does not apply to it"
+        )
         raise OutsideHypothesisError(
             f"{cls.activation.name} is piecewise-linear: the Taylor-based constants K, κ do not "
-            "apply (the chain is positively homogeneous; see the escape-directions solver)"
+            f"apply{why}"
         )
     if not cls.has_linear_path:
         raise NoLinearPathError(

@@ -146,3 +146,14 @@ def test_decimal_scaled_latex_reads_as_a_product_and_numeric_constants_too():
     assert not re.search(r"\d{13}", latex)
     tiny = classify("1e-100*tanh(x)").mu1  # numeric: no closed form
     assert tiny.exact is None and re.fullmatch(r"[\d.]+ \\cdot 10\^\{-101\}", tiny.latex())
+
+
+@pytest.mark.parametrize(
+    "spec, homogeneous", [("relu", True), ("Abs(x)", True), ("Max(x, 1)", False),
+                          ("Max(x - 1, 0)", False)],
+)  # fmt: skip
+def test_piecewise_linear_refusal_says_homogeneous_only_when_it_is(spec, homogeneous):
+    # Max(x, 1) was called positively homogeneous (σ(0) = 1, kink at 1)
+    with pytest.raises(OutsideHypothesisError) as refusal:
+        escape_constants(spec, 3)
+    assert ("is positively homogeneous" in str(refusal.value)) is homogeneous
