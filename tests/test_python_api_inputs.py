@@ -71,3 +71,17 @@ def test_train_takes_a_name_for_the_kernels_and_refuses_nan_labels():
 def test_gauss_hermite_expectation_of_a_constant_function():
     # lambda s: 1.0 returns a scalar: matmul's ValueError before; E[1] = Σ w_i = 1
     assert se.expectation_gauss_hermite(lambda s: 1.0, 8) == pytest.approx(1.0, rel=1e-14)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [(lambda: se.saddle_blocks(np.eye(2), [0], [5]), "second must be a non-empty list"),
+     (lambda: se.metzler_gauge(np.eye(2), [0], [5]), "second must be a non-empty list"),
+     (lambda: se.saddle_blocks(np.eye(3), [0, 1], [1, 2]), "share indices \\[1\\]"),
+     (lambda: se.saddle_blocks(np.ones((2, 3)), [0], [1]), "square matrix"),
+     (lambda: se.first_integrals("tanh", 3, extra=-1), "extra must be ≥ 0")],
+)  # fmt: skip
+def test_index_and_order_arguments_are_checked(call, match):
+    # IndexError from numpy or from a list, naming no argument
+    with pytest.raises(se.ConfigurationError, match=match):
+        call()

@@ -168,13 +168,36 @@ class SaddleBlocks:
     off_diagonal_residual: float  # largest |off-diagonal| entry inside A or D, set to 0 here
 
 
+def _checked_groups(jacobian: np.ndarray, first: list[int], second: list[int]) -> np.ndarray:
+    """J as a square float matrix, after checking that ``first`` and ``second`` are disjoint,
+    non-empty lists of its indices (numpy's IndexError named none of this)."""
+    J = np.asarray(jacobian, dtype=float)
+    if J.ndim != 2 or J.shape[0] != J.shape[1]:
+        raise ConfigurationError(f"the Jacobian must be a square matrix, got shape {J.shape}")
+    for name, group in (("first", first), ("second", second)):
+        if len(group) == 0 or any(
+            isinstance(i, bool) or not isinstance(i, int | np.integer) or not 0 <= i < len(J)
+            for i in group
+        ):
+            raise ConfigurationError(
+                f"{name} must be a non-empty list of indices in 0…{len(J) - 1}, got {group!r}"
+            )
+    shared = sorted(set(first) & set(second))
+    if shared:
+        raise ConfigurationError(f"first and second share indices {shared}")
+    return J
+
+
 def saddle_blocks(jacobian: np.ndarray, first: list[int], second: list[int]) -> SaddleBlocks:
     """Extract the blocks of a Jacobian at a stage saddle; A = -J[first, first] (diagonal part),
     D = -J[second, second], B = J[first, second], C = J[second, first].
 
     J = [[−A, B], [C, −D]] at a stage saddle  (MATH.md §9).
+
+    Raises:
+        ConfigurationError: J not square, or the index groups not disjoint indices of J.
     """
-    J = np.asarray(jacobian, dtype=float)
+    J = _checked_groups(jacobian, first, second)
     Jaa, Jdd = J[np.ix_(first, first)], J[np.ix_(second, second)]
     residual = max(
         float(np.abs(Jaa - np.diag(np.diag(Jaa))).max(initial=0.0)),
@@ -200,8 +223,11 @@ def metzler_gauge(jacobian: np.ndarray, first: list[int], second: list[int]) -> 
     so Proposition 24's sign hypothesis on B, C holds up to such a gauge or not at all. The
     signs are found by propagating s_j = s_i·sign(J_ij) over the graph of nonzero couplings (a
     two-colouring); a conflict, or J_ij and J_ji of opposite signs, means no gauge exists.
+
+    Raises:
+        ConfigurationError: as :func:`saddle_blocks`.
     """
-    J = np.asarray(jacobian, dtype=float)
+    J = _checked_groups(jacobian, first, second)
     index = list(first) + list(second)
     n, split = len(index), len(first)
     sub = J[np.ix_(index, index)]

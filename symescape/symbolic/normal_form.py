@@ -862,6 +862,7 @@ def first_integrals(
     """
     import itertools
 
+    extra = require_int(extra, "extra", minimum=0)
     cls = classify(spec)
     gap = correction_gap(cls)
     exact_amplitude = rationalize_floats(as_expression(amplitude, "amplitude"))  # a string: refused
