@@ -31,3 +31,13 @@ def test_there_are_formula_objects_to_check() -> None:
 def test_docstring_states_formula_and_section(name: str, obj: object) -> None:
     doc = inspect.getdoc(obj) or ""
     assert "MATH.md §" in doc, f"{name}: docstring names no MATH.md section"
+
+
+def test_readme_python_example_prints_what_it_shows() -> None:
+    # the README's "From Python" block is a doctest: each shown value is checked here
+    import doctest
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    result = doctest.testfile(str(readme), module_relative=False, verbose=False)
+    assert result.attempted >= 10 and result.failed == 0
