@@ -232,17 +232,19 @@ def escape_time_ode(
             None,
             stop.time,
             method,
-            f"the integrator made no progress in {MAX_FIELD_EVALUATIONS} field evaluations "
-            f"(stopped at t = {stop.time:.4g})",
+            f"the threshold was not reached within {MAX_FIELD_EVALUATIONS} field evaluations "
+            f"(stopped at t = {stop.time:.4g}); a start whose field is near double underflow "
+            "takes many small steps: escape --precision DIGITS integrates it in mpmath",
             stop.state,
             MAX_FIELD_EVALUATIONS,
         )
     return _checked_resolution(model, result)
 
 
-MAX_FIELD_EVALUATIONS = 200_000
-"""Field evaluations one escape may use (a resolved run takes hundreds to a few thousand); past
-it the run is FAILED rather than left running (an under-resolved field made DOP853's steps
+MAX_FIELD_EVALUATIONS = 2_000_000
+"""Field evaluations one escape may use (a run from ε = 0.01 takes hundreds to a few thousand,
+tanh at L = 3 from ε = 1e-158 about 155 000); past it the run is FAILED rather than left
+running (an under-resolved field made DOP853's steps
 collapse for minutes)."""
 
 
@@ -284,16 +286,27 @@ def _checked_resolution(model: ReducedModel, result: EscapeResult) -> EscapeResu
     return result
 
 
+_SUBNORMAL_FIELD = float(np.finfo(float).tiny / np.finfo(float).eps)
+"""Below this (~1e-292) the field's doubles have lost relative digits to underflow."""
+
+
 def _unresolved(model: ReducedModel, X: np.ndarray, where: str) -> str | None:
     """Why the model's rule does not resolve the field at X (None when it does): either σ
     varies on scales the nodes miss (x·exp(-5x²) at L = 2 escapes correctly with 200 nodes) or
     σ's Gaussian tails dominate the chain (a cubic σ deep in the chain), which no rule fixes."""
+    with np.errstate(all="ignore"):
+        size = float(np.max(np.abs(model.field(X))))
+    if np.isfinite(size) and size < _SUBNORMAL_FIELD:
+        return None  # subnormal doubles lose relative digits: the gap would misread that
     gap = model.resolution_gap(X)
     if np.isfinite(gap) and gap <= RESOLUTION_TOLERANCE:
         return None
+    # a GD map (predict's escape_steps) carries its reduced model's rule
+    nodes = getattr(model, "nodes", None) or getattr(getattr(model, "model", None), "nodes", 0)
+    rule = f"between {nodes} and {4 * nodes} nodes" if nodes else "against 4× the nodes"
     return (
         f"the Gauss–Hermite field is not resolved at the {where} (relative gap {gap:.2g} "
-        f"between {model.nodes} and {4 * model.nodes} nodes): if σ varies on finer scales "
+        f"{rule}): if σ varies on finer scales "
         "than the rule resolves, raise the nodes (reduced_model(..., nodes=…)) or use the "
         "self-refining path (escape --precision DIGITS); if the gap persists, σ's Gaussian "
         "tails dominate the chain there: lower ρ* or the depth"
