@@ -41,6 +41,7 @@ from symescape.errors import (
     GaussianDomainError,
     NoEscapeError,
     NoLinearPathError,
+    NumericalError,
     OutsideHypothesisError,
     SymescapeError,
     ZeroFirstHermiteError,
@@ -519,7 +520,7 @@ def _analytic_orders(config: PredictConfig, constants: TeacherConstants) -> dict
         try:
             T1 = corrected_time(scales[0], K, float(kappa), q, config.depth, criterion.value)
             out["steps_corrected"] = float(T1[0]) / eta
-        except ConfigurationError:
+        except (ConfigurationError, NumericalError):  # near the breakdown, or past a double
             pass
     return out
 

@@ -21,7 +21,7 @@ from enum import Enum
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from symescape.errors import ConfigurationError, NoEscapeError
+from symescape.errors import ConfigurationError, NoEscapeError, NumericalError
 from symescape.numeric.reduced import ReducedModel
 from symescape.options import RHO_STAR, require_real
 
@@ -610,7 +610,7 @@ def escape_times(
                         scales[0], K, kappa, model.classification.q, model.depth, criterion.value
                     )[0]
                 )
-            except ConfigurationError as exc:
+            except (ConfigurationError, NumericalError) as exc:  # breakdown, or not a double
                 notes.append(str(exc))
         elif balanced and kappa is None:
             corrected = leading

@@ -200,6 +200,8 @@ def corrected_time(
 
     Raises:
         ConfigurationError: 1 + κ ρ^{q-1} ≤ 0 somewhere on [ε, ρ*] (the correction breaks down).
+        NumericalError: T_1 is past double precision, or the panels do not converge to
+            :data:`CORRECTED_RTOL` (1 + κ ρ*^{q-1} within ~1e-4 of the breakdown).
     """
     K = _check_K(K)
     eps = _check_eps(eps, rho_star)
@@ -213,7 +215,14 @@ def corrected_time(
     while True:
         w, weights = _composite_nodes(np.log(eps), np.full(eps.shape, np.log(rho_star)), width)
         rho = np.exp(w)
-        value = (rho ** (2 - depth) / (K * (1 + kappa * rho ** (q - 1))) * weights).sum(axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            terms = rho ** (2 - depth) / (K * (1 + kappa * rho ** (q - 1))) * weights
+            value = terms.sum(axis=1)
+        if not np.all(np.isfinite(value)):  # else inf − inf: halvings that never agree
+            raise NumericalError(
+                "T_1 exceeds double precision (≈ ε^-(L-2)/K > 1.8e308); use "
+                "corrected_time_mpmath"
+            )
         if previous is not None and np.all(np.abs(value - previous) <= CORRECTED_RTOL * value):
             return value
         if width < MIN_PANEL_WIDTH:

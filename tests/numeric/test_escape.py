@@ -328,3 +328,10 @@ def test_a_run_over_its_evaluation_budget_fails_instead_of_running_on(monkeypatc
     monkeypatch.setattr(escape_module, "MAX_FIELD_EVALUATIONS", 5)
     result = escape_time_ode(reduced_model("tanh", 4), [0.1] * 4, method=method)
     assert result.status is EscapeStatus.FAILED and "no progress in 5 field" in result.message
+
+
+def test_corrected_time_past_double_precision_says_so_at_once():
+    # ε^-(L-2) = 1e400 overflowed to inf − inf = NaN, and 13 panel halvings (10 s) ended in
+    # "too close to the breakdown" at κ = 1
+    with pytest.raises(NumericalError, match="exceeds double precision"):
+        corrected_time(np.array([1e-200]), 1.0, 1.0, 3, 4)
