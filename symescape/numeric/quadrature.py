@@ -211,9 +211,14 @@ def corrected_time(
     _check_correction_small(kappa, q, float(eps.min()), rho_star)
     # Near the breakdown the pole of 1/(1 + κρ^{q-1}) sits just past ρ* and fixed panels miss
     # it (κ = -3.99, q = 3: 0.9 % low); halve the panels until two rules agree.
-    width, previous = PANEL_WIDTH, None
+    lower, upper = np.log(eps), np.full(eps.shape, np.log(rho_star))
+    # double the panel count each round (halving the width alone can leave one panel on a
+    # span under 1/2, and two identical rules "agree")
+    span = float(np.max(upper - lower))
+    panels, previous = max(1, int(np.ceil(span / PANEL_WIDTH))), None
     while True:
-        w, weights = _composite_nodes(np.log(eps), np.full(eps.shape, np.log(rho_star)), width)
+        width = span / panels
+        w, weights = _composite_nodes(lower, upper, width * (1 + 1e-12))
         rho = np.exp(w)
         with np.errstate(over="ignore", invalid="ignore"):
             terms = rho ** (2 - depth) / (K * (1 + kappa * rho ** (q - 1))) * weights
@@ -231,7 +236,7 @@ def corrected_time(
                 f"{1 + kappa * rho_star ** (q - 1):.3g} is too close to the breakdown for "
                 "double-precision panels; use corrected_time_mpmath"
             )
-        previous, width = value, width / 2
+        previous, panels = value, 2 * panels
 
 
 CORRECTED_RTOL = 1e-13
