@@ -220,18 +220,37 @@ def kink_points(expr: sp.Expr, s: sp.Symbol) -> tuple[sp.Expr, ...]:
             relations.append(node.args[0])
         elif isinstance(node, sp.Max | sp.Min):
             relations += [a - b for i, a in enumerate(node.args) for b in node.args[i + 1 :]]
-        elif isinstance(node, sp.Piecewise):
+        elif isinstance(node, sp.Piecewise):  # conditions may be And/Or of relations
             relations += [
-                c.lhs - c.rhs for _, c in node.args if isinstance(c, sp.core.relational.Relational)
+                r.lhs - r.rhs
+                for _, c in node.args
+                if isinstance(c, sp.Basic)
+                for r in c.atoms(sp.core.relational.Relational)
             ]
     points: set[sp.Expr] = {sp.Integer(0)}
     for relation in relations:
-        if not relation.has(s):
-            continue
-        zeros = _real_solutions(sp.Eq(relation, 0), s)
-        if isinstance(zeros, sp.FiniteSet):
-            points |= {z for z in zeros if z.is_real and z.is_finite}
+        if relation.has(s):
+            points |= _real_zeros(relation, s)
     return tuple(sorted(points, key=float))
+
+
+def _real_zeros(expr: sp.Expr, s: sp.Symbol) -> set[sp.Expr]:
+    """The real zeros of ``expr`` in s that SymPy can list: a polynomial's real roots exactly
+    (solveset gives Intersection(FiniteSet(...), Reals) for a cubic with three real roots),
+    else solveset's finite answer; an undecided or infinite set contributes nothing."""
+    if expr.is_polynomial(s):
+        if sp.degree(expr, s) < 1:
+            return set()
+        try:
+            return set(sp.Poly(expr, s).real_roots())
+        except (NotImplementedError, sp.PolynomialError):  # irrational coefficients: solveset
+            pass
+    zeros = _real_solutions(sp.Eq(expr, 0), s)
+    if isinstance(zeros, sp.Intersection):
+        zeros = next((a for a in zeros.args if isinstance(a, sp.FiniteSet)), None)
+    if not isinstance(zeros, sp.FiniteSet):
+        return set()
+    return {z for z in zeros if z.is_real and z.is_finite}
 
 
 def breakpoints_at(expr: sp.Expr, s: sp.Symbol, dps: int) -> tuple[sp.Float, ...]:
@@ -239,20 +258,28 @@ def breakpoints_at(expr: sp.Expr, s: sp.Symbol, dps: int) -> tuple[sp.Float, ...
     return tuple(sp.Float(sp.N(p, dps + 20), dps + 20) for p in kink_points(expr, s))
 
 
-@lru_cache(maxsize=512)
 def _real_solutions(relation: sp.Basic, s: sp.Symbol) -> sp.Set | None:
     """``solveset(relation, s, ℝ)`` under the domain budget; None when SymPy cannot decide it
-    in time (cached: the domain check and the removability note ask for the same set)."""
-    step = f"domain of {sp.sstr(relation)[:60]}"
+    in time (only decided sets are cached: a timeout under load is not remembered)."""
     try:
-        with time_budget(step, DOMAIN_SECONDS):
-            return sp.solveset(relation, s, sp.Reals)
+        return _real_solutions_within_budget(relation, s)
     except TimeBudgetError as exc:
-        if exc.step != step:
+        if exc.step != _solution_step(relation):
             raise
         return None
     except (NotImplementedError, ValueError, TypeError):
         return None
+
+
+def _solution_step(relation: sp.Basic) -> str:
+    return f"domain of {sp.sstr(relation)[:60]}"
+
+
+@lru_cache(maxsize=512)
+def _real_solutions_within_budget(relation: sp.Basic, s: sp.Symbol) -> sp.Set:
+    """solveset over ℝ (cached; the domain check and the removability note ask for the same)."""
+    with time_budget(_solution_step(relation), DOMAIN_SECONDS):
+        return sp.solveset(relation, s, sp.Reals)
 
 
 def _where(where: sp.Set, s: sp.Symbol) -> str:
@@ -605,6 +632,8 @@ def gaussian_expectation(
     expr = as_expression(expr, "the integrand")
     if not isinstance(s, sp.Symbol):
         raise ConfigurationError(f"s must be a SymPy Symbol, got {s!r}")
+    # a Symbol('s') without real=True is the same variable to the user: integrate over it
+    expr = expr.xreplace({x: s for x in expr.free_symbols if x.name == s.name and x != s})
     others = expr.free_symbols - {s}
     if others:  # else lambdify's kernel fails with NameError at the first node
         raise ConfigurationError(

@@ -316,6 +316,7 @@ def nonlinear_order(act: Activation, max_order: int = 64) -> NonlinearOrder:
     """q = min{k ≥ 2 : c_k ≠ 0}, decided by exact zero tests on the exact Taylor coefficients.
 
     σ is affine (q = None) only when c_2 … c_max_order vanish and σ'' ≡ 0 is then confirmed.
+    A polynomial σ's q is read from its own terms, whatever ``max_order`` (x + x**65 is B_65).
 
     Raises:
         NotAnalyticError: σ'' ≢ 0 but c_2 … c_max_order all vanish (σ is flat at 0, or its first
@@ -374,7 +375,8 @@ def first_nonlinear_order(act: Activation, max_order: int = 64) -> int | None:
     q = min{k ≥ 2 : c_k ≠ 0} in σ(z) = Σ_k c_k z^k  (MATH.md §3).
 
     Raises:
-        NotAnalyticError: σ is not affine but no c_k, 2 ≤ k ≤ max_order, is non-zero.
+        NotAnalyticError: σ is not a polynomial, not affine, and no c_k, 2 ≤ k ≤ max_order, is
+            non-zero (a polynomial's q is read from its terms, whatever max_order).
     """
     return nonlinear_order(act, max_order).q
 

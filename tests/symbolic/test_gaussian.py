@@ -23,6 +23,7 @@ from symescape import (
     mu1,
 )
 from symescape.precision.gauss import expectation_mpmath_bounded
+from symescape.symbolic.gaussian import kink_points
 from symescape.symbolic.moments import S
 
 ANALYTIC = ["tanh", "erf", "sin", "atan", "gelu", "swish", "sigmoid", "softplus", "linear"]
@@ -214,3 +215,24 @@ def test_the_divergence_checks_pass_convergent_integrands(integrand, exact):
     with mpmath.workdps(40):
         (value, bound), expected = expectation_mpmath_bounded(integrand), exact()
         assert abs(value - expected) <= bound
+
+
+def test_kinks_of_compound_conditions_and_cubics_are_breakpoints():
+    # And(...) conditions were skipped and a cubic's three real roots came back as an
+    # Intersection that was dropped: both expectations failed with NumericalError
+    window = sp.Piecewise((1, (S > sp.Rational(1, 2)) & (S < sp.Rational(3, 2))), (0, True))
+    with mpmath.workdps(40):
+        value = gaussian_expectation(window, S, ExpectationMethod.MPMATH)
+        assert abs(value - (mpmath.ncdf(1.5) - mpmath.ncdf(0.5))) <= mpmath.mpf(10) ** -30
+    cubic = sp.Abs(S**3 - 3 * S + 1)
+    roots = kink_points(cubic, S)
+    assert len(roots) == 4 and all(abs((r**3 - 3 * r + 1).evalf(30)) < 1e-25 for r in roots if r)
+    assert gaussian_expectation(cubic, S, ExpectationMethod.MPMATH) == pytest.approx(
+        gaussian_expectation(cubic, S, ExpectationMethod.GAUSS_HERMITE, nodes=400), rel=1e-3
+    )
+
+
+def test_an_integrand_in_a_same_named_symbol_without_assumptions_is_integrated():
+    # Symbol('s') is the user's s; the stray-symbol check refused it as "['s'] besides s"
+    plain = sp.tanh(sp.Symbol("s")) ** 2
+    assert gaussian_expectation(plain, S) == gaussian_expectation(sp.tanh(S) ** 2, S)
