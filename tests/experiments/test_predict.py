@@ -541,7 +541,7 @@ def test_check_from_python_refuses_a_run_larger_than_memory_before_allocating(ke
 
 
 def test_an_unresolved_field_is_a_prediction_without_an_escape_not_a_crash():
-    # predict's GD map has no 'nodes': the start-resolution message raised AttributeError
+    # predict's GD map has no 'nodes': the resolution message raised AttributeError
     result = predict(config_from_mapping({"activation": "x*exp(-5*x**2)", "depth": 2}))
-    assert result.steps is None and "not resolved at the start" in result.validity
+    assert result.steps is None and "not resolved at the" in result.validity
     assert "between 96 and 384 nodes" in result.validity

@@ -336,3 +336,11 @@ def test_corrected_time_past_double_precision_says_so_at_once():
     # "too close to the breakdown" at κ = 1
     with pytest.raises(NumericalError, match="exceeds double precision"):
         corrected_time(np.array([1e-200]), 1.0, 1.0, 3, 4)
+
+
+def test_a_small_start_field_with_round_off_gaps_still_escapes():
+    # centred sigmoid at L = 5 from ε = 3e-3: its tiny start field reads a 1.1e-5 gap between
+    # 96 and 384 nodes (round-off); the strict start check failed verify's cor7 claim
+    model = reduced_model("sigmoid", 5)
+    result = escape_time_ode(model, [3e-3] * 5, method="lsoda")
+    assert result.escaped and model.resolution_gap(result.final_state) <= 1e-6
