@@ -132,6 +132,18 @@ def require_choice(kind: type[Choice], value: object, name: str) -> Choice:
         raise ConfigurationError(f"{name} must be one of {choices}; got {value!r}") from None
 
 
+def validate_rho_star(rho_star: object) -> float:
+    """The product threshold ρ* (MATH.md §6) as a finite float > 0.
+
+    Raises:
+        ConfigurationError: not a real number, NaN, infinite, or ≤ 0.
+
+    >>> validate_rho_star(0.5)
+    0.5
+    """
+    return require_real(rho_star, "rho_star", minimum=0.0, strict=True)
+
+
 def _is_integral(value: object) -> bool:
     """An integer: Python's or NumPy's (a loop over np.arange), or an integral float (3.0);
     not a bool, NaN, inf or 4.5."""

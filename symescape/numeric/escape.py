@@ -244,8 +244,7 @@ def escape_time_ode(
 MAX_FIELD_EVALUATIONS = 2_000_000
 """Field evaluations one escape may use (a run from ε = 0.01 takes hundreds to a few thousand,
 tanh at L = 3 from ε = 1e-158 about 155 000); past it the run is FAILED rather than left
-running (an under-resolved field made DOP853's steps
-collapse for minutes)."""
+running (an under-resolved field made DOP853's steps collapse for minutes)."""
 
 
 class _EvaluationBudgetExceeded(Exception):

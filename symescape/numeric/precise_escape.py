@@ -31,7 +31,7 @@ import mpmath
 import numpy as np
 
 from symescape.errors import ConfigurationError, NotReachedError, NumericalError
-from symescape.options import RHO_STAR, require_int, require_real
+from symescape.options import RHO_STAR, require_int, require_real, validate_rho_star
 from symescape.precision.gauss import gauss_hermite_rule_mpmath, gaussian_trapezoid_rule_mpmath
 from symescape.precision.ode import integrate
 from symescape.symbolic.normal_form import (
@@ -62,12 +62,6 @@ def validate_digits(digits: int) -> int:
             f"got {digits} (below 15 use the double-precision ODE)"
         )
     return digits
-
-
-def _check_rho_star(rho_star: float) -> float:
-    """ρ* as a finite float > 0 (the product threshold; 0 read as "the start is already past
-    it")."""
-    return require_real(rho_star, "rho_star", minimum=0.0, strict=True)
 
 
 @dataclass(frozen=True)
@@ -268,7 +262,7 @@ def escape_time_precise(
         OutsideHypothesisError, NoLinearPathError, NoEscapeError: as ``escape``.
     """
     digits = validate_digits(digits)
-    rho_star = _check_rho_star(rho_star)
+    rho_star = validate_rho_star(rho_star)
     if isinstance(scales, str) or not isinstance(scales, Sequence | np.ndarray):
         raise ConfigurationError(
             f"scales must be a list of {depth} numbers or decimal strings, got {scales!r:.80}"
@@ -451,7 +445,7 @@ def escape_time_series(
         OutsideHypothesisError, NoLinearPathError, NoEscapeError: as ``escape``.
     """
     started = time.perf_counter()
-    rho_star = _check_rho_star(rho_star)
+    rho_star = validate_rho_star(rho_star)
     eps = require_real(eps, "eps")
     if not 0 < eps < rho_star:
         raise ConfigurationError(f"ε must lie in (0, ρ* = {rho_star}), got {eps}")

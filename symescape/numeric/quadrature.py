@@ -26,7 +26,13 @@ import numpy as np
 from scipy.optimize import brentq
 
 from symescape.errors import ConfigurationError, NoEscapeError, NumericalError
-from symescape.options import RHO_STAR, require_int, require_real, validate_depth
+from symescape.options import (
+    RHO_STAR,
+    require_int,
+    require_real,
+    validate_depth,
+    validate_rho_star,
+)
 
 PANEL_WIDTH = 0.5
 PANEL_NODES = 16
@@ -38,12 +44,13 @@ def _legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _composite_nodes(
-    lower: np.ndarray, upper: np.ndarray, width: float = PANEL_WIDTH
+    lower: np.ndarray, upper: np.ndarray, panels: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Nodes (G, P·n) and weights of composite Gauss–Legendre on [lower_g, upper_g] per row,
-    panels no wider than ``width``."""
+    with ``panels`` panels per row (default: enough that none is wider than PANEL_WIDTH)."""
     lower, upper = np.atleast_1d(lower), np.atleast_1d(upper)
-    panels = max(1, int(np.ceil(np.max(upper - lower) / width)))
+    if panels is None:
+        panels = _default_panels(float(np.max(upper - lower)))
     x, w = _legendre(PANEL_NODES)
     edges = lower[:, None] + (upper - lower)[:, None] * np.linspace(0, 1, panels + 1)[None, :]
     half = (edges[:, 1:] - edges[:, :-1]) / 2
@@ -53,6 +60,10 @@ def _composite_nodes(
     return nodes, weights
 
 
+def _default_panels(span: float) -> int:
+    return max(1, int(np.ceil(span / PANEL_WIDTH)))
+
+
 def _check_K(K: float) -> float:
     K = require_real(K, "K")
     if K <= 0:
@@ -60,12 +71,8 @@ def _check_K(K: float) -> float:
     return K
 
 
-def _check_rho_star(rho_star: float) -> float:
-    return require_real(rho_star, "rho_star", minimum=0.0, strict=True)
-
-
 def _check_eps(eps: np.ndarray, rho_star: float) -> np.ndarray:
-    rho_star = _check_rho_star(rho_star)
+    rho_star = validate_rho_star(rho_star)
     eps = np.atleast_1d(np.asarray(eps, dtype=float))
     if not np.all(np.isfinite(eps)) or np.any(eps <= 0) or np.any(eps >= rho_star):
         raise ConfigurationError(f"need 0 < ε < ρ* = {rho_star:g}; got {eps.min():g}…{eps.max():g}")
@@ -158,7 +165,7 @@ def leading_time_grid(scale_grid: np.ndarray, K: float, rho_star: float = RHO_ST
     T_lead = ∫_{s_min²}^{u*} du / (2K Π_l √(u + Δ_l))  (MATH.md §6).
     """
     K = _check_K(K)
-    rho_star = _check_rho_star(rho_star)
+    rho_star = validate_rho_star(rho_star)
     grid = _check_scales(scale_grid, ndim=2)
     # In logs throughout: s² underflows for s < 1.5e-154 (ε = 1e-200 gave log 0 and an
     # OverflowError), while T ≈ ε^{-(L-2)} itself is still a double.
@@ -210,15 +217,12 @@ def corrected_time(
     depth = validate_depth(depth)
     _check_correction_small(kappa, q, float(eps.min()), rho_star)
     # Near the breakdown the pole of 1/(1 + κρ^{q-1}) sits just past ρ* and fixed panels miss
-    # it (κ = -3.99, q = 3: 0.9 % low); halve the panels until two rules agree.
+    # it (κ = -3.99, q = 3: 0.9 % low): the panel count doubles until two rules agree.
     lower, upper = np.log(eps), np.full(eps.shape, np.log(rho_star))
-    # double the panel count each round (halving the width alone can leave one panel on a
-    # span under 1/2, and two identical rules "agree")
     span = float(np.max(upper - lower))
-    panels, previous = max(1, int(np.ceil(span / PANEL_WIDTH))), None
+    panels, previous = _default_panels(span), None
     while True:
-        width = span / panels
-        w, weights = _composite_nodes(lower, upper, width * (1 + 1e-12))
+        w, weights = _composite_nodes(lower, upper, panels)
         rho = np.exp(w)
         with np.errstate(over="ignore", invalid="ignore"):
             terms = rho ** (2 - depth) / (K * (1 + kappa * rho ** (q - 1))) * weights
@@ -230,7 +234,7 @@ def corrected_time(
             )
         if previous is not None and np.all(np.abs(value - previous) <= CORRECTED_RTOL * value):
             return value
-        if width < MIN_PANEL_WIDTH:
+        if span / panels < MIN_PANEL_WIDTH:
             raise NumericalError(
                 f"T_1 did not converge to {CORRECTED_RTOL:g} relative: 1 + κ ρ*^(q-1) = "
                 f"{1 + kappa * rho_star ** (q - 1):.3g} is too close to the breakdown for "
@@ -240,7 +244,7 @@ def corrected_time(
 
 
 CORRECTED_RTOL = 1e-13
-"""Two successive panel halvings of T_1 must agree to this (relative)."""
+"""Two successive rules of T_1 (the second with twice the panels) must agree to this."""
 
 MIN_PANEL_WIDTH = 2.0**-12
 """Narrowest panel (in ln ρ) before :func:`corrected_time` gives up near the breakdown."""
@@ -269,7 +273,7 @@ def leading_time_mpmath(
         ConfigurationError: scales not finite and > 0, or their geometric mean already ≥ ρ*.
         NoEscapeError: K ≤ 0.
     """
-    K, rho_star = _check_K(K), _check_rho_star(rho_star)
+    K, rho_star = _check_K(K), validate_rho_star(rho_star)
     scales = _check_scales(scales, ndim=1)
     dps = require_int(dps, "dps", minimum=1)
     if np.mean(np.log(scales)) >= np.log(rho_star):
@@ -314,7 +318,7 @@ def corrected_time_mpmath(
         NoEscapeError: K ≤ 0.
     """
     K = _check_K(K)
-    rho_star = require_real(rho_star, "rho_star", minimum=0.0, strict=True)
+    rho_star = validate_rho_star(rho_star)
     eps = float(_check_eps(require_real(eps, "eps"), rho_star)[0])
     kappa = require_real(kappa, "kappa")
     q = require_int(q, "q", minimum=2)
