@@ -167,9 +167,11 @@ def expectation_mpmath_bounded(
         norm = 1 / mpmath.sqrt(2 * mpmath.pi)
         points = [-mpmath.inf, *sorted(mpmath.mpf(b) for b in breakpoints), mpmath.inf]
         size = integrand_scale(integrand, dps)
-        value, error = mpmath.quad(
-            lambda s: integrand(s) / size * mpmath.exp(-s * s / 2) * norm, points, error=True
-        )
+
+        def weighted(s: mpmath.mpf) -> mpmath.mpf:
+            return integrand(s) / size * mpmath.exp(-s * s / 2) * norm
+
+        value, error = mpmath.quad(weighted, points, error=True)
         value, error = value * size, error * size
         bound = max(abs(value), size) * mpmath.mpf(10) ** (-(dps - 5))
         if not (mpmath.isfinite(value) and mpmath.isfinite(error)):
@@ -183,11 +185,7 @@ def expectation_mpmath_bounded(
         if abs(value) > SUSPECT_RATIO * size:
             # far above every sampled |g|: a non-integrable point (1/s² at 0) gives such a
             # value with a small error estimate; a second rule then disagrees with the first
-            other = mpmath.quad(
-                lambda s: integrand(s) / size * mpmath.exp(-s * s / 2) * norm,
-                points,
-                method="gauss-legendre",
-            ) * size
+            other = mpmath.quad(weighted, points, method="gauss-legendre") * size
             # garbage from a divergent integral differs between the rules by orders of
             # magnitude; on heavy tails Gauss–Legendre itself reaches only ~10 digits
             if abs(other - value) > SECOND_RULE_RTOL * abs(value):
