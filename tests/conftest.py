@@ -5,6 +5,10 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# every test computes what it checks: no results shared from an earlier command or test (the
+# results cache is tested on its own, in a temporary folder)
+os.environ["SYMESCAPE_RESULTS_CACHE"] = "off"
+
 # one XLA host device per core, as the compiled engine sets up in a user's process, before any
 # test imports JAX (else the tests' device count would depend on their order)
 from symescape.numeric.compiled import configure_host_devices  # noqa: E402

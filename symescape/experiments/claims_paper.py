@@ -417,15 +417,19 @@ def check_cascade(quick: bool) -> Claim:
     start): PASS when they show three plateaus in the ranking order, DISCREPANCY otherwise."""
     from symescape.experiments.multimode import (
         CascadeConfig,
-        cascade,
+        cascade_flows,
         count_plateaus,
         real_cascades,
     )
+    from symescape.experiments.results_cache import results_cache
 
+    # the same runs as figure 5's, shared through the results cache (one computation when
+    # `verify` and `reproduce` run in the same environment)
     config = CascadeConfig(eps=0.05, nodes=10 if quick else 16, time=500.0)
-    coupled = cascade(config)
-    decoupled = cascade(config, decoupled=True)
-    real = real_cascades(config, quick)
+    store = results_cache()
+    flows = cascade_flows(config, store)
+    coupled, decoupled = flows["block-mean"], flows["decoupled"]
+    real = real_cascades(config, quick, store)
     plateaus = {
         "block-mean": count_plateaus(coupled["times"], coupled["loss"]),
         "decoupled": count_plateaus(decoupled["times"], decoupled["loss"]),

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from symescape.experiments.sweeps import SweepStore
 from symescape.numeric.escape import escape_time_ode
 from symescape.numeric.network import Weights, flatten_weights, unflatten_weights
 from symescape.numeric.reduced import reduced_model
@@ -277,11 +278,33 @@ REAL_WIDTHS = (8, 32)
 """Block widths n_b of the finite networks of figure 5 and of the claim ``fig5-cascade``."""
 
 
-def real_cascades(config: CascadeConfig, quick: bool, store: object | None = None) -> dict:
+def cascade_flows(
+    config: CascadeConfig, store: SweepStore | None = None, progress: bool = False
+) -> dict[str, dict]:
+    """:func:`cascade` on the block-mean flow and on the decoupled model, by name
+    ("block-mean", "decoupled"); stored per flow when a ``store`` is given (the
+    ``fig5-cascade`` claim and figure 5 use the same points)."""
+    flows = {}
+    for name, decoupled in (("block-mean", False), ("decoupled", True)):
+
+        def compute(decoupled: bool = decoupled) -> dict:
+            return cascade(config, decoupled=decoupled, progress=progress)
+
+        params = {"experiment": "cascade-flow", "decoupled": decoupled, **asdict(config)}
+        flows[name] = compute() if store is None else store.get(params, compute)
+    return flows
+
+
+def real_cascades(
+    config: CascadeConfig,
+    quick: bool,
+    store: SweepStore | None = None,
+    progress: bool = False,
+) -> dict:
     """:func:`real_network_cascade` at each block width of :data:`REAL_WIDTHS` (two seeds at
     n_b = 8, one at 32; quick: n_b = 8, one seed), to t = 200 (every stage of the block-mean
     flow is over by t ≈ 65; the decoupled model's second stage is due at t ≈ 166). Stored per
-    width when ``store`` is a :class:`~symescape.experiments.sweeps.SweepStore`."""
+    width when a ``store`` is given."""
     from dataclasses import replace
 
     widths = REAL_WIDTHS[:1] if quick else REAL_WIDTHS
@@ -291,12 +314,10 @@ def real_cascades(config: CascadeConfig, quick: bool, store: object | None = Non
         cfg = replace(config, block_width=nb, time=200.0)
 
         def compute(cfg: CascadeConfig = cfg, seeds: int = seeds) -> dict:
-            return real_network_cascade(cfg, seeds=seeds, progress=store is not None)
+            return real_network_cascade(cfg, seeds=seeds, progress=progress)
 
-        if store is None:
-            runs[nb] = compute()
-        else:
-            runs[nb] = store.get({"figure": "fig5-real", "seeds": seeds, **asdict(cfg)}, compute)
+        params = {"experiment": "cascade-real", "seeds": seeds, **asdict(cfg)}
+        runs[nb] = compute() if store is None else store.get(params, compute)
     return runs
 
 

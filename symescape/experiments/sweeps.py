@@ -93,24 +93,46 @@ def _stale(path: Path, reason: str) -> None:
 
 
 class SweepStore:
-    """A folder of finished points. ``computed`` / ``reused`` count this session's work."""
+    """A folder of finished points. ``computed`` / ``reused`` / ``shared`` count this session's
+    work: points computed here, read from this folder, and read from ``shared`` (a second store,
+    e.g. :func:`~symescape.experiments.results_cache.results_cache`, consulted before computing
+    and given every point computed here)."""
 
-    def __init__(self, folder: Path | str) -> None:
+    def __init__(self, folder: Path | str, shared: SweepStore | None = None) -> None:
         self.folder = Path(folder)
+        self.shared_store = shared
         self.computed = 0
         self.reused = 0
+        self.shared = 0
+
+    def path(self, params: dict[str, Any]) -> Path:
+        """Where the point of ``params`` is (or would be) stored."""
+        return self.folder / f"{point_key(params)}.json"
+
+    def lookup(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The stored result for ``params``, or None."""
+        return read_point(self.path(params), params)
 
     def get(self, params: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """The stored result for ``params``, or ``compute()`` stored atomically."""
-        path = self.folder / f"{point_key(params)}.json"
-        stored = read_point(path, params)
+        """The stored result for ``params``, or ``compute()`` stored atomically. The result is
+        returned as stored (JSON: lists, not arrays), so a first run and a rerun see the same
+        values of the same types."""
+        stored = self.lookup(params)
         if stored is not None:
             self.reused += 1
             return stored
-        result = compute()
-        write_atomic(path, _point_text(params, result))
+        if self.shared_store is not None:
+            stored = self.shared_store.lookup(params)
+            if stored is not None:
+                write_atomic(self.path(params), _point_text(params, stored))
+                self.shared += 1
+                return stored
+        text = _point_text(params, compute())
+        write_atomic(self.path(params), text)
+        if self.shared_store is not None:
+            write_atomic(self.shared_store.path(params), text)
         self.computed += 1
-        return result
+        return json.loads(text)["result"]
 
     def map(
         self,
@@ -167,7 +189,7 @@ def run_sweep(
     such as ``tcp://127.0.0.1:8786``, or a ``distributed.Client``). Results are written by this
     process, atomically, so an interrupted sweep resumes where it stopped.
     """
-    missing = [p for p in points if read_point(store.folder / f"{point_key(p)}.json", p) is None]
+    missing = [p for p in points if store.lookup(p) is None]
     bar = None
     if progress and missing and scheduler is not None:
         from tqdm.auto import tqdm
@@ -175,8 +197,7 @@ def run_sweep(
         bar = tqdm(total=len(missing), desc=progress, unit="point")
 
     def finish(params: dict[str, Any], result: dict[str, Any]) -> None:
-        path = store.folder / f"{point_key(params)}.json"
-        write_atomic(path, _point_text(params, result))
+        write_atomic(store.path(params), _point_text(params, result))
         store.computed += 1
         if bar is not None:
             bar.update()

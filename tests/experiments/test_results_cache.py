@@ -1,0 +1,120 @@
+"""The results cache shared by commands: keyed by a fingerprint of the code and environment,
+off in the test suite, and giving figure 5 the fig5-cascade claim's runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from symescape.experiments import results_cache as rc
+from symescape.experiments.sweeps import SweepStore
+
+
+def test_the_suite_runs_with_sharing_off() -> None:
+    assert os.environ["SYMESCAPE_RESULTS_CACHE"] == "off"
+    assert rc.results_cache() is None
+
+
+def test_source_fingerprint_changes_with_any_byte_and_any_name(tmp_path: Path) -> None:
+    package = Path(rc.__file__).resolve().parents[1]
+    copy = tmp_path / "copy"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    original = rc.source_fingerprint(copy)
+    assert original == rc.source_fingerprint(package)
+    target = copy / "options.py"
+    text = target.read_text()
+    target.write_text(text + " ")
+    edited = rc.source_fingerprint(copy)
+    target.write_text(text)
+    assert rc.source_fingerprint(copy) == original
+    (copy / "options.py").rename(copy / "options_renamed.py")
+    renamed = rc.source_fingerprint(copy)
+    assert len({original, edited, renamed}) == 3
+
+
+def test_environment_fingerprint_names_library_versions_and_xla_flags(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib import metadata
+
+    text = rc.environment_fingerprint()
+    assert f"numpy={metadata.version('numpy')}" in text
+    assert f"sympy={metadata.version('sympy')}" in text
+    monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", "") + " --xla_dummy_flag=1")
+    assert rc.environment_fingerprint() != text
+
+
+def test_folder_follows_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(rc.RESULTS_CACHE_VARIABLE, str(tmp_path))
+    folder = rc.results_cache_folder()
+    assert folder == tmp_path / rc.code_fingerprint()[:20]
+    monkeypatch.setenv(rc.RESULTS_CACHE_VARIABLE, "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert rc.results_cache_folder() == (
+        tmp_path / "xdg" / "symescape" / "results" / rc.code_fingerprint()[:20]
+    )
+
+
+def test_stale_folders_of_other_code_are_removed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(rc.RESULTS_CACHE_VARIABLE, str(tmp_path))
+    old, recent, other = tmp_path / ("a" * 20), tmp_path / ("b" * 20), tmp_path / "keep-me"
+    for folder in (old, recent, other):
+        folder.mkdir()
+    ancient = time.time() - (rc.STALE_AFTER_DAYS + 1) * 86400
+    os.utime(old, (ancient, ancient))
+    os.utime(other, (ancient, ancient))
+    store = rc.results_cache()
+    assert store is not None
+    assert not old.exists()
+    assert recent.exists() and other.exists()  # recent, or not a fingerprint folder
+
+
+def test_a_shared_point_is_computed_once(tmp_path: Path) -> None:
+    shared = SweepStore(tmp_path / "shared")
+    calls = []
+
+    def compute() -> dict:
+        calls.append(1)
+        return {"values": (1.5, float("nan")), "n": 3}
+
+    first = SweepStore(tmp_path / "first", shared=shared)
+    one = first.get({"k": 1}, compute)
+    second = SweepStore(tmp_path / "second", shared=shared)
+    two = second.get({"k": 1}, compute)
+    assert len(calls) == 1
+    assert (first.computed, first.shared, second.computed, second.shared) == (1, 0, 0, 1)
+    # the same values of the same types on the computing and the reusing side (JSON: lists)
+    assert repr(one) == repr(two) == "{'values': [1.5, nan], 'n': 3}"
+    # the reusing side keeps its own copy: a rerun resumes from its own folder
+    again = SweepStore(tmp_path / "second", shared=shared)
+    again.get({"k": 1}, compute)
+    assert (again.reused, len(calls)) == (1, 1)
+    # other parameters are computed
+    second.get({"k": 2}, compute)
+    assert len(calls) == 2
+
+
+@pytest.mark.slow
+def test_figure5_reuses_the_fig5_cascade_claims_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from symescape.experiments.verification import verify
+    from symescape.reports.figure5 import figure5
+
+    monkeypatch.setenv(rc.RESULTS_CACHE_VARIABLE, str(tmp_path / "cache"))
+    (claim,) = verify(ids="fig5-cascade", quick=True)
+    result = figure5(str(tmp_path / "out"), quick=True)
+    assert (
+        "runs computed 0, reused from the output folder 0, from the results cache 3"
+        in "\n".join(result["summary"])
+    )
+    assert result["real_networks"]["8"]["stage_times"] == claim.details["real_networks"]["8"][
+        "stage_times"
+    ]
+    assert claim.details["plateaus"] == result["plateaus"]
