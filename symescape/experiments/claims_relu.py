@@ -35,9 +35,15 @@ def low_rank_settings(quick: bool) -> tuple[tuple[int, ...], tuple[tuple[str, in
 
 @claim("relu-low-rank")
 def check_relu_low_rank(quick: bool) -> Claim:
-    from symescape.experiments.escape_directions import EscapeDirectionConfig, search_optima
+    from symescape.experiments.escape_directions import (
+        EscapeDirectionConfig,
+        optima_search_key,
+        search_optima,
+    )
+    from symescape.experiments.results_cache import results_cache
 
     depths, teachers, settings = low_rank_settings(quick)
+    store = results_cache()  # the ReLU figure's depth sweep reuses the searches stored here
     rows, best_violations, other_violations, unbalanced, kinked = [], [], [], [], []
     worst = None
     for teacher, outputs in teachers:
@@ -46,6 +52,8 @@ def check_relu_low_rank(quick: bool) -> Claim:
                 depth=depth, teacher=teacher, outputs=outputs, **settings
             )
             search = search_optima(config)
+            if store is not None:
+                store.get(optima_search_key(config), search.record)
             rows.append((teacher, depth, search))
             if search.best.violations:
                 best_violations.append(f"{teacher} L={depth} layers {list(search.best.violations)}")

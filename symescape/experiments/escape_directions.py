@@ -667,17 +667,22 @@ def depth_sweep(
     teacher, stored per depth when ``store`` is a :class:`symescape.sweeps.SweepStore`
     (atomic, reused on rerun)."""
     settings = depth_sweep_settings(quick, teacher, outputs)
-
-    def compute(depth: int) -> dict:
-        return search_optima(EscapeDirectionConfig(depth=depth, **settings)).record()
-
     rows = []
     for depth in depths:
-        params = {"figure": "relu", "depth": depth, **settings}
-        rows.append(
-            store.get(params, lambda d=depth: compute(d)) if store is not None else compute(depth)
-        )
+        config = EscapeDirectionConfig(depth=depth, **settings)
+
+        def compute(config: EscapeDirectionConfig = config) -> dict:
+            return search_optima(config).record()
+
+        rows.append(compute() if store is None else store.get(optima_search_key(config), compute))
     return rows
+
+
+def optima_search_key(config: EscapeDirectionConfig) -> dict:
+    """The stored-point parameters of ``search_optima(config).record()`` (default starts): every
+    setting of the configuration, so the ``relu-low-rank`` claim and the ReLU figure find each
+    other's searches in a shared store."""
+    return {"experiment": "optima-search", **config.settings()}
 
 
 # ---------------------------------------------------------------------------------------------

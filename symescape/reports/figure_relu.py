@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from symescape.experiments.escape_directions import depth_sweep, depth_sweep_settings
+from symescape.experiments.results_cache import results_cache
 from symescape.experiments.saddle_to_saddle import SaddleConfig, saddle_to_saddle
 from symescape.experiments.sweeps import SweepStore
 from symescape.reports.plotting import pyplot, save_figure
@@ -48,7 +49,9 @@ def figure_relu(out: str, quick: bool = False) -> dict:
     ratio over all local optima; (b, c) the loss along gradient flow from a small start for a
     rank-2 and a linear teacher, plateaus shaded, layer and bottleneck ranks written on them."""
     out = Path(out)
-    store = SweepStore(out / "points" / "relu")
+    # points in the output folder (a rerun resumes) and in the results cache (verify's
+    # relu-low-rank claim runs the same searches at five of these depths)
+    store = SweepStore(out / "points" / "relu", shared=results_cache())
     depths = (3, 4, 10) if quick else (3, 4, 5, 6, 8, 10)
     rows = depth_sweep(depths, quick, store, TEACHER, OUTPUTS)
     samples = 300 if quick else 600
@@ -100,6 +103,10 @@ def figure_relu(out: str, quick: bool = False) -> dict:
             f"{[round(p['loss'], 4) for p in run['plateaus']]}, bottleneck ranks "
             f"{run['bottleneck_ranks']}"
         )
+    summary.append(
+        f"relu: searches and runs computed {store.computed}, reused from the output folder "
+        f"{store.reused}, from the results cache {store.shared} (verify's relu-low-rank)"
+    )
     data = {
         "settings": {
             "directions": depth_sweep_settings(quick, TEACHER, OUTPUTS),

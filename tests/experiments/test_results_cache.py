@@ -118,3 +118,31 @@ def test_figure5_reuses_the_fig5_cascade_claims_runs(
         "stage_times"
     ]
     assert claim.details["plateaus"] == result["plateaus"]
+
+
+def test_relu_figure_reuses_the_relu_low_rank_claims_searches(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from symescape.experiments.claims_relu import LOW_RANK_TEACHERS, low_rank_settings
+    from symescape.experiments.escape_directions import (
+        EscapeDirectionConfig,
+        depth_sweep,
+        optima_search_key,
+        search_optima,
+    )
+
+    monkeypatch.setenv(rc.RESULTS_CACHE_VARIABLE, str(tmp_path / "cache"))
+    # the full-mode claim searches the figure's teacher at the figure's settings
+    depths, teachers, settings = low_rank_settings(quick=False)
+    teacher, outputs = LOW_RANK_TEACHERS[0]
+    assert (teacher, outputs) in teachers
+    config = EscapeDirectionConfig(depth=3, teacher=teacher, outputs=outputs, **settings)
+    store = rc.results_cache()
+    assert store is not None
+    record = search_optima(config).record()
+    store.get(optima_search_key(config), lambda: record)
+    figure_store = SweepStore(tmp_path / "out", shared=rc.results_cache())
+    (row,) = depth_sweep((3,), quick=False, store=figure_store, teacher=teacher, outputs=outputs)
+    assert (figure_store.computed, figure_store.shared) == (0, 1)
+    assert row["value"] == record["value"] and len(row["optima"]) == len(record["optima"])
+    assert set(depths) >= {3, 4, 6, 8, 10}
