@@ -30,8 +30,15 @@ def _jax_modules() -> list[Any]:
 
 
 @lru_cache(maxsize=1024)
-def _lambdify(exprs: tuple[sp.Expr, ...], args: tuple[sp.Symbol, ...], backend: str) -> Callable:
+def _lambdify(
+    exprs: tuple[sp.Expr, ...],
+    args: tuple[sp.Symbol, ...],
+    backend: str,
+    functions: tuple[tuple[str, Callable], ...] = (),
+) -> Callable:
     modules = {"numpy": _numpy_modules, "jax": _jax_modules}.get(backend, lambda: "mpmath")()
+    if functions:
+        modules = [dict(functions), *(modules if isinstance(modules, list) else [modules])]
     function = sp.lambdify(args, list(exprs), modules=modules, cse=backend != "mpmath")
     function.__doc__ = (
         f"Generated {backend} kernel. Arguments, in order: {', '.join(map(str, args))}. "
@@ -41,14 +48,18 @@ def _lambdify(exprs: tuple[sp.Expr, ...], args: tuple[sp.Symbol, ...], backend: 
 
 
 def numpy_kernel(
-    exprs: Sequence[sp.Expr], args: Sequence[sp.Symbol]
+    exprs: Sequence[sp.Expr],
+    args: Sequence[sp.Symbol],
+    functions: Sequence[tuple[str, Callable]] = (),
 ) -> Callable[..., list[np.ndarray]]:
     """Lambdify ``exprs`` of ``args`` into a NumPy function returning a list (cached).
 
-    Constant expressions are broadcast to the shape of the first argument by the caller
-    (see :func:`broadcast_outputs`).
+    ``functions``: (name, NumPy function) pairs for undefined SymPy functions in ``exprs`` (e.g.
+    an opaque σ whose kernel is built from its own expression). Constant expressions are
+    broadcast to the shape of the first argument by the caller (see :func:`broadcast_outputs`).
     """
-    return _lambdify(tuple(sp.sympify(e, strict=True) for e in exprs), tuple(args), "numpy")
+    exprs = tuple(sp.sympify(e, strict=True) for e in exprs)
+    return _lambdify(exprs, tuple(args), "numpy", tuple(functions))
 
 
 def mpmath_kernel(exprs: Sequence[sp.Expr], args: Sequence[sp.Symbol]) -> Callable[..., list]:

@@ -1,0 +1,63 @@
+"""The block-mean network's derivatives: generic in σ (σ, σ', σ'' unevaluated) and with the
+activation written out must be the same functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from symescape.codegen import numpy_kernel
+from symescape.symbolic.activations import Z, activation
+from symescape.symbolic.block_mean import (
+    OPAQUE_DERIVATIVES,
+    block_mean_kernel,
+    block_mean_network,
+    generic_block_mean_network,
+    sigma_derivatives,
+)
+
+
+def _values(kernel: object, s: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    return np.array([np.broadcast_to(v, s.shape[1:]) for v in kernel(*s, *theta)])
+
+
+@pytest.mark.parametrize("name", ["tanh", "gelu", "sin", "x + x**2/3"])
+def test_generic_kernel_equals_the_written_out_network(name: str) -> None:
+    depth, modes = 3, 2
+    explicit = block_mean_network(name, depth, modes)
+    reference = numpy_kernel(
+        [explicit.f, *explicit.gradient, *explicit.hessian_upper], [*explicit.s, *explicit.theta]
+    )
+    rng = np.random.default_rng(3)
+    s = rng.standard_normal((modes, 40))
+    theta = 0.8 * rng.standard_normal(len(explicit.theta))
+    fast = _values(block_mean_kernel(name, depth, modes), s, theta)
+    slow = _values(reference, s, theta)
+    assert np.abs(fast - slow).max() <= 1e-13 * np.abs(slow).max()
+
+
+def test_written_out_network_has_no_opaque_function_left() -> None:
+    net = block_mean_network("tanh", 3, 2)
+    for expr in (net.f, *net.gradient, *net.hessian_upper):
+        assert not expr.atoms(*OPAQUE_DERIVATIVES)
+    # f itself is the nested composition
+    s1, s2 = net.s
+    values = dict(zip(net.theta, range(1, 11), strict=True))  # U, Y_2 row-major, then Z
+    h1 = (sp.tanh(s1 + 2 * s2), sp.tanh(3 * s1 + 4 * s2))
+    h2 = (sp.tanh(5 * h1[0] + 6 * h1[1]), sp.tanh(7 * h1[0] + 8 * h1[1]))
+    assert sp.simplify(net.f.subs(values) - (9 * h2[0] + 10 * h2[1])) == 0
+
+
+def test_generic_gradient_is_the_chain_rule() -> None:
+    generic = generic_block_mean_network(2, 1)  # f = Z σ(U s)
+    (s,) = generic.s
+    U, Zw = generic.theta
+    sigma, prime, second = OPAQUE_DERIVATIVES
+    assert generic.f == Zw * sigma(U * s)
+    assert generic.gradient == (Zw * s * prime(U * s), sigma(U * s))
+    # upper triangle: (U,U), (U,Z), (Z,Z)
+    assert generic.hessian_upper == (Zw * s**2 * second(U * s), s * prime(U * s), 0)
+    exact = (sp.tanh(Z), 1 - sp.tanh(Z) ** 2, -2 * sp.tanh(Z) * (1 - sp.tanh(Z) ** 2))
+    for derived, expected in zip(sigma_derivatives(activation("tanh")), exact, strict=True):
+        assert sp.simplify(derived - expected) == 0
