@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from symescape.errors import ConfigurationError
+from symescape.experiments.sweeps import SweepStore
 from symescape.numeric.fits import log_log_slope
 from symescape.numeric.inits import he_normal_weights
 from symescape.numeric.losses import SQUARED
@@ -161,6 +162,22 @@ def off_manifold_run(
     return OffManifoldRun(
         r, list(eps), list(config.thresholds), steps.tolist(), eval_steps.tolist(), signal, norms
     )
+
+
+def stored_off_manifold_run(
+    config: OffManifoldConfig,
+    r: int,
+    eps: list[float],
+    store: SweepStore | None = None,
+    progress: bool = False,
+) -> OffManifoldRun:
+    """:func:`off_manifold_run`, stored in (and read from) ``store`` when one is given, under
+    every setting of the run: figure 4 and the ``thm11-off-manifold`` claim share theirs."""
+    if store is None:
+        return off_manifold_run(config, r, eps, progress)
+    params = {"experiment": "off-manifold", "r": r, "eps": list(eps), **config_record(config)}
+    result = store.get(params, lambda: asdict(off_manifold_run(config, r, eps, progress)))
+    return OffManifoldRun(**result)
 
 
 @dataclass(frozen=True)

@@ -146,3 +146,19 @@ def test_relu_figure_reuses_the_relu_low_rank_claims_searches(
     assert (figure_store.computed, figure_store.shared) == (0, 1)
     assert row["value"] == record["value"] and len(row["optima"]) == len(record["optima"])
     assert set(depths) >= {3, 4, 6, 8, 10}
+
+
+def test_off_manifold_runs_are_shared_under_every_setting(tmp_path: Path) -> None:
+    from symescape.experiments.off_manifold import OffManifoldConfig, stored_off_manifold_run
+
+    config = OffManifoldConfig(depth=3, width=4, input_dim=4, seeds=1, max_steps=40)
+    shared = SweepStore(tmp_path / "cache")
+    claim_side = stored_off_manifold_run(config, 2, [0.5], shared)
+    figure_store = SweepStore(tmp_path / "out", shared=shared)
+    figure_side = stored_off_manifold_run(config, 2, [0.5], figure_store)
+    assert (figure_store.computed, figure_store.shared) == (0, 1)
+    assert figure_side == claim_side
+    # another setting (here the evaluation interval) is another run
+    other = OffManifoldConfig(depth=3, width=4, input_dim=4, seeds=1, max_steps=40, eval_every=5)
+    stored_off_manifold_run(other, 2, [0.5], figure_store)
+    assert figure_store.computed == 1
