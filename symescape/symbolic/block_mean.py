@@ -44,9 +44,11 @@ class BlockMeanNetwork:
     """f(s; θ) of the width-M network, its gradient and Hessian (upper triangle, row-major).
 
     Block-mean manifold (MATH.md §9): f(s; θ) with s = (v_1·x, …, v_M·x), F = E[(y − f)∇f].
+    ``activation`` None: the generic network, σ, σ', σ'' unevaluated
+    (:data:`OPAQUE_DERIVATIVES`), the structure shared by every activation at (L, M).
     """
 
-    activation: Activation
+    activation: Activation | None
     depth: int
     modes: int
     s: tuple[sp.Symbol, ...]
@@ -81,22 +83,8 @@ OPAQUE_DERIVATIVES = (OpaqueSigma, OpaqueSigmaPrime, OpaqueSigmaSecond)
 """σ, σ', σ'' as unevaluated functions, in order of the derivative."""
 
 
-@dataclass(frozen=True)
-class GenericBlockMeanNetwork:
-    """f(s; θ), ∇_θ f and ∇²_θ f (upper triangle, row-major) with σ, σ', σ'' unevaluated
-    (:data:`OPAQUE_DERIVATIVES`): the structure shared by every activation at (L, M)."""
-
-    depth: int
-    modes: int
-    s: tuple[sp.Symbol, ...]
-    theta: tuple[sp.Symbol, ...]
-    f: sp.Expr
-    gradient: tuple[sp.Expr, ...]
-    hessian_upper: tuple[sp.Expr, ...]
-
-
 @lru_cache(maxsize=16)
-def generic_block_mean_network(depth: int, modes: int) -> GenericBlockMeanNetwork:
+def generic_block_mean_network(depth: int, modes: int) -> BlockMeanNetwork:
     """Build f, ∇_θ f and ∇²_θ f symbolically with σ unevaluated (MATH.md §9):
 
         z_1 = U s,  z_l = Y_l σ(z_{l-1}),  f = Z σ(z_{L-1}).
@@ -118,7 +106,7 @@ def generic_block_mean_network(depth: int, modes: int) -> GenericBlockMeanNetwor
     hessian = tuple(
         sp.diff(gradient[i], theta[j]) for i in range(len(theta)) for j in range(i, len(theta))
     )
-    return GenericBlockMeanNetwork(depth, modes, s, theta, f, gradient, hessian)
+    return BlockMeanNetwork(None, depth, modes, s, theta, f, gradient, hessian)
 
 
 def sigma_derivatives(act: Activation) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
