@@ -145,6 +145,27 @@ def test_an_ensemble_split_over_host_devices_follows_numpy(batching: str) -> Non
     assert_same_run(reference, fast, COMPILED_VS_NUMPY)
 
 
+def test_a_run_of_many_chunks_compiles_its_program_once(caplog: pytest.LogCaptureFixture) -> None:
+    """The carry starts placed as the program returns it, so the second chunk reuses the first
+    chunk's program (an uncommitted first carry compiled it again: 0.8 s per split run)."""
+    import logging
+
+    import jax
+
+    kernels = activation_kernels("tanh")
+    widths = (5, 7, 7, 1)  # shapes no other test compiles
+    teacher = single_mode_teacher(widths[0], seed=2)
+    weights = he_normal_weights(widths, ensemble=4, seed=7)
+    config = TrainingConfig(
+        steps=3000, learning_rate=0.05, data=DataMode.FRESH, batch=9, record_every=500
+    )
+    with caplog.at_level(logging.WARNING), jax.log_compiles(True):
+        record = train(weights, teacher, kernels, config)
+    assert record.steps[-1] == 3000  # several chunks ran
+    compiles = [r for r in caplog.records if "Compiling jit(chunk)" in r.getMessage()]
+    assert len(compiles) == 1, [r.getMessage()[-300:] for r in compiles]
+
+
 def test_ensemble_groups_divide_the_members() -> None:
     import jax
 
