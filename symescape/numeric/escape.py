@@ -219,6 +219,8 @@ def escape_time_ode(
     except ValueError:
         raise ConfigurationError(f"method must be 'fast' or 'lsoda', got {method!r}") from None
     unresolved = _unresolved(model, scales, "start", START_RESOLUTION_TOLERANCE)
+    if unresolved is None:
+        unresolved = _subnormal_start(model, scales, rtol)
     if unresolved is not None:
         return EscapeResult(EscapeStatus.FAILED, None, 0.0, method, unresolved, scales, 0)
     try:
@@ -242,8 +244,9 @@ def escape_time_ode(
 
 
 MAX_FIELD_EVALUATIONS = 2_000_000
-"""Field evaluations one escape may use (a run from ε = 0.01 takes hundreds to a few thousand,
-tanh at L = 3 from ε = 1e-158 about 155 000); past it the run is FAILED rather than left
+"""Field evaluations one escape may use (a run from ε = 0.01 takes hundreds to a few thousand;
+tanh at L = 3 from ε = 1e-158, a subnormal start now refused at rtol = 1e-10, took about
+155 000 at that rtol, and takes 480 at rtol = 1e-6); past it the run is FAILED rather than left
 running (an under-resolved field made DOP853's steps collapse for minutes)."""
 
 
@@ -287,6 +290,26 @@ def _checked_resolution(model: ReducedModel, result: EscapeResult) -> EscapeResu
 
 _SUBNORMAL_FIELD = float(np.finfo(float).tiny / np.finfo(float).eps)
 """Below this (~1e-292) the field's doubles have lost relative digits to underflow."""
+
+
+def _subnormal_start(model: ReducedModel, X: np.ndarray, rtol: float) -> str | None:
+    """Why a start field below the smallest normal double cannot give T to ``rtol`` (None when
+    it can): a subnormal keeps an absolute spacing of 4.9e-324, so its relative precision is
+    4.9e-324/|F|, and T's error was measured at up to 1.4 times that (taken as 2×). Tanh at
+    L = 3 from ε = 1e-159 (|F| = 6e-319, spacing 8e-6 relative) escaped 1.1e-5 off the ε⁻¹
+    law that ε = 1e-150 and 1e-156 follow to 2e-11, and said nothing."""
+    with np.errstate(all="ignore"):
+        size = float(np.max(np.abs(model.field(X))))
+    if not np.isfinite(size) or size == 0 or size >= np.finfo(float).tiny:
+        return None  # a zero field is the integrator's "underflows" refusal
+    precision = 2 * float(np.spacing(size) / size)
+    if precision <= rtol:
+        return None
+    return (
+        f"the start field is subnormal in double precision (largest |F_l| = {size:.3g}, "
+        f"relative precision {precision:.1g} > rtol = {rtol:g}): T would carry that error; "
+        f"escape --precision DIGITS integrates it in mpmath, or ask for rtol ≥ {precision:.1g}"
+    )
 
 
 START_RESOLUTION_TOLERANCE = 1e-2

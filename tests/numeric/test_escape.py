@@ -344,3 +344,18 @@ def test_a_small_start_field_with_round_off_gaps_still_escapes():
     model = reduced_model("sigmoid", 5)
     result = escape_time_ode(model, [3e-3] * 5, method="lsoda")
     assert result.escaped and model.resolution_gap(result.final_state) <= 1e-6
+
+
+def test_a_subnormal_start_field_is_refused_below_its_precision():
+    # tanh at L = 3: T = C/ε to ~2e-11 for normal start fields; from ε = 1e-159 the field is
+    # 6e-319 (a subnormal, 8e-6 relative spacing) and T came out 1.1e-5 off, silently
+    model = reduced_model("tanh", 3)
+    law = escape_time_ode(model, np.full(3, 1e-150)).time * 1e-150
+    normal = escape_time_ode(model, np.full(3, 1e-156))
+    assert normal.escaped and abs(normal.time * 1e-156 / law - 1) < 1e-10
+    refused = escape_time_ode(model, np.full(3, 1e-159))
+    assert refused.status is EscapeStatus.FAILED and refused.time is None
+    assert "subnormal" in refused.message and "--precision" in refused.message
+    # asked for the precision the start has, it runs, and keeps to it
+    loose = escape_time_ode(model, np.full(3, 1e-158), rtol=1e-6)
+    assert loose.escaped and abs(loose.time * 1e-158 / law - 1) < 1e-6
