@@ -134,3 +134,8 @@ class UnknownNameError(ConfigurationError):
 class StalePointWarning(UserWarning):
     """A stored sweep point was unreadable (empty, truncated, wrong keys) or computed with other
     settings; the message names the file, and the point is recomputed."""
+
+
+class ResultsCacheWarning(UserWarning):
+    """The results cache shared between commands could not be used (a folder that cannot be
+    created or written); the message says why, and the command computes everything itself."""

@@ -15,6 +15,7 @@ from symescape.experiments.claim_registry import (
     largest_or_nan,
     verdict_for,
 )
+from symescape.experiments.results_cache import results_cache
 from symescape.numeric.fits import log_log_slope
 
 
@@ -421,7 +422,6 @@ def check_cascade(quick: bool) -> Claim:
         count_plateaus,
         real_cascades,
     )
-    from symescape.experiments.results_cache import results_cache
 
     # the same runs as figure 5's, shared through the results cache (one computation when
     # `verify` and `reproduce` run in the same environment)

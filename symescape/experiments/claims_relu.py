@@ -4,6 +4,7 @@ direction with vector outputs at depths 3–10, and saddle-to-saddle dynamics.""
 from __future__ import annotations
 
 from symescape.experiments.claim_registry import Claim, Verdict, claim, verdict_for
+from symescape.experiments.results_cache import results_cache
 
 # (teacher, outputs) of the low-rank search; the saddle-to-saddle teachers.
 LOW_RANK_TEACHERS = (("relu2:m=6", 3), ("deep:rank=2", 3), ("linear:2,1", 2))
@@ -40,7 +41,6 @@ def check_relu_low_rank(quick: bool) -> Claim:
         optima_search_key,
         search_optima,
     )
-    from symescape.experiments.results_cache import results_cache
 
     depths, teachers, settings = low_rank_settings(quick)
     store = results_cache()  # the ReLU figure's depth sweep reuses the searches stored here

@@ -19,6 +19,7 @@ from symescape.experiments.claim_registry import (
     smallest_or_nan,
     verdict_for,
 )
+from symescape.experiments.results_cache import results_cache
 from symescape.numeric.fits import log_log_slope
 from symescape.numeric.threads import single_threaded_blas
 
@@ -445,7 +446,6 @@ def check_off_manifold(quick: bool) -> Claim:
         fit_slopes,
         stored_off_manifold_run,
     )
-    from symescape.experiments.results_cache import results_cache
 
     # (activation, width, seeds, rate, step budget, evaluation interval). gelu (class C) escapes
     # ~16× slower than tanh at L = 8 (c_1 = μ₁ = 1/2), so it runs at rate 1.6. Measured (two

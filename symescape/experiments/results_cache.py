@@ -20,10 +20,12 @@ import platform
 import shutil
 import sys
 import time
+import warnings
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from symescape.errors import ResultsCacheWarning
 from symescape.experiments.sweeps import SweepStore
 from symescape.numeric.compiled import configure_host_devices
 from symescape.processes import usable_cores
@@ -35,7 +37,7 @@ FINGERPRINT_LIBRARIES = ("numpy", "scipy", "sympy", "mpmath", "jax", "jaxlib")
 """Libraries whose versions enter the fingerprint (a version change may change a number)."""
 
 STALE_AFTER_DAYS = 7.0
-"""Folders of other fingerprints (other code) untouched this long are removed."""
+"""Folders of other fingerprints (other code) unused this long are removed."""
 
 
 def source_fingerprint(package: Path) -> str:
@@ -65,11 +67,33 @@ def environment_fingerprint() -> str:
     environment = (
         sys.version,
         platform.machine(),
+        f"cpu={_cpu_features()}",
         f"cores={usable_cores()}",
-        f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')}",
-        f"SYMESCAPE_HOST_DEVICES={os.environ.get('SYMESCAPE_HOST_DEVICES', '')}",
+        *(f"{name}={os.environ.get(name, '')}" for name in ENVIRONMENT_VARIABLES),
     )
     return "\n".join((*versions, *environment))
+
+
+ENVIRONMENT_VARIABLES = (
+    "XLA_FLAGS",
+    "SYMESCAPE_HOST_DEVICES",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
+"""Variables that change how the numbers are computed (XLA's code, BLAS threads)."""
+
+
+def _cpu_features() -> str:
+    """The CPU's model and instruction-set flags (XLA compiles for them; a home folder shared by
+    an AVX2 and an AVX-512 machine must not mix their results); '' where not readable."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor()
+    wanted = ("model name", "flags")
+    lines = [line for line in text.splitlines() if line.split(":")[0].strip() in wanted]
+    return hashlib.sha256("\n".join(sorted(set(lines))).encode()).hexdigest()[:16]
 
 
 @lru_cache(maxsize=1)
@@ -83,34 +107,70 @@ def code_fingerprint() -> str:
 
 
 def results_cache_folder() -> Path | None:
-    """The folder of this fingerprint's shared results, or None when sharing is off."""
+    """The folder of this fingerprint's shared results, or None when sharing is off (or there
+    is no home directory to keep it in). An empty ``XDG_CACHE_HOME`` counts as unset."""
     setting = os.environ.get(RESULTS_CACHE_VARIABLE, "")
     if setting == "off":
         return None
     if setting:
         base = Path(setting).expanduser()
     else:
-        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-        base = base / "symescape" / "results"
-    return base / code_fingerprint()[:20]
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        if xdg:
+            root = Path(xdg)
+        else:
+            try:
+                root = Path.home() / ".cache"
+            except RuntimeError:  # no HOME and no passwd entry: nowhere to keep it
+                return None
+        base = root / "symescape" / "results"
+    return base.absolute() / code_fingerprint()[:20]
 
 
 def results_cache() -> SweepStore | None:
-    """The shared store (None when ``SYMESCAPE_RESULTS_CACHE=off``); folders of other
-    fingerprints untouched for :data:`STALE_AFTER_DAYS` are removed on the way."""
+    """The shared store (None when ``SYMESCAPE_RESULTS_CACHE=off``, or, with a
+    :class:`~symescape.errors.ResultsCacheWarning`, when its folder cannot be written). Using
+    it marks the folder as used; folders of other fingerprints unused for
+    :data:`STALE_AFTER_DAYS` are removed on the way."""
     folder = results_cache_folder()
     if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+        os.utime(folder)  # "used": the age that stale-folder removal reads
+    except OSError as exc:
+        warnings.warn(
+            f"results cache {folder} cannot be written ({exc}); computing without it "
+            f"(set {RESULTS_CACHE_VARIABLE}=DIR to move it, =off to silence this)",
+            ResultsCacheWarning,
+            stacklevel=2,
+        )
         return None
     _remove_stale_siblings(folder)
     return SweepStore(folder)
 
 
 def _remove_stale_siblings(folder: Path) -> None:
-    if not folder.parent.is_dir():
-        return
     cutoff = time.time() - STALE_AFTER_DAYS * 86400
-    for sibling in folder.parent.iterdir():
+    try:
+        siblings = list(folder.parent.iterdir())
+    except OSError:
+        return
+    for sibling in siblings:
         name = sibling.name
         is_fingerprint = len(name) == 20 and all(c in "0123456789abcdef" for c in name)
-        if sibling != folder and is_fingerprint and sibling.stat().st_mtime < cutoff:
+        try:
+            stale = sibling != folder and is_fingerprint and sibling.stat().st_mtime < cutoff
+        except OSError:
+            continue
+        if stale:
             shutil.rmtree(sibling, ignore_errors=True)
+
+
+# The fingerprint is taken when this module is imported, i.e. when the code that will compute
+# is loaded, not when a claim first asks for the store minutes later (a file edited in between
+# would otherwise label old code's results as the new code's).
+code_fingerprint()

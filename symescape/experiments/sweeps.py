@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from symescape.errors import StalePointWarning
+from symescape.errors import ResultsCacheWarning, StalePointWarning
 from symescape.processes import map_in_processes
 from symescape.version import __version__
 
@@ -130,7 +130,16 @@ class SweepStore:
         text = _point_text(params, compute())
         write_atomic(self.path(params), text)
         if self.shared_store is not None:
-            write_atomic(self.shared_store.path(params), text)
+            try:
+                write_atomic(self.shared_store.path(params), text)
+            except OSError as exc:  # the shared store is an optimisation: never fatal
+                warnings.warn(
+                    f"results cache {self.shared_store.folder} not written ({exc}); "
+                    "computing without it",
+                    ResultsCacheWarning,
+                    stacklevel=2,
+                )
+                self.shared_store = None
         self.computed += 1
         return json.loads(text)["result"]
 

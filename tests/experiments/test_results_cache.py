@@ -162,3 +162,52 @@ def test_off_manifold_runs_are_shared_under_every_setting(tmp_path: Path) -> Non
     other = OffManifoldConfig(depth=3, width=4, input_dim=4, seeds=1, max_steps=40, eval_every=5)
     stored_off_manifold_run(other, 2, [0.5], figure_store)
     assert figure_store.computed == 1
+
+
+def test_an_unwritable_cache_warns_and_computes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from symescape.errors import ResultsCacheWarning
+
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # a file where the cache folder's parent should be
+    monkeypatch.setenv(rc.RESULTS_CACHE_VARIABLE, str(blocked / "cache"))
+    with pytest.warns(ResultsCacheWarning, match="cannot be written"):
+        assert rc.results_cache() is None
+    # a figure's store whose shared store fails on write keeps its own point
+    shared = SweepStore(blocked / "shared")
+    store = SweepStore(tmp_path / "out", shared=shared)
+    with pytest.warns(ResultsCacheWarning, match="not written"):
+        assert store.get({"k": 1}, lambda: {"v": 2.0}) == {"v": 2.0}
+    assert store.lookup({"k": 1}) == {"v": 2.0}
+
+
+def test_an_empty_xdg_cache_home_is_unset_and_no_home_is_no_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(rc.RESULTS_CACHE_VARIABLE, "")
+    monkeypatch.setenv("XDG_CACHE_HOME", "")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    folder = rc.results_cache_folder()
+    assert folder is not None and folder.is_absolute()
+    assert folder.parent == tmp_path / ".cache" / "symescape" / "results"
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert rc.results_cache_folder() is None
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert rc.results_cache_folder().parent == tmp_path / "xdg" / "symescape" / "results"
+
+
+def test_using_the_cache_marks_its_folder_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(rc.RESULTS_CACHE_VARIABLE, str(tmp_path))
+    folder = rc.results_cache_folder()
+    folder.mkdir(parents=True)
+    ancient = time.time() - (rc.STALE_AFTER_DAYS + 1) * 86400
+    os.utime(folder, (ancient, ancient))
+    assert rc.results_cache() is not None
+    assert folder.stat().st_mtime > time.time() - 60
