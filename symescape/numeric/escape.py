@@ -305,10 +305,13 @@ def _subnormal_start(model: ReducedModel, X: np.ndarray, rtol: float) -> str | N
     precision = 2 * float(np.spacing(size) / size)
     if precision <= rtol:
         return None
+    # two digits, rounded up: the rtol suggested must itself be accepted
+    exponent = int(np.floor(np.log10(precision)))
+    suggested = float(np.ceil(precision / 10.0 ** (exponent - 1))) * 10.0 ** (exponent - 1)
     return (
         f"the start field is subnormal in double precision (largest |F_l| = {size:.3g}, "
-        f"relative precision {precision:.1g} > rtol = {rtol:g}): T would carry that error; "
-        f"escape --precision DIGITS integrates it in mpmath, or ask for rtol ≥ {precision:.1g}"
+        f"relative precision {precision:.2g} > rtol = {rtol:g}): T would carry that error; "
+        f"escape --precision DIGITS integrates it in mpmath, or ask for rtol ≥ {suggested:.2g}"
     )
 
 

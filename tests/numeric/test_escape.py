@@ -359,3 +359,13 @@ def test_a_subnormal_start_field_is_refused_below_its_precision():
     # asked for the precision the start has, it runs, and keeps to it
     loose = escape_time_ode(model, np.full(3, 1e-158), rtol=1e-6)
     assert loose.escaped and abs(loose.time * 1e-158 / law - 1) < 1e-6
+
+
+@pytest.mark.parametrize("eps", [1.12e-159, 1e-159, 3e-158])
+def test_the_rtol_a_subnormal_refusal_suggests_is_accepted(eps):
+    import re
+
+    model = reduced_model("tanh", 3)
+    refused = escape_time_ode(model, np.full(3, eps))
+    suggested = float(re.search(r"rtol ≥ ([0-9.e+-]+)", refused.message).group(1))
+    assert escape_time_ode(model, np.full(3, eps), rtol=suggested).escaped
