@@ -153,10 +153,16 @@ def block_mean_kernel(spec: str | sp.Expr | Activation, depth: int, modes: int) 
     per activation, with σ, σ', σ'' bound to NumPy kernels of the activation's exact
     expressions (cached)."""
     act = activation(spec)
+    derivatives = sigma_derivatives(act)
+    if derivatives[2].has(sp.DiracDelta):
+        raise ConfigurationError(
+            f"the block-mean Jacobian needs σ twice differentiable; σ'' of {act.name} is "
+            f"{derivatives[2]} (a kink): use a smooth activation"
+        )
     net = generic_block_mean_network(depth, modes)
     functions = tuple(
         (opaque.__name__, _elementwise_kernel(expr))
-        for opaque, expr in zip(OPAQUE_DERIVATIVES, sigma_derivatives(act), strict=True)
+        for opaque, expr in zip(OPAQUE_DERIVATIVES, derivatives, strict=True)
     )
     return numpy_kernel([net.f, *net.gradient, *net.hessian_upper], [*net.s, *net.theta], functions)
 

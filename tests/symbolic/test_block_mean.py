@@ -61,3 +61,29 @@ def test_generic_gradient_is_the_chain_rule() -> None:
     exact = (sp.tanh(Z), 1 - sp.tanh(Z) ** 2, -2 * sp.tanh(Z) * (1 - sp.tanh(Z) ** 2))
     for derived, expected in zip(sigma_derivatives(activation("tanh")), exact, strict=True):
         assert sp.simplify(derived - expected) == 0
+
+
+def test_written_out_derivatives_match_direct_differentiation() -> None:
+    # an independent route: SymPy differentiates the written-out f itself (the pre-change
+    # method), against the kernel built from the opaque-σ derivation
+    depth, modes = 3, 2
+    net = block_mean_network("tanh", depth, modes)
+    args = [*net.s, *net.theta]
+    direct_gradient = [sp.diff(net.f, p) for p in net.theta]
+    pairs = [(i, j) for i in range(len(net.theta)) for j in range(i, len(net.theta))]
+    direct_hessian = [sp.diff(direct_gradient[i], net.theta[j]) for i, j in pairs]
+    reference = numpy_kernel([net.f, *direct_gradient, *direct_hessian], args)
+    rng = np.random.default_rng(5)
+    s = rng.standard_normal((modes, 25))
+    theta = 0.9 * rng.standard_normal(len(net.theta))
+    fast = _values(block_mean_kernel("tanh", depth, modes), s, theta)
+    slow = _values(reference, s, theta)
+    assert np.abs(fast - slow).max() <= 1e-13 * np.abs(slow).max()
+
+
+@pytest.mark.parametrize("name", ["relu", "abs(x)"])
+def test_a_kinked_activation_is_refused_with_the_reason(name: str) -> None:
+    from symescape.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="twice differentiable"):
+        block_mean_kernel(name, 3, 2)
