@@ -27,7 +27,7 @@ from pathlib import Path
 
 from symescape.errors import ResultsCacheWarning
 from symescape.experiments.sweeps import SweepStore
-from symescape.numeric.compiled import configure_host_devices
+from symescape.numeric.compiled import planned_xla_flags
 from symescape.processes import usable_cores
 
 RESULTS_CACHE_VARIABLE = "SYMESCAPE_RESULTS_CACHE"
@@ -55,9 +55,6 @@ def source_fingerprint(package: Path) -> str:
 def environment_fingerprint() -> str:
     """The versions of :data:`FINGERPRINT_LIBRARIES`, Python, the machine, :func:`usable_cores`
     and the XLA settings, as one text."""
-    # the compiled engine adds its host-device flag to XLA_FLAGS before JAX starts; add it now
-    # so that a process fingerprinting before its first training run reads the same flags
-    configure_host_devices()
     versions = []
     for name in FINGERPRINT_LIBRARIES:
         try:
@@ -69,19 +66,22 @@ def environment_fingerprint() -> str:
         platform.machine(),
         f"cpu={_cpu_features()}",
         f"cores={usable_cores()}",
+        # the flags the compiled engine runs with (its host-device flag included), read without
+        # setting them: importing the package must not change the user's XLA_FLAGS
+        f"XLA_FLAGS={planned_xla_flags()}",
         *(f"{name}={os.environ.get(name, '')}" for name in ENVIRONMENT_VARIABLES),
     )
     return "\n".join((*versions, *environment))
 
 
 ENVIRONMENT_VARIABLES = (
-    "XLA_FLAGS",
     "SYMESCAPE_HOST_DEVICES",
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",
 )
-"""Variables that change how the numbers are computed (XLA's code, BLAS threads)."""
+"""Variables, besides XLA_FLAGS, that change how the numbers are computed (host devices, BLAS
+threads)."""
 
 
 def _cpu_features() -> str:

@@ -63,13 +63,25 @@ def configure_host_devices() -> None:
     import os
     import sys
 
+    flags = planned_xla_flags()
+    if "jax" not in sys.modules and flags != os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = flags
+
+
+def planned_xla_flags() -> str:
+    """``XLA_FLAGS`` as :func:`configure_host_devices` sets them, without setting them: the
+    user's flags, plus ``--xla_force_host_platform_device_count`` (from
+    ``SYMESCAPE_HOST_DEVICES``, else the usable cores) when they do not name it and it is > 1."""
+    import os
+
     flags = os.environ.get("XLA_FLAGS", "")
-    if "jax" in sys.modules or "xla_force_host_platform_device_count" in flags:
-        return
+    if "xla_force_host_platform_device_count" in flags:
+        return flags
     setting = os.environ.get(HOST_DEVICES_VARIABLE, "")
     count = int(setting) if setting.isdigit() and int(setting) > 0 else usable_cores()
     if count > 1:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+        return f"{flags} --xla_force_host_platform_device_count={count}".strip()
+    return flags
 
 
 def ensemble_groups(members: int) -> int:

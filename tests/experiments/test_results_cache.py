@@ -211,3 +211,17 @@ def test_using_the_cache_marks_its_folder_used(
     os.utime(folder, (ancient, ancient))
     assert rc.results_cache() is not None
     assert folder.stat().st_mtime > time.time() - 60
+
+
+def test_importing_the_package_leaves_xla_flags_alone() -> None:
+    # the fingerprint reads the flags the engine will run with; it must not set them (a user's
+    # own JAX code after `import symescape` would otherwise see forced host devices)
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    code = "import os, symescape; print(os.environ.get('XLA_FLAGS'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "None"
