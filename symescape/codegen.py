@@ -62,6 +62,18 @@ def numpy_kernel(
     return _lambdify(exprs, tuple(args), "numpy", tuple(functions))
 
 
+def numpy_elementwise(expr: sp.Expr, arg: sp.Symbol) -> Callable[[np.ndarray], np.ndarray]:
+    """``expr`` of one symbol as an elementwise NumPy function (cached lambdify): an output
+    that lambdify returns as a bare constant is broadcast to the input's shape."""
+    kernel = numpy_kernel([expr], [arg])
+
+    def apply(z: np.ndarray) -> np.ndarray:
+        value = kernel(z)[0]
+        return np.broadcast_to(value, np.shape(z)) if np.ndim(value) < np.ndim(z) else value
+
+    return apply
+
+
 def mpmath_kernel(exprs: Sequence[sp.Expr], args: Sequence[sp.Symbol]) -> Callable[..., list]:
     """Lambdify ``exprs`` of ``args`` into an mpmath function returning a list (cached)."""
     return _lambdify(tuple(sp.sympify(e, strict=True) for e in exprs), tuple(args), "mpmath")

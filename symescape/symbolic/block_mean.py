@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from symescape.codegen import broadcast_outputs, numpy_kernel
+from symescape.codegen import broadcast_outputs, numpy_elementwise, numpy_kernel
 from symescape.errors import ConfigurationError
 from symescape.symbolic.activations import Activation, Z, activation
 
@@ -161,19 +161,10 @@ def block_mean_kernel(spec: str | sp.Expr | Activation, depth: int, modes: int) 
         )
     net = generic_block_mean_network(depth, modes)
     functions = tuple(
-        (opaque.__name__, _elementwise_kernel(expr))
+        (opaque.__name__, numpy_elementwise(expr, Z))
         for opaque, expr in zip(OPAQUE_DERIVATIVES, derivatives, strict=True)
     )
     return numpy_kernel([net.f, *net.gradient, *net.hessian_upper], [*net.s, *net.theta], functions)
-
-
-def _elementwise_kernel(expr: sp.Expr) -> Callable[[np.ndarray], np.ndarray]:
-    kernel = numpy_kernel([expr], [Z])
-
-    def evaluate(u: np.ndarray) -> np.ndarray:
-        return broadcast_outputs(kernel(u), np.asarray(u, dtype=float))[0]
-
-    return evaluate
 
 
 def block_mean_field_and_jacobian(

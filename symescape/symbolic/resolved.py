@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from symescape.codegen import jax_kernel, mpmath_kernel, numpy_kernel
+from symescape.codegen import jax_kernel, mpmath_kernel, numpy_elementwise
 from symescape.errors import ActivationError
 from symescape.options import Backend, hashable_cache
 from symescape.symbolic.activations import Activation, ActivationSpec, Z, activation
@@ -29,14 +29,6 @@ class ActivationKernels:
     sigma: Callable[[np.ndarray], np.ndarray]
     derivative: Callable[[np.ndarray], np.ndarray]
     phi: Callable[[np.ndarray], np.ndarray]
-
-
-def _elementwise(kernel: Callable) -> Callable[[np.ndarray], np.ndarray]:
-    def apply(z: np.ndarray) -> np.ndarray:
-        value = kernel(z)[0]
-        return np.broadcast_to(value, np.shape(z)) if np.ndim(value) < np.ndim(z) else value
-
-    return apply
 
 
 @hashable_cache(maxsize=128)
@@ -55,7 +47,7 @@ def activation_kernels(
     expressions = [act.expr, sp.diff(act.expr, Z), Z * sp.diff(act.expr, Z) - act.expr]
     try:
         if backend is Backend.NUMPY:
-            functions = [_elementwise(numpy_kernel([e], [Z])) for e in expressions]
+            functions = [numpy_elementwise(e, Z) for e in expressions]
             probe = np.linspace(-3, 3, 13)
             with np.errstate(all="ignore"):
                 finite = all(
