@@ -47,6 +47,7 @@ from symescape.errors import (
     NumericalError,
     SymescapeError,
 )
+from symescape.experiments.sweeps import SweepStore, stored
 from symescape.numeric.losses import Loss
 from symescape.numeric.network import (
     ForwardPass,
@@ -659,7 +660,7 @@ def depth_sweep_settings(quick: bool, teacher: str = "relu2:m=6", outputs: int =
 def depth_sweep(
     depths: tuple[int, ...],
     quick: bool,
-    store: object | None = None,
+    store: SweepStore | None = None,
     teacher: str = "relu2:m=6",
     outputs: int = 3,
 ) -> list[dict]:
@@ -674,7 +675,7 @@ def depth_sweep(
         def compute(config: EscapeDirectionConfig = config) -> dict:
             return search_optima(config).record()
 
-        rows.append(compute() if store is None else store.get(optima_search_key(config), compute))
+        rows.append(stored(store, optima_search_key(config), compute))
     return rows
 
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from symescape.experiments.sweeps import SweepStore
+from symescape.experiments.sweeps import SweepStore, stored
 from symescape.numeric.escape import escape_time_ode
 from symescape.numeric.network import Weights, flatten_weights, unflatten_weights
 from symescape.numeric.reduced import reduced_model
@@ -291,7 +291,7 @@ def cascade_flows(
             return cascade(config, decoupled=decoupled, progress=progress)
 
         params = {"experiment": "cascade-flow", "decoupled": decoupled, **asdict(config)}
-        flows[name] = compute() if store is None else store.get(params, compute)
+        flows[name] = stored(store, params, compute)
     return flows
 
 
@@ -317,7 +317,7 @@ def real_cascades(
             return real_network_cascade(cfg, seeds=seeds, progress=progress)
 
         params = {"experiment": "cascade-real", "seeds": seeds, **asdict(cfg)}
-        runs[nb] = compute() if store is None else store.get(params, compute)
+        runs[nb] = stored(store, params, compute)
     return runs
 
 

@@ -143,6 +143,13 @@ class SweepStore:
         self.computed += 1
         return json.loads(text)["result"]
 
+    def origins(self) -> str:
+        """This session's points by origin, as a figure's summary says them."""
+        return (
+            f"computed {self.computed}, reused from the output folder {self.reused}, "
+            f"from the results cache {self.shared}"
+        )
+
     def map(
         self,
         points: Iterable[dict[str, Any]],
@@ -157,6 +164,13 @@ class SweepStore:
 
             iterator = tqdm(points, desc=progress, unit="point", leave=False)
         return [self.get(p, lambda p=p: compute(p)) for p in iterator]
+
+
+def stored(
+    store: SweepStore | None, params: dict[str, Any], compute: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """``store.get(params, compute)``, or ``compute()`` when there is no store."""
+    return compute() if store is None else store.get(params, compute)
 
 
 def grid(**axes: Iterable[Any] | str | float) -> list[dict[str, Any]]:

@@ -74,8 +74,7 @@ def figure4(out: str, quick: bool = False) -> dict:
         for f in fs
     ]
     summary.append(
-        f"fig4: runs computed {store.computed}, reused from the output folder {store.reused}, "
-        f"from the results cache {store.shared} (verify's thm11-off-manifold)"
+        f"fig4: runs {store.origins()} (verify's thm11-off-manifold)"
     )
     data = {
         "settings": config_record(config),

@@ -157,8 +157,7 @@ def figure5(out: str, quick: bool = False) -> dict:
             f"{np.round(np.array(run['alignment'])[-1, 0], 3).tolist()}"
         )
     summary.append(
-        f"fig5: runs computed {store.computed}, reused from the output folder {store.reused}, "
-        f"from the results cache {store.shared} (verify's fig5-cascade trains the same networks)"
+        f"fig5: runs {store.origins()} (verify's fig5-cascade trains the same networks)"
     )
     data = {
         "settings": asdict(config),

@@ -104,8 +104,7 @@ def figure_relu(out: str, quick: bool = False) -> dict:
             f"{run['bottleneck_ranks']}"
         )
     summary.append(
-        f"relu: searches and runs computed {store.computed}, reused from the output folder "
-        f"{store.reused}, from the results cache {store.shared} (verify's relu-low-rank)"
+        f"relu: searches and runs {store.origins()} (verify's relu-low-rank)"
     )
     data = {
         "settings": {
