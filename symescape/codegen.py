@@ -35,11 +35,21 @@ def _lambdify(
     args: tuple[sp.Symbol, ...],
     backend: str,
     functions: tuple[tuple[str, Callable], ...] = (),
+    intermediates: tuple[tuple[sp.Symbol, sp.Expr], ...] = (),
 ) -> Callable:
     modules = {"numpy": _numpy_modules, "jax": _jax_modules}.get(backend, lambda: "mpmath")()
     if functions:
         modules = [dict(functions), *(modules if isinstance(modules, list) else [modules])]
-    function = sp.lambdify(args, list(exprs), modules=modules, cse=backend != "mpmath")
+    cse: bool | Callable = backend != "mpmath"
+    if intermediates:
+
+        def cse(exprs: list[sp.Expr]) -> tuple[list, list]:
+            # the named intermediates are assigned first, in order; SymPy's own common
+            # subexpressions (of expressions in them) follow
+            found, reduced = sp.cse(exprs, list=False)
+            return [*intermediates, *found], reduced
+
+    function = sp.lambdify(args, list(exprs), modules=modules, cse=cse)
     function.__doc__ = (
         f"Generated {backend} kernel. Arguments, in order: {', '.join(map(str, args))}. "
         f"Returns a list of {len(exprs)} values."
@@ -51,15 +61,19 @@ def numpy_kernel(
     exprs: Sequence[sp.Expr],
     args: Sequence[sp.Symbol],
     functions: Sequence[tuple[str, Callable]] = (),
+    intermediates: Sequence[tuple[sp.Symbol, sp.Expr]] = (),
 ) -> Callable[..., list[np.ndarray]]:
     """Lambdify ``exprs`` of ``args`` into a NumPy function returning a list (cached).
 
     ``functions``: (name, NumPy function) pairs for undefined SymPy functions in ``exprs`` (e.g.
-    an opaque σ whose kernel is built from its own expression). Constant expressions are
-    broadcast to the shape of the first argument by the caller (see :func:`broadcast_outputs`).
+    an opaque σ whose kernel is built from its own expression). ``intermediates``: (symbol,
+    expression) pairs the kernel computes first, in order, each from ``args`` and the symbols
+    before it (e.g. a network's pre-activations), so ``exprs`` may be written in those symbols.
+    Constant expressions are broadcast to the shape of the first argument by the caller (see
+    :func:`broadcast_outputs`).
     """
     exprs = tuple(sp.sympify(e, strict=True) for e in exprs)
-    return _lambdify(exprs, tuple(args), "numpy", tuple(functions))
+    return _lambdify(exprs, tuple(args), "numpy", tuple(functions), tuple(intermediates))
 
 
 def numpy_elementwise(expr: sp.Expr, arg: sp.Symbol) -> Callable[[np.ndarray], np.ndarray]:

@@ -50,14 +50,16 @@ def test_written_out_network_has_no_opaque_function_left() -> None:
 
 
 def test_generic_gradient_is_the_chain_rule() -> None:
-    generic = generic_block_mean_network(2, 1)  # f = Z σ(U s)
+    generic = generic_block_mean_network(2, 1)  # f = Z σ(u), u = U s
     (s,) = generic.s
     U, Zw = generic.theta
+    ((u, form),) = generic.preactivations
+    assert form == U * s
     sigma, prime, second = OPAQUE_DERIVATIVES
-    assert generic.f == Zw * sigma(U * s)
-    assert generic.gradient == (Zw * s * prime(U * s), sigma(U * s))
+    assert generic.f == Zw * sigma(u)
+    assert generic.gradient == (Zw * s * prime(u), sigma(u))
     # upper triangle: (U,U), (U,Z), (Z,Z)
-    assert generic.hessian_upper == (Zw * s**2 * second(U * s), s * prime(U * s), 0)
+    assert generic.hessian_upper == (Zw * s**2 * second(u), s * prime(u), 0)
     exact = (sp.tanh(Z), 1 - sp.tanh(Z) ** 2, -2 * sp.tanh(Z) * (1 - sp.tanh(Z) ** 2))
     for derived, expected in zip(sigma_derivatives(activation("tanh")), exact, strict=True):
         assert sp.simplify(derived - expected) == 0
