@@ -135,3 +135,12 @@ def test_one_claim_id_as_a_string_is_that_claim_not_its_characters():
         verify(ids="no-such-claim")
     [claim] = verify(ids="eq11-balanced", quick=True)
     assert claim.id == "eq11-balanced"
+
+
+def test_the_slowest_claims_started_first_are_registered_claims() -> None:
+    # a misspelt name would silently drop out of the schedule
+    from symescape.experiments.verification import SLOWEST_CLAIMS, SLOWEST_QUICK_CLAIMS
+
+    for names in (SLOWEST_CLAIMS, SLOWEST_QUICK_CLAIMS):
+        assert len(set(names)) == len(names)
+        assert set(names) <= set(CLAIMS)
