@@ -13,7 +13,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from symescape.errors import ConfigurationError, fallback_notes
+from symescape.errors import fallback_notes
+from symescape.options import require_int
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -30,11 +31,7 @@ def check_workers(workers: int | None) -> int:
     """``workers`` as a count ≥ 1; None or 0 means one per usable core."""
     if workers is None:
         return usable_cores()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ConfigurationError(
-            f"workers must be an integer ≥ 0 (0: one per core), got {workers!r}"
-        )
-    return workers or usable_cores()
+    return require_int(workers, "workers (0: one per core)", minimum=0) or usable_cores()
 
 
 def _quiet_worker() -> None:

@@ -38,7 +38,7 @@ import numpy as np
 
 from symescape.errors import ConfigurationError, NotReachedError
 from symescape.numeric.compiled import jax_precision
-from symescape.options import RHO_STAR, hashable_cache
+from symescape.options import RHO_STAR, hashable_cache, require_int
 from symescape.symbolic.classification import classify
 from symescape.symbolic.normal_form import (
     EscapeExpansion,
@@ -181,10 +181,8 @@ def time_function(
     import jax
     import jax.numpy as jnp
 
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
-        raise ConfigurationError(f"the series from a general start needs depth ≥ 2, got {depth}")
-    if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 8:
-        raise ConfigurationError(f"nodes must be an integer ≥ 8, got {nodes!r}")
+    depth = require_int(depth, "the series from a general start: depth", minimum=2)
+    nodes = require_int(nodes, "nodes", minimum=8)
     cls = classify(spec)
     top = max(depth - 3, 0)
     field = field_expansion(cls, depth, amplitude, top)

@@ -22,7 +22,7 @@ import mpmath
 import sympy as sp
 
 from symescape.codegen import mpmath_kernel
-from symescape.errors import ClosedFormFallbackWarning, ConfigurationError, NumericalError
+from symescape.errors import ClosedFormFallbackWarning, NumericalError
 from symescape.options import require_int
 from symescape.precision.gauss import DEFAULT_DPS, expectation_mpmath_bounded
 from symescape.symbolic.activations import Activation, Z, activation
@@ -212,10 +212,6 @@ def _sigma_of_s(act: Activation) -> sp.Expr:
     return act.expr.xreplace({Z: S})
 
 
-def _check_dps(dps: int) -> int:
-    if isinstance(dps, bool) or not isinstance(dps, int) or dps < MIN_DPS:
-        raise ConfigurationError(f"dps must be an integer ≥ {MIN_DPS}, got {dps!r}")
-    return dps
 
 
 @lru_cache(maxsize=1024)
@@ -256,7 +252,7 @@ def gaussian_moment(act: Activation, k: int, dps: int = DEFAULT_DPS) -> Constant
     """
     k = require_int(k, "moment order", minimum=0)  # NumPy integers too (np.arange)
     act = activation(act)  # a name or expression is accepted; any other type: ActivationError
-    dps = _check_dps(dps)
+    dps = require_int(dps, "dps", minimum=MIN_DPS)
     check_gaussian_domain(act.expr, Z)
     attempt = closed_form_expectation(_sigma_of_s(act) * S**k, S)
     if attempt.value is not None:
