@@ -21,11 +21,22 @@ def test_unknown_entry():
         run_benchmarks(["nope"])
 
 
-def test_train_entry_quick_json():
-    result = CliRunner().invoke(main, ["bench", "train", "--quick", "--json"])
+@pytest.mark.parametrize(
+    ("entry", "names"),
+    [
+        ("train", ["train", "train-flops", "train-step", "train-ceiling"]),
+        pytest.param(
+            "ensemble",
+            ["ensemble", "ensemble-flops", "ensemble-batching", "ensemble-ceiling"],
+            marks=pytest.mark.slow,  # three compilations at width 64: ~17 s
+        ),
+    ],
+)
+def test_engine_entries_quick_json(entry: str, names: list[str]) -> None:
+    result = CliRunner().invoke(main, ["bench", entry, "--quick", "--json"])
     assert result.exit_code == 0, result.output
     entries = json.loads(result.stdout)["benchmarks"]
-    assert [e["name"] for e in entries] == ["train", "train-flops", "train-step", "train-ceiling"]
+    assert [e["name"] for e in entries] == names
     # Both sides were timed in this run (finite, positive), and the verdict field is the
     # comparison of the printed ratio with the printed target.
     for entry in entries:
