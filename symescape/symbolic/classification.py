@@ -28,6 +28,7 @@ from symescape.symbolic.canonical import decimal_scaled
 from symescape.symbolic.gaussian import check_gaussian_domain
 from symescape.symbolic.moments import Constant, mu1
 from symescape.symbolic.taylor import (
+    acot_jumps,
     decide_zero,
     is_piecewise_defined,
     is_piecewise_linear,
@@ -152,6 +153,14 @@ def classify(spec: str | sp.Expr | Activation) -> Classification:
 
 
 def _classify(act: Activation) -> Classification:
+    jumps = acot_jumps(act)
+    if jumps:
+        raise NotAnalyticError(
+            f"σ = {act.expr} contains acot(u), which SymPy defines as atan(1/u): it jumps from "
+            f"−π/2 to π/2 where u crosses 0, at z = {', '.join(map(str, jumps))}, so σ is not "
+            "analytic there (the theory needs σ analytic, or continuous and piecewise-linear); "
+            "for the continuous branch write pi/2 - atan(u)"
+        )
     phi = phi_expression(act)
     if is_piecewise_defined(act):
         if not is_piecewise_linear(act):

@@ -40,8 +40,29 @@ MAX_TERMS = 400
 """Most operands (numbers, names and calls) an expression may contain."""
 MAX_EXPONENT = 1000
 """Largest |exponent| of a power whose exponent is a number."""
-MAX_DIGITS = 5000
-"""Largest number of decimal digits of a number literal or of a power of numbers."""
+MAX_DIGITS = 4000
+"""Largest number of decimal digits of a number literal (a float's exact value included: the
+digits of 1e-3000 are those of 10^3000) or of a power of numbers. Below Python's 4300-digit limit
+on int ↔ str conversion, which printing the activation goes through."""
+
+_FLOAT_LITERAL = re.compile(r"(?P<digits>[\d_]*\.?[\d_]*)(?:[eE](?P<exponent>[+-]?[\d_]+))?")
+"""A float literal as Python writes it: digits with an optional point, then an optional
+exponent."""
+
+
+def float_literal_digits(text: str) -> int:
+    """Decimal digits of the exact value of the float literal ``text`` (numerator or
+    denominator): at most its digits plus the size of its exponent.
+
+    >>> float_literal_digits("1e-3000")
+    3001
+    """
+    match = _FLOAT_LITERAL.fullmatch(text)
+    if match is None:
+        return len(text)
+    digits = sum(c.isdigit() for c in match["digits"])
+    exponent = match["exponent"]
+    return digits + (abs(int(exponent.replace("_", ""))) if exponent else 0)
 
 
 def _sigmoid(x: sp.Expr) -> sp.Expr:
@@ -348,6 +369,10 @@ class _Builder:
         if not math.isfinite(value):
             raise self.refuse(f"the number {ast.get_source_segment(self.text, node)} is not finite")
         segment = ast.get_source_segment(self.text, node) or repr(value)
+        if float_literal_digits(segment) > MAX_DIGITS:
+            raise self.refuse(
+                f"the number {segment}: its exact value has more than {MAX_DIGITS} digits"
+            )
         try:
             return sp.Rational(Fraction(segment.replace("_", "")))
         except (ValueError, ZeroDivisionError):

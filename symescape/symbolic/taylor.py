@@ -153,6 +153,16 @@ def piecewise_jumps(act: Activation) -> tuple[sp.Expr, ...]:
     return tuple(jumps)
 
 
+def acot_jumps(act: Activation) -> tuple[sp.Expr, ...]:
+    """The real points where an acot in σ jumps. SymPy's acot(u) is atan(1/u) on the reals, with
+    acot(0⁺) = π/2 and acot(0⁻) = −π/2, while its series at u = 0 is the continuous branch
+    π/2 − atan(u): σ jumps wherever the argument u of an acot changes sign through 0."""
+    points: set[sp.Expr] = set()
+    for node in act.expr.atoms(sp.acot):
+        points.update(p for p in sp.solve(node.args[0], Z) if p.is_real)
+    return tuple(sorted(points, key=sp.default_sort_key))
+
+
 @lru_cache(maxsize=4096)
 def _term_series(term: sp.Expr, order: int) -> sp.Expr:
     """Taylor polynomial of one additive term (polynomials need no series expansion)."""

@@ -75,6 +75,25 @@ def test_piecewise_linear_with_a_jump_is_refused(text, at):
         classify(text)
 
 
+@pytest.mark.parametrize(
+    "text, at",
+    [("acot(x)", "0"), ("acot(x + 1)", "-1"), ("x*acot(x)", "0"), ("acot(x**3 - 8)", "2")],
+)
+def test_acot_is_refused_where_its_argument_crosses_zero(text, at):
+    # SymPy's acot(u) = atan(1/u) on the reals jumps at u = 0, while its series at 0 is the
+    # continuous branch π/2 − atan(u): the class came from one function and μ₁ from the other
+    # (acot gave μ₁ = +0.598 with c₁ = −1; the continuous branch has μ₁ = −0.656)
+    with pytest.raises(NotAnalyticError, match=f"acot.*at z = {at}, so σ is not analytic"):
+        classify(text)
+
+
+def test_acot_of_an_argument_without_real_zero_and_the_continuous_branch_are_classified():
+    assert classify("acot(x**2 + 1)").activation_class is ActivationClass.D
+    branch = classify("pi/2 - atan(x)")
+    assert branch.c1 == -1 and not branch.mu1_positive
+    assert abs(float(branch.mu1.value) + 0.6556795424187985) < 1e-15
+
+
 def test_mu1_sign_flagged_not_hidden():
     result = classify("x - x**3")
     assert result.mu1.exact == -2

@@ -219,3 +219,23 @@ def test_infinities_and_division_by_zero_are_refused_as_such(text, match):
     # failed only later, in classify
     with pytest.raises(RefusedExpressionError, match=match):
         parse_expression(text)
+
+
+@pytest.mark.parametrize("text", ["1e-99999999*x", "1e-4001*x", "123.456e-3999*x", "x + 2_0e-4_100"])
+def test_a_float_literal_whose_exact_value_is_too_long_is_refused(text):
+    # its exact value was built from the text: 1e-99999999 ran for minutes (10^99999999), and
+    # 1e-6000 ended in Python's 4300-digit int ↔ str limit when printed
+    with pytest.raises(RefusedExpressionError, match="more than 4000 digits"):
+        parse_expression(text)
+
+
+def test_a_tiny_float_literal_is_kept_exactly_and_prints_at_once():
+    from symescape.reports.tables import classification_table
+    from symescape.symbolic.classification import classify
+
+    expr = parse_expression("1e-3000*x + x**3")
+    x = next(iter(expr.free_symbols))
+    assert expr == x**3 + x / sp.Integer(10) ** 3000
+    # the table printed z*10**(-3000) through SymPy's term ordering, which expanded the
+    # unevaluated power symbolically (49 s at 10**(-300)); it now prints it as written
+    assert "z**3 + z*10**(-3000)" in classification_table(classify(expr))
