@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from symescape.errors import ConfigurationError
+
 
 def _numpy_modules() -> list[Any]:
     # numpy has no erf; scipy.special's is vectorised and exact to round-off.
@@ -73,7 +75,45 @@ def numpy_kernel(
     :func:`broadcast_outputs`).
     """
     exprs = tuple(sp.sympify(e, strict=True) for e in exprs)
-    return _lambdify(exprs, tuple(args), "numpy", tuple(functions), tuple(intermediates))
+    return _lambdify(
+        exprs, tuple(args), "numpy", tuple(functions), _checked_intermediates(intermediates, args)
+    )
+
+
+def _checked_intermediates(
+    intermediates: Sequence[tuple[sp.Symbol, sp.Expr]], args: Sequence[sp.Symbol]
+) -> tuple[tuple[sp.Symbol, sp.Expr], ...]:
+    """The (symbol, expression) pairs as SymPy objects, each symbol a plain name and each
+    expression in ``args`` and the symbols defined before it (else the generated code would fail
+    when called, or, given text, run it)."""
+    known = set(args)
+    checked = []
+    for pair in intermediates:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise ConfigurationError(
+                f"an intermediate is a (symbol, expression) pair, got {pair!r}"
+            )
+        symbol, expr = pair
+        if not isinstance(symbol, sp.Symbol) or not symbol.name.isidentifier():
+            raise ConfigurationError(
+                f"an intermediate's name must be a Symbol named like a Python "
+                f"variable, got {symbol!r}"
+            )
+        try:
+            expr = sp.sympify(expr, strict=True)
+        except sp.SympifyError as exc:
+            raise ConfigurationError(
+                f"the intermediate {symbol} must be a SymPy expression, got {expr!r}"
+            ) from exc
+        unknown = expr.free_symbols - known
+        if unknown:
+            raise ConfigurationError(
+                f"the intermediate {symbol} uses {sorted(map(str, unknown))}, neither arguments "
+                "nor intermediates defined before it"
+            )
+        known.add(symbol)
+        checked.append((symbol, expr))
+    return tuple(checked)
 
 
 def numpy_elementwise(expr: sp.Expr, arg: sp.Symbol) -> Callable[[np.ndarray], np.ndarray]:
@@ -93,9 +133,7 @@ def mpmath_kernel(exprs: Sequence[sp.Expr], args: Sequence[sp.Symbol]) -> Callab
     return _lambdify(tuple(sp.sympify(e, strict=True) for e in exprs), tuple(args), "mpmath")
 
 
-def jax_kernel(
-    exprs: Sequence[sp.Expr], args: Sequence[sp.Symbol]
-) -> Callable[..., list[Any]]:
+def jax_kernel(exprs: Sequence[sp.Expr], args: Sequence[sp.Symbol]) -> Callable[..., list[Any]]:
     """Lambdify ``exprs`` of ``args`` into a JAX function (jax.numpy, jax.scipy.special.erf) that
     traces into jit-compiled code; every output is broadcast to the first argument's shape and
     dtype (constants included). Needs JAX installed (cached)."""

@@ -20,3 +20,25 @@ def test_intermediates_are_computed_first_in_order() -> None:
     xs, ys = np.linspace(-2, 2, 7), np.linspace(0.5, 3, 7)
     for got, want in zip(kernel(xs, ys), direct(xs, ys), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
+
+
+def test_bad_intermediates_are_refused_before_any_code_is_made(tmp_path) -> None:
+    import pytest
+
+    from symescape.errors import ConfigurationError
+
+    a, u, v = sp.symbols("a u v")
+    marker = tmp_path / "ran"
+    text = f"__import__('pathlib').Path({str(marker)!r}).touch() or a"
+    cases = [
+        ([(u, text)], "must be a SymPy expression"),  # text is never code
+        ([(sp.Symbol("u.1"), a + 1)], "named like a Python variable"),
+        ([(a + 1, a)], "named like a Python variable"),
+        ([(v, u + 1), (u, a)], r"uses \['u'\]"),  # out of order
+        ([(u, a + sp.Symbol("b"))], r"uses \['b'\]"),
+        ([[u, a]], "pair"),
+    ]
+    for intermediates, match in cases:
+        with pytest.raises(ConfigurationError, match=match):
+            numpy_kernel([u], [a], intermediates=intermediates)
+    assert not marker.exists()

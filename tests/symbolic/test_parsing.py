@@ -221,7 +221,9 @@ def test_infinities_and_division_by_zero_are_refused_as_such(text, match):
         parse_expression(text)
 
 
-@pytest.mark.parametrize("text", ["1e-99999999*x", "1e-4001*x", "123.456e-3999*x", "x + 2_0e-4_100"])
+@pytest.mark.parametrize(
+    "text", ["1e-99999999*x", "1e-4001*x", "123.456e-3999*x", "x + 2_0e-4_100"]
+)
 def test_a_float_literal_whose_exact_value_is_too_long_is_refused(text):
     # its exact value was built from the text: 1e-99999999 ran for minutes (10^99999999), and
     # 1e-6000 ended in Python's 4300-digit int ↔ str limit when printed
