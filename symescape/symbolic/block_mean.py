@@ -27,15 +27,15 @@ import sympy as sp
 
 from symescape.codegen import broadcast_outputs, numpy_elementwise, numpy_kernel
 from symescape.errors import ConfigurationError
+from symescape.options import hashable_cache, require_int
 from symescape.symbolic.activations import Activation, Z, activation
+from symescape.symbolic.classification import ActivationClass, classify
 
 
 def block_mean_shapes(depth: int, modes: int) -> tuple[tuple[int, int], ...]:
     """Shapes of (U, Y_2, …, Y_{L-1}, Z)."""
-    if depth < 2 or modes < 1:
-        raise ConfigurationError(
-            f"the block-mean network needs depth ≥ 2 and M ≥ 1; got L = {depth}, M = {modes}"
-        )
+    depth = require_int(depth, "the block-mean network's depth L", minimum=2)
+    modes = require_int(modes, "the block-mean network's number of modes M", minimum=1)
     return ((modes, modes),) * (depth - 1) + ((1, modes),)
 
 
@@ -86,7 +86,6 @@ OPAQUE_DERIVATIVES = (OpaqueSigma, OpaqueSigmaPrime, OpaqueSigmaSecond)
 """σ, σ', σ'' as unevaluated functions, in order of the derivative."""
 
 
-@lru_cache(maxsize=16)
 def generic_block_mean_network(depth: int, modes: int) -> BlockMeanNetwork:
     """Build f, ∇_θ f and ∇²_θ f symbolically with σ unevaluated (MATH.md §9), by the chain rule
     through named pre-activations u_l = z_l:
@@ -99,6 +98,13 @@ def generic_block_mean_network(depth: int, modes: int) -> BlockMeanNetwork:
     in s, θ and σ, σ', σ'' of the u's; ``preactivations`` gives each u_{l,i} in terms of s, θ
     and the u's of the layer below. Differentiating the nested composition itself instead took
     3.5 s at L = 4, M = 3 (|θ| = 30)."""
+    shapes = block_mean_shapes(depth, modes)
+    return _generic_block_mean_network(len(shapes), shapes[0][0])
+
+
+@lru_cache(maxsize=16)
+def _generic_block_mean_network(depth: int, modes: int) -> BlockMeanNetwork:
+    """:func:`generic_block_mean_network` for checked integers (L, M), cached."""
     shapes = block_mean_shapes(depth, modes)
     s = sp.symbols(f"s_1:{modes + 1}", real=True)
     layers = [
@@ -136,14 +142,34 @@ def sigma_derivatives(act: Activation) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     return act.expr, first, sp.diff(first, Z)
 
 
-@lru_cache(maxsize=16)
+def smooth_activation(spec: str | sp.Expr | Activation) -> Activation:
+    """The activation, if the block-mean flow and its Jacobian exist for it: what
+    :func:`~symescape.symbolic.classification.classify` accepts (analytic at 0, real, finite on
+    ℝ, Gaussian moments: ``log(x)``, ``1/(1-x)``, ``exp(x**2)``, ``floor(x)``, ``acot(x)`` are
+    refused there) and twice differentiable (a piecewise-linear σ is not: its σ'' is a Dirac
+    comb).
+
+    Raises:
+        ActivationError (NotAnalyticError, GaussianDomainError, ...): as ``classify``.
+        ConfigurationError: a piecewise-linear σ (relu, abs).
+    """
+    act = activation(spec)
+    if classify(act).activation_class is ActivationClass.PIECEWISE_LINEAR:
+        raise ConfigurationError(
+            f"the block-mean Jacobian needs σ twice differentiable; σ = {act.expr} is "
+            "piecewise-linear (a kink, σ'' a Dirac delta): use a smooth activation"
+        )
+    return act
+
+
+@hashable_cache(maxsize=16)
 def block_mean_network(
     spec: str | sp.Expr | Activation, depth: int, modes: int
 ) -> BlockMeanNetwork:
     """f, ∇_θ f and ∇²_θ f with the activation written out: the generic network
     (:func:`generic_block_mean_network`) with σ, σ', σ'' replaced by the activation's exact
-    expressions."""
-    act = activation(spec)
+    expressions. The activation must pass :func:`smooth_activation`."""
+    act = smooth_activation(spec)
     generic = generic_block_mean_network(depth, modes)
     forms = dict(zip(OPAQUE_DERIVATIVES, sigma_derivatives(act), strict=True))
     nested: dict[sp.Symbol, sp.Expr] = {}  # u_{l,i} ↦ its form in s and θ alone
@@ -157,8 +183,8 @@ def block_mean_network(
 
     return BlockMeanNetwork(
         act,
-        depth,
-        modes,
+        generic.depth,
+        generic.modes,
         generic.s,
         generic.theta,
         explicit(generic.f),
@@ -170,19 +196,14 @@ def block_mean_network(
 FieldKernel = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-@lru_cache(maxsize=16)
+@hashable_cache(maxsize=16)
 def block_mean_kernel(spec: str | sp.Expr | Activation, depth: int, modes: int) -> Callable:
     """(s_1, …, s_M, θ) ↦ [f, ∇_θ f, ∇²_θ f (upper triangle)] as NumPy values: the generic
     expressions (:func:`generic_block_mean_network`, derived once per (L, M)) lambdified once
     per activation, with σ, σ', σ'' bound to NumPy kernels of the activation's exact
-    expressions (cached)."""
-    act = activation(spec)
+    expressions (cached). The activation must pass :func:`smooth_activation`."""
+    act = smooth_activation(spec)
     derivatives = sigma_derivatives(act)
-    if derivatives[2].has(sp.DiracDelta):
-        raise ConfigurationError(
-            f"the block-mean Jacobian needs σ twice differentiable; σ'' of {act.name} is "
-            f"{derivatives[2]} (a kink): use a smooth activation"
-        )
     net = generic_block_mean_network(depth, modes)
     functions = tuple(
         (opaque.__name__, numpy_elementwise(expr, Z))
@@ -209,15 +230,26 @@ def block_mean_field_and_jacobian(
 
     The NumPy kernel is lambdified once per (activation, depth, M) and cached.
     """
-    nodes = np.asarray(nodes, dtype=float)
-    modes = nodes.shape[1]
+    nodes = _finite_real_array(nodes, "nodes")
+    if nodes.ndim != 2 or nodes.shape[0] < 1 or nodes.shape[1] < 1:
+        raise ConfigurationError(
+            f"nodes must be a (P, M) array of points s = (s_1, …, s_M), got shape {nodes.shape}"
+        )
+    points, modes = nodes.shape
+    weights = _finite_real_array(weights, "weights")
+    target = _finite_real_array(target, "target")
+    for name, array in (("weights", weights), ("target", target)):
+        if array.shape != (points,):
+            raise ConfigurationError(
+                f"{name} must have one value per node, shape ({points},); got {array.shape}"
+            )
     kernel = block_mean_kernel(spec, depth, modes)
     size = sum(r * c for r, c in block_mean_shapes(depth, modes))
     upper = np.triu_indices(size)
     columns = [nodes[:, k] for k in range(modes)]
 
     def evaluate(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        theta = np.asarray(theta, dtype=float)
+        theta = _finite_real_array(theta, "θ")
         if theta.shape != (size,):
             raise ConfigurationError(f"θ must have {size} entries, got shape {theta.shape}")
         values = kernel(*columns, *theta)
@@ -238,3 +270,21 @@ def block_mean_field_and_jacobian(
         return field, jacobian
 
     return evaluate
+
+
+def _finite_real_array(value: object, name: str) -> np.ndarray:
+    """``value`` as a float array, refusing what would silently give a wrong field: complex
+    entries (their imaginary part would be dropped), NaN or ±inf, and anything not numeric."""
+    if value is None or isinstance(value, str | bytes):
+        raise ConfigurationError(f"{name} must be an array of real numbers, got {value!r:.60}")
+    if np.iscomplexobj(value):
+        raise ConfigurationError(f"{name} must be real; got complex values")
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"{name} must be an array of real numbers, got {value!r:.60}"
+        ) from exc
+    if not np.all(np.isfinite(array)):
+        raise ConfigurationError(f"{name} must be finite; it contains NaN or ±inf")
+    return array

@@ -89,3 +89,61 @@ def test_a_kinked_activation_is_refused_with_the_reason(name: str) -> None:
 
     with pytest.raises(ConfigurationError, match="twice differentiable"):
         block_mean_kernel(name, 3, 2)
+
+
+@pytest.mark.parametrize(
+    "name, error",
+    [
+        ("log(x)", "NotAnalyticError"),
+        ("1/(1 - x)", "GaussianDomainError"),
+        ("exp(x**2)", "GaussianDomainError"),
+        ("floor(x)", "NotAnalyticError"),
+        ("acot(x)", "NotAnalyticError"),
+        ("relu", "ConfigurationError"),
+    ],
+)
+def test_the_block_mean_functions_refuse_what_classify_refuses(name: str, error: str) -> None:
+    # they returned NaN (log), finite numbers for expectations that do not exist (1/(1-x),
+    # exp(x²)), a printer error (floor) or, for the written-out network, DiracDelta terms (relu)
+    from symescape import errors
+    from symescape.symbolic.block_mean import block_mean_field_and_jacobian
+
+    nodes, weights, target = np.full((5, 2), 0.5), np.full(5, 0.2), np.zeros(5)
+    for build in (
+        lambda: block_mean_network(name, 3, 2),
+        lambda: block_mean_field_and_jacobian(name, 3, nodes, weights, target),
+    ):
+        with pytest.raises(getattr(errors, error)):
+            build()
+
+
+def test_the_block_mean_functions_check_their_arrays_and_sizes() -> None:
+    from symescape.errors import ConfigurationError
+    from symescape.symbolic.block_mean import block_mean_field_and_jacobian
+
+    nodes, weights, target = np.full((5, 2), 0.5), np.full(5, 0.2), np.zeros(5)
+    bad_calls = {
+        "must be an integer": lambda: block_mean_network("tanh", 2.5, 2),
+        "must be ≥ 2": lambda: block_mean_network("tanh", 1, 2),
+        "give a name": lambda: block_mean_network(["tanh"], 3, 2),
+        "shape": lambda: block_mean_field_and_jacobian("tanh", 3, np.zeros(3), weights, target),
+        "one value per node": lambda: block_mean_field_and_jacobian(
+            "tanh", 3, nodes, weights[:4], target
+        ),
+        "weights must be an array": lambda: block_mean_field_and_jacobian(
+            "tanh", 3, nodes, None, target
+        ),
+        "nodes must be finite": lambda: block_mean_field_and_jacobian(
+            "tanh", 3, np.full((5, 2), np.nan), weights, target
+        ),
+    }
+    for match, call in bad_calls.items():
+        with pytest.raises(ConfigurationError, match=match):
+            call()
+    evaluate = block_mean_field_and_jacobian("tanh", 3, nodes, weights, target)
+    size = 2 * 2 * 2 + 2
+    with pytest.raises(ConfigurationError, match="θ must be real"):
+        evaluate(np.full(size, 0.1 + 0.1j))
+    with pytest.raises(ConfigurationError, match="θ must be finite"):
+        evaluate(np.full(size, np.nan))
+    assert block_mean_network("tanh", 3.0, 2).depth == 3  # an integral float is that integer
