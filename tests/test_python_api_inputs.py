@@ -7,10 +7,11 @@ import pytest
 import sympy as sp
 
 import symescape as se
-from symescape.experiments.predict import InitConfig
+from symescape.experiments.predict import InitConfig, config_from_mapping
 from symescape.numeric.inits import he_normal_weights
 from symescape.numeric.teachers import single_mode_teacher
 from symescape.numeric.training import TrainingConfig, train
+from symescape.options import RHO_STAR
 from symescape.symbolic.resolved import activation_kernels
 
 S = sp.Symbol("s", real=True)
@@ -37,6 +38,11 @@ S = sp.Symbol("s", real=True)
         (lambda: InitConfig(kind="he-normal", scales=(0.1, 0.1)), "init.scales is for ansatz"),
         # an integrand in another symbol (lambdify's NameError at the first node)
         (lambda: se.gaussian_expectation(S**4, sp.Symbol("x", real=True)), "free symbols"),
+        # a number where the integrand belongs ("'int' object is not callable")
+        (lambda: se.expectation_gauss_hermite(3), "values must be a function"),
+        # init as a string ("dictionary update sequence element #0 has length 1")
+        (lambda: config_from_mapping({"activation": "tanh", "depth": 4, "init": "ansatz"}),
+         "init must be a table"),
     ],
 )  # fmt: skip
 def test_bad_python_input_is_a_configuration_error(call, match):
@@ -85,3 +91,12 @@ def test_index_and_order_arguments_are_checked(call, match):
     # IndexError from numpy or from a list, naming no argument
     with pytest.raises(se.ConfigurationError, match=match):
         call()
+
+
+def test_a_balanced_time_past_double_precision_is_refused_not_an_overflow():
+    # depth 10⁶ raised OverflowError (34, 'Numerical result out of range'); depth 200 at
+    # ε = 0.01 gave inf (ε^-198 = 1e396)
+    for depth in (200, 10**6):
+        with pytest.raises(se.NumericalError, match="exceeds double precision"):
+            se.balanced_time([0.01, 0.1], 0.6, depth)
+    assert np.isclose(se.balanced_time(0.01, 0.6, 5)[0], (0.01**-3 - RHO_STAR**-3) / (0.6 * 3))

@@ -307,7 +307,13 @@ def config_from_mapping(data: Mapping[str, Any]) -> PredictConfig:
     try:
         student = activation(data["activation"])
         depth = validate_depth(data["depth"])
-        init_data = dict(data.get("init", {}))
+        init_value = data.get("init", {})
+        if not isinstance(init_value, Mapping):
+            raise ConfigurationError(
+                f"init must be a table of init keys ({', '.join(sorted(_INIT_KEYS))}), got "
+                f"{init_value!r:.60}"
+            )
+        init_data = dict(init_value)
         bad = set(init_data) - _INIT_KEYS
         if bad:
             raise ConfigurationError(

@@ -87,12 +87,23 @@ def balanced_time(
     Raises:
         ConfigurationError: depth not an integer ≥ 1, ε outside (0, ρ*).
         NoEscapeError: K ≤ 0.
+        NumericalError: T is past double precision.
     """
     K = _check_K(K)
     depth = validate_depth(depth)
     eps = _check_eps(eps, rho_star)
     if depth >= 3:
-        return (eps ** -(depth - 2) - rho_star ** -(depth - 2)) / (K * (depth - 2))
+        with np.errstate(over="ignore", invalid="ignore"):  # inf − inf: refused just below
+            time = (eps ** -(depth - 2.0) - np.float64(rho_star) ** -(depth - 2.0)) / (
+                K * (depth - 2)
+            )
+        if not np.all(np.isfinite(time)):
+            raise NumericalError(
+                "the balanced escape time exceeds double precision (≈ ε^-(L-2)/(K (L-2)) > "
+                "1.8e308); use the mpmath quadrature (leading_time_mpmath) or escape "
+                "--precision DIGITS"
+            )
+        return time
     if depth == 2:
         return np.log(rho_star / eps) / K
     return (rho_star - eps) / K

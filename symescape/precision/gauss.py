@@ -119,6 +119,10 @@ def expectation_gauss_hermite(
     >>> round(float(expectation_gauss_hermite(lambda s: s**4, 8)), 12)
     3.0
     """
+    if not callable(values):
+        raise ConfigurationError(
+            f"values must be a function of the node array (g in E_s[g(s)]), got {values!r:.60}"
+        )
     nodes, weights = split_gauss_hermite_rule(n // 2) if split_at_zero else gauss_hermite_rule(n)
     # a constant g (lambda s: 1.0) returns a scalar: broadcast it over the nodes
     evaluated = np.asarray(values(nodes), dtype=float)
