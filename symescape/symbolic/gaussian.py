@@ -521,6 +521,14 @@ def _real_form(value: sp.Expr) -> sp.Expr | None:
 
 
 def _smooth_closed_form(expr: sp.Expr, s: sp.Symbol) -> ExactAttempt:
+    if expr.is_polynomial(s):
+        # E_s[s^k] = (k − 1)!! for even k, 0 for odd: term by term, without the general route's
+        # parse of each term (5.3 s for s^101 + s², past its budget for s^201)
+        coefficients = sp.Poly(expr, s).all_coeffs()[::-1]
+        total = sp.Add(
+            *(c * sp.factorial2(k - 1) for k, c in enumerate(coefficients) if k % 2 == 0)
+        )
+        return ExactAttempt(canonical_constant(sp.expand(total)))
     rewritten = sp.expand(_rewrite_exponential(expr))
     terms = sp.Add.make_args(rewritten)
     if len(terms) > MAX_EXPANDED_TERMS:
