@@ -169,21 +169,21 @@ def decimal_scaled(expr: sp.Expr, digits: int = DISPLAY_DIGITS) -> sp.Expr:
             continue
         p, p_tens = _strip_tens(r.p)
         q, q_tens = _strip_tens(r.q)
-        shift = _decimal_places(q)
-        if q > 1 and shift is not None:
-            # p/q is a terminating decimal: 2^18·10^-41 reduces to 1/(5^18·10^23), whose 5^18
-            # is long; over a power of ten it is the short 262144·10^-41
-            p, extra = _strip_tens(p * 10**shift // q)
-            q, p_tens = 1, p_tens + extra - shift
+        rest, shift = _split_decimal_factor(q)
+        if shift and max(len(str(abs(p))), len(str(q))) > digits:
+            # q = rest·2^a·5^b: 2^18·10^-41 reduces to 1/(5^18·10^23), whose 5^18 is long;
+            # over a power of ten it is the short 262144·10^-41 (8192/821·10^-36 likewise)
+            p, extra = _strip_tens(p * 10**shift // (q // rest))
+            q, p_tens = rest, p_tens + extra - shift
         if max(len(str(abs(p))), len(str(q))) <= digits:
             ten = _RealBase(sp.Integer(10))
             replacements[r] = sp.Rational(p, q) * ten ** (p_tens - q_tens)
     return expr.xreplace(replacements)
 
 
-def _decimal_places(q: int) -> int | None:
-    """max(a, b) when q = 2^a 5^b (then 10^max(a, b) / q is an integer and every p/q a
-    terminating decimal), else None."""
+def _split_decimal_factor(q: int) -> tuple[int, int]:
+    """(r, m) with q = r·2^a·5^b, r coprime to 10 and m = max(a, b): 10^m / (2^a 5^b) is an
+    integer, so p/q = (p·10^m / (2^a 5^b)) / r · 10^-m."""
     powers = []
     for prime in (2, 5):
         count = 0
@@ -191,7 +191,7 @@ def _decimal_places(q: int) -> int | None:
             q //= prime
             count += 1
         powers.append(count)
-    return max(powers) if q == 1 else None
+    return q, max(powers)
 
 
 def decimal_scaled_latex(expr: sp.Expr) -> str:
