@@ -322,7 +322,10 @@ def _measurable_error(check: Any) -> tuple[float | None, int]:
 @click.option("--quick", is_flag=True, help="Smaller problems (a smoke run).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def bench(names: tuple[str, ...], quick: bool, as_json: bool) -> None:
-    """Time fast paths against baselines measured in the same run; print the ratios."""
+    """Time fast paths against baselines measured in the same run; print the ratios.
+
+    NAMES: any of train, ensemble, escape-ode, kernel, relu-solver, precise-ode, series
+    (default: all)."""
     from symescape.reports.bench import format_results, results_record, run_benchmarks
 
     results = run_benchmarks(list(names) or None, quick=quick)
@@ -726,7 +729,9 @@ def verify(
 @click.option("--latex", "as_latex", is_flag=True, help="Print the summaries as a LaTeX table.")
 @_workers_option("Figures")
 def reproduce(names: tuple[str, ...], out: str, quick: bool, as_latex: bool, workers: int) -> None:
-    """Regenerate the paper's figures (fig1 fig2 fig3, or all) as PNG, PDF, JSON and a summary."""
+    """Regenerate the paper's figures as PNG, PDF, JSON and a summary.
+
+    NAMES: any of fig1, fig2, fig3, fig4, fig5, relu, or all."""
     from symescape.reports.figures import reproduce as run_figures
     from symescape.reports.figures import summaries_latex
 

@@ -523,3 +523,15 @@ def test_training_config_checks_each_field(options, fragment):
 
     with pytest.raises(ConfigurationError, match=fragment):
         TrainingConfig(**{"steps": 10, "learning_rate": 0.1, **options})
+
+
+def test_help_lists_every_figure_and_benchmark_name():
+    # 'reproduce --help' said "fig1 fig2 fig3, or all" after fig4, fig5 and relu existed, and
+    # 'bench --help' named no benchmark: the lists are written out, and this keeps them whole
+    from symescape.reports.bench import BENCHMARKS
+    from symescape.reports.figures import FIGURES
+
+    for command, names in (("reproduce", FIGURES), ("bench", BENCHMARKS)):
+        text = " ".join(CliRunner().invoke(main, [command, "--help"]).output.split())
+        for name in names:
+            assert f" {name}," in text or f" {name} " in text, (command, name)
