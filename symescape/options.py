@@ -14,6 +14,8 @@ from enum import Enum
 from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
+import numpy as np
+
 from symescape.errors import ConfigurationError
 
 Result = TypeVar("Result")
@@ -110,6 +112,42 @@ def require_real(
         bound = ">" if strict else "≥"
         raise ConfigurationError(f"{name} must be {bound} {minimum:g}, got {number!r}")
     return number
+
+
+def require_real_array(value: object, name: str, *, finite: bool = True) -> np.ndarray:
+    """``value`` (an array, or nested sequences of numbers) as a float array, checked at a
+    public entry point: no text is read as a number (np.asarray turns "0.01" into 0.01), and
+    no complex entry loses its imaginary part.
+
+    Raises:
+        ConfigurationError: None, a string or bytes (alone or inside), a bool, a complex or
+            other non-real entry; with ``finite``, NaN or ±inf. The message names the argument.
+
+    >>> require_real_array([[0.5, 1], [2, 3.0]], "nodes").shape
+    (2, 2)
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        array = value.astype(float, copy=False)
+    else:
+        if value is None or isinstance(value, str | bytes):
+            raise ConfigurationError(f"{name} must be real numbers, got {value!r:.60}")
+        try:
+            entries = np.asarray(value, dtype=object)
+        except ValueError as exc:  # ragged nesting
+            raise ConfigurationError(f"{name} must be a regular array of numbers: {exc}") from None
+        bad = [
+            v
+            for v in entries.reshape(-1)
+            if isinstance(v, bool) or not (isinstance(v, numbers.Real) or _is_real_scalar(v))
+        ]
+        if bad:
+            raise ConfigurationError(
+                f"{name} must be real numbers, got {bad[0]!r:.40} of type {type(bad[0]).__name__}"
+            )
+        array = entries.astype(float)
+    if finite and not np.all(np.isfinite(array)):
+        raise ConfigurationError(f"{name} must be finite; it contains NaN or ±inf")
+    return array
 
 
 Choice = TypeVar("Choice", bound=Enum)

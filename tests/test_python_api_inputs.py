@@ -38,6 +38,14 @@ S = sp.Symbol("s", real=True)
         (lambda: InitConfig(kind="he-normal", scales=(0.1, 0.1)), "init.scales is for ansatz"),
         # an integrand in another symbol (lambdify's NameError at the first node)
         (lambda: se.gaussian_expectation(S**4, sp.Symbol("x", real=True)), "free symbols"),
+        # text where numbers belong was read as numbers by np.asarray (the README: values
+        # passed to the API are never parsed as text); None said "1 scales given for depth 3"
+        (lambda: se.escape_times(se.reduced_model("tanh", 3), ["0.01"] * 3),
+         "scales must be real numbers, got '0.01'"),
+        (lambda: se.escape_times(se.reduced_model("tanh", 3), None),
+         "scales must be real numbers, got None"),
+        (lambda: se.balanced_time("0.01", 0.6, 3), "ε must be real numbers"),
+        (lambda: se.balanced_time([0.01, 1j], 0.6, 3), "ε must be real numbers, got 1j"),
         # a number where the integrand belongs ("'int' object is not callable")
         (lambda: se.expectation_gauss_hermite(3), "values must be a function"),
         # init as a string ("dictionary update sequence element #0 has length 1")

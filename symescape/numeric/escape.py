@@ -23,7 +23,7 @@ from scipy.integrate import solve_ivp
 
 from symescape.errors import ConfigurationError, NoEscapeError, NumericalError
 from symescape.numeric.reduced import ReducedModel
-from symescape.options import RHO_STAR, require_real
+from symescape.options import RHO_STAR, require_real, require_real_array
 
 
 class CriterionKind(Enum):
@@ -135,10 +135,7 @@ def as_criterion(criterion: EscapeCriterion | str) -> EscapeCriterion:
 
 def validate_scales(scales: np.ndarray, depth: int, criterion: EscapeCriterion) -> np.ndarray:
     """Initial scales: L finite positive numbers, below ρ* for the product criterion."""
-    try:
-        scales = np.asarray(scales, dtype=float).reshape(-1)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"scales must be numbers, got {scales!r}") from None
+    scales = require_real_array(scales, "scales", finite=False).reshape(-1)
     if scales.shape[0] != depth:
         raise ConfigurationError(f"{scales.shape[0]} scales given for depth {depth}")
     if not np.all(np.isfinite(scales)) or np.any(scales <= 0):

@@ -30,6 +30,7 @@ from symescape.options import (
     RHO_STAR,
     require_int,
     require_real,
+    require_real_array,
     validate_depth,
     validate_rho_star,
 )
@@ -73,7 +74,7 @@ def _check_K(K: float) -> float:
 
 def _check_eps(eps: np.ndarray, rho_star: float) -> np.ndarray:
     rho_star = validate_rho_star(rho_star)
-    eps = np.atleast_1d(np.asarray(eps, dtype=float))
+    eps = np.atleast_1d(require_real_array(eps, "ε", finite=False))
     if not np.all(np.isfinite(eps)) or np.any(eps <= 0) or np.any(eps >= rho_star):
         raise ConfigurationError(f"need 0 < ε < ρ* = {rho_star:g}; got {eps.min():g}…{eps.max():g}")
     return eps
@@ -154,10 +155,7 @@ def leading_time(scales: np.ndarray, K: float, rho_star: float = RHO_STAR) -> fl
 def _check_scales(scales: object, ndim: int) -> np.ndarray:
     """Initial scales as a float array of ``ndim`` dimensions (one row per start when 2),
     each row non-empty, every scale finite and > 0."""
-    try:
-        grid = np.asarray(scales, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"scales must be numbers, got {scales!r}") from exc
+    grid = require_real_array(scales, "scales", finite=False)
     if grid.ndim != ndim or grid.shape[-1] == 0:
         shape = "a non-empty list (one per layer)" if ndim == 1 else "a (starts, layers) grid"
         raise ConfigurationError(f"scales must be {shape}; got shape {grid.shape}")

@@ -27,7 +27,7 @@ import sympy as sp
 
 from symescape.codegen import broadcast_outputs, numpy_elementwise, numpy_kernel
 from symescape.errors import ConfigurationError
-from symescape.options import hashable_cache, require_int
+from symescape.options import hashable_cache, require_int, require_real_array
 from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.classification import ActivationClass, classify
 
@@ -166,9 +166,13 @@ def smooth_activation(spec: str | sp.Expr | Activation) -> Activation:
 def block_mean_network(
     spec: str | sp.Expr | Activation, depth: int, modes: int
 ) -> BlockMeanNetwork:
-    """f, ∇_θ f and ∇²_θ f with the activation written out: the generic network
-    (:func:`generic_block_mean_network`) with σ, σ', σ'' replaced by the activation's exact
-    expressions. The activation must pass :func:`smooth_activation`."""
+    """f, ∇_θ f and ∇²_θ f with the activation written out (MATH.md §9):
+
+        f(s; θ) = Z σ(Y_{L-1} σ(… σ(U s))),
+
+    the generic network (:func:`generic_block_mean_network`) with σ, σ', σ'' replaced by the
+    activation's exact expressions and the pre-activations by their nested forms. The
+    activation must pass :func:`smooth_activation`."""
     act = smooth_activation(spec)
     generic = generic_block_mean_network(depth, modes)
     forms = dict(zip(OPAQUE_DERIVATIVES, sigma_derivatives(act), strict=True))
@@ -198,10 +202,11 @@ FieldKernel = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 @hashable_cache(maxsize=16)
 def block_mean_kernel(spec: str | sp.Expr | Activation, depth: int, modes: int) -> Callable:
-    """(s_1, …, s_M, θ) ↦ [f, ∇_θ f, ∇²_θ f (upper triangle)] as NumPy values: the generic
-    expressions (:func:`generic_block_mean_network`, derived once per (L, M)) lambdified once
-    per activation, with σ, σ', σ'' bound to NumPy kernels of the activation's exact
-    expressions (cached). The activation must pass :func:`smooth_activation`."""
+    """(s_1, …, s_M, θ) ↦ [f, ∇_θ f, ∇²_θ f (upper triangle)] as NumPy values (MATH.md §9,
+    f(s; θ) = Z σ(Y_{L-1} σ(… σ(U s)))): the generic expressions
+    (:func:`generic_block_mean_network`, derived once per (L, M)) lambdified once per
+    activation, with σ, σ', σ'' bound to NumPy kernels of the activation's exact expressions
+    (cached). The activation must pass :func:`smooth_activation`."""
     act = smooth_activation(spec)
     derivatives = sigma_derivatives(act)
     net = generic_block_mean_network(depth, modes)
@@ -230,14 +235,14 @@ def block_mean_field_and_jacobian(
 
     The NumPy kernel is lambdified once per (activation, depth, M) and cached.
     """
-    nodes = _finite_real_array(nodes, "nodes")
+    nodes = require_real_array(nodes, "nodes")
     if nodes.ndim != 2 or nodes.shape[0] < 1 or nodes.shape[1] < 1:
         raise ConfigurationError(
             f"nodes must be a (P, M) array of points s = (s_1, …, s_M), got shape {nodes.shape}"
         )
     points, modes = nodes.shape
-    weights = _finite_real_array(weights, "weights")
-    target = _finite_real_array(target, "target")
+    weights = require_real_array(weights, "weights")
+    target = require_real_array(target, "target")
     for name, array in (("weights", weights), ("target", target)):
         if array.shape != (points,):
             raise ConfigurationError(
@@ -249,7 +254,7 @@ def block_mean_field_and_jacobian(
     columns = [nodes[:, k] for k in range(modes)]
 
     def evaluate(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        theta = _finite_real_array(theta, "θ")
+        theta = require_real_array(theta, "θ")
         if theta.shape != (size,):
             raise ConfigurationError(f"θ must have {size} entries, got shape {theta.shape}")
         values = kernel(*columns, *theta)
@@ -271,20 +276,3 @@ def block_mean_field_and_jacobian(
 
     return evaluate
 
-
-def _finite_real_array(value: object, name: str) -> np.ndarray:
-    """``value`` as a float array, refusing what would silently give a wrong field: complex
-    entries (their imaginary part would be dropped), NaN or ±inf, and anything not numeric."""
-    if value is None or isinstance(value, str | bytes):
-        raise ConfigurationError(f"{name} must be an array of real numbers, got {value!r:.60}")
-    if np.iscomplexobj(value):
-        raise ConfigurationError(f"{name} must be real; got complex values")
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(
-            f"{name} must be an array of real numbers, got {value!r:.60}"
-        ) from exc
-    if not np.all(np.isfinite(array)):
-        raise ConfigurationError(f"{name} must be finite; it contains NaN or ±inf")
-    return array

@@ -130,7 +130,7 @@ def test_the_block_mean_functions_check_their_arrays_and_sizes() -> None:
         "one value per node": lambda: block_mean_field_and_jacobian(
             "tanh", 3, nodes, weights[:4], target
         ),
-        "weights must be an array": lambda: block_mean_field_and_jacobian(
+        "weights must be real numbers": lambda: block_mean_field_and_jacobian(
             "tanh", 3, nodes, None, target
         ),
         "nodes must be finite": lambda: block_mean_field_and_jacobian(
