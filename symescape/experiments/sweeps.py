@@ -60,6 +60,20 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def check_writable_folder(folder: Path) -> None:
+    """Create ``folder`` if needed and write and remove a probe file in it, so that a long
+    computation whose result goes there fails at once, not at the end.
+
+    Raises:
+        OSError: the folder cannot be created or written.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".write-probe.{secrets.token_hex(8)}.tmp"
+    os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    os.unlink(probe)
+
+
 def _point_text(params: dict[str, Any], result: dict[str, Any]) -> str:
     record = {"params": params, "settings_hash": settings_hash(params), "result": result}
     return json.dumps(record, default=float)

@@ -879,12 +879,15 @@ def write_derivation(
         the activation errors of :func:`symescape.classify`; ConfigurationError for depth < 1 or
         an output folder that cannot be created or written (no partial file is left).
     """
-    from symescape.experiments.sweeps import write_atomic
+    from symescape.experiments.sweeps import check_writable_folder, write_atomic
 
-    text = derivation_text(spec, depth, fmt)  # errors in the input come before any write
     path = Path(out) / derivation_filename(spec, depth, fmt)
+    if not (isinstance(spec, str) and spec == "general"):
+        classify(spec)  # errors in the input come before any write (cached for the document)
+        validate_depth(depth)
     try:
-        write_atomic(path, text)
+        check_writable_folder(path.parent)  # before the derivation's seconds of SymPy
+        write_atomic(path, derivation_text(spec, depth, fmt))
     except OSError as exc:
         raise ConfigurationError(f"cannot write the derivation to {str(out)!r}: {exc}") from None
     return path

@@ -10,7 +10,13 @@ import sympy as sp
 from click.testing import CliRunner
 from support import pdflatex
 
-from symescape import ConfigurationError, UnknownActivationError, classify, escape_constants
+from symescape import (
+    ConfigurationError,
+    NotAnalyticError,
+    UnknownActivationError,
+    classify,
+    escape_constants,
+)
 from symescape.cli import main
 from symescape.reports.derivation import (
     EPS,
@@ -195,3 +201,23 @@ def test_latex_tables_compile(tmp_path):
         + "\n\\end{document}\n"
     )
     _compile(tex)
+
+
+def test_an_unwritable_folder_is_reported_before_the_derivation_is_computed(
+    tmp_path, monkeypatch
+):
+    # derive computed the whole document (seconds of SymPy) and only then found it could not
+    # write it; and a bad activation must still come first, without creating the folder
+    from symescape.reports import derivation
+
+    def never(*args, **kwargs):
+        raise AssertionError("the document was computed")
+
+    monkeypatch.setattr(derivation, "derivation_text", never)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigurationError, match="cannot write"):
+        write_derivation("tanh", blocker / "sub")
+    with pytest.raises(NotAnalyticError):
+        write_derivation("log(x)", tmp_path / "new")
+    assert not (tmp_path / "new").exists()
