@@ -46,6 +46,8 @@ S = sp.Symbol("s", real=True)
          "scales must be real numbers, got None"),
         (lambda: se.balanced_time("0.01", 0.6, 3), "ε must be real numbers"),
         (lambda: se.balanced_time([0.01, 1j], 0.6, 3), "ε must be real numbers, got 1j"),
+        # the message named the range of all ε ("got 0…0"), not the ones outside (0, ρ*)
+        (lambda: se.balanced_time([0.1, -1, 0.2, 0.7], 0.6, 3), r"got ε = -1, 0\.7$"),
         # a number where the integrand belongs ("'int' object is not callable")
         (lambda: se.expectation_gauss_hermite(3), "values must be a function"),
         # init as a string ("dictionary update sequence element #0 has length 1")

@@ -75,8 +75,11 @@ def _check_K(K: float) -> float:
 def _check_eps(eps: np.ndarray, rho_star: float) -> np.ndarray:
     rho_star = validate_rho_star(rho_star)
     eps = np.atleast_1d(require_real_array(eps, "ε", finite=False))
-    if not np.all(np.isfinite(eps)) or np.any(eps <= 0) or np.any(eps >= rho_star):
-        raise ConfigurationError(f"need 0 < ε < ρ* = {rho_star:g}; got {eps.min():g}…{eps.max():g}")
+    outside = ~(np.isfinite(eps) & (eps > 0) & (eps < rho_star))
+    if np.any(outside):
+        shown = ", ".join(f"{value:g}" for value in eps[outside][:3])
+        more = f" (and {outside.sum() - 3} more)" if outside.sum() > 3 else ""
+        raise ConfigurationError(f"need 0 < ε < ρ* = {rho_star:g}; got ε = {shown}{more}")
     return eps
 
 
