@@ -327,6 +327,10 @@ def config_from_mapping(data: Mapping[str, Any]) -> PredictConfig:
             spec = replace(student_teacher(student), labels=labels)
         if "amplitude" in data:
             spec = spec.scaled(data["amplitude"])
+        if "widths" in data and "width" in data:
+            raise ConfigurationError(
+                "give width (every hidden layer) or widths (one per hidden layer), not both"
+            )
         if "widths" in data:
             widths = tuple(data["widths"])
         else:
@@ -389,6 +393,9 @@ def _merge(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, A
             merged["init"] = {**dict(merged.get("init", {})), **value}
         else:
             merged[key] = value
+            # a --width on the command line replaces the file's widths (and the reverse)
+            other = {"width": "widths", "widths": "width"}.get(key)
+            merged.pop(other, None)
     return merged
 
 

@@ -545,3 +545,15 @@ def test_an_unresolved_field_is_a_prediction_without_an_escape_not_a_crash():
     result = predict(config_from_mapping({"activation": "x*exp(-5*x**2)", "depth": 2}))
     assert result.steps is None and "not resolved at the" in result.validity
     assert "between 96 and 384 nodes" in result.validity
+
+
+def test_width_and_widths_together_are_refused_and_a_flag_replaces_the_files(tmp_path):
+    # both keys: 'width' was silently ignored, so 'predict config.toml --width 32' kept the
+    # file's widths
+    base = {"activation": "tanh", "depth": 3, "teacher": "erf(s)"}
+    with pytest.raises(ConfigurationError, match="not both"):
+        config_from_mapping({**base, "width": 4, "widths": [8, 8]})
+    (tmp_path / "c.json").write_text(json.dumps({**base, "widths": [8, 8]}))
+    assert load_config(tmp_path / "c.json", {"width": 32}).widths == (32, 32)
+    (tmp_path / "d.json").write_text(json.dumps({**base, "width": 8}))
+    assert load_config(tmp_path / "d.json", {"widths": [16, 16]}).widths == (16, 16)
