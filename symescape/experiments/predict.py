@@ -390,7 +390,10 @@ def _merge(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, A
     merged = dict(data)
     for key, value in overrides.items():
         if key == "init":
-            merged["init"] = {**dict(merged.get("init", {})), **value}
+            base = dict(merged.get("init", {}))
+            if "eps" in value:  # --eps replaces the file's explicit scales, which override ε
+                base.pop("scales", None)
+            merged["init"] = {**base, **value}
         else:
             merged[key] = value
             # a --width on the command line replaces the file's widths (and the reverse)

@@ -557,3 +557,8 @@ def test_width_and_widths_together_are_refused_and_a_flag_replaces_the_files(tmp
     assert load_config(tmp_path / "c.json", {"width": 32}).widths == (32, 32)
     (tmp_path / "d.json").write_text(json.dumps({**base, "width": 8}))
     assert load_config(tmp_path / "d.json", {"widths": [16, 16]}).widths == (16, 16)
+    # likewise --eps replaces the file's explicit init scales (which override ε)
+    (tmp_path / "e.json").write_text(
+        json.dumps({**base, "init": {"kind": "ansatz", "scales": [0.1, 0.2, 0.3]}})
+    )
+    assert load_config(tmp_path / "e.json", {"init": {"eps": 0.05}}).init.scales is None
