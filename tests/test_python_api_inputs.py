@@ -110,3 +110,11 @@ def test_a_balanced_time_past_double_precision_is_refused_not_an_overflow():
         with pytest.raises(se.NumericalError, match="exceeds double precision"):
             se.balanced_time([0.01, 0.1], 0.6, depth)
     assert np.isclose(se.balanced_time(0.01, 0.6, 5)[0], (0.01**-3 - RHO_STAR**-3) / (0.6 * 3))
+
+
+def test_a_units_teacher_with_its_default_values_says_so():
+    # 'units:' said "with 2 values" though none were given: the defaults are named
+    from symescape.numeric.teachers import build_teacher, parse_teacher
+
+    with pytest.raises(se.ConfigurationError, match=r"with 2 values \(its defaults 2, 1\)"):
+        build_teacher(parse_teacher("units:"), input_dim=8, outputs=1, seed=0)

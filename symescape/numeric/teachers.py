@@ -218,9 +218,10 @@ def build_teacher(spec: TeacherSpec, input_dim: int, outputs: int, seed: int) ->
     if spec.kind in (TeacherKind.LINEAR, TeacherKind.UNITS):
         limit = min(outputs, input_dim)
         if len(a) > limit:
+            given = "" if spec.values else f" (its defaults {', '.join(f'{v:g}' for v in a)})"
             raise ConfigurationError(
-                f"teacher {spec.kind.value} with {len(a)} values needs k and D ≥ {len(a)}; "
-                f"got k = {outputs}, D = {input_dim}"
+                f"teacher {spec.kind.value} with {len(a)} values{given} needs k and D ≥ "
+                f"{len(a)}; got k = {outputs}, D = {input_dim}"
             )
         v = _frame(len(a), input_dim, rng)
         if spec.kind is TeacherKind.UNITS:

@@ -389,6 +389,13 @@ class _Builder:
             return CONSTANTS[identifier]
         if identifier in FUNCTIONS:
             raise self.refuse(f"the function {identifier!r} used without an argument")
+        if identifier == "e":
+            # 'e' alone was the variable (classify e: the identity, class A) and '2*e' was 2z,
+            # where a reader may mean Euler's number
+            raise self.refuse(
+                "the name 'e' is ambiguous: Euler's number is E (or exp(1)); for the variable "
+                "use another letter, such as x"
+            )
         if self.variable is None:
             self.variable = identifier
         elif identifier != self.variable:

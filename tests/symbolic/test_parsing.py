@@ -241,3 +241,12 @@ def test_a_tiny_float_literal_is_kept_exactly_and_prints_at_once():
     # the table printed z*10**(-3000) through SymPy's term ordering, which expanded the
     # unevaluated power symbolically (49 s at 10**(-300)); it now prints it as written
     assert "z**3 + z*10**(-3000)" in classification_table(classify(expr))
+
+
+@pytest.mark.parametrize("text", ["e", "2*e", "e**2 + e"])
+def test_the_name_e_is_refused_as_ambiguous(text):
+    # 'e' was the variable: 'classify e' gave the identity and '2*e' the line 2z, where a
+    # reader may mean Euler's number (E)
+    with pytest.raises(RefusedExpressionError, match="'e' is ambiguous"):
+        parse_expression(text)
+    assert parse_expression("E*x") == sp.E * sp.Symbol("x", real=True)
