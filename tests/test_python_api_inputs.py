@@ -118,3 +118,10 @@ def test_a_units_teacher_with_its_default_values_says_so():
 
     with pytest.raises(se.ConfigurationError, match=r"with 2 values \(its defaults 2, 1\)"):
         build_teacher(parse_teacher("units:"), input_dim=8, outputs=1, seed=0)
+
+
+@pytest.mark.parametrize("rho0, match", [(2, "below ρ\\*"), (0, "> 0"), ("x", "a real number")])
+def test_the_slow_manifold_start_is_checked_by_name(rho0, match):
+    # rho0 = 2 said "initial scales must be finite and > 0, got [0.0, 0.0, inf]"
+    with pytest.raises(se.ConfigurationError, match=f"rho0 .*{match}"):
+        se.escape_time_series("tanh", 3, 0.01, rho0=rho0)

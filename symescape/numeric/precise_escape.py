@@ -489,6 +489,12 @@ def expansion_constant(
     from symescape.numeric.escape import EscapeCriterion, escape_time_ode
     from symescape.numeric.reduced import reduced_model
 
+    rho0 = require_real(rho0, "rho0 (the slow-manifold start)", minimum=0, strict=True)
+    if rho0 >= expansion.rho_star:
+        raise ConfigurationError(
+            f"rho0 (the slow-manifold start) must be below ρ* = {expansion.rho_star:g}, "
+            f"got {rho0:g}"
+        )
     values = []
     for r in (rho0, rho0 / 2):
         if digits is None:
