@@ -71,6 +71,20 @@ class _SafeGroup(click.Group):
                 return super().invoke(ctx)
         except _DomainError:
             raise
+        except click.NoSuchOption as exc:
+            # 'classify -x': an activation that starts with '-' reads as an option
+            name = ctx.invoked_subcommand
+            command = self.get_command(ctx, name) if name else None
+            takes_argument = command is not None and any(
+                isinstance(p, click.Argument) for p in command.params
+            )
+            message = one_line(exc.format_message()).rstrip(".")
+            if takes_argument and not exc.option_name.startswith("--"):
+                message += (
+                    f"; an argument that starts with '-' goes after '--': "
+                    f"symescape {name} -- '{exc.option_name}'"
+                )
+            raise _DomainError(message) from None
         except click.UsageError as exc:
             raise _DomainError(one_line(exc.format_message())) from None
         except SymescapeError as exc:

@@ -535,3 +535,13 @@ def test_help_lists_every_figure_and_benchmark_name():
         text = " ".join(CliRunner().invoke(main, [command, "--help"]).output.split())
         for name in names:
             assert f" {name}," in text or f" {name} " in text, (command, name)
+
+
+def test_an_activation_starting_with_minus_gets_the_double_dash_hint():
+    # 'classify -x' gave click's bare "No such option: -x"
+    result = CliRunner().invoke(main, ["classify", "-x"])
+    assert result.exit_code == 2
+    assert "symescape classify -- '-x'" in result.output
+    assert CliRunner().invoke(main, ["classify", "--", "-x"]).exit_code == 0
+    # no hint where the command takes no argument
+    assert "--'" not in CliRunner().invoke(main, ["escape", "-x"]).output
