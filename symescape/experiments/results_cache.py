@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 from symescape.errors import ResultsCacheWarning
-from symescape.experiments.sweeps import SweepStore
+from symescape.experiments.sweeps import SweepStore, check_writable_folder
 from symescape.numeric.compiled import planned_xla_flags
 from symescape.processes import usable_cores
 
@@ -136,10 +136,7 @@ def results_cache() -> SweepStore | None:
     if folder is None:
         return None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".probe-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
+        check_writable_folder(folder)
         os.utime(folder)  # "used": the age that stale-folder removal reads
     except OSError as exc:
         warnings.warn(
