@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from symescape.errors import ConfigurationError
-from symescape.experiments.sweeps import SweepStore
+from symescape.experiments.sweeps import SweepStore, stored
 from symescape.numeric.fits import log_log_slope
 from symescape.numeric.inits import he_normal_weights
 from symescape.numeric.losses import SQUARED
@@ -173,11 +173,10 @@ def stored_off_manifold_run(
 ) -> OffManifoldRun:
     """:func:`off_manifold_run`, stored in (and read from) ``store`` when one is given, under
     every setting of the run: figure 4 and the ``thm11-off-manifold`` claim share theirs."""
-    if store is None:
-        return off_manifold_run(config, r, eps, progress)
     params = {"experiment": "off-manifold", "r": r, "eps": list(eps), **config_record(config)}
-    result = store.get(params, lambda: asdict(off_manifold_run(config, r, eps, progress)))
-    return OffManifoldRun(**result)
+    return OffManifoldRun(
+        **stored(store, params, lambda: asdict(off_manifold_run(config, r, eps, progress)))
+    )
 
 
 @dataclass(frozen=True)
