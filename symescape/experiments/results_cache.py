@@ -86,7 +86,8 @@ threads)."""
 
 def _cpu_features() -> str:
     """The CPU's model and instruction-set flags (XLA compiles for them; a home folder shared by
-    an AVX2 and an AVX-512 machine must not mix their results); '' where not readable."""
+    an AVX2 and an AVX-512 machine must not mix their results), hashed; without
+    /proc/cpuinfo, ``platform.processor()``."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:

@@ -212,8 +212,6 @@ def _sigma_of_s(act: Activation) -> sp.Expr:
     return act.expr.xreplace({Z: S})
 
 
-
-
 @lru_cache(maxsize=1024)
 def _mpmath_moment(expr: sp.Expr, k: int, dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
     """(value, error bound) of :func:`expectation_mpmath_bounded`: the bound is relative to the
