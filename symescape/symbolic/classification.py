@@ -20,7 +20,7 @@ from functools import cached_property
 
 import sympy as sp
 
-from symescape.errors import NotAnalyticError
+from symescape.errors import ActivationError, NotAnalyticError
 from symescape.options import hashable_cache
 from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.budget import time_budget
@@ -28,7 +28,8 @@ from symescape.symbolic.canonical import decimal_scaled
 from symescape.symbolic.gaussian import check_gaussian_domain
 from symescape.symbolic.moments import Constant, mu1
 from symescape.symbolic.taylor import (
-    acot_jumps,
+    ACOT_REMEDY,
+    acot_zeros,
     decide_zero,
     is_piecewise_defined,
     is_piecewise_linear,
@@ -137,8 +138,11 @@ def classify(spec: str | sp.Expr | Activation) -> Classification:
     <ActivationClass.C: 'C'>
 
     Raises:
-        UnknownActivationError, ActivationError: bad input (see :func:`activation`).
-        NotAnalyticError: σ is not analytic at 0 and not piecewise-linear.
+        UnknownActivationError, ActivationError: bad input (see :func:`activation`); an acot(u)
+            whose argument vanishes where u ≥ 0 on both sides (analytic, but every kernel
+            evaluates atan(1/u)), or whose real zeros SymPy cannot find.
+        NotAnalyticError: σ is not analytic at 0 and not piecewise-linear, or jumps somewhere
+            (an acot(u) whose argument crosses 0 or touches it from below).
         NotRealFunctionError: σ is not real-valued.
         GaussianDomainError: E_s[σ(s)] does not exist (σ not finite on ℝ, or too fast growth).
         TimeBudgetError: a symbolic step overran its budget (see symescape.symbolic.budget).
@@ -152,15 +156,48 @@ def classify(spec: str | sp.Expr | Activation) -> Classification:
         return result
 
 
-def _classify(act: Activation) -> Classification:
-    jumps = acot_jumps(act)
-    if jumps:
+def _point_text(point: sp.Expr) -> str:
+    """A point for a message: exact when short (0, log(2), pi/2), else 6 digits (CRootOf)."""
+    text = str(point)
+    return text if len(text) <= 24 else f"≈{sp.N(point, 6)}"
+
+
+def _where(points: list[sp.Expr]) -> str:
+    """Points for a message, comma-separated."""
+    return ", ".join(map(_point_text, points))
+
+
+def _refuse_acot_zeros(act: Activation) -> None:
+    """Refuse σ with an acot(u) whose argument vanishes on ℝ (see :func:`acot_zeros`): a jump,
+    a removable jump, or an analytic point that the numerical form atan(1/u) divides by 0 at."""
+    zeros = acot_zeros(act)
+    crossing = [z for z, left, right in zeros if left != right]
+    below = [z for z, left, right in zeros if left == right == -1]
+    above = [z for z, left, right in zeros if left == right == 1]
+    if crossing or below:
+        found = []
+        if crossing:
+            found.append(f"it jumps from −π/2 to π/2 where u crosses 0, at z = {_where(crossing)}")
+        if below:
+            found.append(
+                f"where u touches 0 from below its limit is −π/2 but its value π/2, at "
+                f"z = {_where(below)}"
+            )
         raise NotAnalyticError(
-            f"σ = {act.expr} contains acot(u), which SymPy defines as atan(1/u): it jumps from "
-            f"−π/2 to π/2 where u crosses 0, at z = {', '.join(map(str, jumps))}, so σ is not "
-            "analytic there (the theory needs σ analytic, or continuous and piecewise-linear); "
-            "for the continuous branch write pi/2 - atan(u)"
+            f"σ = {act.expr} contains acot(u), which SymPy defines as atan(1/u) with acot(0) = "
+            f"π/2: {'; '.join(found)}, so σ is not analytic there (the theory needs σ analytic, "
+            f"or continuous and piecewise-linear); {ACOT_REMEDY}"
         )
+    if above:
+        raise ActivationError(
+            f"σ = {act.expr} contains acot(u) with u = 0 at z = {_where(above)}: there u ≥ 0 on "
+            "both sides, so acot(u) = π/2 − atan(u) is analytic, but its numerical form "
+            f"atan(1/u) divides by 0; {ACOT_REMEDY}"
+        )
+
+
+def _classify(act: Activation) -> Classification:
+    _refuse_acot_zeros(act)
     phi = phi_expression(act)
     if is_piecewise_defined(act):
         if not is_piecewise_linear(act):

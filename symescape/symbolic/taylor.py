@@ -12,7 +12,12 @@ from functools import lru_cache
 
 import sympy as sp
 
-from symescape.errors import NotAnalyticError, NotRealFunctionError, TimeBudgetError
+from symescape.errors import (
+    ActivationError,
+    NotAnalyticError,
+    NotRealFunctionError,
+    TimeBudgetError,
+)
 from symescape.options import require_int
 from symescape.symbolic.activations import Activation, Z, activation
 from symescape.symbolic.budget import time_budget
@@ -153,14 +158,91 @@ def piecewise_jumps(act: Activation) -> tuple[sp.Expr, ...]:
     return tuple(jumps)
 
 
-def acot_jumps(act: Activation) -> tuple[sp.Expr, ...]:
-    """The real points where an acot in σ jumps. SymPy's acot(u) is atan(1/u) on the reals, with
-    acot(0⁺) = π/2 and acot(0⁻) = −π/2, while its series at u = 0 is the continuous branch
-    π/2 − atan(u): σ jumps wherever the argument u of an acot changes sign through 0."""
-    points: set[sp.Expr] = set()
+ACOT_REMEDY = (
+    "write the analytic branch instead: pi/2 - atan(u) where u ≥ 0, -pi/2 - atan(u) where u ≤ 0"
+)
+"""What a refusal of acot(u) suggests."""
+
+def acot_zeros(act: Activation) -> tuple[tuple[sp.Expr, int, int], ...]:
+    """The real points z₀ where the argument u of an acot in σ vanishes, with the signs of u
+    just left and right of z₀. SymPy's acot(u) is atan(1/u) on the reals, with acot(0) = π/2,
+    while its series at u = 0 is the branch π/2 − atan(u). So at z₀ σ jumps from −π/2 to π/2
+    (signs differ), has a removable jump (both −1: the limit is −π/2), or is analytic but
+    evaluated as atan(1/u) with 1/0 (both +1: acot(z²) = π/2 − atan(z²)).
+
+    Raises:
+        ActivationError: the real zeros of an argument could not be located exactly, or the
+            sign of u beside one could not be evaluated.
+    """
+    zeros: dict[sp.Expr, tuple[int, int]] = {}
     for node in act.expr.atoms(sp.acot):
-        points.update(p for p in sp.solve(node.args[0], Z) if p.is_real)
-    return tuple(sorted(points, key=sp.default_sort_key))
+        u = node.args[0]
+        for root in real_zeros(u):
+            left, right = _signs_beside(u, root)
+            previous = zeros.get(root)
+            # several acots vanishing at one point: keep the worst (a sign change, else −1)
+            if previous is None or min(left, right) < min(previous):
+                zeros[root] = (left, right)
+    ordered = sorted(zeros, key=sp.default_sort_key)
+    return tuple((root, *zeros[root]) for root in ordered)
+
+
+def real_zeros(u: sp.Expr) -> tuple[sp.Expr, ...]:
+    """The distinct real zeros of u(z), exactly. A polynomial numerator (after cancelling) with
+    rational coefficients gives all of them (CRootOf for roots without radicals); otherwise they
+    come from ``sp.solve`` (for a periodic u, the zeros in one period).
+
+    Raises:
+        ActivationError: ``sp.solve`` cannot find them.
+    """
+    numerator, _ = sp.fraction(sp.cancel(sp.together(u)))
+    if numerator.is_polynomial(Z):
+        poly = sp.Poly(numerator, Z)
+        if poly.domain.is_ZZ or poly.domain.is_QQ:
+            return tuple(dict.fromkeys(sp.real_roots(poly)))
+    try:
+        candidates = sp.solve(u, Z)
+    except NotImplementedError:
+        raise ActivationError(
+            f"σ contains acot(u) with u = {u}, whose real zeros SymPy cannot find: acot(u) = "
+            f"atan(1/u) jumps where u changes sign, so whether σ is continuous cannot be decided; "
+            f"{ACOT_REMEDY}"
+        ) from None
+    return tuple(root for root in candidates if _real_point(root) is not None)
+
+
+SIGN_TEST_STEP = sp.Rational(1, 10**20)
+"""Offset δ either side of a zero z₀ at which the sign of u is taken."""
+
+
+def _signs_beside(u: sp.Expr, root: sp.Expr) -> tuple[int, int]:
+    """(sign u(z₀ − δ), sign u(z₀ + δ)), δ = 10⁻²⁰, from SymPy's adaptive evaluation (strict:
+    it raises rather than return digits it cannot vouch for) at a 60-digit z₀."""
+    point = _real_point(root)
+    signs = []
+    for side in (-1, 1):
+        try:
+            value = u.evalf(30, subs={Z: point + side * SIGN_TEST_STEP}, strict=True)
+        except sp.core.evalf.PrecisionExhausted:
+            raise ActivationError(
+                f"σ contains acot(u) with u = {u}: the sign of u either side of its zero "
+                f"z ≈ {sp.N(root, 15)} could not be evaluated, so whether σ jumps there cannot "
+                f"be decided; {ACOT_REMEDY}"
+            ) from None
+        signs.append(int(sp.sign(value)))
+    return signs[0], signs[1]
+
+
+def _real_point(root: sp.Expr) -> sp.Float | None:
+    """A root of ``sp.solve`` as a 60-digit Float when it is real (its imaginary part, in the
+    radical form of a real root, vanishes to 50 digits), else None."""
+    if root.is_real is False:
+        return None
+    value = sp.N(root, ZERO_TEST_DIGITS)
+    real, imaginary = value.as_real_imag()
+    if root.is_real or abs(imaginary) <= sp.Float(10) ** -50 * (1 + abs(real)):
+        return sp.Float(real, ZERO_TEST_DIGITS)
+    return None
 
 
 @lru_cache(maxsize=4096)

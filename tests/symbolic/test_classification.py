@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from symescape import (
     ActivationClass,
+    ActivationError,
     ConfigurationError,
     NotAnalyticError,
     NotRealFunctionError,
@@ -23,6 +24,7 @@ from symescape import (
     taylor_coefficients,
 )
 from symescape.symbolic.budget import default_budget
+from symescape.symbolic.taylor import acot_zeros
 
 A, B, C, D = ActivationClass.A, ActivationClass.B, ActivationClass.C, ActivationClass.D
 
@@ -77,14 +79,74 @@ def test_piecewise_linear_with_a_jump_is_refused(text, at):
 
 @pytest.mark.parametrize(
     "text, at",
-    [("acot(x)", "0"), ("acot(x + 1)", "-1"), ("x*acot(x)", "0"), ("acot(x**3 - 8)", "2")],
+    [
+        ("acot(x)", "0"),
+        ("acot(x + 1)", "-1"),
+        ("x*acot(x)", "0"),
+        ("acot(x**3 - 8)", "2"),
+        # three real roots that SymPy's radicals write with I (is_real undecided): they used to
+        # be dropped, and the quadrature failed later with a misleading reason
+        ("acot(x**3 - 3*x + 1)", "≈-1.87939, ≈0.347296, ≈1.53209"),
+        ("acot(x**2*(x + 1))", "-1"),  # the double zero at 0 (u ≥ 0) does not jump
+    ],
 )
 def test_acot_is_refused_where_its_argument_crosses_zero(text, at):
     # SymPy's acot(u) = atan(1/u) on the reals jumps at u = 0, while its series at 0 is the
     # continuous branch π/2 − atan(u): the class came from one function and μ₁ from the other
     # (acot gave μ₁ = +0.598 with c₁ = −1; the continuous branch has μ₁ = −0.656)
-    with pytest.raises(NotAnalyticError, match=f"acot.*at z = {at}, so σ is not analytic"):
+    with pytest.raises(NotAnalyticError, match=f"crosses 0, at z = {at}, so σ is not analytic"):
         classify(text)
+
+
+def test_acot_whose_argument_touches_zero_from_below_is_a_removable_jump():
+    # SymPy writes acot(exp(x) - 1 - x) as -acot(u), u = x - exp(x) + 1 ≤ 0: acot(u) → −π/2 as
+    # z → 0 while acot(0) = π/2
+    with pytest.raises(NotAnalyticError, match="touches 0 from below.*at z = 0"):
+        classify("acot(exp(x) - 1 - x)")
+
+
+@pytest.mark.parametrize("text", ["acot(x**2)", "acot(cos(x)**2)"])
+def test_acot_whose_argument_touches_zero_from_above_is_refused_as_analytic(text):
+    # analytic (π/2 − atan(u)), but atan(1/u), the form every kernel evaluates, divides by 0
+    # there: refused with that reason and the branch to write, not as "jumps" (it used to be)
+    with pytest.raises(ActivationError, match="u ≥ 0 on both sides.*is analytic") as caught:
+        classify(text)
+    assert not isinstance(caught.value, NotAnalyticError)
+    assert "pi/2 - atan(u)" in str(caught.value)
+
+
+def test_acot_whose_argument_has_zeros_sympy_cannot_find_is_refused_clearly():
+    # was a bare NotImplementedError from sp.solve
+    with pytest.raises(ActivationError, match="whose real zeros SymPy cannot find"):
+        classify("acot(x + sin(x) - 1)")
+
+
+@given(
+    st.lists(
+        st.tuples(st.fractions(-3, 3, max_denominator=7), st.integers(1, 4)),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda pair: pair[0],
+    ),
+    st.sampled_from([-2, 1]),
+)
+def test_acot_zeros_follow_the_multiplicity_and_the_sign_of_u(factors, lead):
+    # u = lead·∏(z − a)^m: u changes sign at a iff m is odd; at an even zero its sign on both
+    # sides is the sign of lead·∏_{b≠a}(a − b)^n
+    u = lead * sp.Mul(*[(Z - sp.Rational(a)) ** m for a, m in factors])
+    act = activation(sp.acot(u))
+    (node,) = act.expr.atoms(sp.acot)  # SymPy may write acot(u) as −acot(−u): signs follow
+    orientation = sp.cancel(node.args[0] / u)
+    assert orientation in (1, -1)
+    found = {point: (left, right) for point, left, right in acot_zeros(act)}
+    assert set(found) == {sp.Rational(a) for a, _ in factors}
+    for a, m in factors:
+        left, right = found[sp.Rational(a)]
+        if m % 2:
+            assert left == -right
+        else:
+            rest = lead * sp.Mul(*[(sp.Rational(a) - b) ** n for b, n in factors if b != a])
+            assert left == right == orientation * sp.sign(rest)
 
 
 def test_acot_of_an_argument_without_real_zero_and_the_continuous_branch_are_classified():
