@@ -215,9 +215,10 @@ def escape_time_ode(
         method = EscapeMethod(method)
     except ValueError:
         raise ConfigurationError(f"method must be 'fast' or 'lsoda', got {method!r}") from None
-    unresolved = _unresolved(model, scales, "start", START_RESOLUTION_TOLERANCE)
+    start_size = _largest_field(model, scales)
+    unresolved = _unresolved(model, scales, "start", START_RESOLUTION_TOLERANCE, start_size)
     if unresolved is None:
-        unresolved = _subnormal_start(model, scales, rtol)
+        unresolved = _subnormal_start(start_size, rtol)
     if unresolved is not None:
         return EscapeResult(EscapeStatus.FAILED, None, 0.0, method, unresolved, scales, 0)
     try:
@@ -279,7 +280,10 @@ def _checked_resolution(model: ReducedModel, result: EscapeResult) -> EscapeResu
     384-node field is −1e136 (its Gaussian tails explode; see docs/normal_form.md)."""
     if not result.escaped:
         return result
-    unresolved = _unresolved(model, result.final_state, "escape point", RESOLUTION_TOLERANCE)
+    X = result.final_state
+    unresolved = _unresolved(
+        model, X, "escape point", RESOLUTION_TOLERANCE, _largest_field(model, X)
+    )
     if unresolved is not None:
         return replace(result, status=EscapeStatus.FAILED, time=None, message=unresolved)
     return result
@@ -289,14 +293,19 @@ _SUBNORMAL_FIELD = float(np.finfo(float).tiny / np.finfo(float).eps)
 """Below this (~1e-292) the field's doubles have lost relative digits to underflow."""
 
 
-def _subnormal_start(model: ReducedModel, X: np.ndarray, rtol: float) -> str | None:
+def _largest_field(model: ReducedModel, X: np.ndarray) -> float:
+    """max_l |F_l(X)| (inf or nan when the field overflows)."""
+    with np.errstate(all="ignore"):
+        return float(np.max(np.abs(model.field(X))))
+
+
+def _subnormal_start(size: float, rtol: float) -> str | None:
     """Why a start field below the smallest normal double cannot give T to ``rtol`` (None when
     it can): a subnormal keeps an absolute spacing of 4.9e-324, so its relative precision is
     4.9e-324/|F|, and T's error was measured at up to 1.4 times that (taken as 2×). Tanh at
     L = 3 from ε = 1e-159 (|F| = 6e-319, spacing 8e-6 relative) escaped 1.1e-5 off the ε⁻¹
-    law that ε = 1e-150 and 1e-156 follow to 2e-11, and said nothing."""
-    with np.errstate(all="ignore"):
-        size = float(np.max(np.abs(model.field(X))))
+    law that ε = 1e-150 and 1e-156 follow to 2e-11, and said nothing. ``size`` is the start's
+    largest |F_l|."""
     if not np.isfinite(size) or size == 0 or size >= np.finfo(float).tiny:
         return None  # a zero field is the integrator's "underflows" refusal
     precision = 2 * float(np.spacing(size) / size)
@@ -320,7 +329,7 @@ centred sigmoid at L = 5 from ε = 3e-3 reads 1.1e-5 and escapes resolved; the s
 
 
 def _unresolved(
-    model: ReducedModel, X: np.ndarray, where: str, tolerance: float
+    model: ReducedModel, X: np.ndarray, where: str, tolerance: float, size: float
 ) -> str | None:
     """Why the model's rule does not resolve the field at X (None when it does): either σ
     varies on scales the nodes miss (x·exp(-5x²) at L = 2 escapes correctly with 200 nodes) or
