@@ -114,6 +114,12 @@ def test_injection_never_runs_from_the_api(tmp_path):
         ("x + _x", "may not start with '_'"),
         ("1e400*x", "not finite"),
         ("1j*x", "complex literals"),
+        # found by a random-tree search: SymPy's Poly and nsimplify ended in a bare ValueError
+        # ("pow() outrageous exponent") or OverflowError on e^(±8e30)
+        ("(silu(8e30)) - (Max(E, 6e-17))", f"constant beyond |a| ≤ {MAX_EXPONENT}"),
+        ("exp(600)*exp(600)*x", f"constant beyond |a| ≤ {MAX_EXPONENT}"),  # SymPy: exp(1200)
+        ("x + x**2/(exp(-8e30) + 1)", f"constant beyond |a| ≤ {MAX_EXPONENT}"),
+        ("x + sinh(2000)", f"constant beyond |a| ≤ {MAX_EXPONENT}"),
     ],
 )
 def test_each_refusal_and_limit_has_its_own_message(text, fragment):
@@ -126,6 +132,15 @@ def test_each_refusal_and_limit_has_its_own_message(text, fragment):
 def test_sympy_input_gets_the_same_exponent_limit():
     with pytest.raises(RefusedExpressionError, match="exceeds the limit"):
         classify(Z ** (10**100))
+    with pytest.raises(RefusedExpressionError, match="exponential of a constant beyond"):
+        classify(Z + sp.exp(-sp.Integer(10) ** 31))
+
+
+@pytest.mark.parametrize(
+    "text, label", [("x + exp(1000)*x**2", "C"), ("x*exp(-8e30*x)", "C"), ("x + exp(-1000)", "D")]
+)
+def test_exponentials_within_the_limit_or_of_the_variable_are_classified(text, label):
+    assert classify(text).label == label
 
 
 @pytest.mark.parametrize("text", ["tanh(1000*x)", "x + 10**(-120)*x**3", "x + 1e-120*x**3"])
