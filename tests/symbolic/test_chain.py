@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symescape.symbolic.chain import chain_kernel, chain_symbols, scalar_chain
+from symescape.codegen import numpy_kernel
+from symescape.symbolic.chain import (
+    chain_hessian_kernel,
+    chain_kernel,
+    chain_program,
+    chain_symbols,
+    scalar_chain,
+)
 from symescape.symbolic.filtered import (
     chain_monomials,
     check_degree_bounds,
@@ -44,6 +51,48 @@ def test_kernel_matches_symbolic_values():
             exact = float(expr.evalf(30, subs={S: si, **dict(zip(chain.X, X, strict=True))}))
             value = np.broadcast_to(values[index], s.shape)[i]
             assert abs(value - exact) <= 1e-14 * max(1, abs(exact))
+
+
+@pytest.mark.parametrize("activation_spec", ["tanh", "gelu", "sin", "x + x**2/3", "swish"])
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_straight_line_kernels_equal_the_written_out_chain(activation_spec, depth):
+    # the kernels run the straight-line ChainProgram (named z_k, h_k, σ'(z_k), B_l, ∂z_k/∂X_m);
+    # the reference is the written-out f, its closed-form ∂_l f and SymPy's diff of those
+    chain = scalar_chain(activation_spec, depth)
+    symbols = [S, *chain.X]
+    hessian = [
+        sp.diff(chain.gradient[l], chain.X[m]) for l in range(depth) for m in range(l, depth)
+    ]
+    reference = numpy_kernel([chain.f, *chain.gradient, *hessian], symbols)
+    rng = np.random.default_rng(depth)
+    s = rng.normal(size=9)
+    X = rng.uniform(-1.3, 1.3, size=depth)
+    expected = [np.broadcast_to(v, s.shape) for v in reference(s, *X)]
+    found = [
+        np.broadcast_to(v, s.shape)
+        for v in [
+            *chain_kernel(activation_spec, depth)(s, *X),
+            *chain_hessian_kernel(activation_spec, depth)(s, *X),
+        ]
+    ]
+    assert len(found) == len(expected)
+    for a, b in zip(found, expected, strict=True):
+        assert np.max(np.abs(a - b)) <= 1e-14 * max(1.0, float(np.max(np.abs(b))))
+
+
+def test_the_straight_line_chain_grows_linearly_with_depth():
+    # written out, gelu's chain doubles per layer (z appears twice in z·Φ(z)): lambdify of the
+    # depth-20 kernel ran for minutes; in named steps each layer adds the same few operations
+    def operations(depth, second):
+        program = chain_program("gelu", depth, second)
+        return sum(sp.count_ops(e) for _, e in program.intermediates) + sum(
+            sp.count_ops(e) for e in (program.f, *program.gradient)
+        )
+
+    first = [operations(L, False) for L in (10, 20, 40)]
+    assert first[2] - first[1] == 2 * (first[1] - first[0])  # exactly linear in L
+    second = [operations(L, True) for L in (10, 20)]
+    assert second[1] < 5 * second[0]  # O(L²) sensitivities, not 2^L
 
 
 def test_depth_one_chain_is_linear():
