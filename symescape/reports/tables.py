@@ -96,8 +96,9 @@ def escape_theory_status(cls: Classification, depth: int | None = None) -> str:
             f"|μ₁| ≤ {float(cls.mu1.error):.1e} (its error bound): the sign of μ₁ is undecided, "
             "so escape is not claimed"
         )
-    if not cls.mu1_positive:
-        return f"μ₁ = {cls.mu1} ≤ 0: no escape from the saddle along the teacher"
+    refusal = _sign_of_k_refusal(cls, depth)
+    if refusal is not None:
+        return refusal
     if cls.activation_class is ActivationClass.OUTSIDE:
         return "outside the classification hypothesis; leading-order constants still computed"
     if depth is not None:
@@ -109,6 +110,34 @@ def escape_theory_status(cls: Classification, depth: int | None = None) -> str:
                 "(escape, expand and predict refuse this depth)"
             )
     return "applies"
+
+
+def _sign_of_k_refusal(cls: Classification, depth: int | None) -> str | None:
+    """Why K = a μ₁ c₁^{L−1} (a > 0) is not positive, or None when it is (MATH.md §5–6). With
+    c₁ > 0 that is the sign hypothesis μ₁ > 0 of MATH.md §3; with c₁ < 0 the sign of K also
+    depends on the parity of L: −tanh escapes at even L (K = +0.606 at L = 4, the reduced ODE
+    escapes as for tanh) and not at odd L, while 'μ₁ ≤ 0: no escape' said never."""
+    mu_sign = cls.mu1.sign
+    if mu_sign == 0:
+        return f"μ₁ = {cls.mu1} = 0: K = 0, no escape from the saddle along the teacher"
+    c1_sign = int(sp.sign(sp.N(cls.c1, 30)))
+    if c1_sign > 0:
+        if mu_sign > 0:
+            return None
+        return f"μ₁ = {cls.mu1} ≤ 0: no escape from the saddle along the teacher"
+    # c₁ < 0: sign K = sign μ₁ · (−1)^{L−1}
+    parity = "even" if mu_sign < 0 else "odd"
+    if depth is None:
+        return (
+            f"μ₁ = {cls.mu1} and c₁ = {cls.c1} < 0: K = a μ₁ c₁^(L−1) is > 0 (the saddle is "
+            f"escaped) only at {parity} depth L; give --depth"
+        )
+    if mu_sign * (-1) ** (depth - 1) > 0:
+        return None
+    return (
+        f"K = a μ₁ c₁^(L−1) < 0 at L = {depth} (μ₁ = {cls.mu1}, c₁ = {cls.c1} < 0): no escape "
+        f"from the saddle along the teacher; K > 0 at {parity} L"
+    )
 
 
 def classification_record(

@@ -82,6 +82,21 @@ def test_flags_in_json():
     assert relu["class"] == "piecewise-linear" and relu["mu1"] == 0.5
 
 
+@pytest.mark.parametrize("spec", ["tanh", "-tanh(x)", "-x + x**3", "x - x**3"])
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_the_escape_verdict_follows_the_sign_of_k_as_escape_does(spec, depth):
+    # K = a μ₁ c₁^(L−1): with c₁ < 0 its sign alternates with L (−tanh escapes at even L, like
+    # tanh by σ → −σ symmetry); classify said "μ₁ ≤ 0: no escape" at every L, escape escaped
+    record = json.loads(run("classify", "--json", "--depth", str(depth), "--", spec).stdout)
+    escape = run("escape", f"--activation={spec}", "--depth", str(depth), "--eps", "0.05")
+    assert (record["K"] > 0) == (record["escape_theory"] == "applies"), record["escape_theory"]
+    assert (record["K"] > 0) == (escape.exit_code == 0), escape.output
+    if record["K"] > 0:
+        assert "escaped" in escape.output
+    else:
+        assert "no escape" in record["escape_theory"]
+
+
 def test_classify_at_a_depth_without_a_reduced_flow_says_so():
     # σ∘σ of sinh grows like exp(e^|s|): escape, expand and predict refuse L = 3
     out = CliRunner().invoke(main, ["classify", "sinh(x)", "--depth", "3", "--json"])
