@@ -185,6 +185,11 @@ def validate_rtol(rtol: float) -> float:
     return rtol
 
 
+RESOLUTION_TOLERANCE = 1e-6
+"""Largest relative difference between the field on the model's rule and on 4× the nodes, at
+the escape point, for the escape to be reported (resolved fields agree to ~1e-11)."""
+
+
 _TINY_FIELD = 1e-290
 """Below this X_min^(L-1), a start whose rate reads 0 is taken to have underflowed."""
 
@@ -197,10 +202,16 @@ def escape_time_ode(
     method: EscapeMethod | str = EscapeMethod.FAST,
     rtol: float = 1e-10,
     max_time: float = np.inf,
+    resolution_tolerance: float = RESOLUTION_TOLERANCE,
 ) -> EscapeResult:
     """Escape time of the exact reduced flow from X(0) = ``scales``.
 
     dX_l/dt = E_s[(aσ(s) − f(s)) ∂_l f(s)],  T = inf{t : P(t)^{1/L} ≥ ρ*}  (MATH.md §4, §6).
+
+    ``resolution_tolerance``: the largest relative gap between the field on the model's rule and
+    on 4× its nodes at the escape point for the time to be reported (a caller that bounds the
+    gap's effect itself, as ``escape_steps`` does in steps, passes ``inf``: only a non-finite
+    gap then fails).
 
     Raises:
         NoEscapeError: K ≤ 0 (μ₁ ≤ 0 or a negative amplitude).
@@ -208,6 +219,9 @@ def escape_time_ode(
     """
     rtol = validate_rtol(rtol)
     max_time = require_real(max_time, "max_time", minimum=0.0, allow_inf=True)
+    resolution_tolerance = require_real(
+        resolution_tolerance, "resolution_tolerance", minimum=0.0, allow_inf=True
+    )
     criterion = as_criterion(criterion)
     _check_escapes(model)
     scales = validate_scales(scales, model.depth, criterion)
@@ -238,7 +252,7 @@ def escape_time_ode(
             stop.state,
             MAX_FIELD_EVALUATIONS,
         )
-    return _checked_resolution(model, result)
+    return _checked_resolution(model, result, resolution_tolerance)
 
 
 MAX_FIELD_EVALUATIONS = 2_000_000
@@ -269,21 +283,16 @@ def _integrator_failure(message: str, X: np.ndarray, criterion: EscapeCriterion)
     return f"the integrator stopped: {message}"
 
 
-RESOLUTION_TOLERANCE = 1e-6
-"""Largest relative difference between the field on the model's rule and on 4× the nodes, at
-the escape point, for the escape to be reported (resolved fields agree to ~1e-11)."""
-
-
-def _checked_resolution(model: ReducedModel, result: EscapeResult) -> EscapeResult:
+def _checked_resolution(
+    model: ReducedModel, result: EscapeResult, tolerance: float
+) -> EscapeResult:
     """An escape whose end point the quadrature does not resolve is FAILED, not a number: e.g.
     σ = sin z + z³/6 at L = 6, where the 96-node field is positive at the end point and the
     384-node field is −1e136 (its Gaussian tails explode; see docs/normal_form.md)."""
     if not result.escaped:
         return result
     X = result.final_state
-    unresolved = _unresolved(
-        model, X, "escape point", RESOLUTION_TOLERANCE, _largest_field(model, X)
-    )
+    unresolved = _unresolved(model, X, "escape point", tolerance, _largest_field(model, X))
     if unresolved is not None:
         return replace(result, status=EscapeStatus.FAILED, time=None, message=unresolved)
     return result

@@ -547,6 +547,25 @@ def test_an_unresolved_field_is_a_prediction_without_an_escape_not_a_crash():
     assert "between 96 and 384 nodes" in result.validity
 
 
+def test_a_field_gap_too_small_to_move_a_step_does_not_refuse_the_prediction():
+    # the audit's run: a relative field gap of 1.2e-6 at the escape point (above escape's 1e-6)
+    # made predict answer "no escape predicted"; over 118 steps it moves the count by 1e-4
+    config = config_from_mapping(
+        {
+            "activation": "tanh",
+            "depth": 5,
+            "width": 8,
+            "teacher": "tanh(2*s)",
+            "loss": "logistic",
+            "learning_rate": 1.0,
+            "init": {"kind": "ansatz", "eps": 0.2},
+        }
+    )
+    result = check_prediction(config, Engine.NUMPY)
+    assert result.prediction.steps is not None and result.measurement.steps is not None
+    assert rel_err(result.prediction.steps, result.measurement.steps) <= PREDICT_VS_GD
+
+
 def test_width_and_widths_together_are_refused_and_a_flag_replaces_the_files(tmp_path):
     # both keys: 'width' was silently ignored, so 'predict config.toml --width 32' kept the
     # file's widths
