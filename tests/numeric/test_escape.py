@@ -60,6 +60,21 @@ def test_depth_one_is_the_linear_flow_and_gives_no_leading_order(activation_spec
     assert any(f"{exact:.12g}" in note for note in report.notes)
 
 
+@pytest.mark.parametrize("activation_spec", ["atan", "tanh", "erf", "x + x**2/2"])
+def test_the_escape_time_meets_rtol_where_96_nodes_do_not_resolve_the_field(activation_spec):
+    # atan's Gauss–Hermite field at 96 nodes is off by 4.4e-9 relative (branch points at ±i),
+    # and T at L = 1 was off the exact ln((K − ε)/(K − ρ*)) by 2.3e-9 at rtol = 1e-10: the
+    # gap now sends the run to 4× the nodes, and says so
+    rtol = 1e-10
+    model = reduced_model(activation_spec, 1)
+    result = escape_time_ode(model, np.array([0.01]), rtol=rtol)
+    K = float(model.constants.K)
+    exact = np.log((K - 0.01) / (K - 0.5))
+    assert abs(result.time - exact) <= rtol * exact
+    refined = [note for note in result.notes if "field refined from 96 to 384" in note]
+    assert len(refined) == (activation_spec == "atan")
+
+
 def test_ode_minus_leading_order_converges_at_depth_two():
     # L = 2: T_lead = ln(ρ*/ε)/K and the correction is O(ε^{L-2}) = O(1) absolute: T - T_lead
     # tends to a constant, so the relative gap falls only like 1/ln(1/ε).
