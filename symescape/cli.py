@@ -529,6 +529,8 @@ def expand(
         "constant_error": constant.error,
         "constant_note": "non-local: slow-manifold integration from ρ_0 = 0.02 and 0.04",
         "remainder_power": expansion.remainder_power,
+        # class D: the reduced flow, and so every coefficient, is that of σ̃ = σ − σ(0)
+        "centred": classify_activation(activation_spec).centred is not None,
     }
     if as_json:
         _emit_json(record)
@@ -539,8 +541,13 @@ def expand(
         click.echo(f"  ε^{t['power']}{log}: {t['coefficient']:.15g}   = {t['exact']}")
     click.echo(f"  constant: {constant.value:.15g} ± {constant.error:.1g} (non-local, numeric)")
     click.echo(f"  remainder: O(ε^{expansion.remainder_power})")
+    sigma = "σ̃" if record["centred"] else "σ"
     if expansion.uses_moment_symbols:
-        click.echo("  where m_j = E[σ(s) s^j], s ~ N(0, 1) (kept as symbols: no closed form)")
+        click.echo(
+            f"  where m_j = E[{sigma}(s) s^j], s ~ N(0, 1) (kept as symbols: no closed form)"
+        )
+    if record["centred"]:
+        click.echo("  class D: the flow, its coefficients and m_j are those of σ̃ = σ − σ(0)")
 
 
 def _escape_precise_or_series(

@@ -628,7 +628,12 @@ def normal_form_blocks(
             r"From $X_l(0) = \varepsilon$ the inner expansion ($\rho = \varepsilon\sigma$, "
             r"$y = \sum_n \varepsilon^n y_n$, each order solving $\dot y_n = -2y_n + S_n$) gives, "
             rf"to order {expansion.order} (powers up to $-(L-2) + {expansion.order}(q-1)$), with "
-            r"$m_j = E[\sigma(s) s^j]$ where no closed form exists:"
+            + (
+                r"$m_j = E[\tilde\sigma(s) s^j]$ where no closed form exists (class D: the flow "
+                r"and every coefficient are those of $\tilde\sigma = \sigma - \sigma(0)$):"
+                if cls.centred is not None
+                else r"$m_j = E[\sigma(s) s^j]$ where no closed form exists:"
+            )
         ),
         _eq(*term_lines("T(\\varepsilon)", terms, remainder)),
         Prose(

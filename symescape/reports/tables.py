@@ -229,8 +229,10 @@ def _rows(
     if cls.centred is not None:
         rows.append(("centred class", cls.centred.label, cls.centred.label))
     if constants is not None:
-        rows.append((f"K (L={constants.depth}, a={constants.amplitude})", *both(constants.K)))
-        rows.append(("κ", *both(constants.kappa)))
+        # class D: the constants are the centred σ̃'s (κ differs from σ's; K does not)
+        of = " of σ−σ(0)" if cls.centred is not None else ""  # no combining tilde: it misaligns
+        rows.append((f"K (L={constants.depth}, a={constants.amplitude}){of}", *both(constants.K)))
+        rows.append((f"κ{of}", *both(constants.kappa)))
     return rows
 
 
@@ -273,6 +275,7 @@ def classification_latex(
         "μ₁ = E[σ'(s)]": r"\mu_1 = \mathbb{E}[\sigma'(s)]",
         "μ₁ > 0": r"\mu_1 > 0",
         "κ": r"\kappa",
+        "κ of σ−σ(0)": r"\kappa \text{ of } \sigma - \sigma(0)",
         "c_1": "c_1",
         "c_q": "c_q",
         "q": "q",
@@ -286,6 +289,8 @@ def classification_latex(
             head = rf"\text{{Taylor to }} z^{{{order}}}"
         elif label.startswith("K "):
             head = rf"K \; (L={constants.depth},\, a={sp.latex(constants.amplitude)})"
+            if cls.centred is not None:
+                head += r" \text{ of } \sigma - \sigma(0)"
         else:
             head = latex_labels.get(label, rf"\text{{{label}}}")
         lines.append(f"${head}$ & ${tex}$ \\\\")

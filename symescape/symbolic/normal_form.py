@@ -520,6 +520,11 @@ class EscapeExpansion:
     step: int
     inner_order: int
 
+    @property
+    def centred(self) -> bool:
+        """Class D: the reduced flow, so every term, is that of σ̃ = σ − σ(0)."""
+        return classify(self.activation).centred is not None
+
     def singular(self) -> tuple[Term, ...]:
         return tuple(t for t in self.terms if t.power < 0 or (t.power == 0 and t.log_power > 0))
 
@@ -809,7 +814,9 @@ def expansion_latex(expansion: EscapeExpansion, constant: float | None = None) -
     if constant is not None:
         text += f",\\quad C \\approx {constant:.12g}"
     if expansion.uses_moment_symbols:
-        text += r",\quad m_j = \mathbb{E}[\sigma(s)\, s^j]"
+        # class D: the expansion is the centred σ̃'s (expansion.activation is σ̃ then)
+        sigma = r"\tilde\sigma" if expansion.centred else r"\sigma"
+        text += rf",\quad m_j = \mathbb{{E}}[{sigma}(s)\, s^j]"
     return text
 
 

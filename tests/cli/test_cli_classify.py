@@ -114,3 +114,20 @@ def test_a_bare_grammar_function_is_that_function_of_x():
     assert activation("sinh").expr == sp.sinh(Z) and activation("exp").expr == sp.exp(Z)
     with pytest.raises(UnknownActivationError, match="one-argument function of the expression"):
         activation("Max")
+
+
+def test_class_d_constants_and_expansion_are_labelled_as_the_centred_activation():
+    # the audit: softplus printed κ = 0.2130 and 'm_j = E[σ(s) s^j]' with values of the centred
+    # σ̃ = σ − log 2 (κ of σ itself would be 0.675): right numbers, wrong label
+    table = run("classify", "softplus", "--depth", "3").stdout
+    centred = json.loads(run("classify", "log(exp(x)+1) - log(2)", "--json", "--depth", "3").stdout)
+    line = next(row for row in table.splitlines() if row.startswith("κ of σ−σ(0)"))
+    assert abs(float(line.split()[-1]) - centred["kappa"]) <= 1e-15 * abs(centred["kappa"])
+    assert r"\kappa \text{ of } \sigma - \sigma(0)" in run(
+        "classify", "softplus", "--depth", "3", "--latex"
+    ).stdout
+    text = run("expand", "softplus", "--depth", "3").stdout
+    assert "m_j = E[σ̃(s) s^j]" in text and "those of σ̃ = σ − σ(0)" in text
+    assert json.loads(run("expand", "softplus", "--depth", "3", "--json").stdout)["centred"]
+    assert not json.loads(run("expand", "tanh", "--depth", "3", "--json").stdout)["centred"]
+    assert "σ̃" not in run("expand", "tanh", "--depth", "3").stdout
