@@ -583,6 +583,28 @@ def required_inner_order(depth: int, order: int, gap: int) -> int:
     return max(order * gap, depth - 2) + gap + 2
 
 
+def _infeasible_order_message(order: int, depth: int, gap: int, inner_order: int) -> str:
+    """Why ``order`` is beyond the engine at this depth, with what is feasible instead (it said
+    'the largest feasible order here is None' at L = 16, where even order 0 is beyond it)."""
+    head = (
+        f"order {order} needs the inner expansion to ε^{inner_order}, beyond the engine's "
+        f"ε^{MAX_ORDER}"
+    )
+    feasible = [o for o in range(order) if required_inner_order(depth, o, gap) <= MAX_ORDER]
+    if feasible:
+        return f"{head}; the largest feasible order here is {feasible[-1]}"
+    deepest = max(
+        (L for L in range(1, depth) if required_inner_order(L, 0, gap) <= MAX_ORDER), default=None
+    )
+    return (
+        f"{head}, as every order does at L = {depth}"
+        + (f" (order 0: ε^{required_inner_order(depth, 0, gap)})" if order else "")
+        + f"; the engine reaches L ≤ {deepest} for this "
+        "activation. The leading term ε^-(L-2)/(K(L-2)) and the exact time are what "
+        "'symescape escape' gives"
+    )
+
+
 def escape_expansion(
     spec: str | sp.Expr | Activation,
     depth: int,
@@ -621,13 +643,7 @@ def escape_expansion(
     gap = correction_gap(cls)
     inner_order = required_inner_order(L, order, gap)
     if inner_order > MAX_ORDER:
-        feasible = max(o for o in range(MAX_ORDER + 1)
-                       if required_inner_order(L, o, gap) <= MAX_ORDER) if required_inner_order(
-            L, 0, gap) <= MAX_ORDER else None
-        raise ConfigurationError(
-            f"order {order} needs the inner expansion to ε^{inner_order}, beyond the engine's "
-            f"ε^{MAX_ORDER}; the largest feasible order here is {feasible}"
-        )
+        raise ConfigurationError(_infeasible_order_message(order, L, gap, inner_order))
     amp = rationalize_floats(as_expression(amplitude, "amplitude"))
     field = field_expansion(cls, L, amp, inner_order)
     with mpmath.workdps(dps + 10):

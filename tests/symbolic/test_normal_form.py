@@ -167,6 +167,14 @@ def test_bad_input_matches_escape():
         escape_expansion("tanh", 4, order=-1)
 
 
+def test_a_depth_beyond_the_engine_names_the_deepest_feasible_depth():
+    # it said "the largest feasible order here is None" at L = 16, where no order is feasible
+    with pytest.raises(ConfigurationError, match="engine reaches L ≤ 14") as caught:
+        escape_expansion("tanh", 16, order=0, exact=False)
+    assert "None" not in str(caught.value)
+    assert escape_expansion("tanh", 14, order=0, exact=False).terms[0].power == -12
+
+
 def test_cli_expand_json_keys():
     result = CliRunner().invoke(main, ["expand", "tanh", "--depth", "3", "--order", "1", "--json"])
     assert result.exit_code == 0, result.output
