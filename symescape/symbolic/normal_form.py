@@ -645,10 +645,16 @@ def escape_expansion(
     if inner_order > MAX_ORDER:
         raise ConfigurationError(_infeasible_order_message(order, L, gap, inner_order))
     amp = rationalize_floats(as_expression(amplitude, "amplitude"))
-    field = field_expansion(cls, L, amp, inner_order)
+    # the field's series and the inner expansion grow fast with L and the order (gelu, L = 12,
+    # order 2 ran for minutes): under the symbolic budget (symescape --budget), like every step
+    # that can run for ever
+    step = f"escape-time expansion of σ = {cls.activation.name} at L = {L} to ε^{inner_order}"
+    with time_budget(step):
+        field = field_expansion(cls, L, amp, inner_order)
+        with mpmath.workdps(dps + 10):
+            ring = Ring(False)
+            inner = inner_expansion(_numeric_parts(field, dps), L, inner_order, ring)
     with mpmath.workdps(dps + 10):
-        ring = Ring(False)
-        inner = inner_expansion(_numeric_parts(field, dps), L, inner_order, ring)
         raw, p_nl = _lower_limit_terms(
             ring, inner.w, L, mpmath.log(mpmath.mpf(rho_star)), inner_order
         )

@@ -24,6 +24,7 @@ from symescape.errors import (
     NoEscapeError,
     NoLinearPathError,
     OutsideHypothesisError,
+    TimeBudgetError,
 )
 from symescape.numeric.escape import escape_time_ode
 from symescape.numeric.precise_escape import (
@@ -167,6 +168,14 @@ def test_bad_input_matches_escape():
         escape_expansion("tanh", 4, order=-1)
 
 
+def test_the_numeric_expansion_runs_under_the_symbolic_budget():
+    # gelu at L = 12, order 2 ran for minutes in the inner expansion, outside any budget
+    from symescape.symbolic.budget import default_budget
+
+    with default_budget(1.0), pytest.raises(TimeBudgetError, match="escape-time expansion"):
+        escape_expansion("gelu", 12, order=2, exact=False)
+
+
 def test_a_depth_beyond_the_engine_names_the_deepest_feasible_depth():
     # it said "the largest feasible order here is None" at L = 16, where no order is feasible
     with pytest.raises(ConfigurationError, match="engine reaches L ≤ 14") as caught:
@@ -226,8 +235,6 @@ def test_thirty_digit_sweep_tanh_depth_four():
 
 
 def test_exact_order_beyond_budget_names_the_feasible_order():
-    from symescape.errors import TimeBudgetError
-
     with pytest.raises(TimeBudgetError, match=r"largest feasible order within it is \d+"):
         escape_expansion("tanh", 3, order=3, budget=0.05)
 
