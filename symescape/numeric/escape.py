@@ -238,7 +238,7 @@ def escape_time_ode(
         return EscapeResult(EscapeStatus.FAILED, None, 0.0, method, unresolved, scales, 0)
     try:
         if method is EscapeMethod.FAST:
-            result = _escape_fast(model, scales, criterion, rtol, max_time)
+            result = _escape_fast_or_stiff(model, scales, criterion, rtol, max_time)
         else:
             result = _escape_lsoda(model, scales, criterion, rtol, max_time)
     except _EvaluationBudgetExceeded as stop:
@@ -248,8 +248,9 @@ def escape_time_ode(
             stop.time,
             method,
             f"the threshold was not reached within {MAX_FIELD_EVALUATIONS} field evaluations "
-            f"(stopped at t = {stop.time:.4g}); a start whose field is near double underflow "
-            "takes many small steps: escape --precision DIGITS integrates it in mpmath",
+            f"(stopped at t = {stop.time:.4g}): the steps collapsed (a stiff or nearly stalled "
+            "flow, or a field near double underflow); escape --precision DIGITS integrates it "
+            "in mpmath",
             stop.state,
             MAX_FIELD_EVALUATIONS,
         )
@@ -308,9 +309,9 @@ running (an under-resolved field made DOP853's steps collapse for minutes)."""
 class _EvaluationBudgetExceeded(Exception):
     """Raised inside an integrator's right-hand side to end a run over its evaluation budget."""
 
-    def __init__(self, time: float, state: np.ndarray) -> None:
+    def __init__(self, time: float, state: np.ndarray, evaluations: int) -> None:
         super().__init__(time)
-        self.time, self.state = time, state
+        self.time, self.state, self.evaluations = time, state, evaluations
 
 
 def _integrator_failure(message: str, X: np.ndarray, criterion: EscapeCriterion) -> str:
@@ -405,12 +406,49 @@ def _unresolved(
     )
 
 
+STIFF_EVALUATIONS = 20_000
+"""Field evaluations after which the explicit DOP853 run is taken as stiff and redone by LSODA
+(a run from ε = 0.01 takes hundreds to a few thousand)."""
+
+STIFF_RTOL_FACTOR = 1e-2
+"""LSODA's rtol bounds each step, not T (measured: T off by up to ~60× rtol), so the stiff rerun
+asks for rtol × this (at least MIN_RTOL)."""
+
+
+def _escape_fast_or_stiff(
+    model: ReducedModel,
+    scales: np.ndarray,
+    criterion: EscapeCriterion,
+    rtol: float,
+    max_time: float,
+) -> EscapeResult:
+    """The log-variable flow by DOP853; where its steps collapse, the physical-time flow by
+    LSODA (stiff-capable; in log variables it collapsed too, as dt/dτ = 1/R grows where the
+    product stalls). σ = x + 30x² at L = 3 from ε = 0.05 (κ = 3600) leaves the balanced ray
+    fast (X_2 → 0.05 while X_1, X_3 → 0.56): DOP853 spent its 2·10⁶ evaluations (2 min 15 s) by
+    t = 0.17 and reported a failure, while the flow escapes at T = 292.29."""
+    try:
+        budget = min(STIFF_EVALUATIONS, MAX_FIELD_EVALUATIONS)
+        return _escape_fast(model, scales, criterion, rtol, max_time, "DOP853", budget)
+    except _EvaluationBudgetExceeded as stop:
+        stiff_rtol = max(rtol * STIFF_RTOL_FACTOR, MIN_RTOL)
+        result = _escape_lsoda(model, scales, criterion, stiff_rtol, max_time)
+        note = (
+            f"the flow is stiff here: DOP853 in log variables took {stop.evaluations} field "
+            f"evaluations to reach t = {stop.time:.4g}, so LSODA integrated it in physical time "
+            f"(rtol {stiff_rtol:g}; {result.evaluations} evaluations)"
+        )
+        return replace(result, notes=(note, *result.notes))
+
+
 def _escape_fast(
     model: ReducedModel,
     scales: np.ndarray,
     criterion: EscapeCriterion,
     rtol: float,
     max_time: float,
+    solver: str = "DOP853",
+    max_evaluations: int = MAX_FIELD_EVALUATIONS,
 ) -> EscapeResult:
     depth = model.depth
     count = [0]
@@ -422,8 +460,8 @@ def _escape_fast(
         return relative, float(relative.mean())
 
     def rhs(tau: float, y: np.ndarray) -> np.ndarray:
-        if count[0] > MAX_FIELD_EVALUATIONS:
-            raise _EvaluationBudgetExceeded(float(y[-1]), np.exp(y[:depth]))
+        if count[0] > max_evaluations:
+            raise _EvaluationBudgetExceeded(float(y[-1]), np.exp(y[:depth]), count[0])
         relative, R = rate(np.exp(y[:depth]))
         if R <= 0:
             return np.zeros(depth + 1)
@@ -466,7 +504,7 @@ def _escape_fast(
     y0 = np.append(np.log(scales), 0.0)
     # ln X_l need absolute accuracy; t is controlled relatively (its own scale is 1/R0).
     atol = np.append(np.full(depth, rtol), rtol * 1e-3 / R0)
-    sol = solve_ivp(rhs, (tau0, tau_end), y0, method="DOP853", rtol=rtol, atol=atol, events=events)
+    sol = solve_ivp(rhs, (tau0, tau_end), y0, method=solver, rtol=rtol, atol=atol, events=events)
     final = sol.y[:, -1]
     X_final, t_final = np.exp(final[:depth]), float(final[-1])
     if sol.status == -1:
@@ -544,7 +582,7 @@ def _escape_lsoda(
     def rhs(t: float, X: np.ndarray) -> np.ndarray:
         count[0] += 1
         if count[0] > MAX_FIELD_EVALUATIONS:
-            raise _EvaluationBudgetExceeded(t, X)
+            raise _EvaluationBudgetExceeded(t, X, count[0])
         return model.field(X)
 
     def threshold(t: float, X: np.ndarray) -> float:

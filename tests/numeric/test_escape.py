@@ -346,6 +346,19 @@ def test_a_run_over_its_evaluation_budget_fails_instead_of_running_on(monkeypatc
     assert "not reached within 5 field evaluations" in result.message
 
 
+def test_a_stiff_flow_is_handed_to_lsoda_and_escapes():
+    # σ = x + 30x² at L = 3 leaves the balanced ray fast (κ = 3600): DOP853 in log variables
+    # spent 2·10⁶ evaluations (2 min 15 s) by t = 0.17 and failed; the flow escapes at 292.29
+    model = reduced_model("x + 30*x**2", 3)
+    result = escape_time_ode(model, [0.05] * 3)
+    reference = escape_time_ode(model, [0.05] * 3, method="lsoda", rtol=1e-13)
+    assert result.escaped and reference.escaped
+    assert abs(result.time - reference.time) <= 1e-9 * reference.time
+    assert any("the flow is stiff here" in note for note in result.notes)
+    plain = escape_time_ode(reduced_model("tanh", 3), [0.05] * 3)
+    assert not any("stiff" in note for note in plain.notes)
+
+
 def test_corrected_time_past_double_precision_says_so_at_once():
     # ε^-(L-2) = 1e400 overflowed to inf − inf = NaN, and 13 panel halvings (10 s) ended in
     # "too close to the breakdown" at κ = 1
