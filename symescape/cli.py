@@ -529,6 +529,7 @@ def expand(
         "constant_error": constant.error,
         "constant_note": "non-local: slow-manifold integration from ρ_0 = 0.02 and 0.04",
         "remainder_power": expansion.remainder_power,
+        "remainder_log_power": expansion.remainder_log_power,  # None: unresolved (non-local)
         # class D: the reduced flow, and so every coefficient, is that of σ̃ = σ − σ(0)
         "centred": classify_activation(activation_spec).centred is not None,
     }
@@ -540,7 +541,7 @@ def expand(
         log = f" ln(1/ε)^{t['log_power']}" if t["log_power"] else ""
         click.echo(f"  ε^{t['power']}{log}: {t['coefficient']:.15g}   = {t['exact']}")
     click.echo(f"  constant: {constant.value:.15g} ± {constant.error:.1g} (non-local, numeric)")
-    click.echo(f"  remainder: O(ε^{expansion.remainder_power})")
+    click.echo(f"  remainder: {expansion.remainder_text()}")
     sigma = "σ̃" if record["centred"] else "σ"
     if expansion.uses_moment_symbols:
         click.echo(

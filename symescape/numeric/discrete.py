@@ -210,12 +210,8 @@ def escape_steps(
     gap = gd.resolution_gap(result.final_state)
     if not gap * steps <= STEP_RESOLUTION:
         nodes = gd.model.nodes
-        return StepResult(
-            EscapeStatus.FAILED,
-            None,
-            None,
+        return _failed(
             steps_flow,
-            None,
             method,
             f"the Gauss–Hermite field is not resolved at the escape point (relative gap "
             f"{gap:.2g} between {nodes} and {4 * nodes} nodes, which can move the escape step "
@@ -228,6 +224,11 @@ def escape_steps(
     return StepResult(
         EscapeStatus.ESCAPED, steps, steps * eta, steps_flow, error, method, result.message
     )
+
+
+def _failed(steps_flow: float | None, method: StepMethod, message: str) -> StepResult:
+    """A FAILED step result: no step, no time, no error estimate; the flow's steps if known."""
+    return StepResult(EscapeStatus.FAILED, None, None, steps_flow, None, method, message)
 
 
 def _summation(
@@ -252,12 +253,8 @@ def _summation(
     for k in range(1, max_steps + 1):
         X = gd.step(X)
         if not np.all(np.isfinite(X)):
-            return StepResult(
-                EscapeStatus.FAILED,
-                None,
-                None,
+            return _failed(
                 steps_flow,
-                None,
                 StepMethod.SUMMATION,
                 f"the map diverged at step {k}: lower the learning rate",
             )

@@ -597,7 +597,7 @@ def normal_form_blocks(
     with its logarithm at a resonance, and the first integrals to first order. Empty when the
     flow does not escape (K ≤ 0); a lower order when ``order`` is beyond the engine."""
     from symescape.errors import ConfigurationError, NoEscapeError, TimeBudgetError
-    from symescape.symbolic.normal_form import escape_expansion, first_integrals
+    from symescape.symbolic.normal_form import escape_expansion, first_integrals, latex_log_factor
 
     try:
         expansion = escape_expansion(
@@ -621,7 +621,8 @@ def normal_form_blocks(
         coefficient = term.exact if term.exact is not None else sp.Float(float(term.value), 15)
         factor = EPS**term.power * sp.log(1 / EPS) ** term.log_power
         terms.append(coefficient_lines(coefficient, sp.latex(factor)))
-    remainder = rf"C + O\bigl(\varepsilon^{{{expansion.remainder_power}}}\bigr)"
+    log_factor = latex_log_factor(expansion.remainder_log_power)
+    remainder = rf"C + O\bigl(\varepsilon^{{{expansion.remainder_power}}}{log_factor}\bigr)"
     blocks: list[Block] = [
         Heading("The escape time to all orders (Theorem 16)"),
         Prose(

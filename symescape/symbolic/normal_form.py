@@ -521,6 +521,25 @@ class EscapeExpansion:
     inner_order: int
 
     @property
+    def remainder_log_power(self) -> int | None:
+        """The power of ln(1/ε) in the first omitted term, ε^p ln(1/ε)^k: known when that term is
+        local and resolved; None at the non-local power, whose logarithms the inner expansion does
+        not resolve (tanh at L = 6: T minus the series falls like ε^3.2–3.4 at ε ~ 0.01–0.05,
+        as ε⁴ ln²(1/ε) does, not like ε⁴)."""
+        if self.remainder_power >= self.nonlocal_power:
+            return None
+        logs = [t.log_power for t in self.all_terms if t.power == self.remainder_power]
+        return max(logs) if logs else None
+
+    def remainder_text(self, eps: str = "ε", log: str = "ln(1/ε)") -> str:
+        """The remainder, O(ε^p), O(ε^p ln(1/ε)^k), or O(ε^p) up to powers of ln(1/ε)."""
+        k = self.remainder_log_power
+        power = f"{eps}^{self.remainder_power}"
+        if k is None:
+            return f"O({power}), up to powers of {log}"
+        return f"O({power} {log}^{k})" if k else f"O({power})"
+
+    @property
     def centred(self) -> bool:
         """Class D: the reduced flow, so every term, is that of σ̃ = σ − σ(0)."""
         return classify(self.activation).centred is not None
@@ -819,6 +838,15 @@ def _joint_kernel(expr: sp.Expr, derivative: sp.Expr) -> Callable:
     return evaluate
 
 
+def latex_log_factor(k: int | None) -> str:
+    """ln(1/ε)^k in a LaTeX remainder; at the non-local power (k unknown), a polylog."""
+    if k is None:
+        return r"\,\mathrm{polylog}(1/\varepsilon)"
+    if k == 0:
+        return ""
+    return r"\log^{" + str(k) + r"}(1/\varepsilon)"
+
+
 def expansion_latex(expansion: EscapeExpansion, constant: float | None = None) -> str:
     """T(ε) = Σ terms + C + O(ε^p) as a LaTeX equation (exact coefficients where known)."""
     eps = sp.Symbol("varepsilon", positive=True)
@@ -831,7 +859,9 @@ def expansion_latex(expansion: EscapeExpansion, constant: float | None = None) -
     pieces.append("C")
     text = (
         "T(\\varepsilon) = " + " + ".join(pieces)
-        + f" + O(\\varepsilon^{{{expansion.remainder_power}}})"
+        + f" + O(\\varepsilon^{{{expansion.remainder_power}}}"
+        + latex_log_factor(expansion.remainder_log_power)
+        + ")"
     )
     if constant is not None:
         text += f",\\quad C \\approx {constant:.12g}"

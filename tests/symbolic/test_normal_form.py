@@ -266,3 +266,18 @@ def test_precise_paths_name_python_arguments(call, match):
     # ≥ ρ*" for ρ* = 0, or raised TypeError
     with pytest.raises(ConfigurationError, match=match):
         call()
+
+
+def test_the_remainder_names_its_logarithm_or_says_it_is_unresolved():
+    # tanh at L = 6, order 3 printed "O(ε⁴)" while T minus the series fell like ε^3.2–3.4 (the
+    # audit), as ε⁴ ln²(1/ε) does: at the non-local power the logs are not resolved
+    nonlocal_ = escape_expansion("tanh", 4, order=2, exact=False)
+    assert nonlocal_.remainder_power == nonlocal_.nonlocal_power == 4
+    assert nonlocal_.remainder_log_power is None
+    assert nonlocal_.remainder_text() == "O(ε^4), up to powers of ln(1/ε)"
+    # x + x²/3 at L = 5: the first omitted term is the resonant ε⁰ ln(1/ε), larger than C
+    resonant = escape_expansion("x + x**2/3", 5, order=2, exact=False)
+    omitted = [t for t in resonant.all_terms if t.power == resonant.remainder_power]
+    assert resonant.remainder_log_power == max(t.log_power for t in omitted) == 1
+    assert resonant.remainder_text() == "O(ε^0 ln(1/ε)^1)"
+    assert escape_expansion("tanh", 6, order=2, exact=False).remainder_text() == "O(ε^2)"
