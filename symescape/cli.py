@@ -113,6 +113,9 @@ class _Real(click.ParamType):
                 number = float(value)
             except (TypeError, ValueError):
                 self.fail(f"{value!r} is not a number", param, ctx)
+            if number == 0 and any(c in "123456789" for c in str(value).lower().split("e")[0]):
+                # '1e-400' is a positive number that a double reads as 0
+                self.fail(f"{value} underflows to 0 in double precision", param, ctx)
         try:
             name = param.opts[0] if param is not None and param.opts else "the value"
             return require_real(

@@ -560,3 +560,12 @@ def test_an_activation_starting_with_minus_gets_the_double_dash_hint():
     assert CliRunner().invoke(main, ["classify", "--", "-x"]).exit_code == 0
     # no hint where the command takes no argument
     assert "--'" not in CliRunner().invoke(main, ["escape", "-x"]).output
+
+
+@pytest.mark.parametrize("option", ["--amplitude", "--eps"])
+def test_a_positive_number_that_underflows_is_named_as_such(option):
+    # '--amplitude 1e-400' said "must be > 0, got 0.0" to someone who typed a positive number
+    extra = ["--eps", 0.1] if option != "--eps" else []
+    args = ["escape", "--depth", 2, option, "1e-400", *extra]
+    line = assert_one_line_failure(run(*args))
+    assert "1e-400 underflows to 0 in double precision" in line
