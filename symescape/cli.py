@@ -97,6 +97,16 @@ class _SafeGroup(click.Group):
             raise _DomainError("out of memory: use smaller sizes") from None
 
 
+def _fraction(text: object) -> float | None:
+    """'5/2' as 2.5 (the tool prints exact amplitudes so; Fraction parses, never evaluates)."""
+    from fractions import Fraction
+
+    try:
+        return float(Fraction(str(text).strip()))
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+
+
 class _Real(click.ParamType):
     """A float option checked by :func:`require_real` (finite unless ``allow_inf``)."""
 
@@ -112,7 +122,9 @@ class _Real(click.ParamType):
             try:
                 number = float(value)
             except (TypeError, ValueError):
-                self.fail(f"{value!r} is not a number", param, ctx)
+                number = _fraction(value)
+                if number is None:
+                    self.fail(f"{value!r} is not a number", param, ctx)
             if number == 0 and any(c in "123456789" for c in str(value).lower().split("e")[0]):
                 # '1e-400' is a positive number that a double reads as 0
                 self.fail(f"{value} underflows to 0 in double precision", param, ctx)

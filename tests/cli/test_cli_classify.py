@@ -131,3 +131,14 @@ def test_class_d_constants_and_expansion_are_labelled_as_the_centred_activation(
     assert json.loads(run("expand", "softplus", "--depth", "3", "--json").stdout)["centred"]
     assert not json.loads(run("expand", "tanh", "--depth", "3", "--json").stdout)["centred"]
     assert "σ̃" not in run("expand", "tanh", "--depth", "3").stdout
+
+
+def test_a_fraction_is_a_number_where_a_number_is_asked():
+    # the tool prints a = 5/2; '--amplitude 5/2' was refused as "not a number" (the audit)
+    def K(amplitude):
+        return json.loads(
+            run("classify", "tanh", "--json", "--depth", "3", "--amplitude", amplitude).stdout
+        )["K"]
+
+    assert K("5/2") == K("2.5")
+    assert "not a number" in run("classify", "tanh", "--depth", "3", "--amplitude", "5/0").output
