@@ -159,3 +159,15 @@ def test_piecewise_linear_refusal_says_homogeneous_only_when_it_is(spec, homogen
     with pytest.raises(OutsideHypothesisError) as refusal:
         escape_constants(spec, 3)
     assert ("is positively homogeneous" in str(refusal.value)) is homogeneous
+
+
+@pytest.mark.parametrize("offset", ["1e100", "cosh(431)"])
+def test_a_huge_constant_term_does_not_swamp_the_numeric_moments(offset):
+    # E[(c + tanh s) s] = E[tanh(s) s]: the constant's part is exact (E[s] = 0), so only tanh is
+    # integrated; at c = 1e100 the quadrature's error bound, relative to the whole integrand,
+    # read μ₁ = 0.0 ± 3e65 and κ ended in a ZeroDivisionError (a random-input search)
+    shifted, plain = classify(f"{offset} + tanh(x)"), classify("tanh")
+    assert abs(shifted.mu1.value - plain.mu1.value) <= 1e-30
+    assert shifted.mu1.error <= 1e-30 and shifted.mu1_positive
+    kappa = escape_constants(shifted, 3).kappa
+    assert abs(kappa.value - escape_constants(plain, 3).kappa.value) <= 1e-25
