@@ -193,6 +193,10 @@ class PredictConfig:
         object.__setattr__(self, "widths", widths)
         for name, minimum in (("input_dim", 1), ("batch", 1), ("nodes", 2), ("max_steps", 1)):
             object.__setattr__(self, name, require_int(getattr(self, name), name, minimum=minimum))
+        # the reduced field holds ~4 arrays per layer on the nodes, and its resolution check 4×
+        # the nodes: nodes = 1e8 ran for minutes without a word (the check had a size test)
+        field_bytes = 8 * 4 * self.nodes * (4 * depth + 8)
+        check_memory(field_bytes, f"the reduced field on {self.nodes} nodes")
         if self.input_dim < len(self.teacher.modes):
             raise ConfigurationError(
                 f"input_dim {self.input_dim} < number of teacher modes {len(self.teacher.modes)}"
@@ -287,6 +291,17 @@ _KEYS = {
 _INIT_KEYS = {"kind", "eps", "scales", "bottleneck", "seed"}
 
 
+def _calibration(value: object) -> Calibration:
+    """A [calibration] table: exactly eps (> 0) and steps (a positive integer count)."""
+    if not isinstance(value, Mapping) or set(value) != {"eps", "steps"}:
+        raise ConfigurationError(
+            "calibration must be a table with exactly eps (the start scale ε₀) and steps (the "
+            f"measured escape step at ε₀), got {value!r:.80}"
+        )
+    eps = require_real(value["eps"], "calibration eps", minimum=0, strict=True)
+    return Calibration(eps, require_int(value["steps"], "calibration steps", minimum=1))
+
+
 def config_from_mapping(data: Mapping[str, Any]) -> PredictConfig:
     """A :class:`PredictConfig` from a mapping (a parsed TOML/JSON file, or flags), e.g.
     ``{"activation": "tanh", "depth": 4, "teacher": "erf(s)", "init": {"kind": "ansatz",
@@ -351,7 +366,7 @@ def config_from_mapping(data: Mapping[str, Any]) -> PredictConfig:
                 else require_choice(RateMode, data["rates"], "rates")
             ),
             criterion=None if criterion is None else EscapeCriterion.parse(str(criterion)),
-            calibration=None if calibration is None else Calibration(**calibration),
+            calibration=None if calibration is None else _calibration(calibration),
             batch=data.get("batch", 512),
             nodes=data.get("nodes", DEFAULT_NODES),
             max_steps=data.get("max_steps", 10**6),
@@ -379,7 +394,7 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
             data = json.loads(path.read_text(encoding="utf-8"))
         else:
             raise ConfigurationError(f"{path}: a configuration file ends in .toml or .json")
-    except (OSError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ConfigurationError(f"cannot read {path}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: the configuration must be a table/object")

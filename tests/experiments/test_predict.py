@@ -581,3 +581,25 @@ def test_width_and_widths_together_are_refused_and_a_flag_replaces_the_files(tmp
         json.dumps({**base, "init": {"kind": "ansatz", "scales": [0.1, 0.2, 0.3]}})
     )
     assert load_config(tmp_path / "e.json", {"init": {"eps": 0.05}}).init.scales is None
+
+
+def test_config_file_defects_get_one_clear_error(tmp_path):
+    # a hostile pass: a non-UTF-8 file raised UnicodeDecodeError; a [calibration] table leaked
+    # "Calibration.__init__() missing 1 required positional argument"; nodes = 1e8 ran for
+    # minutes with no word
+    binary = tmp_path / "b.toml"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        load_config(binary)
+    base = {"activation": "tanh", "depth": 4, "init": {"kind": "he-normal", "eps": 0.05}}
+    for table, fragment in [
+        ({"eps": 0.1}, "exactly eps"),
+        ({"eps": 0.1, "steps": 10, "foo": 1}, "exactly eps"),
+        (3, "exactly eps"),
+        ({"eps": "x", "steps": 3}, "calibration eps"),
+        ({"eps": 0.1, "steps": 100.5}, "calibration steps"),
+    ]:
+        with pytest.raises(ConfigurationError, match=fragment):
+            config_from_mapping({**base, "calibration": table})
+    with pytest.raises(ConfigurationError, match="reduced field on 100000000 nodes needs about"):
+        config_from_mapping({"activation": "tanh", "depth": 4, "nodes": 10**8})
