@@ -1136,8 +1136,11 @@ def search_optima(
         StartKind.RANK_TWO: config.restarts if rank_two is None else rank_two,
     }
     blocks = [flatten_ensemble(random_directions(config.shapes, counts[StartKind.RANDOM], rng))]
-    blocks.append(flow_directions(problem, config.depth, counts[StartKind.FLOW], rng))
-    blocks.append(rank_two_starts(config.shapes, counts[StartKind.RANK_TWO], rng))
+    # a count of 0 makes no block ('--search-starts 0' failed reshaping an empty ensemble)
+    if counts[StartKind.FLOW]:
+        blocks.append(flow_directions(problem, config.depth, counts[StartKind.FLOW], rng))
+    if counts[StartKind.RANK_TWO]:
+        blocks.append(rank_two_starts(config.shapes, counts[StartKind.RANK_TWO], rng))
     labels = [kind.value for kind, n in counts.items() for _ in range(n)]
     starts = np.concatenate([b for b in blocks if len(b)], axis=0)
     result = batched_ascent(

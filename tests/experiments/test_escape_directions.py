@@ -338,3 +338,14 @@ def test_balance_is_bounded_by_the_stationarity_residual():
         bound = best.clarke_residual * np.sqrt(spectrum.norm2) / (3 * best.value)
         assert abs(spectrum.norm2 - 1 / 3) <= bound * (1 + 1e-6)
     assert balanced(best)
+
+
+@pytest.mark.parametrize(("flow_starts", "rank_two"), [(0, 0), (0, 2), (2, 0)])
+def test_zero_search_starts_of_a_kind_mean_none_of_that_kind(flow_starts, rank_two):
+    # '--search-starts 0' ended in "cannot reshape array of size 0" (a hostile pass)
+    from symescape.experiments.escape_directions import search_optima
+
+    config = EscapeDirectionConfig(depth=3, outputs=2, teacher="linear:2,1", **SMALL)
+    search = search_optima(config, flow_starts=flow_starts, rank_two=rank_two)
+    total = config.restarts + flow_starts + rank_two
+    assert sum(o.count for o in search.optima) + search.pruned == total
