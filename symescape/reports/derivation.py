@@ -648,6 +648,8 @@ def normal_form_blocks(
     except (ArithmeticError, ConfigurationError):
         return blocks
     lines = [_rel(f"I_{{{j + 1}}}", integral) for j, integral in enumerate(integrals.exact[:2])]
+    if not lines:  # L = 1: no pair of layers, no integral (an empty equation broke pdflatex)
+        return blocks
     drifts = [
         rf"$\rho^{{{after}}}$ for $I_{{{j + 1}}}$ ($\rho^{{{before}}}$ uncorrected)"
         for j, (before, after) in enumerate(integrals.drift[:2])
@@ -659,7 +661,7 @@ def normal_form_blocks(
             r"-\nabla I^0\cdot F^{q-1}$, solved in polynomials):"
         ),
         _eq(" \\\\\n".join(lines)),
-        Prose("Near the balanced ray they drift as " + "; ".join(drifts) + "."),
+        *([Prose("Near the balanced ray they drift as " + "; ".join(drifts) + ".")] * bool(drifts)),
     ]
 
 

@@ -221,3 +221,13 @@ def test_an_unwritable_folder_is_reported_before_the_derivation_is_computed(
     with pytest.raises(NotAnalyticError):
         write_derivation("log(x)", tmp_path / "new")
     assert not (tmp_path / "new").exists()
+
+
+def test_a_depth_one_document_compiles(tmp_path):
+    # L = 1 has no pair of layers, so no first integral: the document held an empty equation*
+    # and pdflatex stopped at "Missing $ inserted" (a hostile pass)
+    from symescape.reports.derivation import write_derivation
+
+    tex = write_derivation("tanh", tmp_path, 1, "tex")
+    assert "\\begin{equation*}\n\n\\end{equation*}" not in tex.read_text()
+    _compile(tex)
