@@ -317,7 +317,10 @@ def saddle_to_saddle(config: SaddleConfig) -> SaddleRun:
             )
             horizon *= 2
         stopped = float(pieces[-1].t[-1]) if pieces[-1].status == 1 else None
-        times = np.linspace(0.0, horizon, config.grid + 1)
+        # the grid spans the run, not the time asked for: a flow stopped at t = 1017.7 with
+        # --time 1e5 had 600 points 167 apart, and its plateaus (ranks 0, 1, 2) vanished
+        end = horizon if stopped is None else stopped
+        times = np.linspace(0.0, end, config.grid + 1)
         states = np.array([_state_at(pieces, t) for t in times])
         loss = np.array([flow.loss(s) for s in states])
     layers = [

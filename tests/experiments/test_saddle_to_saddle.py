@@ -44,11 +44,11 @@ def test_rank_two_teacher_shows_a_rank_two_plateau(two_units):
         "start", "end", "loss", "layer_ranks", "bottleneck_rank", "singular_values", "final"
     }  # fmt: skip
     # Only the state where the flow was stopped (loss below 1 % of its start) is final, and it
-    # ends where the flow stopped, not at the end of the grid it is held to.
+    # ends where the flow stopped; the grid now ends there too (it spans the run, not --time).
     assert [p["final"] for p in record["plateaus"]][:-1] == [False] * (len(plateaus) - 1)
     if record["stopped"] is not None:
         assert record["plateaus"][-1]["final"]
-        assert record["plateaus"][-1]["end"] == record["stopped"] < record["time"]
+        assert record["plateaus"][-1]["end"] == record["stopped"] == record["time"]
 
 
 def test_a_large_start_is_reported_as_not_small(two_units):
@@ -94,3 +94,17 @@ def test_cli_json_and_bad_input():
         SaddleConfig(rank_threshold=1.5)
     with pytest.raises(ConfigurationError, match="unknown teacher"):
         SaddleConfig(teacher="nope")
+
+
+def test_the_plateaus_do_not_depend_on_the_time_asked_for_beyond_the_stop():
+    # a flow that stops at t ≈ 1018 showed ranks 0, 1, 2 with --time 2000, 0, 2 with 20000 and
+    # 2 alone with 1e5: the 600-point grid spanned the time asked for (a hostile pass)
+
+    outputs = [
+        CliRunner().invoke(main, ["saddle-to-saddle", "--time", t, "--json"]).stdout
+        for t in ("2000", "100000")
+    ]
+    first, second = (json.loads(o) for o in outputs)
+    assert first["stopped"] is not None
+    assert [p["bottleneck_rank"] for p in first["plateaus"]] == [0, 1, 2]
+    assert first["plateaus"] == second["plateaus"]
