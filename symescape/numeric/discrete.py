@@ -205,7 +205,13 @@ def escape_steps(
         gd, scales, criterion, rtol=rtol, max_time=eta * max_steps, resolution_tolerance=np.inf
     )
     if not result.escaped:
-        return StepResult(result.status, None, None, steps_flow, None, method, result.message)
+        message = result.message
+        if result.status is EscapeStatus.NOT_REACHED:  # said "time budget 0.25 exhausted"
+            message = (
+                f"max_steps = {max_steps} reached before the threshold (flow time "
+                f"{eta * max_steps:g})"
+            )
+        return StepResult(result.status, None, None, steps_flow, None, method, message)
     steps = math.ceil(result.time / eta)
     gap = gd.resolution_gap(result.final_state)
     if not gap * steps <= STEP_RESOLUTION:

@@ -603,3 +603,9 @@ def test_config_file_defects_get_one_clear_error(tmp_path):
             config_from_mapping({**base, "calibration": table})
     with pytest.raises(ConfigurationError, match="reduced field on 100000000 nodes needs about"):
         config_from_mapping({"activation": "tanh", "depth": 4, "nodes": 10**8})
+
+
+def test_max_steps_reached_is_named_as_such():
+    # it read "time budget 0.25 exhausted", like the --budget seconds option (a hostile pass)
+    result = predict(config_from_mapping({"activation": "tanh", "depth": 4, "max_steps": 5}))
+    assert result.steps is None and "max_steps = 5 reached" in result.validity
