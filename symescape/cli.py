@@ -929,8 +929,19 @@ def saddle_to_saddle_command(
     run = saddle_to_saddle(config)
     if as_json:
         _emit_json(run.record())
+        if not run.left_start:
+            sys.exit(1)
         return
     click.echo(f"loss {run.loss[0]:.6g} → {run.loss[-1]:.3g} over flow time {run.times[-1]:.4g}")
+    if not run.left_start:
+        click.echo(
+            f"no escape: the flow did not leave its start within flow time {run.times[-1]:.4g} "
+            "(the loss fell by less than "
+            f"{10 * config.flat:g} of its start value); raise --time or --init-scale, or check "
+            "the teacher",
+            err=True,
+        )
+        sys.exit(1)
     if not run.start_is_small:
         click.echo(
             f"note: the start is not small: 𝓛(θ(0)) = {run.loss[0]:.4g}, against "

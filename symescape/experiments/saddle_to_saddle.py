@@ -162,6 +162,13 @@ class SaddleRun:
         far above it, and the plateaus found are not the saddle-to-saddle sequence."""
         return bool(abs(self.loss[0] - self.origin_loss) <= SMALL_START_LOSS * self.origin_loss)
 
+    @property
+    def left_start(self) -> bool:
+        """Whether the flow left its start: the loss fell by more than 10 × ``flat`` of its
+        start value. A flow that never left (ε = 1e-300, a zero teacher, depth 20 from 0.01)
+        was shown as one plateau with the ranks of the random start, relative to themselves."""
+        return bool(self.loss[-1] < (1 - 10 * self.config.flat) * self.loss[0])
+
     def record(self, trajectory: bool = False) -> dict:
         out = {
             "settings": {
@@ -174,6 +181,7 @@ class SaddleRun:
             "initial_loss": float(self.loss[0]),
             "origin_loss": self.origin_loss,
             "start_is_small": self.start_is_small,
+            "left_start": self.left_start,
             "time": float(self.times[-1]),
             "stopped": self.stopped,
             "evaluations": self.evaluations,

@@ -108,3 +108,15 @@ def test_the_plateaus_do_not_depend_on_the_time_asked_for_beyond_the_stop():
     assert first["stopped"] is not None
     assert [p["bottleneck_rank"] for p in first["plateaus"]] == [0, 1, 2]
     assert first["plateaus"] == second["plateaus"]
+
+
+def test_a_flow_that_never_leaves_its_start_is_no_escape():
+    # ε = 1e-300 was shown as one plateau with the random start's ranks [6, 9, 2], exit 0
+    result = CliRunner().invoke(main, ["saddle-to-saddle", "--init-scale", "1e-300"])
+    assert result.exit_code == 1 and "no escape: the flow did not leave its start" in result.output
+    record = json.loads(
+        CliRunner().invoke(main, ["saddle-to-saddle", "--init-scale", "1e-300", "--json"]).stdout
+    )
+    assert record["left_start"] is False
+    default = json.loads(CliRunner().invoke(main, ["saddle-to-saddle", "--json"]).stdout)
+    assert default["left_start"] is True
