@@ -848,6 +848,7 @@ def escape_directions(
     search = search_optima(config, search_starts, search_starts)
     if as_json:
         _emit_json(search.record())
+        _exit_unless_converged(search.best)
         return
     result = search.best
     click.echo(f"value g*            {result.value:.10g} ± {result.standard_error:.2g} (sampling)")
@@ -880,6 +881,22 @@ def escape_directions(
             f"nearest the bound: {ratio}  violations {list(optimum.violations) or 'none'}"
             + ("  (best)" if optimum.best else "")
         )
+    _exit_unless_converged(search.best)
+
+
+def _exit_unless_converged(best: Any) -> None:
+    """Exit 1 when the best optimum is not balanced: at a stationary point of g on the sphere
+    ‖W_l‖² = 1/L exactly (Euler), so imbalance means the ascent did not converge (a teacher of
+    amplitude 1e-300 printed 'balanced False', failed bounds, and exited 0)."""
+    if not best.balanced:
+        click.echo(
+            f"not converged: the best optimum is not balanced (max |‖W_l‖² − 1/L| = "
+            f"{best.balance_error:.1e} > 1e-6), so it is not a stationary point of g; a teacher "
+            "of tiny amplitude scales g and its gradient down: rescale it (the directions do "
+            "not depend on its scale)",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @main.command("saddle-to-saddle")

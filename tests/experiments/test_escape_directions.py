@@ -349,3 +349,16 @@ def test_zero_search_starts_of_a_kind_mean_none_of_that_kind(flow_starts, rank_t
     search = search_optima(config, flow_starts=flow_starts, rank_two=rank_two)
     total = config.restarts + flow_starts + rank_two
     assert sum(o.count for o in search.optima) + search.pruned == total
+
+
+def test_an_unconverged_best_optimum_exits_1_and_says_so():
+    # a teacher of amplitude 1e-300 printed 'balanced False' and failed bounds with exit 0 (a
+    # hostile pass): g and its gradient scale with the teacher, the ascent did not converge
+    from click.testing import CliRunner
+
+    from symescape.cli import main
+
+    args = ["escape-directions", "--restarts", "2", "--teacher"]
+    tiny = CliRunner().invoke(main, [*args, "modes:1e-300"])
+    assert tiny.exit_code == 1 and "not converged: the best optimum is not balanced" in tiny.output
+    assert CliRunner().invoke(main, [*args, "modes:1"]).exit_code == 0
