@@ -117,7 +117,8 @@ def _number(text: str, integer: bool) -> float:
     except ValueError:
         number = None
     if number is None or not np.isfinite(number):
-        raise ConfigurationError(f"teacher argument {text!r} is not a number")
+        what = "an integer (key=integer options)" if integer else "a number"
+        raise ConfigurationError(f"teacher argument {text!r} is not {what}")
     return number
 
 
@@ -128,7 +129,8 @@ def parse_teacher(text: str) -> TeacherSpec:
     expressions.
 
     Raises:
-        ConfigurationError: an unknown name or key, a malformed or non-finite number.
+        ConfigurationError: an unknown name or key, a malformed or non-finite number, an empty
+            argument, an option given twice.
     """
     name, _, rest = str(text).strip().partition(":")
     try:
@@ -137,8 +139,13 @@ def parse_teacher(text: str) -> TeacherSpec:
         known = ", ".join(k.value for k in TeacherKind)
         raise ConfigurationError(f"unknown teacher {name!r}; known: {known}") from None
     values, options = [], []
-    for arg in filter(None, (a.strip() for a in rest.split(","))):
+    arguments = [a.strip() for a in rest.split(",")] if rest.strip() else []
+    if "" in arguments:  # 'modes:1,,2' dropped the empty entry silently
+        raise ConfigurationError(f"teacher {text!r} has an empty argument")
+    for arg in arguments:
         key, eq, value = (part.strip() for part in arg.partition("="))
+        if eq and key in dict(options):  # 'relu2:m=6,m=7' took the last value silently
+            raise ConfigurationError(f"teacher option {key} is given twice")
         if eq and key not in _OPTIONS[kind]:
             raise ConfigurationError(
                 f"teacher {kind.value} has no option {key!r}; "

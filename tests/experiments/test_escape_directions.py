@@ -362,3 +362,22 @@ def test_an_unconverged_best_optimum_exits_1_and_says_so():
     tiny = CliRunner().invoke(main, [*args, "modes:1e-300"])
     assert tiny.exit_code == 1 and "not converged: the best optimum is not balanced" in tiny.output
     assert CliRunner().invoke(main, [*args, "modes:1"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("relu2:m=2.5", "is not an integer"),
+        ("relu2:m=1e9", "is not an integer"),
+        ("modes:1,,2", "empty argument"),
+        ("relu2:m=6,m=7", "given twice"),
+        ("deep:rank=1,depth=3,rank=2", "given twice"),
+    ],
+)
+def test_teacher_text_mistakes_are_named(text, fragment):
+    # a hostile pass: 'm=2.5' was "not a number", an empty entry was dropped and a repeated
+    # option took the last value, silently
+    from symescape.numeric.teachers import parse_teacher
+
+    with pytest.raises(ConfigurationError, match=fragment):
+        parse_teacher(text)
