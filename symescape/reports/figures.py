@@ -18,7 +18,7 @@ from symescape.errors import UnknownNameError
 from symescape.experiments.critical_depth import critical_depth_sweep
 from symescape.experiments.gd_vs_ode import gd_vs_ode
 from symescape.experiments.network_escape import FIG3_ACTIVATIONS, network_escape_times
-from symescape.experiments.sweeps import SweepStore
+from symescape.experiments.sweeps import SweepStore, check_writable_folder
 from symescape.numeric.fits import log_log_slope
 from symescape.reports.plotting import plain_log_ticks, pyplot, save_figure
 
@@ -387,6 +387,7 @@ def reproduce(
     if unknown:
         raise UnknownNameError(f"unknown figures {unknown}; known: {', '.join(FIGURES)} or all")
     workers = check_workers(workers)
+    check_writable_folder(Path(out))  # at once: '--out FILE' failed after computing the figures
     jobs = [(name, str(out), quick) for name in selected]
     first = [selected.index(n) for n in SLOWEST_FIGURES if n in selected]
     label = "reproduce" if progress and workers > 1 else None

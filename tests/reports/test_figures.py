@@ -109,11 +109,19 @@ def test_write_atomic_leaves_no_partial_file(tmp_path):
     assert target.read_text() == "old" and not list(tmp_path.glob(".x.json.*"))
 
 
-def test_unknown_figure_and_unwritable_output(tmp_path):
+def test_unknown_figure_and_unwritable_output(tmp_path, monkeypatch):
     assert CliRunner().invoke(main, ["reproduce", "fig9"]).exit_code == 2
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    result = CliRunner().invoke(main, ["reproduce", "fig1", "--quick", "--out", str(blocker / "x")])
+    # the folder is checked before any figure is computed (it failed after 4.5 s of fig1)
+    import symescape.reports.figures as figures
+
+    def computed(*args):
+        raise AssertionError("a figure was computed before the output folder was checked")
+
+    monkeypatch.setattr(figures, "_run_figure", computed)
+    args = ["reproduce", "fig1", "--quick", "--workers", "1", "--out", str(blocker / "x")]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "cannot write" in result.output
 
 
