@@ -71,7 +71,10 @@ def verify(
 
     if isinstance(ids, str):  # one claim: not its characters ("unknown claims ['e', 'q', …]")
         ids = [ids]
-    selected = ids or [i for i in CLAIMS if thorough or i not in THOROUGH_ONLY]
+    # each claim once, in the order asked ('verify a a' ran and counted a twice)
+    selected = list(dict.fromkeys(ids)) if ids else [
+        i for i in CLAIMS if thorough or i not in THOROUGH_ONLY
+    ]
     unknown = [i for i in selected if i not in CLAIMS]
     if unknown:
         raise UnknownNameError(f"unknown claims {unknown}; known: {', '.join(CLAIMS)}")

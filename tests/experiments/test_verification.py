@@ -144,3 +144,9 @@ def test_the_slowest_claims_started_first_are_registered_claims() -> None:
     for names in (SLOWEST_CLAIMS, SLOWEST_QUICK_CLAIMS):
         assert len(set(names)) == len(names)
         assert set(names) <= set(CLAIMS)
+
+
+def test_a_claim_named_twice_runs_once():
+    # 'verify --quick thm1-identity thm1-identity' ran and counted it twice (a hostile pass)
+    results = verify(ids=["thm1-identity", "thm1-identity"], quick=True)
+    assert [r.id for r in results] == ["thm1-identity"]
