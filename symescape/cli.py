@@ -1076,10 +1076,16 @@ def predict(
     if as_json:
         _emit_json(record)
     else:
+        # explicit scales override ε: show what is used (it showed ε = 0.1 for scales [0.1, 0.2, …])
+        start = (
+            f"ε = {config.init.eps:g}"
+            if config.init.scales is None
+            else f"scales {[float(f'{v:g}') for v in config.init.scales]}"
+        )
         click.echo(
             f"{'setting':<15} σ = {config.activation.name}, L = {config.depth}, widths "
             f"{list(config.widths)}, η = {config.learning_rate:g}, {config.init.kind.value} "
-            f"start at ε = {config.init.eps:g}, {config.loss.value} loss"
+            f"start at {start}, {config.loss.value} loss"
         )
         keys = ["steps", "time", "order", "error_estimate", "basis", "validity"]
         if run_check:

@@ -609,3 +609,24 @@ def test_max_steps_reached_is_named_as_such():
     # it read "time budget 0.25 exhausted", like the --budget seconds option (a hostile pass)
     result = predict(config_from_mapping({"activation": "tanh", "depth": 4, "max_steps": 5}))
     assert result.steps is None and "max_steps = 5 reached" in result.validity
+
+
+def test_the_setting_line_shows_explicit_scales(tmp_path):
+    # explicit init scales override ε, and the line said 'ansatz start at ε = 0.1' (a hostile
+    # pass); the prediction used the scales
+    path = tmp_path / "s.json"
+    path.write_text(
+        json.dumps(
+            {
+                "activation": "tanh",
+                "depth": 4,
+                "init": {"kind": "ansatz", "scales": [0.1, 0.2, 0.1, 0.1]},
+            }
+        )
+    )
+    line = next(
+        row
+        for row in CliRunner().invoke(main, ["predict", str(path)]).stdout.splitlines()
+        if row.startswith("setting")
+    )
+    assert "start at scales [0.1, 0.2, 0.1, 0.1]" in line and "ε =" not in line
