@@ -246,7 +246,13 @@ def classify(
     show_default=True,
     help="Activation name or expression.",
 )
-@click.option("--depth", type=SIZE, default=4, show_default=True, help="Depth L.")
+@click.option(
+    "--depth",
+    type=_Int(2),  # the identity relates layers l and l+1 ('≥ 1', then 'needs ≥ 2', confused)
+    default=4,
+    show_default=True,
+    help="Depth L (≥ 2).",
+)
 @click.option("--width", type=SIZE, default=8, show_default=True, help="Hidden width N.")
 @click.option("--input-dim", type=SIZE, default=6, show_default=True, help="Input dimension D.")
 @click.option(

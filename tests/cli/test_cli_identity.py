@@ -27,6 +27,6 @@ def test_identity_json(loss):
 def test_identity_table_and_errors():
     assert "matrix form" in run("identity").output
     bad = run("identity", "--depth", "0")
-    assert bad.exit_code == 2 and "must be ≥ 1" in bad.output
+    assert bad.exit_code == 2 and "must be ≥ 2" in bad.output  # its real minimum, not 1
     unknown = run("identity", "--activation", "nope")
     assert unknown.exit_code == 2 and "known names" in unknown.output

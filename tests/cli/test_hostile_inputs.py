@@ -271,7 +271,7 @@ def test_time_budget_reaches_classify():
         (("escape", "--depth", 4, "--scales", "0.01,0.02", "--method", "series"), "2 scales"),
         (("expand", "tanh", "--depth", 4, "--precision", 5), "between 15 and 200"),
         (("identity", "--seed", -1), "must be ≥"),
-        (("identity", "--depth", 1), "needs depth ≥ 2"),
+        (("identity", "--depth", 1), "must be ≥ 2"),
         (("identity", "--width", 0), "must be ≥"),
         (("identity", "--batch", -3), "must be ≥"),
         (("identity", "--width", 1000000), "GiB of memory"),
