@@ -1006,6 +1006,13 @@ def derive(activation_spec: str, depth: int, out: str, fmt: str) -> None:
 
     path = write_derivation(activation_spec, out, depth, fmt)
     click.echo(str(path))
+    depth_given = click.get_current_context().get_parameter_source("depth")
+    if activation_spec == "general" and depth_given is click.core.ParameterSource.COMMANDLINE:
+        # it was ignored without a word
+        click.echo(
+            "note: the general document keeps the depth L symbolic: --depth is not used",
+            err=True,
+        )
 
 
 @main.command()

@@ -73,6 +73,7 @@ from symescape.options import (
     require_choice,
     require_int,
     require_real,
+    validate_chain_depth,
     validate_depth,
 )
 from symescape.symbolic.activations import Activation, activation
@@ -321,7 +322,9 @@ def config_from_mapping(data: Mapping[str, Any]) -> PredictConfig:
             raise ConfigurationError(f"the configuration needs {key!r}")
     try:
         student = activation(data["activation"])
-        depth = validate_depth(data["depth"])
+        # the chain's limit first: the widths tuple of depth 1e11 ran out of memory ('out of
+        # memory: use smaller sizes') before depth 1e5 got this reason
+        depth = validate_chain_depth(data["depth"])
         init_value = data.get("init", {})
         if not isinstance(init_value, Mapping):
             raise ConfigurationError(

@@ -630,3 +630,9 @@ def test_the_setting_line_shows_explicit_scales(tmp_path):
         if row.startswith("setting")
     )
     assert "start at scales [0.1, 0.2, 0.1, 0.1]" in line and "ε =" not in line
+
+
+def test_a_huge_depth_is_refused_for_its_reason_not_for_memory():
+    # depth 1e11 said 'out of memory: use smaller sizes' (a hostile pass); 1e5 gave the reason
+    with pytest.raises(ConfigurationError, match="beyond the 100 layers"):
+        config_from_mapping({"activation": "tanh", "depth": 10**11})

@@ -231,3 +231,11 @@ def test_a_depth_one_document_compiles(tmp_path):
     tex = write_derivation("tanh", tmp_path, 1, "tex")
     assert "\\begin{equation*}\n\n\\end{equation*}" not in tex.read_text()
     _compile(tex)
+
+
+def test_derive_general_says_depth_is_not_used(tmp_path):
+    # '--depth 7' with 'general' was ignored without a word (a hostile pass)
+    given = CliRunner().invoke(main, ["derive", "general", "--depth", "7", "--out", str(tmp_path)])
+    assert given.exit_code == 0 and "--depth is not used" in given.output
+    plain = CliRunner().invoke(main, ["derive", "general", "--out", str(tmp_path)])
+    assert plain.exit_code == 0 and "--depth" not in plain.output
