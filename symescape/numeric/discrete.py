@@ -213,7 +213,7 @@ def escape_steps(
             )
         return StepResult(result.status, None, None, steps_flow, None, method, message)
     steps = math.ceil(result.time / eta)
-    gap = gd.resolution_gap(result.final_state)
+    gap = result.resolution_gap  # measured once, by escape_time_ode at the escape point
     if not gap * steps <= STEP_RESOLUTION:
         nodes = gd.model.nodes
         return _failed(

@@ -112,6 +112,8 @@ class EscapeResult:
     final_state: np.ndarray
     evaluations: int
     notes: tuple[str, ...] = ()  # what the caller should know of a result, e.g. a refined field
+    # max relative gap of the field against 4× the nodes at the escape point (set on escapes)
+    resolution_gap: float | None = None
 
     @property
     def escaped(self) -> bool:
@@ -269,10 +271,10 @@ def escape_time_ode(
     )
     if not refined.escaped:
         return result
-    gap = model.resolution_gap(result.final_state)
     note = (
         f"field refined from {model.nodes} to {finer.nodes} Gauss–Hermite nodes: at "
-        f"{model.nodes} its relative gap at the escape point, {gap:.2g}, exceeded rtol"
+        f"{model.nodes} its relative gap at the escape point, {result.resolution_gap:.2g}, "
+        "exceeded rtol"
     )
     return replace(refined, notes=(note, *refined.notes))
 
@@ -295,7 +297,7 @@ def _refined_when_coarse(
         return None
     if 4 * model.nodes > MAX_REFINED_NODES:
         return None
-    gap = model.resolution_gap(result.final_state)
+    gap = result.resolution_gap
     return model.refined if np.isfinite(gap) and gap > rtol else None
 
 
@@ -332,14 +334,17 @@ def _checked_resolution(
 ) -> EscapeResult:
     """An escape whose end point the quadrature does not resolve is FAILED, not a number: e.g.
     σ = sin z + z³/6 at L = 6, where the 96-node field is positive at the end point and the
-    384-node field is −1e136 (its Gaussian tails explode; see docs/normal_form.md)."""
+    384-node field is −1e136 (its Gaussian tails explode; see docs/normal_form.md). A resolved
+    escape carries its gap, measured once here (a field on 4× the nodes): the refinement and
+    escape_steps read it."""
     if not result.escaped:
         return result
     X = result.final_state
-    unresolved = _unresolved(model, X, "escape point", tolerance, _largest_field(model, X))
+    gap = model.resolution_gap(X)
+    unresolved = _unresolved(model, X, "escape point", tolerance, _largest_field(model, X), gap)
     if unresolved is not None:
         return replace(result, status=EscapeStatus.FAILED, time=None, message=unresolved)
-    return result
+    return replace(result, resolution_gap=gap)
 
 
 _SUBNORMAL_FIELD = float(np.finfo(float).tiny / np.finfo(float).eps)
@@ -382,16 +387,22 @@ centred sigmoid at L = 5 from ε = 3e-3 reads 1.1e-5 and escapes resolved; the s
 
 
 def _unresolved(
-    model: ReducedModel, X: np.ndarray, where: str, tolerance: float, size: float
+    model: ReducedModel,
+    X: np.ndarray,
+    where: str,
+    tolerance: float,
+    size: float,
+    gap: float | None = None,
 ) -> str | None:
     """Why the model's rule does not resolve the field at X (None when it does): either σ
     varies on scales the nodes miss (x·exp(-5x²) at L = 2 escapes correctly with 200 nodes) or
-    σ's Gaussian tails dominate the chain (a cubic σ deep in the chain), which no rule fixes."""
-    with np.errstate(all="ignore"):
-        size = float(np.max(np.abs(model.field(X))))
+    σ's Gaussian tails dominate the chain (a cubic σ deep in the chain), which no rule fixes.
+    ``size`` is max_l |F_l(X)| (:func:`_largest_field`); ``gap`` the model's resolution gap at X
+    when the caller has it."""
     if np.isfinite(size) and size < _SUBNORMAL_FIELD:
         return None  # subnormal doubles lose relative digits: the gap would misread that
-    gap = model.resolution_gap(X)
+    if gap is None:
+        gap = model.resolution_gap(X)
     if np.isfinite(gap) and gap <= tolerance:
         return None
     # a GD map (predict's escape_steps) carries its reduced model's rule
@@ -429,7 +440,7 @@ def _escape_fast_or_stiff(
     t = 0.17 and reported a failure, while the flow escapes at T = 292.29."""
     try:
         budget = min(STIFF_EVALUATIONS, MAX_FIELD_EVALUATIONS)
-        return _escape_fast(model, scales, criterion, rtol, max_time, "DOP853", budget)
+        return _escape_fast(model, scales, criterion, rtol, max_time, budget)
     except _EvaluationBudgetExceeded as stop:
         stiff_rtol = max(rtol * STIFF_RTOL_FACTOR, MIN_RTOL)
         result = _escape_lsoda(model, scales, criterion, stiff_rtol, max_time)
@@ -447,7 +458,6 @@ def _escape_fast(
     criterion: EscapeCriterion,
     rtol: float,
     max_time: float,
-    solver: str = "DOP853",
     max_evaluations: int = MAX_FIELD_EVALUATIONS,
 ) -> EscapeResult:
     depth = model.depth
@@ -504,7 +514,7 @@ def _escape_fast(
     y0 = np.append(np.log(scales), 0.0)
     # ln X_l need absolute accuracy; t is controlled relatively (its own scale is 1/R0).
     atol = np.append(np.full(depth, rtol), rtol * 1e-3 / R0)
-    sol = solve_ivp(rhs, (tau0, tau_end), y0, method=solver, rtol=rtol, atol=atol, events=events)
+    sol = solve_ivp(rhs, (tau0, tau_end), y0, method="DOP853", rtol=rtol, atol=atol, events=events)
     final = sol.y[:, -1]
     X_final, t_final = np.exp(final[:depth]), float(final[-1])
     if sol.status == -1:

@@ -397,3 +397,21 @@ def test_the_rtol_a_subnormal_refusal_suggests_is_accepted(eps):
     refused = escape_time_ode(model, np.full(3, eps))
     suggested = float(re.search(r"rtol ≥ ([0-9.e+-]+)", refused.message).group(1))
     assert escape_time_ode(model, np.full(3, eps), rtol=suggested).escaped
+
+
+def test_the_resolution_gap_is_measured_once_per_check(monkeypatch):
+    # a field on 4× the nodes each time: once at the start, once at the escape point (the
+    # refinement decision and its note used to measure the escape point's gap again)
+    from symescape.numeric.reduced import ReducedModel
+
+    calls = []
+    original = ReducedModel.resolution_gap
+
+    def counted(self, X):
+        calls.append(self.nodes)
+        return original(self, X)
+
+    monkeypatch.setattr(ReducedModel, "resolution_gap", counted)
+    result = escape_time_ode(reduced_model("tanh", 3), [0.05] * 3)
+    assert result.escaped and calls == [96, 96]
+    assert result.resolution_gap is not None and result.resolution_gap < 1e-10
