@@ -552,7 +552,7 @@ def expand(
         "remainder_power": expansion.remainder_power,
         "remainder_log_power": expansion.remainder_log_power,  # None: unresolved (non-local)
         # class D: the reduced flow, and so every coefficient, is that of σ̃ = σ − σ(0)
-        "centred": classify_activation(activation_spec).centred is not None,
+        "centred": expansion.centred,
     }
     if as_json:
         _emit_json(record)

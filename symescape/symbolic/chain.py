@@ -4,9 +4,10 @@
     (L ≥ 2; f = X_1 s at L = 1)
     ∂_l f = h_{l-1} · Π_{k=l}^{L-1} X_{k+1} σ'(z_k),   h_0 = s, h_k = σ(z_k).
 
-SymPy builds f and the closed form of ∂_l f; :func:`chain_kernel` lambdifies them once (with
-common-subexpression elimination) into one NumPy function of (s, X_1, …, X_L), cached per
-(activation, depth).
+SymPy builds f and the closed form of ∂_l f written out (:func:`scalar_chain`: the derivations
+and the tests' reference), and the same chain as straight-line code in named steps
+(:func:`chain_program`), which :func:`chain_kernel` and :func:`chain_hessian_kernel` lambdify
+once into NumPy functions of (s, X_1, …, X_L), cached per (activation, depth).
 """
 
 from __future__ import annotations

@@ -866,7 +866,7 @@ def expansion_latex(expansion: EscapeExpansion, constant: float | None = None) -
     if constant is not None:
         text += f",\\quad C \\approx {constant:.12g}"
     if expansion.uses_moment_symbols:
-        # class D: the expansion is the centred σ̃'s (expansion.activation is σ̃ then)
+        # class D: the expansion is the centred σ̃'s (expansion.activation names σ itself)
         sigma = r"\tilde\sigma" if expansion.centred else r"\sigma"
         text += rf",\quad m_j = \mathbb{{E}}[{sigma}(s)\, s^j]"
     return text

@@ -186,11 +186,7 @@ def parse_expression(text: str) -> sp.Expr:
     if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):  # x/0 became zoo*x
         raise _refuse(text, "it divides by zero or is otherwise not finite (SymPy reads it as "
                       f"{_short(str(expr))})")
-    huge = exponential_beyond_limit(expr)  # on what SymPy formed: exp(600)*exp(600) is exp(1200)
-    if huge is not None:
-        raise _refuse(
-            text, f"{_short(str(huge))} is an exponential of a constant beyond |a| ≤ {MAX_EXPONENT}"
-        )
+    check_exponentials(expr, text)  # on what SymPy formed: exp(600)*exp(600) is exp(1200)
     return expr
 
 
@@ -488,25 +484,31 @@ class _Builder:
         return FUNCTIONS[name](*arguments)
 
 
-def exponential_beyond_limit(expr: sp.Basic) -> sp.Expr | None:
-    """An exp, sinh or cosh of a constant beyond |a| ≤ :data:`MAX_EXPONENT` in ``expr`` (None if
-    there is none), refused as the power limit refuses E**a: e^(8e30) has no place in any
-    computation here, and SymPy's polynomial and number-identification code ended in a bare
-    ValueError or OverflowError on it (silu(8e30) is 8e30/(1 + exp(-8e30)))."""
+def check_exponentials(expr: sp.Basic, name: str) -> None:
+    """Refuse an exp, sinh or cosh of a constant beyond |a| ≤ :data:`MAX_EXPONENT` in ``expr``
+    (``name`` is the text or name shown), as the power limit refuses E**a: e^(8e30) has no place
+    in any computation here, and SymPy's polynomial and number-identification code ended in a
+    bare ValueError or OverflowError on it (silu(8e30) is 8e30/(1 + exp(-8e30))).
+
+    Raises:
+        RefusedExpressionError: such an exponential, named.
+    """
     for node in expr.atoms(sp.exp, sp.sinh, sp.cosh):
         argument = node.args[0]
         if argument.free_symbols or not argument.is_number:
             continue
         magnitude = sp.Abs(argument).evalf(15)
         if magnitude.is_Number and magnitude > MAX_EXPONENT:
-            return node
-    return None
+            raise _refuse(
+                name,
+                f"{_short(str(node))} is an exponential of a constant beyond |a| ≤ {MAX_EXPONENT}",
+            )
 
 
 def check_expression_limits(expr: sp.Basic, name: str) -> None:
     """Apply the parser's size limits to an expression built elsewhere (a SymPy object given to
     the API): at most :data:`MAX_TERMS` atoms, no numeric exponent beyond :data:`MAX_EXPONENT` and
-    no exponential of a constant beyond it (:func:`exponential_beyond_limit`).
+    no exponential of a constant beyond it (:func:`check_exponentials`).
 
     Raises:
         RefusedExpressionError: a limit is exceeded (the message names it).
@@ -520,11 +522,7 @@ def check_expression_limits(expr: sp.Basic, name: str) -> None:
             raise _refuse(
                 name, f"the exponent {_short(str(exponent))} exceeds the limit |n| ≤ {MAX_EXPONENT}"
             )
-    huge = exponential_beyond_limit(expr)
-    if huge is not None:
-        raise _refuse(
-            name, f"{_short(str(huge))} is an exponential of a constant beyond |a| ≤ {MAX_EXPONENT}"
-        )
+    check_exponentials(expr, name)
 
 
 def as_expression(value: object, what: str = "expression") -> sp.Expr:
