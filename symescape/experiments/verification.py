@@ -24,15 +24,17 @@ __all__ = ["CLAIMS", "CLAIM_MODULES", "THOROUGH_ONLY", "Claim", "Verdict", "veri
 
 SLOWEST_CLAIMS = (
     "thm11-off-manifold",
-    "fig5-cascade",
-    "prop23-homotopy",
-    "predict-ansatz-gd",
     "relu-low-rank",
+    "fig5-cascade",
     "prop24-schur-perron",
     "cor7-universality",
+    "thm11-depth-independence",
+    "prop23-homotopy",
+    "predict-ansatz-gd",
 )
-"""Started first when claims run in parallel (measured, full mode, two idle cores: 78, 37, 33,
-22, 20, 14 and 10 s; every other claim takes under 7 s)."""
+"""Started first when claims run in parallel, longest first (measured one after another, full
+mode, empty caches, two idle cores, 2026-12-06: 81, 46, 44, 35, 28, 28, 27 and 15 s; every
+other claim takes under 8 s)."""
 
 
 SLOWEST_QUICK_CLAIMS = (
