@@ -233,9 +233,13 @@ def _mpmath_moment(expr: sp.Expr, k: int, dps: int) -> tuple[mpmath.mpf, mpmath.
     """(value, error bound) of :func:`expectation_mpmath_bounded`: the bound is relative to the
     integrand's own size (not to 1: σ = 1e-100·tanh)."""
     kernel = mpmath_kernel([expr * S**k], [S])
+    # s^k e^{-s²/2} peaks at ±√k: split there too, or tanh-sinh, whose nodes crowd at the split
+    # points, misses the peak of a high moment (E[tanh(s) s^81] was refused as 'short of 40
+    # digits', s^61 took 4 s; with the split, 0.4 s each)
+    peaks = (-mpmath.sqrt(k), mpmath.sqrt(k)) if k >= 2 else ()
     try:
         return expectation_mpmath_bounded(
-            lambda s: kernel(s)[0], dps=dps, breakpoints=breakpoints_at(expr, S, dps)
+            lambda s: kernel(s)[0], dps=dps, breakpoints=(*breakpoints_at(expr, S, dps), *peaks)
         )
     except NumericalError as exc:  # say which constant: the bare message named none
         raise NumericalError(f"E[σ(s) s^{k}] for σ(s) = {sp.sstr(expr)[:60]}: {exc}") from None

@@ -22,6 +22,7 @@ from symescape import (
     hermite_moment,
     mu1,
 )
+from symescape.errors import ClosedFormFallbackWarning
 from symescape.precision.gauss import expectation_mpmath_bounded
 from symescape.symbolic.gaussian import kink_points
 from symescape.symbolic.moments import S
@@ -260,3 +261,18 @@ def test_high_degree_polynomial_moments_are_exact_and_fast_enough_to_finish():
     high = closed_form_expectation(S**200 + 3 * S**201 + S, S).value
     lower = closed_form_expectation(S**198, S).value
     assert high == 199 * lower  # E s^200 = 199 E s^198 (Stein), an independent identity
+
+
+@pytest.mark.parametrize("k", [61, 81])
+def test_high_moment_by_quadrature_meets_its_digits(k):
+    # s^k e^{-s²/2} peaks at ±√k, far from tanh-sinh's crowded nodes at 0: E[tanh(s) s^81] was
+    # refused as 'short of 40 digits' before the quadrature split there too
+    with pytest.warns(ClosedFormFallbackWarning):
+        moment = gaussian_moment(activation("tanh"), k)
+    with mpmath.workdps(60):  # reference: Gauss–Legendre on 1-wide panels up to |s| = 40
+        edges = [mpmath.mpf(e) for e in range(-40, 41)]
+        reference = 2 * mpmath.quad(
+            lambda s: mpmath.tanh(s) * s**k * mpmath.exp(-s * s / 2), edges[40:],
+            method="gauss-legendre",
+        ) / mpmath.sqrt(2 * mpmath.pi)
+        assert abs(moment.value - reference) <= mpmath.mpf(10) ** -38 * abs(reference)
