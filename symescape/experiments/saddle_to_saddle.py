@@ -45,6 +45,10 @@ class FlowError(SymescapeError):
     """The gradient-flow integration failed (the integrator's message is attached)."""
 
 
+LARGEST_TIME_LOG10 = float(np.log10(np.finfo(float).max))
+"""log10 of the longest default flow time (after its doublings) a run accepts: a double's."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class SaddleConfig:
     """Network, teacher, start and detection settings.
@@ -90,7 +94,21 @@ class SaddleConfig:
             raise ConfigurationError(f"doublings must be ≥ 0, got {self.doublings}")
         if self.grid < 2 * self.window * self.min_windows:
             raise ConfigurationError("the grid must hold at least two plateaus' windows")
+        if self.time is None:
+            # 10/ε^{L−2} at L = 200, ε = 0.01 is 10^397: it underflowed to a division by zero
+            longest = self.default_time_log10() + self.doublings * np.log10(2.0)
+            if longest > LARGEST_TIME_LOG10:
+                raise ConfigurationError(
+                    f"the default flow time 10/ε^max(L−2, 1) = 10^{self.default_time_log10():.0f}"
+                    f" (ε = {self.init_scale:g}, L = {self.depth}) is beyond double precision: a "
+                    "start this small does not leave the saddle in computable time; raise "
+                    "init_scale (--init-scale) or give the time (--time)"
+                )
         object.__setattr__(self, "teacher", self.problem_config().teacher)
+
+    def default_time_log10(self) -> float:
+        """log10 of the first flow time tried without ``time``: 10/ε^{max(L−2, 1)}."""
+        return 1.0 - max(self.depth - 2, 1) * float(np.log10(self.init_scale))
 
     def problem_config(self) -> EscapeDirectionConfig:
         """The same sample, teacher and network shapes as the escape-direction solver uses."""
@@ -306,6 +324,7 @@ def saddle_to_saddle(config: SaddleConfig) -> SaddleRun:
     rng = np.random.default_rng(config.seed + 4)
     start = config.init_scale * flatten_ensemble(random_directions(problem.shapes, 1, rng))[0]
     origin = float(flow.loss(np.zeros_like(start)))  # 𝓛(0) = E|y|²/2, the saddle's loss
+    # 10/ε^{max(L−2, 1)}, finite: the config refuses a start whose time is beyond a double
     horizon = config.time or 10.0 / config.init_scale ** max(config.depth - 2, 1)
     with single_threaded_blas():
         initial = flow.loss(start)

@@ -120,3 +120,13 @@ def test_a_flow_that_never_leaves_its_start_is_no_escape():
     assert record["left_start"] is False
     default = json.loads(CliRunner().invoke(main, ["saddle-to-saddle", "--json"]).stdout)
     assert default["left_start"] is True
+
+
+def test_a_start_whose_default_time_is_beyond_a_double_is_refused():
+    # 10/ε^{L−2} at L = 200, ε = 0.01 is 10^397: it ended in a ZeroDivisionError
+    with pytest.raises(ConfigurationError, match="beyond double precision"):
+        SaddleConfig(depth=200)
+    SaddleConfig(depth=200, time=100.0)  # a time given is the user's to ask for
+    SaddleConfig(depth=100, init_scale=0.5)  # 10^30.4: accepted
+    bad = CliRunner().invoke(main, ["saddle-to-saddle", "--depth", "200"])
+    assert bad.exit_code == 2 and "raise init_scale (--init-scale)" in bad.output
