@@ -176,6 +176,11 @@ def random_identity_check(
             f"D={input_dim}, B={batch}"
         )
     kernels = activation_kernels(activation_spec)
+    if kernels.activation.expr == 0:  # was reported as 7 identities lost to underflow
+        raise ConfigurationError(
+            f"σ = {activation_spec} is identically 0: every identity reads 0 = 0 exactly, "
+            "with nothing to measure"
+        )
     weights = he_normal_weights([input_dim] + [width] * (depth - 1) + [1], seed=seed)
     rng = np.random.default_rng(seed + 1)
     x = rng.standard_normal((batch, input_dim))

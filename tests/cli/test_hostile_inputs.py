@@ -21,6 +21,7 @@ from symescape.errors import (
     SymescapeError,
     TimeBudgetError,
 )
+from symescape.experiments.imbalance import random_identity_check
 from symescape.experiments.sweeps import SweepStore, point_key, write_atomic
 from symescape.symbolic.budget import default_budget, time_budget
 from symescape.symbolic.parsing import MAX_EXPONENT, MAX_LENGTH, MAX_NESTING, MAX_TERMS
@@ -569,3 +570,12 @@ def test_a_positive_number_that_underflows_is_named_as_such(option):
     args = ["escape", "--depth", 2, option, "1e-400", *extra]
     line = assert_one_line_failure(run(*args))
     assert "1e-400 underflows to 0 in double precision" in line
+
+
+def test_identity_of_a_zero_sigma_is_not_called_underflow():
+    # σ ≡ 0: every identity reads 0 = 0 exactly; it was reported as 7 underflowed identities
+    # with the advice 'use a smaller depth'
+    line = assert_one_line_failure(run("identity", "--activation", "0*x"))
+    assert "identically 0" in line and "underflow" not in line
+    with pytest.raises(ConfigurationError, match="identically 0"):
+        random_identity_check("x - x", 3, 4, 2)
