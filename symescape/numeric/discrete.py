@@ -197,7 +197,7 @@ def escape_steps(
             exact,
             message=(
                 f"η = {eta:g} is too large for the modified equation (its first-order correction "
-                f"is {correction:.2f} of the field at the escape point, above "
+                f"is {correction:.3g} of the field at the escape point, above "
                 f"{MODIFIED_CORRECTION_LIMIT}): the GD map was iterated; {exact.message}"
             ),
         )

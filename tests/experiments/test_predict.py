@@ -276,6 +276,14 @@ def test_a_rate_too_large_for_the_modified_equation_iterates_the_map(eta):
     assert escape_steps(small, np.full(4, 0.05)).method is StepMethod.MODIFIED
 
 
+def test_a_huge_rate_is_reported_in_a_readable_line():
+    # η = 1e308: the correction's size was printed with '.2f', a 300-digit number
+    model = teacher_reduced_model("tanh", 4, "erf(s)", "logistic")
+    gd = GradientDescentMap(model, 1e308, ansatz_metric(4, 16, "normalised"))
+    result = escape_steps(gd, np.full(4, 0.05))
+    assert "too large" in result.message and not re.search(r"\d{20}", result.message)
+
+
 @pytest.mark.slow
 def test_large_rate_prediction_matches_the_network():
     config = replace(load_config(EXAMPLE), learning_rate=20.0)
