@@ -99,6 +99,14 @@ class TeacherSpec:
     values: tuple[float, ...] = ()
     options: tuple[tuple[str, int], ...] = ()
 
+    def __post_init__(self) -> None:
+        # 'modes:0' searched for 14 s, then said g ≤ 0 at every restart: y ≡ 0 has no direction
+        if self.values and not any(self.values):
+            raise ConfigurationError(
+                f"teacher {self.text()} is identically 0 (every value is 0): there is nothing to "
+                "learn, and no escape direction"
+            )
+
     def option(self, name: str) -> int:
         return dict(self.options).get(name, _OPTIONS[self.kind][name])
 

@@ -372,6 +372,8 @@ def test_an_unconverged_best_optimum_exits_1_and_says_so():
         ("modes:1,,2", "empty argument"),
         ("relu2:m=6,m=7", "given twice"),
         ("deep:rank=1,depth=3,rank=2", "given twice"),
+        ("modes:0", "identically 0"),  # searched for 14 s, then 'g ≤ 0 at every restart'
+        ("linear:0,0", "identically 0"),
     ],
 )
 def test_teacher_text_mistakes_are_named(text, fragment):
