@@ -897,9 +897,8 @@ def _exit_unless_converged(best: Any) -> None:
     if not best.balanced:
         click.echo(
             f"not converged: the best optimum is not balanced (max |‖W_l‖² − 1/L| = "
-            f"{best.balance_error:.1e} > 1e-6), so it is not a stationary point of g; a teacher "
-            "of tiny amplitude scales g and its gradient down: rescale it (the directions do "
-            "not depend on its scale)",
+            f"{best.balance_error:.1e} > 1e-6), so it is not a stationary point of g: the "
+            "ascent stopped short of one (more --restarts or --samples may reach it)",
             err=True,
         )
         sys.exit(1)

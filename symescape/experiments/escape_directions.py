@@ -342,8 +342,11 @@ def _optimum(
     problem: Problem,
     found: list[tuple[tuple[np.ndarray, ...], int]],
 ) -> EscapeDirection:
-    """The best of the ascended points, with its spectra and checks."""
-    values = [float(objective(problem, tuple(w[None] for w in th))[0][0]) for th, _ in found]
+    """The best of the ascended points, with its spectra and checks (computed at
+    :func:`unit_size`, whose factor c scales g, its error and gradients back: at a teacher of
+    amplitude 1e-300 the sampling error and |P∇g| underflowed to 0)."""
+    problem, c = unit_size(problem)
+    values = [c * float(objective(problem, tuple(w[None] for w in th))[0][0]) for th, _ in found]
     best = int(np.argmax(values))
     theta, iterations = found[best]
     products = sample_products(problem, theta)
@@ -354,9 +357,9 @@ def _optimum(
         config,
         theta,
         values[best],
-        float(products.std(ddof=1) / np.sqrt(products.size)),
-        plain,
-        clarke,
+        c * float(products.std(ddof=1) / np.sqrt(products.size)),
+        c * plain,
+        c * clarke,
         kinks,
         spectra,
         float(balance),
@@ -366,10 +369,33 @@ def _optimum(
     )
 
 
+TEACHER_SIZE_RANGE = (1 / 16, 16.0)
+"""The RMS of y over the sample that the ascent takes as it is; outside, y is rescaled."""
+
+
+def unit_size(problem: Problem) -> tuple[Problem, float]:
+    """The problem with y divided by c, a power of 2 near y's RMS when that RMS is outside
+    :data:`TEACHER_SIZE_RANGE` (else c = 1), and c. g is linear in y, g_y(θ) = c·g_{y/c}(θ), so the
+    maximisers on the sphere are the same and values scale back exactly (c is a power of 2);
+    the solvers' absolute tolerances then work at the size they were set for: a teacher of
+    amplitude 1e-3 took 39 s against 5.5 s at 1."""
+    largest = float(np.max(np.abs(problem.y)))
+    if not np.isfinite(largest) or largest == 0:
+        return problem, 1.0
+    size = largest * float(np.sqrt(np.mean((problem.y / largest) ** 2)))  # y² underflows at 1e-300
+    low, high = TEACHER_SIZE_RANGE
+    if low <= size <= high:
+        return problem, 1.0
+    c = float(2.0 ** np.round(np.log2(size)))
+    return replace(problem, y=problem.y / c), c
+
+
 def _ascend(
     config: EscapeDirectionConfig, problem: Problem, starts: np.ndarray, progress: bool = False
 ) -> list[tuple[tuple[np.ndarray, ...], int]]:
-    """Ascend every row of ``starts`` (E, P) with the configured solver: (θ, iterations) each."""
+    """Ascend every row of ``starts`` (E, P) with the configured solver: (θ, iterations) each
+    (on the problem at :func:`unit_size`: the points, not the values, are returned)."""
+    problem, _ = unit_size(problem)
     if config.solver is Solver.BATCHED:
         result = batched_ascent(
             problem, starts, config.depth, config.max_iterations, prune=config.prune
@@ -1129,6 +1155,7 @@ def search_optima(
         if count is not None and count < 0:
             raise ConfigurationError(f"{name} must be ≥ 0, got {count}")
     problem = make_problem(config, target)
+    scaled, size = unit_size(problem)  # ascend at unit size; values scaled back by size
     rng = np.random.default_rng(config.seed + 2)
     counts = {
         StartKind.RANDOM: config.restarts,
@@ -1138,13 +1165,16 @@ def search_optima(
     blocks = [flatten_ensemble(random_directions(config.shapes, counts[StartKind.RANDOM], rng))]
     # a count of 0 makes no block ('--search-starts 0' failed reshaping an empty ensemble)
     if counts[StartKind.FLOW]:
-        blocks.append(flow_directions(problem, config.depth, counts[StartKind.FLOW], rng))
+        blocks.append(flow_directions(scaled, config.depth, counts[StartKind.FLOW], rng))
     if counts[StartKind.RANK_TWO]:
         blocks.append(rank_two_starts(config.shapes, counts[StartKind.RANK_TWO], rng))
     labels = [kind.value for kind, n in counts.items() for _ in range(n)]
     starts = np.concatenate([b for b in blocks if len(b)], axis=0)
     result = batched_ascent(
-        problem, starts, config.depth, config.max_iterations, prune=config.prune
+        scaled, starts, config.depth, config.max_iterations, prune=config.prune
+    )
+    result = replace(
+        result, values=result.values * size, gradient_norms=result.gradient_norms * size
     )
     order = np.argsort(-result.values)
     groups: list[tuple[LocalOptimum, dict]] = []
@@ -1168,7 +1198,7 @@ def search_optima(
     optima = tuple(replace(o, sources=tuple(sorted(src.items()))) for o, src in groups)
     if not optima or optima[0].value <= 0:
         raise NoEscapeError("g ≤ 0 at every restart: no escape direction (target uncorrelated)")
-    polished = polish(config, problem, optima[0].theta, int(result.iterations[order[0]]))
+    polished = polish(config, scaled, optima[0].theta, int(result.iterations[order[0]]))
     best = _optimum(config, problem, [polished])
     return OptimaSearch(
         config,

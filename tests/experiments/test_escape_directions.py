@@ -1,6 +1,7 @@
 """Deep ReLU escape directions and their low-rank bias (issue 8, MATH.md §10)."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from symescape.experiments.escape_directions import (
     objective,
     rank_one_constant,
     stationarity,
+    unit_size,
 )
 from tests.tolerances import ROUND_OFF
 
@@ -351,17 +353,50 @@ def test_zero_search_starts_of_a_kind_mean_none_of_that_kind(flow_starts, rank_t
     assert sum(o.count for o in search.optima) + search.pruned == total
 
 
-def test_an_unconverged_best_optimum_exits_1_and_says_so():
+def test_an_unconverged_best_optimum_exits_1_and_says_so(monkeypatch):
     # a teacher of amplitude 1e-300 printed 'balanced False' and failed bounds with exit 0 (a
-    # hostile pass): g and its gradient scale with the teacher, the ascent did not converge
-    from click.testing import CliRunner
+    # hostile pass); the ascent now runs at unit size, so an unconverged search is made here by
+    # cutting its iterations to 2
+    import symescape.experiments.escape_directions as module
 
-    from symescape.cli import main
+    original = module.search_optima
+    monkeypatch.setattr(
+        module, "search_optima",
+        lambda config, *a, **k: original(replace(config, max_iterations=2), *a, **k),
+    )  # fmt: skip
+    args = ["escape-directions", "--restarts", "2", "--teacher", "modes:1"]
+    short = CliRunner().invoke(main, args)
+    assert short.exit_code == 1
+    assert "not converged: the best optimum is not balanced" in short.output
+    monkeypatch.undo()
+    assert CliRunner().invoke(main, args).exit_code == 0
 
-    args = ["escape-directions", "--restarts", "2", "--teacher"]
-    tiny = CliRunner().invoke(main, [*args, "modes:1e-300"])
-    assert tiny.exit_code == 1 and "not converged: the best optimum is not balanced" in tiny.output
-    assert CliRunner().invoke(main, [*args, "modes:1"]).exit_code == 0
+
+def test_the_teacher_scale_scales_g_and_nothing_else():
+    # g is linear in y: the ascent runs on y divided by a power of 2 near its RMS. Before, the
+    # solvers' absolute tolerances made amplitude 1e-3 take 39 s (5.5 s at 1) and 1e-300 stop
+    # unbalanced, with its sampling error and |P∇g| underflowed to 0. Amplitudes 2^k outside
+    # the accepted range all ascend the same rescaled problem: the same points, g times 2^k.
+    config = EscapeDirectionConfig(depth=3, **SMALL)
+    runs = {
+        k: escape_direction(replace(config, teacher=f"modes:{2.0**k!r}"))
+        for k in (-10, -997, 20)
+    }
+    reference = runs[-10]
+    for k, run in runs.items():
+        assert run.balanced and run.value > 0
+        for a, b in zip(run.theta, reference.theta, strict=True):
+            assert np.array_equal(a, b)
+        for got, expected in (
+            (run.value, reference.value),
+            (run.standard_error, reference.standard_error),
+            (run.projected_gradient, reference.projected_gradient),
+        ):
+            assert got / 2.0**k == pytest.approx(expected / 2.0**-10, rel=1e-14)
+    plain = make_problem(config)
+    assert unit_size(plain) == (plain, 1.0)  # a teacher of ordinary size is left as it is
+    tiny = escape_direction(replace(config, teacher="modes:1e-3"))
+    assert tiny.balanced and tiny.standard_error > 0
 
 
 @pytest.mark.parametrize(
