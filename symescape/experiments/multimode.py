@@ -14,8 +14,9 @@ with amplitude a_k (K_k = a_k μ₁ c_1^{L-1}); the ranking rule orders stages b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -383,6 +384,8 @@ class BlockMeanProblem:
         from symescape.numeric.losses import SQUARED
         from symescape.numeric.network import loss_and_gradients
 
+        if not np.iscomplexobj(theta) and self.compiled_field is not None:
+            return self.compiled_field(theta)
         kernels = activation_kernels(self.activation)
         _, _, grads = loss_and_gradients(
             unflatten_weights(theta, self.shapes),
@@ -393,6 +396,23 @@ class BlockMeanProblem:
             self.weights,
         )
         return -flatten_weights(grads.gradients)
+
+    @cached_property
+    def compiled_field(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The field as one compiled program (3× the NumPy pass on a cascade's 4096 nodes; the
+        flows integrate it thousands of times); None without JAX. Complex θ (complex steps)
+        takes the NumPy pass."""
+        from symescape.numeric.compiled import compiled_gradient_field, jax_available
+
+        if not jax_available():
+            return None
+        return compiled_gradient_field(
+            activation_kernels(self.activation).activation,
+            self.shapes,
+            self.nodes,
+            self.target,
+            self.weights,
+        )
 
     def field_and_jacobian(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from symescape.symbolic.block_mean import block_mean_field_and_jacobian

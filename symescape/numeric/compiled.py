@@ -489,3 +489,48 @@ def _to_host(tree: Any) -> Any:
     if isinstance(tree, tuple):
         return tuple(_to_host(v) for v in tree)
     return np.asarray(tree)
+
+
+def compiled_gradient_field(
+    activation: Activation,
+    shapes: tuple[tuple[int, ...], ...],
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_weights: np.ndarray,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """θ ↦ −∇_θ 𝓛(θ) with 𝓛 = Σ_b w_b (f(x_b) − y_b)²/2 on a fixed weighted batch (scalar
+    output), θ the layers' entries concatenated row-major (``flatten_weights``' order): the
+    NumPy engine's ``loss_and_gradients``, term by term, as one jit-compiled float64 program
+    (feature-major, as the batched engine). Built once per batch; needs JAX.
+
+    For the reduced flows that integrate such a field (the block-mean flow of a cascade on
+    4096 Gauss–Hermite nodes: 1.1 ms per evaluation against 3.3 ms, two cores, 2026-12-06).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    spec = LoopSpec(
+        activation, len(shapes), "squared", fresh=False, shared_inputs=True, weighted=True,
+        masked=False, ansatz=False, evaluation=False, keep_weights=False, stop_fraction=False,
+        stop_level=False, stop_ansatz=False, batched=True, float64=True,
+    )  # fmt: skip
+    step, _ = _member_functions(spec)
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    offsets = np.cumsum([0, *sizes])
+
+    def field(theta: Any, xs: Any, ys: Any, bw: Any) -> Any:
+        w = tuple(
+            theta[offsets[k] : offsets[k + 1]].reshape(shape) for k, shape in enumerate(shapes)
+        )
+        _, _, grads = step(w, xs, ys, bw)
+        return -jnp.concatenate([g.reshape(-1) for g in grads])
+
+    with jax_precision(True):
+        program = jax.jit(field)
+        data = tuple(jnp.asarray(np.asarray(a, dtype=float)) for a in (x, y, batch_weights))
+
+    def evaluate(theta: np.ndarray) -> np.ndarray:
+        with jax_precision(True):
+            return np.asarray(program(jnp.asarray(theta, dtype=jnp.float64), *data))
+
+    return evaluate

@@ -265,3 +265,47 @@ def test_bad_hook_input_is_refused() -> None:
         train(weights, teacher, kernels, config, masks=[np.ones((2, 2))])
     with pytest.raises(ConfigurationError, match="evaluation"):
         train(weights, teacher, kernels, dataclasses.replace(config, stop_held_out_level=0.1))
+
+
+@pytest.mark.parametrize("name", ["tanh", "gelu", "relu", "x + x**2/3"])
+def test_compiled_gradient_field_is_the_numpy_backward_pass(name):
+    # the block-mean flows integrate −∇𝓛 on fixed weighted nodes thousands of times; the
+    # compiled program must be the NumPy engine's loss_and_gradients, term by term
+    from symescape.numeric.losses import SQUARED
+    from symescape.numeric.network import flatten_weights, loss_and_gradients
+
+    rng = np.random.default_rng(7)
+    shapes = ((4, 3), (4, 4), (1, 4))
+    x = rng.standard_normal((300, 3))
+    y = np.tanh(x @ np.array([1.0, -0.5, 0.25]))
+    bw = rng.random(300)
+    bw /= bw.sum()
+    kernels = activation_kernels(name)
+    field = compiled.compiled_gradient_field(kernels.activation, shapes, x, y, bw)
+    for _ in range(3):
+        theta = rng.standard_normal(sum(a * b for a, b in shapes))
+        weights = tuple(
+            w[None] for w in np.split(theta, np.cumsum([a * b for a, b in shapes])[:-1])
+        )
+        weights = tuple(w.reshape((1, *s)) for w, s in zip(weights, shapes, strict=True))
+        _, _, grads = loss_and_gradients(weights, x, y, SQUARED, kernels, bw)
+        reference = -flatten_weights(grads.gradients)
+        got = field(theta)
+        assert np.max(np.abs(got - reference)) <= COMPILED_VS_NUMPY * np.max(np.abs(reference))
+
+
+def test_the_block_mean_field_runs_compiled_and_falls_back_without_jax(monkeypatch):
+    from symescape.experiments.multimode import CascadeConfig, multimode_family
+
+    family = multimode_family(CascadeConfig(eps=0.05, nodes=6), 1.0)
+    problem = family.problem
+    theta = family.x0 + 0.01 * np.random.default_rng(3).standard_normal(family.x0.size)
+    numpy_pass = problem.field(theta.astype(complex)).real  # complex steps: the NumPy pass
+    assert problem.compiled_field is not None
+    compiled_pass = problem.field(theta)
+    scale = np.max(np.abs(numpy_pass))
+    assert np.max(np.abs(compiled_pass - numpy_pass)) <= COMPILED_VS_NUMPY * scale
+    monkeypatch.setattr(compiled, "jax_available", lambda: False)
+    plain = dataclasses.replace(problem)  # a new problem, its compiled field not yet built
+    assert plain.compiled_field is None
+    assert np.max(np.abs(plain.field(theta) - numpy_pass)) <= 1e-14 * scale
