@@ -26,30 +26,31 @@ SLOWEST_CLAIMS = (
     "thm11-off-manifold",
     "relu-low-rank",
     "fig5-cascade",
-    "prop24-schur-perron",
     "cor7-universality",
     "thm11-depth-independence",
     "prop23-homotopy",
     "predict-ansatz-gd",
+    "prop24-schur-perron",
 )
 """Started first when claims run in parallel, longest first (measured one after another, full
-mode, empty caches, two idle cores, 2026-12-06: 81, 46, 44, 35, 28, 28, 27 and 15 s; every
+mode, empty caches, two idle cores, 2026-12-06: 81, 46, 44, 28, 28, 19, 15 and 13 s; every
 other claim takes under 8 s)."""
 
 
 SLOWEST_QUICK_CLAIMS = (
     "thm11-off-manifold",
+    "prop24-schur-perron",
     "fig5-cascade",
     "thm11-depth-independence",
-    "prop24-schur-perron",
+    "thm16-normal-form",
     "cor7-universality",
-    "prop22-corners",
     "relu-saddle-to-saddle",
+    "thm6-critical-depth",
+    "prop22-corners",
     "prop8-signal-energy",
 )
-"""The same with ``quick`` (measured, two idle cores, each worker's first job including its
-JAX start: 9.2, 9.1, 4.8, 4.8, 4.0, 2.2, 2.0 and 1.7 s; every other claim under 1.5 s). Started
-last, thm11-depth-independence left one worker idle for 3.3 s of a 28 s run."""
+"""The same with ``quick`` (measured one after another, empty caches, two idle cores,
+2026-12-06: 14, 12, 12, 11, 7, 7, 5, 4, 4 and 3 s; every other claim under 3.5 s)."""
 
 
 def _run_claim(job: tuple[str, bool]) -> Claim:
