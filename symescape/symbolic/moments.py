@@ -232,7 +232,12 @@ def _sigma_of_s(act: Activation) -> sp.Expr:
 def _mpmath_moment(expr: sp.Expr, k: int, dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
     """(value, error bound) of :func:`expectation_mpmath_bounded`: the bound is relative to the
     integrand's own size (not to 1: σ = 1e-100·tanh)."""
-    kernel = mpmath_kernel([expr * S**k], [S])
+    integrand = expr * S**k
+    if integrand.subs(S, -S) + integrand == 0:
+        # odd (tanh(s)·s²): exactly 0. The quadrature's mirrored halves cancelled exactly only
+        # while 0 was the sole split point; with the peaks below they leave ~1e-58
+        return mpmath.mpf(0), mpmath.mpf(0)
+    kernel = mpmath_kernel([integrand], [S])
     # s^k e^{-s²/2} peaks at ±√k: split there too, or tanh-sinh, whose nodes crowd at the split
     # points, misses the peak of a high moment (E[tanh(s) s^81] was refused as 'short of 40
     # digits', s^61 took 4 s; with the split, 0.4 s each)
