@@ -892,13 +892,14 @@ def escape_directions(
 
 def _exit_unless_converged(best: Any) -> None:
     """Exit 1 when the best optimum is not balanced: at a stationary point of g on the sphere
-    ‖W_l‖² = 1/L exactly (Euler), so imbalance means the ascent did not converge (a teacher of
-    amplitude 1e-300 printed 'balanced False', failed bounds, and exited 0)."""
+    ‖W_l‖² = 1/L exactly (Euler), so imbalance means the ascent did not converge (such a run
+    printed 'balanced False', failed bounds, and exited 0)."""
     if not best.balanced:
         click.echo(
             f"not converged: the best optimum is not balanced (max |‖W_l‖² − 1/L| = "
             f"{best.balance_error:.1e} > 1e-6), so it is not a stationary point of g: the "
-            "ascent stopped short of one (more --restarts or --samples may reach it)",
+            "ascent stopped short of one (its iteration cap, or a stall on a kink); more "
+            "--restarts may find one that converges",
             err=True,
         )
         sys.exit(1)

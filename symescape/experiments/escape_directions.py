@@ -147,6 +147,10 @@ class EscapeDirectionConfig:
                 raise ConfigurationError("the modes teacher has one output; use units for k > 1")
             if len(self.modes_amplitudes) > self.input_dim:
                 raise ConfigurationError("more teacher modes than input dimensions")
+            if not any(self.modes_amplitudes):  # as TeacherSpec refuses modes:0
+                raise ConfigurationError(
+                    "the teacher's amplitudes are all 0: nothing to learn, no escape direction"
+                )
         if not (np.isfinite(self.tolerance) and self.tolerance > 0):
             raise ConfigurationError(f"tolerance must be > 0, got {self.tolerance}")
         if self.prune is not None and not 0 < self.prune < 1:
@@ -386,7 +390,8 @@ def unit_size(problem: Problem) -> tuple[Problem, float]:
     low, high = TEACHER_SIZE_RANGE
     if low <= size <= high:
         return problem, 1.0
-    c = float(2.0 ** np.round(np.log2(size)))
+    # a power of 2 that is a normal double (an RMS near the largest double made c = inf)
+    c = float(2.0 ** np.clip(np.round(np.log2(size)), -1022, 1023))
     return replace(problem, y=problem.y / c), c
 
 

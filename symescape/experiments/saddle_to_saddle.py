@@ -99,10 +99,11 @@ class SaddleConfig:
             longest = self.default_time_log10() + self.doublings * np.log10(2.0)
             if longest > LARGEST_TIME_LOG10:
                 raise ConfigurationError(
-                    f"the default flow time 10/ε^max(L−2, 1) = 10^{self.default_time_log10():.0f}"
-                    f" (ε = {self.init_scale:g}, L = {self.depth}) is beyond double precision: a "
-                    "start this small does not leave the saddle in computable time; raise "
-                    "init_scale (--init-scale) or give the time (--time)"
+                    f"the default flow time 10/ε^max(L−2, 1), doubled up to {self.doublings} "
+                    f"times, reaches 10^{longest:.1f} (ε = {self.init_scale:g}, L = "
+                    f"{self.depth}): beyond double precision; a start this small does not leave "
+                    "the saddle in computable time: raise init_scale (--init-scale) or give the "
+                    "time (--time)"
                 )
         object.__setattr__(self, "teacher", self.problem_config().teacher)
 

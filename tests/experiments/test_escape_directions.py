@@ -395,6 +395,10 @@ def test_the_teacher_scale_scales_g_and_nothing_else():
             assert got / 2.0**k == pytest.approx(expected / 2.0**-10, rel=1e-14)
     plain = make_problem(config)
     assert unit_size(plain) == (plain, 1.0)  # a teacher of ordinary size is left as it is
+    huge, c = unit_size(replace(plain, y=np.full_like(plain.y, 1.7e308)))  # RMS near the max
+    assert c == 2.0**1023 and np.all(np.isfinite(huge.y))  # c was inf, y/c zeros
+    with pytest.raises(ConfigurationError, match="all 0"):  # the API route to modes:0
+        EscapeDirectionConfig(teacher="modes", teacher_amplitudes=(0.0,))
     tiny = escape_direction(replace(config, teacher="modes:1e-3"))
     assert tiny.balanced and tiny.standard_error > 0
 

@@ -127,6 +127,11 @@ def test_a_start_whose_default_time_is_beyond_a_double_is_refused():
     with pytest.raises(ConfigurationError, match="beyond double precision"):
         SaddleConfig(depth=200)
     SaddleConfig(depth=200, time=100.0)  # a time given is the user's to ask for
-    SaddleConfig(depth=100, init_scale=0.5)  # 10^30.4: accepted
+    SaddleConfig(depth=100, init_scale=0.5)  # 10·2^98 = 10^30.5, 2^6 more doubled: accepted
+    # the limit counts the doublings: 10^307 is a double, 2^6·10^307 is not
+    eps = 10 ** (-306 / 98)  # 10/ε^98 = 10^307
+    SaddleConfig(depth=100, init_scale=eps, doublings=0)
+    with pytest.raises(ConfigurationError, match="doubled up to 6 times, reaches 10\\^308.8"):
+        SaddleConfig(depth=100, init_scale=eps)
     bad = CliRunner().invoke(main, ["saddle-to-saddle", "--depth", "200"])
     assert bad.exit_code == 2 and "raise init_scale (--init-scale)" in bad.output

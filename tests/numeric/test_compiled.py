@@ -301,8 +301,12 @@ def test_the_block_mean_field_runs_compiled_and_falls_back_without_jax(monkeypat
     problem = family.problem
     theta = family.x0 + 0.01 * np.random.default_rng(3).standard_normal(family.x0.size)
     numpy_pass = problem.field(theta.astype(complex)).real  # complex steps: the NumPy pass
-    assert problem.compiled_field is not None
+    calls = []
+    built = problem.compiled_field
+    assert built is not None
+    problem.__dict__["compiled_field"] = lambda t: calls.append(1) or built(t)  # a spy
     compiled_pass = problem.field(theta)
+    assert calls == [1]  # the real θ took the compiled program
     scale = np.max(np.abs(numpy_pass))
     assert np.max(np.abs(compiled_pass - numpy_pass)) <= COMPILED_VS_NUMPY * scale
     monkeypatch.setattr(compiled, "jax_available", lambda: False)
