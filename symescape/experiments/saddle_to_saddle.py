@@ -45,6 +45,13 @@ class FlowError(SymescapeError):
     """The gradient-flow integration failed (the integrator's message is attached)."""
 
 
+def _has_left_start(loss: float, initial: float, flat: float) -> bool:
+    """Whether a flow whose loss went from ``initial`` to ``loss`` has left its start: it fell
+    by more than 10 × ``flat`` of the start value (the run's doublings stop on it, and
+    :attr:`SaddleRun.left_start` reports it)."""
+    return bool(loss < (1 - 10 * flat) * initial)
+
+
 LARGEST_TIME_LOG10 = float(np.log10(np.finfo(float).max))
 """log10 of the longest default flow time (after its doublings) a run accepts: a double's."""
 
@@ -186,7 +193,7 @@ class SaddleRun:
         """Whether the flow left its start: the loss fell by more than 10 × ``flat`` of its
         start value. A flow that never left (ε = 1e-300, a zero teacher, depth 20 from 0.01)
         was shown as one plateau with the ranks of the random start, relative to themselves."""
-        return bool(self.loss[-1] < (1 - 10 * self.config.flat) * self.loss[0])
+        return _has_left_start(self.loss[-1], self.loss[0], self.config.flat)
 
     def record(self, trajectory: bool = False) -> dict:
         out = {
@@ -336,7 +343,7 @@ def saddle_to_saddle(config: SaddleConfig) -> SaddleRun:
             middle = flow.loss(_state_at(pieces, horizon / 2))
             stopped = pieces[-1].status == 1
             if stopped or (
-                late < (1 - 10 * config.flat) * initial
+                _has_left_start(late, initial, config.flat)
                 and abs(late - middle) <= config.flat * initial
             ):
                 break  # converged, or escaped with a flat last half
