@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from support import REGISTRY_NAMES
 
 from symescape.errors import ConfigurationError, DivergenceError
 from symescape.numeric import compiled
@@ -267,12 +268,12 @@ def test_bad_hook_input_is_refused() -> None:
         train(weights, teacher, kernels, dataclasses.replace(config, stop_held_out_level=0.1))
 
 
-@pytest.mark.parametrize("name", ["tanh", "gelu", "relu", "x + x**2/3"])
+@pytest.mark.parametrize("name", [*REGISTRY_NAMES, "x + x**2/3"])
 def test_compiled_gradient_field_is_the_numpy_backward_pass(name):
     # the block-mean flows integrate −∇𝓛 on fixed weighted nodes thousands of times; the
     # compiled program must be the NumPy engine's loss_and_gradients, term by term
     from symescape.numeric.losses import SQUARED
-    from symescape.numeric.network import flatten_weights, loss_and_gradients
+    from symescape.numeric.network import flatten_weights, loss_and_gradients, unflatten_weights
 
     rng = np.random.default_rng(7)
     shapes = ((4, 3), (4, 4), (1, 4))
@@ -284,10 +285,7 @@ def test_compiled_gradient_field_is_the_numpy_backward_pass(name):
     field = compiled.compiled_gradient_field(kernels.activation, shapes, x, y, bw)
     for _ in range(3):
         theta = rng.standard_normal(sum(a * b for a, b in shapes))
-        weights = tuple(
-            w[None] for w in np.split(theta, np.cumsum([a * b for a, b in shapes])[:-1])
-        )
-        weights = tuple(w.reshape((1, *s)) for w, s in zip(weights, shapes, strict=True))
+        weights = unflatten_weights(theta, shapes)
         _, _, grads = loss_and_gradients(weights, x, y, SQUARED, kernels, bw)
         reference = -flatten_weights(grads.gradients)
         got = field(theta)

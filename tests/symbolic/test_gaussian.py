@@ -1,7 +1,5 @@
 """Gaussian expectations three ways (issue 2), and moments / μ₁ across them."""
 
-import warnings
-
 import mpmath
 import numpy as np
 import pytest
@@ -24,7 +22,6 @@ from symescape import (
     hermite_moment,
     mu1,
 )
-from symescape.errors import ClosedFormFallbackWarning
 from symescape.precision.gauss import expectation_mpmath_bounded
 from symescape.symbolic.gaussian import kink_points
 from symescape.symbolic.moments import S
@@ -265,13 +262,12 @@ def test_high_degree_polynomial_moments_are_exact_and_fast_enough_to_finish():
     assert high == 199 * lower  # E s^200 = 199 E s^198 (Stein), an independent identity
 
 
+@pytest.mark.filterwarnings("ignore::symescape.errors.ClosedFormFallbackWarning")
 @pytest.mark.parametrize("k", [61, 81])
 def test_high_moment_by_quadrature_meets_its_digits(k):
     # s^k e^{-s²/2} peaks at ±√k, far from tanh-sinh's crowded nodes at 0: E[tanh(s) s^81] was
     # refused as 'short of 40 digits' before the quadrature split there too
-    with warnings.catch_warnings():  # the fallback note (once per moment: it may be cached)
-        warnings.simplefilter("ignore", ClosedFormFallbackWarning)
-        moment = gaussian_moment(activation("tanh"), k)
+    moment = gaussian_moment(activation("tanh"), k)
     with mpmath.workdps(60):  # reference: Gauss–Legendre on 1-wide panels up to |s| = 40
         edges = [mpmath.mpf(e) for e in range(-40, 41)]
         reference = 2 * mpmath.quad(
@@ -281,11 +277,10 @@ def test_high_moment_by_quadrature_meets_its_digits(k):
         assert abs(moment.value - reference) <= mpmath.mpf(10) ** -38 * abs(reference)
 
 
+@pytest.mark.filterwarnings("ignore::symescape.errors.ClosedFormFallbackWarning")
 @pytest.mark.parametrize("k", [2, 80])
 def test_an_odd_integrand_has_an_exact_zero_moment(k):
     # E[tanh(s) s^k] = 0 for even k by parity; with the quadrature split at ±√k too, its mirrored
     # halves left -5.9e-58 for k = 2 (κ of a tanh teacher was no longer 0)
-    with warnings.catch_warnings():  # the fallback note (once per moment: it may be cached)
-        warnings.simplefilter("ignore", ClosedFormFallbackWarning)
-        moment = gaussian_moment(activation("tanh"), k)
+    moment = gaussian_moment(activation("tanh"), k)
     assert moment.value == 0
