@@ -135,16 +135,50 @@ def _smul(ring: Ring, x: Series, y: Series, order: int) -> Series:
     return out
 
 
-def _sexp(ring: Ring, y: Series, order: int) -> Series:
-    """exp of a series with y[0] = 0: E_n = (1/n) Σ_k k y_k E_{n−k}."""
-    E: Series = [{(0, 0): ring.number(1)}] + [{} for _ in range(order)]
-    for n in range(1, order + 1):
+class _Exponentials:
+    """exp(v·y) as ε-series, E = Σ_n ε^n E_n, for the exponent vectors v of the field's
+    monomials, kept across the orders of the inner expansion. E_n follows from
+    E_n = (1/n) Σ_{k=1}^{n} k (v·y_k) E_{n−k} (y_0 = 0, E_0 = 1); y_k never changes once solved,
+    so E_k for k ≤ ``known`` is final and each new order costs one step of the recursion per
+    vector. (A fresh exponential at every order made the inner expansion cubic in the order:
+    gelu at L = 8 spent 94 % of its 52 s there.)"""
+
+    def __init__(self, ring: Ring, y: list[Series]) -> None:
+        self.ring = ring
+        self.y = y  # filled in by the caller as the orders are solved
+        self.final: dict[tuple[int, ...], tuple[Series, Series]] = {}
+
+    def _combination(self, vector: tuple[int, ...], k: int) -> SigmaPoly:
+        """v·y_k."""
+        total: SigmaPoly = {}
+        for l, v in enumerate(vector):
+            if v and self.y[l][k]:
+                total = _padd(self.ring, total, self.y[l][k], self.ring.number(v))
+        return total
+
+    def _next(self, combinations: Series, E: Series, n: int) -> SigmaPoly:
+        ring = self.ring
         total: SigmaPoly = {}
         for k in range(1, n + 1):
-            if y[k] and E[n - k]:
-                total = _padd(ring, total, _pmul(ring, y[k], E[n - k]), ring.number(k))
-        E[n] = _pscale(ring, total, ring.number(Fraction(1, n)))
-    return E
+            if combinations[k] and E[n - k]:
+                total = _padd(ring, total, _pmul(ring, combinations[k], E[n - k]), ring.number(k))
+        return _pscale(ring, total, ring.number(Fraction(1, n)))
+
+    def series(self, vector: tuple[int, ...], order: int, known: int) -> Series:
+        """E_0..E_order, with y_k for k > ``known`` (not solved yet) taken as 0."""
+        if vector not in self.final:
+            self.final[vector] = ([{}], [{(0, 0): self.ring.number(1)}])
+        combinations, E = self.final[vector]
+        while len(E) <= min(known, order):
+            combinations.append(self._combination(vector, len(E)))
+            E.append(self._next(combinations, E, len(E)))
+        if order < len(E):
+            return E[: order + 1]
+        provisional = list(E)
+        padded = combinations + [{} for _ in range(order + 1 - len(combinations))]
+        for n in range(len(E), order + 1):
+            provisional.append(self._next(padded, provisional, n))
+        return provisional
 
 
 def _sinv(ring: Ring, x: Series, order: int) -> Series:
@@ -379,19 +413,15 @@ class InnerExpansion:
     exact: bool
 
 
-def _rate_series(ring: Ring, parts: tuple, depth: int, y: list, order: int):
-    """(numerator_l series, R̂ series) for the current y (list over l of Series)."""
+def _rate_series(
+    ring: Ring, parts: tuple, depth: int, exponentials: _Exponentials, order: int, known: int
+):
+    """(numerator_l series, R̂ series) to ε^order, with y solved to ε^known."""
     cache: dict[tuple[int, ...], Series] = {}
 
     def exp_of(vector: tuple[int, ...]) -> Series:
         if vector not in cache:
-            combo: Series = [{} for _ in range(order + 1)]
-            for l, k in enumerate(vector):
-                if k:
-                    for n in range(1, order + 1):
-                        if y[l][n]:
-                            combo[n] = _padd(ring, combo[n], y[l][n], ring.number(k))
-            cache[vector] = _sexp(ring, combo, order)
+            cache[vector] = exponentials.series(vector, order, known)
         return cache[vector]
 
     numerators = []
@@ -439,15 +469,16 @@ def inner_expansion(
     """Solve the inner expansion to ε^order (see the module docstring); each finished order n
     is appended to ``progress`` (so an interrupted run says how far it got)."""
     y: list[Series] = [[{} for _ in range(order + 1)] for _ in range(depth)]
+    exponentials = _Exponentials(ring, y)
     for n in range(1, order + 1):
-        numerators, rate = _rate_series(ring, parts, depth, y, n)
+        numerators, rate = _rate_series(ring, parts, depth, exponentials, n, n - 1)
         inv = _sinv(ring, rate, n)
         for l in range(depth):
             g = _smul(ring, numerators[l], inv, n)[n]
             y[l][n] = _solve_homological(ring, g)
         if progress is not None:
             progress.append(n)
-    numerators, rate = _rate_series(ring, parts, depth, y, order)
+    numerators, rate = _rate_series(ring, parts, depth, exponentials, order, order)
     w = _sinv(ring, rate, order)
     return InnerExpansion(depth, order, tuple(tuple(s) for s in y), tuple(w), ring.exact)
 
