@@ -39,10 +39,15 @@ from symescape.symbolic.classification import classify
 from symescape.symbolic.constants import escape_constants
 from symescape.symbolic.normal_form import (
     MAX_ORDER,
+    Ring,
     correction_gap,
     escape_expansion,
+    field_expansion,
     first_integrals,
+    inner_expansion,
     moment_symbol,
+    numeric_field_parts,
+    numeric_inner_expansion,
     required_inner_order,
 )
 
@@ -54,6 +59,28 @@ def forty_digits():
     """mpmath arithmetic in these tests at 40 digits (the library's own precision)."""
     with mpmath.workdps(40):
         yield
+
+
+@pytest.mark.parametrize("spec, depth", [("gelu", 4), ("tanh", 5), ("softplus", 3)])
+def test_mpfr_inner_expansion_equals_the_mpmath_one(spec, depth):
+    """The fast path (MPFR numbers) against mpmath's numbers in the same inner expansion: both
+    round every operation correctly at the same precision, so they agree to the last bit."""
+    order = 5
+    field = field_expansion(spec, depth, 1, order)
+    with mpmath.workdps(50):
+        parts = numeric_field_parts(field, 40)
+        fast = numeric_inner_expansion(parts, depth, order)
+        reference = inner_expansion(parts, depth, order, Ring(False))
+    pairs = [(fast.w, reference.w)] + list(zip(fast.y, reference.y, strict=True))
+    compared = 0
+    for ours, theirs in pairs:
+        for poly, expected in zip(ours, theirs, strict=True):
+            assert poly.keys() == expected.keys()
+            for key, value in poly.items():
+                assert isinstance(value, mpmath.mpf)
+                assert value == expected[key], (key, value, expected[key])
+                compared += 1
+    assert compared > 30  # not a vacuous comparison (tanh at L = 5: 38 coefficients)
 
 
 def test_gauss_hermite_mpmath_is_exact_on_polynomials():
