@@ -149,12 +149,31 @@ def _padd(ring: Ring, p: SigmaPoly, q: SigmaPoly, scale: object = 1) -> SigmaPol
 
 
 def _pmul(ring: Ring, p: SigmaPoly, q: SigmaPoly) -> SigmaPoly:
+    out = _product_with_zeros(p, q)
+    return {k: ring.norm(v) for k, v in out.items() if not ring.is_zero(ring.norm(v))}
+
+
+def _product_with_zeros(p: SigmaPoly, q: SigmaPoly) -> SigmaPoly:
+    """p·q, keeping any coefficient that cancels to 0 (see :func:`_add_into`)."""
     out: dict = {}
     for (a1, b1), v1 in p.items():
         for (a2, b2), v2 in q.items():
             key = (a1 + a2, b1 + b2)
             out[key] = out.get(key, 0) + v1 * v2
-    return {k: ring.norm(v) for k, v in out.items() if not ring.is_zero(ring.norm(v))}
+    return out
+
+
+def _add_into(out: dict, q: SigmaPoly, scale: object = 1, shift: int = 0) -> None:
+    """out += scale·σ^shift·q, in place: the hot loops accumulate many terms into one sum, and
+    :func:`_padd`'s copy per term made them quadratic in its size. The same operations in the
+    same order as :func:`_padd`; zeros stay until :func:`_without_zeros`."""
+    for (a, b), value in q.items():
+        key = (a + shift, b)
+        out[key] = out.get(key, 0) + scale * value
+
+
+def _without_zeros(ring: Ring, p: dict) -> SigmaPoly:
+    return {k: ring.norm(v) for k, v in p.items() if not ring.is_zero(ring.norm(v))}
 
 
 def _pscale(ring: Ring, p: SigmaPoly, scale: object) -> SigmaPoly:
@@ -187,19 +206,20 @@ class _Exponentials:
 
     def _combination(self, vector: tuple[int, ...], k: int) -> SigmaPoly:
         """v·y_k."""
-        total: SigmaPoly = {}
+        total: dict = {}
         for l, v in enumerate(vector):
             if v and self.y[l][k]:
-                total = _padd(self.ring, total, self.y[l][k], self.ring.number(v))
-        return total
+                _add_into(total, self.y[l][k], self.ring.number(v))
+        return _without_zeros(self.ring, total)
 
     def _next(self, combinations: Series, E: Series, n: int) -> SigmaPoly:
         ring = self.ring
-        total: SigmaPoly = {}
+        total: dict = {}
         for k in range(1, n + 1):
             if combinations[k] and E[n - k]:
-                total = _padd(ring, total, _pmul(ring, combinations[k], E[n - k]), ring.number(k))
-        return _pscale(ring, total, ring.number(Fraction(1, n)))
+                product = _product_with_zeros(combinations[k], E[n - k])
+                _add_into(total, product, ring.number(k))
+        return _pscale(ring, _without_zeros(ring, total), ring.number(Fraction(1, n)))
 
     def series(self, vector: tuple[int, ...], order: int, known: int) -> Series:
         """E_0..E_order, with y_k for k > ``known`` (not solved yet) taken as 0."""
@@ -463,7 +483,7 @@ def _rate_series(
 
     numerators = []
     for l in range(depth):
-        total: Series = [{} for _ in range(order + 1)]
+        total: list[dict] = [{} for _ in range(order + 1)]
         for d, part in enumerate(parts):
             if d > order:
                 break
@@ -472,15 +492,14 @@ def _rate_series(
                 e = exp_of(vector)
                 for n in range(order + 1 - d):
                     if e[n]:
-                        shifted = {(a + d, b): v for (a, b), v in e[n].items()}
-                        total[n + d] = _padd(ring, total[n + d], shifted, coeff)
-        numerators.append(total)
+                        _add_into(total[n + d], e[n], coeff, shift=d)
+        numerators.append([_without_zeros(ring, t) for t in total])
     inv_L = ring.number(Fraction(1, depth))
-    rate: Series = [{} for _ in range(order + 1)]
+    rate: list[dict] = [{} for _ in range(order + 1)]
     for num in numerators:
         for n in range(order + 1):
-            rate[n] = _padd(ring, rate[n], num[n], inv_L)
-    return numerators, rate
+            _add_into(rate[n], num[n], inv_L)
+    return numerators, [_without_zeros(ring, r) for r in rate]
 
 
 def _solve_homological(ring: Ring, source: SigmaPoly) -> SigmaPoly:
