@@ -118,26 +118,42 @@ class Ring:
             return not value
         return abs(value) <= self.number(Fraction(1, 10 ** max(mpmath.mp.dps - 5, 0)))
 
-    def imported(self, value: mpmath.mpf) -> object:
-        """An mpmath number as this ring's number (exactly, at equal precision)."""
+    def imported(self, value: object) -> object:
+        """An mpmath number (or int, float) as this ring's number, exactly at equal precision.
+
+        Raises:
+            NumericalError: the value is infinite or NaN (MPFR would take either as 0 here).
+        """
         if not self.binary_precision:
             return value
+        value = mpmath.mpf(value)
+        if not mpmath.isfinite(value):
+            raise NumericalError(f"a coefficient of the field is {value}, not a finite number")
         mantissa, exponent = value.man_exp  # |value| = mantissa·2^exponent (no sign)
         magnitude = gmpy2.mul_2exp(gmpy2.mpfr(int(mantissa)), int(exponent))
+        if gmpy2.is_infinite(magnitude) or (mantissa and gmpy2.is_zero(magnitude)):
+            raise NumericalError(f"{mpmath.nstr(value, 8)} is beyond MPFR's exponent range")
         return -magnitude if value < 0 else magnitude
 
     def exported(self, value: object) -> object:
-        """This ring's number as an mpmath number (exactly)."""
+        """This ring's number as an mpmath number (exactly).
+
+        Raises:
+            NumericalError: the value is infinite or NaN (an overflow inside the expansion).
+        """
         if not self.binary_precision:
             return value
+        if not gmpy2.is_finite(value):
+            raise NumericalError(f"the inner expansion produced {value}, not a finite number")
         mantissa, exponent = value.as_mantissa_exp()
         return mpmath.mpf((int(mantissa), int(exponent)))
 
 
 @contextmanager
 def mpfr_precision(bits: int) -> Iterator[None]:
-    """gmpy2's arithmetic at ``bits`` bits inside the block (its context is per thread)."""
-    with gmpy2.context(gmpy2.get_context(), precision=bits):
+    """gmpy2's arithmetic at ``bits`` bits inside the block (its context is per thread): a
+    fresh default context (round to nearest, like mpmath), not a copy of the caller's."""
+    with gmpy2.context(precision=bits):
         yield
 
 
@@ -169,7 +185,8 @@ def _add_into(out: dict, q: SigmaPoly, scale: object = 1, shift: int = 0) -> Non
     same order as :func:`_padd`; zeros stay until :func:`_without_zeros`."""
     for (a, b), value in q.items():
         key = (a + shift, b)
-        out[key] = out.get(key, 0) + scale * value
+        previous = out.get(key)
+        out[key] = scale * value if previous is None else previous + scale * value
 
 
 def _without_zeros(ring: Ring, p: dict) -> SigmaPoly:
@@ -202,7 +219,8 @@ class _Exponentials:
     def __init__(self, ring: Ring, y: list[Series]) -> None:
         self.ring = ring
         self.y = y  # filled in by the caller as the orders are solved
-        self.final: dict[tuple[int, ...], tuple[Series, Series]] = {}
+        # vector -> (v·y_k, E_k) for k = 0..known as far as computed (index 0: 0 and 1)
+        self.computed: dict[tuple[int, ...], tuple[Series, Series]] = {}
 
     def _combination(self, vector: tuple[int, ...], k: int) -> SigmaPoly:
         """v·y_k."""
@@ -223,9 +241,11 @@ class _Exponentials:
 
     def series(self, vector: tuple[int, ...], order: int, known: int) -> Series:
         """E_0..E_order, with y_k for k > ``known`` (not solved yet) taken as 0."""
-        if vector not in self.final:
-            self.final[vector] = ([{}], [{(0, 0): self.ring.number(1)}])
-        combinations, E = self.final[vector]
+        if vector not in self.computed:
+            self.computed[vector] = ([{}], [{(0, 0): self.ring.number(1)}])
+        combinations, E = self.computed[vector]
+        if len(E) - 1 > known:  # `known` only grows in inner_expansion
+            raise ValueError(f"E is final to ε^{len(E) - 1}, asked with y known to ε^{known}")
         while len(E) <= min(known, order):
             combinations.append(self._combination(vector, len(E)))
             E.append(self._next(combinations, E, len(E)))
@@ -472,7 +492,7 @@ class InnerExpansion:
 
 def _rate_series(
     ring: Ring, parts: tuple, depth: int, exponentials: _Exponentials, order: int, known: int
-):
+) -> tuple[list[Series], Series]:
     """(numerator_l series, R̂ series) to ε^order, with y solved to ε^known."""
     cache: dict[tuple[int, ...], Series] = {}
 
@@ -523,7 +543,13 @@ def inner_expansion(
     parts: tuple, depth: int, order: int, ring: Ring, progress: list | None = None
 ) -> InnerExpansion:
     """Solve the inner expansion to ε^order (see the module docstring); each finished order n
-    is appended to ``progress`` (so an interrupted run says how far it got)."""
+    is appended to ``progress`` (so an interrupted run says how far it got). An MPFR ring runs
+    inside :func:`mpfr_precision` at its own precision (:func:`numeric_inner_expansion`)."""
+    if ring.binary_precision and gmpy2.get_context().precision != ring.binary_precision:
+        raise ValueError(
+            f"MPFR arithmetic is at {gmpy2.get_context().precision} bits, the ring at "
+            f"{ring.binary_precision}: run it inside mpfr_precision({ring.binary_precision})"
+        )
     y: list[Series] = [[{} for _ in range(order + 1)] for _ in range(depth)]
     exponentials = _Exponentials(ring, y)
     for n in range(1, order + 1):

@@ -23,6 +23,7 @@ from symescape.errors import (
     GaussianDomainError,
     NoEscapeError,
     NoLinearPathError,
+    NumericalError,
     OutsideHypothesisError,
     TimeBudgetError,
 )
@@ -46,6 +47,7 @@ from symescape.symbolic.normal_form import (
     first_integrals,
     inner_expansion,
     moment_symbol,
+    mpfr_precision,
     numeric_field_parts,
     numeric_inner_expansion,
     required_inner_order,
@@ -81,6 +83,33 @@ def test_mpfr_inner_expansion_equals_the_mpmath_one(spec, depth):
                 assert value == expected[key], (key, value, expected[key])
                 compared += 1
     assert compared > 30  # not a vacuous comparison (tanh at L = 5: 38 coefficients)
+
+
+def test_mpfr_ring_round_trips_mpmath_numbers_exactly():
+    ring = Ring(False, binary_precision=mpmath.mp.prec)
+    values = [mpmath.mpf(0), mpmath.mpf(-3), mpmath.mpf(2) / 3, -mpmath.mpf(1) / 7,
+              mpmath.mpf("1e-300") / 3, -mpmath.mpf("1e300") * 7, mpmath.pi]  # fmt: skip
+    with mpfr_precision(ring.binary_precision):
+        for value in values:
+            back = ring.exported(ring.imported(value))
+            assert back == value and isinstance(back, mpmath.mpf)
+        assert ring.imported(-mpmath.mpf(2) / 3) < 0
+
+
+@pytest.mark.parametrize("value", [mpmath.inf, -mpmath.inf, mpmath.nan, mpmath.mpf("1e400000000")])
+def test_mpfr_ring_refuses_what_mpfr_would_turn_into_zero(value):
+    # MPFR's conversion took inf and nan for 0: the term would have vanished silently
+    ring = Ring(False, binary_precision=mpmath.mp.prec)
+    with mpfr_precision(ring.binary_precision), pytest.raises(NumericalError):
+        ring.imported(value)
+
+
+def test_mpfr_inner_expansion_refuses_the_wrong_precision():
+    # outside mpfr_precision gmpy2 computes at its default 53 bits: 16 digits, not 40
+    field = field_expansion("gelu", 3, 1, 2)
+    parts = numeric_field_parts(field, 40)
+    with pytest.raises(ValueError, match="mpfr_precision"):
+        inner_expansion(parts, 3, 2, Ring(False, binary_precision=mpmath.mp.prec))
 
 
 def test_gauss_hermite_mpmath_is_exact_on_polynomials():
