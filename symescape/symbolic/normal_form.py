@@ -54,7 +54,7 @@ from symescape.errors import (
 )
 from symescape.options import RHO_STAR, hashable_cache, require_int
 from symescape.symbolic.activations import Activation, Z
-from symescape.symbolic.budget import time_budget
+from symescape.symbolic.budget import current_default, time_budget
 from symescape.symbolic.canonical import rationalize_floats
 from symescape.symbolic.chain import chain_symbols
 from symescape.symbolic.classification import ActivationClass, Classification, classify
@@ -67,8 +67,6 @@ from symescape.symbolic.taylor import taylor_coefficients
 MAX_ORDER = 16
 """The largest expansion order attempted (beyond it the exact engine is refused up front)."""
 
-DEFAULT_BUDGET_SECONDS = 60.0
-"""Time budget of the exact expansion; an order that overruns it is refused."""
 
 Monomials = dict[tuple[int, ...], object]
 SigmaPoly = dict[tuple[int, int], object]  # (a, b) -> coefficient of σ^a θ^b
@@ -741,7 +739,12 @@ def _infeasible_order_message(order: int, depth: int, gap: int, inner_order: int
         f"order {order} needs the inner expansion to ε^{inner_order}, beyond the engine's "
         f"ε^{MAX_ORDER}"
     )
-    feasible = [o for o in range(order) if required_inner_order(depth, o, gap) <= MAX_ORDER]
+    # no order beyond MAX_ORDER is feasible (its inner order exceeds it): range(order) of a
+    # 20-digit order ran for minutes
+    feasible = [
+        o for o in range(min(order, MAX_ORDER + 1))
+        if required_inner_order(depth, o, gap) <= MAX_ORDER
+    ]
     if feasible:
         return f"{head}; the largest feasible order here is {feasible[-1]}"
     deepest = max(
@@ -765,7 +768,7 @@ def escape_expansion(
     amplitude: float = 1.0,
     exact: bool = True,
     dps: int = 40,
-    budget: float = DEFAULT_BUDGET_SECONDS,
+    budget: float | None = None,
 ) -> EscapeExpansion:
     """The local terms of T(ε) from X(0) = ε𝟏 under the product criterion at ρ* (MATH.md §12;
     the method in the module docstring).
@@ -780,7 +783,9 @@ def escape_expansion(
         ConfigurationError: order < 0 or beyond the largest feasible order (named), ρ* ≤ 0 or
             ≥ 1, a non-rational amplitude, dps < 30 (terms below 10^-(dps-10) are dropped as
             round-off: at dps = 10 that dropped the leading ε^-(L-2) term).
-        TimeBudgetError: the exact engine overran ``budget`` seconds.
+        TimeBudgetError: the exact engine overran ``budget`` seconds (default: the symbolic
+            budget, ``symescape --budget``; it had its own 60 s, which the option could not
+            raise although the message said to).
         OutsideHypothesisError, NoLinearPathError, NoEscapeError: as ``escape``.
     """
     if isinstance(order, bool) or int(order) != order or order < 0:
@@ -871,7 +876,7 @@ def _exact_terms(
     depth: int,
     order: int,
     rho_star: float,
-    budget: float,
+    budget: float | None,
     keep: set,
     gap: int = 1,
 ) -> dict:
@@ -888,6 +893,7 @@ def _exact_terms(
     iK = field.coefficients.gens[-2]
     progress: list[int] = []
     try:
+        budget = current_default() if budget is None else budget
         with time_budget(f"exact escape-time expansion to ε^{order}", budget):
             inner = inner_expansion(field.parts, depth, order, ring, progress)
             raw, _ = _lower_limit_terms(ring, inner.w, depth, log_rho, order)

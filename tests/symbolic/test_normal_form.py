@@ -284,6 +284,14 @@ def test_the_numeric_expansion_runs_under_the_symbolic_budget():
         escape_expansion("gelu", 12, order=2, exact=False)
 
 
+@pytest.mark.parametrize("order", [10**8, 10**20])
+def test_a_huge_order_is_refused_at_once(order):
+    # the message's search for the largest feasible order ran over range(order): 55 s at 1e8,
+    # for ever at 1e20
+    with pytest.raises(ConfigurationError, match="largest feasible order here is 6"):
+        escape_expansion("tanh", 4, order=order)
+
+
 def test_a_depth_beyond_the_engine_names_the_deepest_feasible_depth():
     # it said "the largest feasible order here is None" at L = 16, where no order is feasible
     with pytest.raises(ConfigurationError, match="engine reaches L ≤ 14") as caught:
