@@ -157,14 +157,12 @@ def mpfr_precision(bits: int) -> Iterator[None]:
 
 def _padd(ring: Ring, p: SigmaPoly, q: SigmaPoly, scale: object = 1) -> SigmaPoly:
     out = dict(p)
-    for key, value in q.items():
-        out[key] = out.get(key, 0) + scale * value
-    return {k: ring.norm(v) for k, v in out.items() if not ring.is_zero(ring.norm(v))}
+    _add_into(out, q, scale)
+    return _without_zeros(ring, out)
 
 
 def _pmul(ring: Ring, p: SigmaPoly, q: SigmaPoly) -> SigmaPoly:
-    out = _product_with_zeros(p, q)
-    return {k: ring.norm(v) for k, v in out.items() if not ring.is_zero(ring.norm(v))}
+    return _without_zeros(ring, _product_with_zeros(p, q))
 
 
 def _product_with_zeros(p: SigmaPoly, q: SigmaPoly) -> SigmaPoly:
@@ -180,7 +178,7 @@ def _product_with_zeros(p: SigmaPoly, q: SigmaPoly) -> SigmaPoly:
 def _add_into(out: dict, q: SigmaPoly, scale: object = 1, shift: int = 0) -> None:
     """out += scale·σ^shift·q, in place: the hot loops accumulate many terms into one sum, and
     :func:`_padd`'s copy per term made them quadratic in its size. The same operations in the
-    same order as :func:`_padd`; zeros stay until :func:`_without_zeros`."""
+    same order as a copy-and-add; zeros stay until :func:`_without_zeros`."""
     for (a, b), value in q.items():
         key = (a + shift, b)
         previous = out.get(key)
