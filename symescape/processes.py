@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Sequence
+from multiprocessing.process import BaseProcess
 from typing import TypeVar
 
 from symescape.errors import fallback_notes
@@ -39,6 +40,19 @@ def _quiet_worker() -> None:
     os.environ["TQDM_DISABLE"] = "1"
     # and fallback notes as the CLI prints them, one line each, not warnings with source lines
     warnings.showwarning = fallback_notes(warnings.showwarning)
+
+
+def _stop(processes: set[BaseProcess], grace: float = 5.0) -> None:
+    """Terminate (SIGTERM) the pool's processes, then kill (SIGKILL) any still alive after
+    ``grace`` seconds: a worker that is still starting up, or that has installed its own
+    SIGTERM handler, must not outlive the run."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=grace)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=grace)
 
 
 def map_in_processes(
@@ -103,8 +117,7 @@ def map_in_processes(
             # for the running jobs and the ones already queued to the workers (14 s measured on
             # a Ctrl-C of verify --quick).
             pool.shutdown(wait=False, cancel_futures=True)
-            for process in set(multiprocessing.active_children()) - before:
-                process.terminate()
+            _stop(set(multiprocessing.active_children()) - before)
             raise
         pool.shutdown()
         return [out[i] for i in range(len(items))]
