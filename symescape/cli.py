@@ -520,7 +520,7 @@ def expand(
     resonance, and the non-local constant (numeric)."""
     _one_format(as_json, as_latex)
     from symescape.numeric.precise_escape import expansion_constant, validate_digits
-    from symescape.symbolic.normal_form import escape_expansion, expansion_latex
+    from symescape.symbolic.normal_form import constant_digits, escape_expansion, expansion_latex
 
     if precision is not None:
         validate_digits(precision)  # before the expansion, which can take a while
@@ -529,7 +529,7 @@ def expand(
     )
     constant = expansion_constant(expansion, activation_spec, digits=precision)
     if as_latex:
-        click.echo(expansion_latex(expansion, constant.value))
+        click.echo(expansion_latex(expansion, constant.value, constant.error))
         return
     record = {
         "activation": activation_spec,
@@ -561,7 +561,17 @@ def expand(
     for t in record["terms"]:
         log = f" ln(1/ε)^{t['log_power']}" if t["log_power"] else ""
         click.echo(f"  ε^{t['power']}{log}: {t['coefficient']:.15g}   = {t['exact']}")
-    click.echo(f"  constant: {constant.value:.15g} ± {constant.error:.1g} (non-local, numeric)")
+    digits = constant_digits(constant.value, constant.error)
+    route = "double precision" if precision is None else f"{precision} digits"
+    click.echo(
+        f"  constant: {constant.value:.{digits}g} ± {constant.error:.2g} (non-local, numeric: "
+        f"{route})"
+    )
+    if precision is None and constant.error > 1e-6 * abs(constant.value):
+        click.echo(
+            "  the double-precision constant is coarse here (the field's round-off bounds its "
+            "ODE); --precision 30 integrates it in mpmath"
+        )
     click.echo(f"  remainder: {expansion.remainder_text()}")
     sigma = "σ̃" if record["centred"] else "σ"
     if expansion.uses_moment_symbols:

@@ -23,7 +23,7 @@ from scipy.integrate import solve_ivp
 
 from symescape.errors import ConfigurationError, NoEscapeError, NumericalError
 from symescape.numeric.reduced import ReducedModel
-from symescape.options import RHO_STAR, require_real, require_real_array
+from symescape.options import RHO_STAR, require_int, require_real, require_real_array
 
 
 class CriterionKind(Enum):
@@ -197,6 +197,13 @@ _TINY_FIELD = 1e-290
 """Below this X_min^(L-1), a start whose rate reads 0 is taken to have underflowed."""
 
 
+MAX_FIELD_EVALUATIONS = 2_000_000
+"""Field evaluations one escape may use (a run from ε = 0.01 takes hundreds to a few thousand;
+tanh at L = 3 from ε = 1e-158, a subnormal start now refused at rtol = 1e-10, took about
+155 000 at that rtol, and takes 480 at rtol = 1e-6); past it the run is FAILED rather than left
+running (an under-resolved field made DOP853's steps collapse for minutes)."""
+
+
 def escape_time_ode(
     model: ReducedModel,
     scales: np.ndarray,
@@ -206,6 +213,7 @@ def escape_time_ode(
     rtol: float = 1e-10,
     max_time: float = np.inf,
     resolution_tolerance: float = RESOLUTION_TOLERANCE,
+    max_evaluations: int = MAX_FIELD_EVALUATIONS,
 ) -> EscapeResult:
     """Escape time of the exact reduced flow from X(0) = ``scales``.
 
@@ -214,7 +222,9 @@ def escape_time_ode(
     ``resolution_tolerance``: the largest relative gap between the field on the model's rule and
     on 4× its nodes at the escape point for the time to be reported (a caller that bounds the
     gap's effect itself, as ``escape_steps`` does in steps, passes ``inf``: only a non-finite
-    gap then fails).
+    gap then fails). ``max_evaluations``: field evaluations the run may use in all (the fast
+    path's, then the stiff rerun's with what is left; a refined model's run has its own); past
+    it the result is FAILED.
 
     Raises:
         NoEscapeError: K ≤ 0 (μ₁ ≤ 0 or a negative amplitude).
@@ -222,6 +232,7 @@ def escape_time_ode(
     """
     rtol = validate_rtol(rtol)
     max_time = require_real(max_time, "max_time", minimum=0.0, allow_inf=True)
+    max_evaluations = require_int(max_evaluations, "max_evaluations", minimum=1)
     resolution_tolerance = require_real(
         resolution_tolerance, "resolution_tolerance", minimum=0.0, allow_inf=True
     )
@@ -240,21 +251,23 @@ def escape_time_ode(
         return EscapeResult(EscapeStatus.FAILED, None, 0.0, method, unresolved, scales, 0)
     try:
         if method is EscapeMethod.FAST:
-            result = _escape_fast_or_stiff(model, scales, criterion, rtol, max_time)
+            result = _escape_fast_or_stiff(
+                model, scales, criterion, rtol, max_time, max_evaluations
+            )
         else:
-            result = _escape_lsoda(model, scales, criterion, rtol, max_time)
+            result = _escape_lsoda(model, scales, criterion, rtol, max_time, max_evaluations)
     except _EvaluationBudgetExceeded as stop:
         return EscapeResult(
             EscapeStatus.FAILED,
             None,
             stop.time,
             method,
-            f"the threshold was not reached within {MAX_FIELD_EVALUATIONS} field evaluations "
+            f"the threshold was not reached within {max_evaluations} field evaluations "
             f"(stopped at t = {stop.time:.4g}): the steps collapsed (a stiff or nearly stalled "
             "flow, or a field near double underflow); escape --precision DIGITS integrates it "
             "in mpmath",
             stop.state,
-            MAX_FIELD_EVALUATIONS,
+            stop.evaluations,
         )
     result = _checked_resolution(model, result, resolution_tolerance)
     finer = _refined_when_coarse(model, result, rtol)
@@ -268,6 +281,7 @@ def escape_time_ode(
         rtol=rtol,
         max_time=max_time,
         resolution_tolerance=resolution_tolerance,
+        max_evaluations=max_evaluations,
     )
     if not refined.escaped:
         return result
@@ -299,13 +313,6 @@ def _refined_when_coarse(
         return None
     gap = result.resolution_gap
     return model.refined if np.isfinite(gap) and gap > rtol else None
-
-
-MAX_FIELD_EVALUATIONS = 2_000_000
-"""Field evaluations one escape may use (a run from ε = 0.01 takes hundreds to a few thousand;
-tanh at L = 3 from ε = 1e-158, a subnormal start now refused at rtol = 1e-10, took about
-155 000 at that rtol, and takes 480 at rtol = 1e-6); past it the run is FAILED rather than left
-running (an under-resolved field made DOP853's steps collapse for minutes)."""
 
 
 class _EvaluationBudgetExceeded(Exception):
@@ -432,6 +439,7 @@ def _escape_fast_or_stiff(
     criterion: EscapeCriterion,
     rtol: float,
     max_time: float,
+    max_evaluations: int = MAX_FIELD_EVALUATIONS,
 ) -> EscapeResult:
     """The log-variable flow by DOP853; where its steps collapse, the physical-time flow by
     LSODA (stiff-capable; in log variables it collapsed too, as dt/dτ = 1/R grows where the
@@ -439,11 +447,20 @@ def _escape_fast_or_stiff(
     fast (X_2 → 0.05 while X_1, X_3 → 0.56): DOP853 spent its 2·10⁶ evaluations (2 min 15 s) by
     t = 0.17 and reported a failure, while the flow escapes at T = 292.29."""
     try:
-        budget = min(STIFF_EVALUATIONS, MAX_FIELD_EVALUATIONS)
+        budget = min(STIFF_EVALUATIONS, max_evaluations)
         return _escape_fast(model, scales, criterion, rtol, max_time, budget)
     except _EvaluationBudgetExceeded as stop:
+        if stop.evaluations >= max_evaluations:
+            raise  # nothing left for the stiff rerun
         stiff_rtol = max(rtol * STIFF_RTOL_FACTOR, MIN_RTOL)
-        result = _escape_lsoda(model, scales, criterion, stiff_rtol, max_time)
+        try:
+            result = _escape_lsoda(
+                model, scales, criterion, stiff_rtol, max_time, max_evaluations - stop.evaluations
+            )
+        except _EvaluationBudgetExceeded as late:  # both runs' evaluations count
+            raise _EvaluationBudgetExceeded(
+                late.time, late.state, late.evaluations + stop.evaluations
+            ) from None
         note = (
             f"the flow is stiff here: DOP853 in log variables took {stop.evaluations} field "
             f"evaluations to reach t = {stop.time:.4g}, so LSODA integrated it in physical time "
@@ -585,13 +602,14 @@ def _escape_lsoda(
     criterion: EscapeCriterion,
     rtol: float,
     max_time: float,
+    max_evaluations: int = MAX_FIELD_EVALUATIONS,
 ) -> EscapeResult:
     count = [0]
     initial_loss = float(model.loss(scales))
 
     def rhs(t: float, X: np.ndarray) -> np.ndarray:
         count[0] += 1
-        if count[0] > MAX_FIELD_EVALUATIONS:
+        if count[0] > max_evaluations:
             raise _EvaluationBudgetExceeded(t, X, count[0])
         return model.field(X)
 

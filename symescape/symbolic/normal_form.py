@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from math import comb, factorial
+from math import comb, factorial, floor, isfinite, log10
 
 import gmpy2
 import mpmath
@@ -983,8 +983,19 @@ def latex_log_factor(k: int | None) -> str:
     return r"\log^{" + str(k) + r"}(1/\varepsilon)"
 
 
-def expansion_latex(expansion: EscapeExpansion, constant: float | None = None) -> str:
-    """T(ε) = Σ terms + C + O(ε^p) as a LaTeX equation (exact coefficients where known)."""
+def constant_digits(value: float, error: float) -> int:
+    """Significant digits of ``value`` that its ``error`` leaves meaningful (one past the
+    error's leading digit; 15 when the error is 0 or not finite)."""
+    if not (isfinite(error) and error > 0 and isfinite(value) and value != 0):
+        return 15
+    return min(15, max(1, floor(log10(abs(value))) - floor(log10(error)) + 2))
+
+
+def expansion_latex(
+    expansion: EscapeExpansion, constant: float | None = None, constant_error: float | None = None
+) -> str:
+    """T(ε) = Σ terms + C + O(ε^p) as a LaTeX equation (exact coefficients where known); C with
+    its error bar when one is given (and only the digits it leaves)."""
     eps = sp.Symbol("varepsilon", positive=True)
     pieces = []
     for t in expansion.terms:
@@ -999,7 +1010,12 @@ def expansion_latex(expansion: EscapeExpansion, constant: float | None = None) -
         + latex_log_factor(expansion.remainder_log_power)
         + ")"
     )
-    if constant is not None:
+    if constant is not None and constant_error is not None:
+        digits = constant_digits(constant, constant_error)
+        value, error = (sp.latex(sp.Float(f"{x:.{d}g}", d)) for x, d in
+                        ((constant, digits), (constant_error, 2)))
+        text += f",\\quad C = {value} \\pm {error}"
+    elif constant is not None:
         text += f",\\quad C \\approx {constant:.12g}"
     if expansion.uses_moment_symbols:
         # class D: the expansion is the centred σ̃'s (expansion.activation names σ itself)

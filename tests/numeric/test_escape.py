@@ -339,11 +339,25 @@ def test_an_unresolved_start_fails_at_once_and_names_the_nodes():
 
 
 @pytest.mark.parametrize("method", ["fast", "lsoda"])
-def test_a_run_over_its_evaluation_budget_fails_instead_of_running_on(monkeypatch, method):
-    monkeypatch.setattr(escape_module, "MAX_FIELD_EVALUATIONS", 5)
-    result = escape_time_ode(reduced_model("tanh", 4), [0.1] * 4, method=method)
-    assert result.status is EscapeStatus.FAILED
+def test_a_run_over_its_evaluation_budget_fails_instead_of_running_on(method):
+    result = escape_time_ode(reduced_model("tanh", 4), [0.1] * 4, method=method, max_evaluations=5)
+    assert result.status is EscapeStatus.FAILED and result.evaluations == 6
     assert "not reached within 5 field evaluations" in result.message
+    assert escape_module.MAX_FIELD_EVALUATIONS == 2_000_000  # the default budget
+    for bad in (0, -3, 2.5, "many"):
+        with pytest.raises(ConfigurationError, match="max_evaluations"):
+            escape_time_ode(reduced_model("tanh", 4), [0.1] * 4, max_evaluations=bad)
+
+
+def test_the_evaluation_budget_covers_the_stiff_rerun():
+    # the stiff flow of the next test: DOP853 spends STIFF_EVALUATIONS, then LSODA what is left
+    model = reduced_model("x + 30*x**2", 3)
+    stiff = escape_module.STIFF_EVALUATIONS
+    spent = escape_time_ode(model, [0.05] * 3, max_evaluations=stiff)  # none left for LSODA
+    assert spent.status is EscapeStatus.FAILED and spent.evaluations == stiff + 1
+    short = escape_time_ode(model, [0.05] * 3, max_evaluations=stiff + 50)
+    assert short.status is EscapeStatus.FAILED and short.evaluations == stiff + 51  # one past it
+    assert f"not reached within {stiff + 50} field evaluations" in short.message
 
 
 def test_a_stiff_flow_is_handed_to_lsoda_and_escapes():

@@ -29,8 +29,13 @@ from symescape.errors import (
 )
 from symescape.numeric.escape import escape_time_ode
 from symescape.numeric.precise_escape import (
+    SLOW_MANIFOLD_EVALUATIONS,
+    SLOW_MANIFOLD_RTOLS,
     escape_time_precise,
     escape_time_series,
+    expansion_constant,
+    slow_manifold_start,
+    slow_manifold_time,
     validate_digits,
 )
 from symescape.numeric.reduced import reduced_model
@@ -41,6 +46,7 @@ from symescape.symbolic.constants import escape_constants
 from symescape.symbolic.normal_form import (
     MAX_ORDER,
     Ring,
+    constant_digits,
     correction_gap,
     escape_expansion,
     field_expansion,
@@ -250,6 +256,38 @@ def test_series_constant_does_not_depend_on_eps_and_matches_the_precise_ode():
     assert abs(small.time - float(precise.time)) <= 3 * small.constant_error + 1e-9
 
 
+def test_a_coarse_double_precision_constant_is_fast_and_says_how_coarse():
+    """Class D at L = 6: the field's round-off (~1e-9 of the rate here) stops DOP853 at
+    rtol 1e-12 (it ran on into LSODA's stiff rerun for minutes); the run falls back to a
+    looser rtol and its error estimate |T(rtol) − T(100 rtol)| covers a tighter run."""
+    expansion = escape_expansion("softplus", 6)
+    model = reduced_model("softplus", 6, expansion.amplitude)
+    with mpmath.workdps(30):
+        start = np.array([float(x) for x in slow_manifold_start(expansion, mpmath.mpf("0.04"))])
+    time, error = slow_manifold_time(model, start, expansion.rho_star)
+    tight = escape_time_ode(
+        model,
+        start,
+        "product:0.5",
+        rtol=SLOW_MANIFOLD_RTOLS[0],
+        max_evaluations=SLOW_MANIFOLD_EVALUATIONS,
+    )
+    assert not tight.escaped  # why the fallback exists
+    tighter = escape_time_ode(model, start, "product:0.5", rtol=1e-11)
+    assert tighter.escaped and 0 < error < 1e-8 * time
+    assert abs(time - tighter.time) <= 3 * error
+    constant = expansion_constant(expansion, "softplus")
+    assert np.isfinite(constant.value) and constant.error >= error
+
+
+def test_a_constant_is_printed_to_the_digits_its_error_leaves():
+    assert constant_digits(-4.310296584097887, 7.1e-9) == 11
+    assert constant_digits(-3215.26159794511, 8.2) == 5
+    assert constant_digits(-24040.65, 6971.7) == 3
+    assert constant_digits(1.5, 20.0) == 1 and constant_digits(2.0, 0.0) == 15
+    assert constant_digits(2.0, float("nan")) == 15
+
+
 def test_precise_ode_matches_double_precision():
     precise = escape_time_precise("tanh", 3, ["0.1"] * 3, digits=15)
     ode = escape_time_ode(reduced_model("tanh", 3), np.full(3, 0.1), rtol=1e-12)
@@ -312,7 +350,8 @@ def test_cli_expand_json_keys():
     text = CliRunner().invoke(main, ["expand", "tanh", "--depth", "3", "--order", "1"]).stdout
     assert "m_1" in text and "where m_j = E[σ(s) s^j]" in text
     latex = CliRunner().invoke(main, ["expand", "tanh", "--depth", "3", "--order", "1", "--latex"])
-    assert r"+ C + O(\varepsilon" in latex.stdout and r"\quad C \approx -" in latex.stdout
+    assert r"+ C + O(\varepsilon" in latex.stdout and r"\quad C = -" in latex.stdout
+    assert r"\pm" in latex.stdout  # C's error bar travels with it
     assert r"m_j = \mathbb{E}[\sigma(s)\, s^j]" in latex.stdout
 
 
