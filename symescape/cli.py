@@ -551,6 +551,7 @@ def expand(
         "constant_note": "non-local: slow-manifold integration from ρ_0 = 0.02 and 0.04",
         "remainder_power": expansion.remainder_power,
         "remainder_log_power": expansion.remainder_log_power,  # None: unresolved (non-local)
+        "stops_at_nonlocal": expansion.stops_at_nonlocal,
         # class D: the reduced flow, and so every coefficient, is that of σ̃ = σ − σ(0)
         "centred": expansion.centred,
     }
@@ -573,6 +574,12 @@ def expand(
             "ODE); --precision 30 integrates it in mpmath"
         )
     click.echo(f"  remainder: {expansion.remainder_text()}")
+    if expansion.stops_at_nonlocal:
+        click.echo(
+            f"  order {order} asks for powers up to ε^{expansion.power_limit}; from "
+            f"ε^{expansion.nonlocal_power} on the terms are non-local (they depend on the whole "
+            "flow, like C), so the expansion stops there and a higher order adds nothing"
+        )
     sigma = "σ̃" if record["centred"] else "σ"
     if expansion.uses_moment_symbols:
         click.echo(

@@ -104,11 +104,16 @@ def one_line(text: object) -> str:
 def fallback_notes(show: Callable[..., None]) -> Callable[..., None]:
     """A ``warnings.showwarning`` that prints a :class:`ClosedFormFallbackWarning` as one line,
     ``note: …``, on stderr, and hands every other warning to ``show``. The CLI installs it, and
-    so do its worker processes, whose notes would otherwise come with file paths and source."""
+    so do its worker processes, whose notes would otherwise come with file paths and source.
+    Each note once: the same moment's fallback raised from two call sites is one fact."""
+    printed: set[str] = set()
 
     def note(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
         if issubclass(category, ClosedFormFallbackWarning):
-            print(f"note: {one_line(message)}", file=sys.stderr)
+            line = f"note: {one_line(message)}"
+            if line not in printed:
+                printed.add(line)
+                print(line, file=sys.stderr)
         else:
             show(message, category, *args, **kwargs)
 

@@ -88,3 +88,21 @@ def test_a_worker_prints_a_fallback_as_one_note_line(capfd) -> None:
     err = capfd.readouterr().err
     assert "note: E[σ(s) s^3] for σ = tanh: no closed form" in err
     assert "ClosedFormFallbackWarning" not in err
+
+
+def test_a_fallback_note_is_printed_once_per_fact(capsys) -> None:
+    # the same moment's fallback came from two call sites (moments.py and constants.py): one note
+    from symescape.errors import ClosedFormFallbackWarning, fallback_notes
+
+    shown: list = []
+    note = fallback_notes(lambda *args, **kwargs: shown.append(args))
+    for _ in range(2):
+        note("E[σ(s) s^1] for σ = tanh: no closed form", ClosedFormFallbackWarning, "a.py", 1)
+    note("E[σ(s) s^3] for σ = tanh: no closed form", ClosedFormFallbackWarning, "b.py", 2)
+    note("something else", UserWarning, "c.py", 3)
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "note: E[σ(s) s^1] for σ = tanh: no closed form",
+        "note: E[σ(s) s^3] for σ = tanh: no closed form",
+    ]
+    assert len(shown) == 1 and shown[0][1] is UserWarning  # other warnings pass through

@@ -56,11 +56,11 @@ def probe_for(rho_star: float) -> float:
 
 def validate_digits(digits: int) -> int:
     """``digits`` as an int in [15, 200], else :class:`ConfigurationError`."""
-    digits = require_int(digits, "digits (escape --precision)")
+    digits = require_int(digits, "digits (--precision)")
     if not MIN_DIGITS <= digits <= MAX_DIGITS:
         raise ConfigurationError(
-            f"digits (escape --precision) must lie between {MIN_DIGITS} and {MAX_DIGITS}, "
-            f"got {digits} (below 15 use the double-precision ODE)"
+            f"digits (--precision) must lie between {MIN_DIGITS} and {MAX_DIGITS}, "
+            f"got {digits} (for fewer, leave --precision out: double precision)"
         )
     return digits
 

@@ -630,6 +630,7 @@ class EscapeExpansion:
     start's transient), which the second route to C adds. ``slow_manifold[n]``: h_n with
     y = Σ h_n ρ^n on the slow manifold; ``slow_rate[n]``: its w_n (1/R̂ = Σ w_n ρ^n).
     ``all_terms``: every local term the inner expansion resolved (for the error sweeps).
+    ``power_limit``: the largest power the order asked for, −(L−2) + order·(q−1).
     """
 
     activation: str
@@ -647,6 +648,14 @@ class EscapeExpansion:
     slow_rate: tuple
     step: int
     inner_order: int
+    power_limit: int
+
+    @property
+    def stops_at_nonlocal(self) -> bool:
+        """The order asked for powers at or past the first non-local one (``nonlocal_power``):
+        those terms depend on the whole flow, not on the local expansion, so the expansion
+        stops before it whatever the order (a higher order adds nothing)."""
+        return self.power_limit >= self.nonlocal_power
 
     @property
     def remainder_log_power(self) -> int | None:
@@ -866,6 +875,7 @@ def escape_expansion(
         slow_w,
         expansion_step(cls),
         inner_order,
+        int(limit),
     )
 
 

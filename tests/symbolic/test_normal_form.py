@@ -355,12 +355,31 @@ def test_cli_expand_json_keys():
     assert r"m_j = \mathbb{E}[\sigma(s)\, s^j]" in latex.stdout
 
 
+def test_an_order_past_the_nonlocal_power_says_it_adds_nothing():
+    # tanh, L = 3: order N asks for powers up to −1 + 2N; ε^4 is non-local. Order 4 gave order
+    # 2's terms without a word
+    two, four = escape_expansion("tanh", 3, order=2), escape_expansion("tanh", 3, order=4)
+    assert (two.power_limit, four.power_limit, four.nonlocal_power) == (3, 7, 4)
+    assert not two.stops_at_nonlocal and four.stops_at_nonlocal
+    assert [(t.power, t.log_power) for t in two.terms] == [
+        (t.power, t.log_power) for t in four.terms
+    ]
+    text = CliRunner().invoke(main, ["expand", "tanh", "--depth", "3", "--order", "4"]).stdout
+    assert "order 4 asks for powers up to ε^7; from ε^4 on the terms are non-local" in text
+    plain = CliRunner().invoke(main, ["expand", "tanh", "--depth", "3", "--order", "2"]).stdout
+    assert "adds nothing" not in plain
+
+
 def test_cli_escape_precision_refused_below_fifteen():
     result = CliRunner().invoke(
         main, ["escape", "--depth", "3", "--eps", "0.1", "--precision", "14"]
     )
     assert result.exit_code != 0
     assert "15" in result.output
+    # expand says it in its own words: not escape's option
+    result = CliRunner().invoke(main, ["expand", "tanh", "--depth", "3", "--precision", "5"])
+    assert result.exit_code == 2 and "escape --precision" not in result.output
+    assert "--precision) must lie between 15 and 200, got 5" in result.output
 
 
 def test_first_integral_corrected_to_first_order():
