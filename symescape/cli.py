@@ -527,7 +527,7 @@ def expand(
     expansion = escape_expansion(
         activation_spec, depth, order=order, rho_star=rho_star, amplitude=amplitude
     )
-    constant = expansion_constant(expansion, activation_spec, digits=precision)
+    constant = expansion_constant(expansion, activation_spec, digits=precision, progress=True)
     if as_latex:
         click.echo(expansion_latex(expansion, constant.value, constant.error))
         return
@@ -668,6 +668,7 @@ def _escape_precise_or_series(
             rho_star=parsed.value,
             amplitude=amplitude,
             digits=digits,
+            progress=True,
         )
         record.update(
             time_ode=result.decimal(),

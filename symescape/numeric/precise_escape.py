@@ -24,8 +24,10 @@ by extrapolation (``precision.ode``) of order ≈ digits.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -204,10 +206,12 @@ def _flow(field: PreciseField) -> callable:
     return rhs
 
 
-def _run(field: PreciseField, log_start: list, rho_star: float, digits: int) -> PreciseEscape:
+def _run(
+    field: PreciseField, log_start: list, rho_star: float, digits: int, progress: bool = False
+) -> PreciseEscape:
     started = time.perf_counter()
     L = field.depth
-    with mpmath.workdps(field.dps):
+    with mpmath.workdps(field.dps), _progress(progress, log_start, rho_star) as on_step:
         y0 = [mpmath.mpf(v) for v in log_start] + [mpmath.mpf(0)]
         tau0 = mpmath.fsum(y0[:L]) / L
         tau1 = mpmath.log(mpmath.mpf(rho_star))
@@ -225,6 +229,7 @@ def _run(field: PreciseField, log_start: list, rho_star: float, digits: int) -> 
             atol=[rtol] * (L + 1),
             columns=max(6, int(0.45 * digits) + 1),
             first_step=mpmath.mpf("0.5"),
+            on_step=on_step,
         )
         final = solution.final
         return PreciseEscape(
@@ -240,6 +245,29 @@ def _run(field: PreciseField, log_start: list, rho_star: float, digits: int) -> 
         )
 
 
+@contextmanager
+def _progress(show: bool, log_start: list, rho_star: float) -> Iterator[Any]:
+    """A bar over the way from the start's ln ρ to ln ρ* (in thousandths), shown on stderr once
+    a run has taken two seconds; yields the integrator's ``on_step`` hook (None when not shown).
+    """
+    if not show:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    start = float(mpmath.fsum(log_start) / len(log_start))
+    way = float(mpmath.log(mpmath.mpf(rho_star))) - start
+    bar = tqdm(total=1000, desc="mpmath ODE to ρ*", unit="‰", leave=False, delay=2.0)
+
+    def on_step(tau: mpmath.mpf) -> None:
+        bar.update(min(1000, int(1000 * (float(tau) - start) / way)) - bar.n)
+
+    try:
+        yield on_step
+    finally:
+        bar.close()
+
+
 def escape_time_precise(
     spec: str,
     depth: int,
@@ -249,10 +277,11 @@ def escape_time_precise(
     amplitude: float = 1.0,
     digits: int = 30,
     rule: str = "trapezoid",
+    progress: bool = False,
 ) -> PreciseEscape:
     """Escape time of the exact reduced flow (MATH.md §4, §6) from X(0) = ``scales`` under the
     product criterion, at ``digits`` digits (scales may be strings, kept exact to the working
-    precision).
+    precision). ``progress``: a bar over ln ρ on stderr once the run has taken two seconds.
 
     >>> r = escape_time_precise("tanh", 3, ["0.1"] * 3, digits=15)
     >>> r.decimal()
@@ -283,7 +312,7 @@ def escape_time_precise(
         if any(not mpmath.isfinite(v) or v <= 0 for v in values):
             raise ConfigurationError("initial scales must be finite and > 0")
         log_start = [mpmath.log(v) for v in values]
-    return _run(field, log_start, rho_star, digits)
+    return _run(field, log_start, rho_star, digits, progress)
 
 
 @dataclass(frozen=True)
@@ -329,7 +358,7 @@ def constant_by_limit(
 
 
 def slow_manifold_run(
-    expansion: EscapeExpansion, spec: str, rho0: float, digits: int = 30
+    expansion: EscapeExpansion, spec: str, rho0: float, digits: int = 30, progress: bool = False
 ) -> tuple[PreciseEscape, mpmath.mpf]:
     """The run from ρ_0 on the slow manifold to ρ*, and C by the regularised integral."""
     field = precise_field(
@@ -342,7 +371,7 @@ def slow_manifold_run(
     with mpmath.workdps(field.dps):
         r0 = mpmath.mpf(rho0)
         start = [mpmath.log(x) for x in slow_manifold_start(expansion, r0)]
-        run = _run(field, start, expansion.rho_star, digits)
+        run = _run(field, start, expansion.rho_star, digits, progress)
         constant = run.time + slow_manifold_correction(expansion, r0)
         return run, constant + expansion.transient_constant
 
@@ -364,10 +393,10 @@ def balanced_run(
 
 
 def constant_by_integral(
-    expansion: EscapeExpansion, spec: str, rho0: float, digits: int = 30
+    expansion: EscapeExpansion, spec: str, rho0: float, digits: int = 30, progress: bool = False
 ) -> mpmath.mpf:
     """C = T_slow(ρ_0 → ρ*) + the series' lower-limit part + the transient constant."""
-    return slow_manifold_run(expansion, spec, rho0, digits)[1]
+    return slow_manifold_run(expansion, spec, rho0, digits, progress)[1]
 
 
 def escape_constant(
@@ -480,12 +509,17 @@ class ExpansionConstant:
 
 
 def expansion_constant(
-    expansion: EscapeExpansion, spec: str, *, digits: int | None = None, rho0: float = 0.04
+    expansion: EscapeExpansion,
+    spec: str,
+    *,
+    digits: int | None = None,
+    rho0: float = 0.04,
+    progress: bool = False,
 ) -> ExpansionConstant:
     """The non-local constant C of T(ε) (MATH.md §12) by the slow-manifold route, from ρ_0
     and ρ_0/2: in double precision (``digits`` None) or at ``digits`` digits; the error is
     their difference (in double precision, plus each run's integration error, see
-    :func:`slow_manifold_time`)."""
+    :func:`slow_manifold_time`). ``progress``: bars for the mpmath runs (``digits`` given)."""
     import numpy as np
 
     from symescape.numeric.reduced import reduced_model
@@ -509,7 +543,9 @@ def expansion_constant(
                     escape + slow_manifold_correction(expansion, r0) + expansion.transient_constant
                 )
         else:
-            values.append(constant_by_integral(expansion, spec, r, validate_digits(digits)))
+            values.append(
+                constant_by_integral(expansion, spec, r, validate_digits(digits), progress)
+            )
     return ExpansionConstant(
         float(values[1]), float(abs(values[1] - values[0])) + integration, digits
     )

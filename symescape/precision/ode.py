@@ -79,11 +79,13 @@ def integrate(
     columns: int = 12,
     first_step: mpmath.mpf | None = None,
     max_steps: int = 10_000,
+    on_step: Callable[[mpmath.mpf], None] | None = None,
 ) -> OdeSolution:
     """Integrate y' = rhs(τ, y) from τ_0 to τ_1 (τ_1 > τ_0) by extrapolation of order 2·columns.
 
     The caller sets the working precision (``mpmath.workdps``); ``rtol`` is the per-step relative
-    tolerance and ``atol`` the absolute one per component (default ``rtol``).
+    tolerance and ``atol`` the absolute one per component (default ``rtol``). ``on_step(τ)`` is
+    called after each accepted step (a progress bar's hook).
 
     Raises:
         NotReachedError: more than ``max_steps`` steps.
@@ -129,6 +131,8 @@ def integrate(
             y = high
             taus.append(tau)
             ys.append(list(y))
+            if on_step is not None:
+                on_step(tau)
         else:
             rejected += 1
         H *= factor

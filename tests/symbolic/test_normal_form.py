@@ -194,6 +194,27 @@ def test_extrapolation_integrator_reaches_thirty_digits():
         assert abs(sol.final[1] - mpmath.cos(3)) <= TINY
 
 
+def test_the_integrators_step_hook_sees_every_accepted_step():
+    # the hook drives the progress bar of escape/expand --precision: one call per accepted step
+    seen: list = []
+    with mpmath.workdps(30):
+        sol = integrate(
+            lambda t, y: [y[0]],
+            mpmath.mpf(0),
+            [mpmath.mpf(1)],
+            mpmath.mpf(2),
+            rtol=mpmath.mpf(10) ** -25,
+            on_step=seen.append,
+        )
+    assert seen == list(sol.tau[1:]) and seen[-1] == 2 and len(seen) == sol.steps
+
+
+def test_a_precise_run_with_progress_gives_the_same_time(capsys):
+    plain = escape_time_precise("tanh", 3, ["0.1"] * 3, digits=15)
+    shown = escape_time_precise("tanh", 3, ["0.1"] * 3, digits=15, progress=True)
+    assert shown.time == plain.time and capsys.readouterr().out == ""  # the bar is stderr's
+
+
 def test_resonant_expansion_tanh_depth_four():
     """A_0 = 1/(2K) and the resonance log B = −κ/K, exactly (MATH.md §7, §12)."""
     e = escape_expansion("tanh", 4, order=1)
