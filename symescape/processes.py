@@ -46,10 +46,14 @@ def _stop(processes: set[BaseProcess], grace: float = 5.0) -> None:
     """Terminate (SIGTERM) the pool's processes, then kill (SIGKILL) any still alive after
     ``grace`` seconds: a worker that is still starting up, or that has installed its own
     SIGTERM handler, must not outlive the run."""
+    import time
+
     for process in processes:
         process.terminate()
+    deadline = time.monotonic() + grace  # one grace period for all, not one each
     for process in processes:
-        process.join(timeout=grace)
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
         if process.is_alive():
             process.kill()
             process.join(timeout=grace)
