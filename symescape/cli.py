@@ -519,8 +519,12 @@ def expand(
     """The escape time's expansion from X(0) = ε𝟏 (Theorem 16): exact local terms, the log at a
     resonance, and the non-local constant (numeric)."""
     _one_format(as_json, as_latex)
-    from symescape.numeric.precise_escape import expansion_constant, validate_digits
-    from symescape.symbolic.normal_form import constant_digits, escape_expansion, expansion_latex
+    from symescape.numeric.precise_escape import (
+        FALLBACK_DIGITS,
+        expansion_constant,
+        validate_digits,
+    )
+    from symescape.symbolic.normal_form import escape_expansion, expansion_latex, value_with_error
 
     if precision is not None:
         validate_digits(precision)  # before the expansion, which can take a while
@@ -549,6 +553,8 @@ def expand(
         "constant": constant.value,
         "constant_error": constant.error,
         "constant_note": "non-local: slow-manifold integration from ρ_0 = 0.02 and 0.04",
+        "constant_digits": constant.digits,  # None: double precision
+        "constant_fallback_digits": FALLBACK_DIGITS if constant.fallback else None,
         "remainder_power": expansion.remainder_power,
         "remainder_log_power": expansion.remainder_log_power,  # None: unresolved (non-local)
         "stops_at_nonlocal": expansion.stops_at_nonlocal,
@@ -562,22 +568,19 @@ def expand(
     for t in record["terms"]:
         log = f" ln(1/ε)^{t['log_power']}" if t["log_power"] else ""
         click.echo(f"  ε^{t['power']}{log}: {t['coefficient']:.15g}   = {t['exact']}")
-    digits = constant_digits(constant.value, constant.error)
+    value, error = value_with_error(constant.value, constant.error)
     route = "double precision" if precision is None else f"{precision} digits"
-    click.echo(
-        f"  constant: {constant.value:.{digits}g} ± {constant.error:.2g} (non-local, numeric: "
-        f"{route})"
-    )
-    if precision is None and constant.error > 1e-6 * abs(constant.value):
-        click.echo(
-            "  the double-precision constant is coarse here (the field's round-off bounds its "
-            "ODE); --precision 30 integrates it in mpmath"
+    if constant.fallback:
+        route += (
+            f", runs in {FALLBACK_DIGITS}-digit mpmath where the double-precision field's "
+            "round-off stopped the ODE"
         )
+    click.echo(f"  constant: {value} ± {error} (non-local, numeric: {route})")
     click.echo(f"  remainder: {expansion.remainder_text()}")
     if expansion.stops_at_nonlocal:
         click.echo(
-            f"  order {order} asks for powers up to ε^{expansion.power_limit}; from "
-            f"ε^{expansion.nonlocal_power} on the terms are non-local (they depend on the whole "
+            f"  order {order} asks for powers up to ε^{expansion.power_limit}; past "
+            f"ε^{expansion.nonlocal_power} the terms are non-local (they depend on the whole "
             "flow, like C), so the expansion stops there and a higher order adds nothing"
         )
     sigma = "σ̃" if record["centred"] else "σ"

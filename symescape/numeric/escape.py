@@ -487,7 +487,7 @@ def _escape_fast(
         return relative, float(relative.mean())
 
     def rhs(tau: float, y: np.ndarray) -> np.ndarray:
-        if count[0] > max_evaluations:
+        if count[0] >= max_evaluations:  # at most max_evaluations, then stop
             raise _EvaluationBudgetExceeded(float(y[-1]), np.exp(y[:depth]), count[0])
         relative, R = rate(np.exp(y[:depth]))
         if R <= 0:
@@ -608,9 +608,9 @@ def _escape_lsoda(
     initial_loss = float(model.loss(scales))
 
     def rhs(t: float, X: np.ndarray) -> np.ndarray:
-        count[0] += 1
-        if count[0] > max_evaluations:
+        if count[0] >= max_evaluations:  # at most max_evaluations, then stop
             raise _EvaluationBudgetExceeded(t, X, count[0])
+        count[0] += 1
         return model.field(X)
 
     def threshold(t: float, X: np.ndarray) -> float:

@@ -32,7 +32,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from symescape.errors import ConfigurationError, NotReachedError, NumericalError
+from symescape.errors import ConfigurationError, NumericalError
 from symescape.numeric.reduced import ReducedModel
 from symescape.options import RHO_STAR, require_int, require_real, validate_rho_star
 from symescape.precision.gauss import gauss_hermite_rule_mpmath, gaussian_trapezoid_rule_mpmath
@@ -62,7 +62,7 @@ def validate_digits(digits: int) -> int:
     if not MIN_DIGITS <= digits <= MAX_DIGITS:
         raise ConfigurationError(
             f"digits (--precision) must lie between {MIN_DIGITS} and {MAX_DIGITS}, "
-            f"got {digits} (for fewer, leave --precision out: double precision)"
+            f"got {digits} (for fewer, use the double-precision path)"
         )
     return digits
 
@@ -501,11 +501,19 @@ def escape_time_series(
 
 @dataclass(frozen=True)
 class ExpansionConstant:
-    """C with its estimated error: two starting radii ρ_0 (the difference is the estimate)."""
+    """C with its estimated error: two starting radii ρ_0 (the difference is the estimate).
+    ``digits``: None for double precision; the mpmath digits otherwise. ``fallback``: the
+    double-precision route handed a run to :data:`FALLBACK_DIGITS`-digit mpmath."""
 
     value: float
     error: float
     digits: int | None
+    fallback: bool = False
+
+
+FALLBACK_DIGITS = 15
+"""Digits of the mpmath run that replaces a double-precision slow-manifold run DOP853 cannot
+finish (its field carries ~25 working digits, so its round-off is far below double's)."""
 
 
 def expansion_constant(
@@ -518,10 +526,9 @@ def expansion_constant(
 ) -> ExpansionConstant:
     """The non-local constant C of T(ε) (MATH.md §12) by the slow-manifold route, from ρ_0
     and ρ_0/2: in double precision (``digits`` None) or at ``digits`` digits; the error is
-    their difference (in double precision, plus each run's integration error, see
-    :func:`slow_manifold_time`). ``progress``: bars for the mpmath runs (``digits`` given)."""
-    import numpy as np
-
+    their difference. In double precision a run that DOP853 cannot finish at rtol 1e-12 (the
+    field's round-off above the tolerance, see :func:`slow_manifold_time`) is run in mpmath at
+    :data:`FALLBACK_DIGITS` digits instead. ``progress``: bars for the mpmath runs."""
     from symescape.numeric.reduced import reduced_model
 
     rho0 = require_real(rho0, "rho0 (the slow-manifold start)", minimum=0, strict=True)
@@ -530,62 +537,59 @@ def expansion_constant(
             f"rho0 (the slow-manifold start) must be below ρ* = {expansion.rho_star:g}, "
             f"got {rho0:g}"
         )
-    values, integration = [], 0.0
+    if digits is not None:
+        digits = validate_digits(digits)
+    values, fallback = [], False
     for r in (rho0, rho0 / 2):
+        escape = None
         if digits is None:
             with mpmath.workdps(30):
                 r0 = mpmath.mpf(r)
                 start = np.array([float(x) for x in slow_manifold_start(expansion, r0)])
                 model = reduced_model(spec, expansion.depth, expansion.amplitude)
-                escape, error = slow_manifold_time(model, start, expansion.rho_star)
-                integration += error
-                values.append(
-                    escape + slow_manifold_correction(expansion, r0) + expansion.transient_constant
-                )
-        else:
+                escape = slow_manifold_time(model, start, expansion.rho_star)
+                if escape is not None:
+                    values.append(
+                        escape
+                        + slow_manifold_correction(expansion, r0)
+                        + expansion.transient_constant
+                    )
+        if escape is None:
+            fallback |= digits is None
             values.append(
-                constant_by_integral(expansion, spec, r, validate_digits(digits), progress)
+                constant_by_integral(expansion, spec, r, digits or FALLBACK_DIGITS, progress)
             )
     return ExpansionConstant(
-        float(values[1]), float(abs(values[1] - values[0])) + integration, digits
+        float(values[1]), float(abs(values[1] - values[0])), digits, fallback
     )
 
 
-SLOW_MANIFOLD_RTOLS = (1e-12, 1e-10, 1e-8)
-"""Tolerances tried in turn for the slow-manifold run of :func:`expansion_constant`."""
+SLOW_MANIFOLD_RTOL = 1e-12
+"""The tolerance of the double-precision slow-manifold run: its T is ~ρ_0^{−(L−2)}/K, so C's
+absolute error is about rtol × T."""
 
 SLOW_MANIFOLD_EVALUATIONS = 5_000
-"""Field evaluations one slow-manifold try may use. A resolved run takes hundreds to ~2 000
-(tanh L = 4; gelu L = 8); where the field's round-off sits above the tolerance the steps
-collapse instead: softplus at L = 6 from ρ_0 = 0.04 took 829 evaluations at rtol 1e-10, 6 727
-at 1e-11, and at 1e-12 over 20 000, then LSODA's stiff rerun, for minutes; the next, looser
-tolerance is tried then."""
+"""Field evaluations the double-precision slow-manifold run may use. A run whose field is
+resolved takes hundreds (tanh L = 4: ~300; gelu L = 8: ~500); where the field's round-off
+sits above the tolerance the steps collapse instead: softplus at L = 6 from ρ_0 = 0.04 took 829
+evaluations at rtol 1e-10, 6 727 at 1e-11, over 20 000 at 1e-12 and then LSODA's stiff rerun
+for minutes (and a looser rtol gave C to ±2 only: sigmoid L = 6, −2.4e4 ± 7e3 where 15-digit
+mpmath gives −22330.739 ± 5e-7)."""
 
 
 def slow_manifold_time(
     model: ReducedModel, start: np.ndarray, rho_star: float
-) -> tuple[float, float]:
-    """Escape time T of the reduced flow from a slow-manifold ``start`` (double precision) and
-    its integration error |T(rtol) − T(100 rtol)|, at the first rtol of
-    :data:`SLOW_MANIFOLD_RTOLS` whose run finishes within :data:`SLOW_MANIFOLD_EVALUATIONS`.
-
-    Raises:
-        NotReachedError: no tolerance's run escaped within its evaluations.
-    """
+) -> float | None:
+    """Escape time T of the double-precision reduced flow from a slow-manifold ``start`` at
+    rtol :data:`SLOW_MANIFOLD_RTOL` (DOP853 in log variables, no stiff rerun), or None when it
+    does not finish within :data:`SLOW_MANIFOLD_EVALUATIONS` evaluations."""
     from symescape.numeric.escape import EscapeCriterion, escape_time_ode
 
-    criterion = EscapeCriterion("product", rho_star)
-    messages = []
-    for rtol in SLOW_MANIFOLD_RTOLS:
-        runs = []
-        for tolerance in (rtol, 100 * rtol):
-            run = escape_time_ode(
-                model, start, criterion, rtol=tolerance, max_evaluations=SLOW_MANIFOLD_EVALUATIONS
-            )
-            if not run.escaped:
-                messages.append(f"rtol {tolerance:g}: {run.message}")
-                break
-            runs.append(run.time)
-        if len(runs) == 2:
-            return runs[0], abs(runs[0] - runs[1])
-    raise NotReachedError("the slow-manifold run did not escape: " + "; ".join(messages))
+    run = escape_time_ode(
+        model,
+        start,
+        EscapeCriterion("product", rho_star),
+        rtol=SLOW_MANIFOLD_RTOL,
+        max_evaluations=SLOW_MANIFOLD_EVALUATIONS,
+    )
+    return run.time if run.escaped else None

@@ -652,10 +652,10 @@ class EscapeExpansion:
 
     @property
     def stops_at_nonlocal(self) -> bool:
-        """The order asked for powers at or past the first non-local one (``nonlocal_power``):
-        those terms depend on the whole flow, not on the local expansion, so the expansion
-        stops before it whatever the order (a higher order adds nothing)."""
-        return self.power_limit >= self.nonlocal_power
+        """The order asked for powers past the first non-local one, p = ``nonlocal_power``:
+        past it the terms depend on the whole flow, not on the local expansion (at p itself
+        only the ε^p ln(1/ε)^k, k > 0, are local), so a higher order adds nothing."""
+        return self.power_limit > self.nonlocal_power
 
     @property
     def remainder_log_power(self) -> int | None:
@@ -1001,6 +1001,24 @@ def constant_digits(value: float, error: float) -> int:
     return min(15, max(1, floor(log10(abs(value))) - floor(log10(error)) + 2))
 
 
+def significant_text(value: float, digits: int) -> str:
+    """``value`` to ``digits`` significant digits, trailing zeros kept (−2.40e+04, −176.000):
+    the zeros are digits the error vouches for."""
+    text = format(value, f"#.{digits}g")
+    return text.replace(".e", "e").removesuffix(".")
+
+
+def value_with_error(value: float, error: float) -> tuple[str, str]:
+    """(value, error) as text: the value to the digits its error leaves, the error to two."""
+    return significant_text(value, constant_digits(value, error)), significant_text(error, 2)
+
+
+def latex_decimal(text: str) -> str:
+    """A decimal from :func:`significant_text` in LaTeX: 2.40e+04 → 2.40 \\cdot 10^{4}."""
+    mantissa, _, exponent = text.partition("e")
+    return mantissa if not exponent else rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
+
+
 def expansion_latex(
     expansion: EscapeExpansion, constant: float | None = None, constant_error: float | None = None
 ) -> str:
@@ -1021,9 +1039,7 @@ def expansion_latex(
         + ")"
     )
     if constant is not None and constant_error is not None:
-        digits = constant_digits(constant, constant_error)
-        value, error = (sp.latex(sp.Float(f"{x:.{d}g}", d)) for x, d in
-                        ((constant, digits), (constant_error, 2)))
+        value, error = (latex_decimal(t) for t in value_with_error(constant, constant_error))
         text += f",\\quad C = {value} \\pm {error}"
     elif constant is not None:
         text += f",\\quad C \\approx {constant:.12g}"
