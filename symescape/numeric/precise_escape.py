@@ -513,7 +513,8 @@ class ExpansionConstant:
 
 FALLBACK_DIGITS = 15
 """Digits of the mpmath run that replaces a double-precision slow-manifold run DOP853 cannot
-finish (its field carries ~25 working digits, so its round-off is far below double's)."""
+finish (its field carries 15 + GUARD_DIGITS = 27 working digits, so its round-off is far
+below double's)."""
 
 
 def expansion_constant(
