@@ -552,7 +552,10 @@ def expand(
         ],
         "constant": constant.value,
         "constant_error": constant.error,
-        "constant_note": "non-local: slow-manifold integration from ρ_0 = 0.02 and 0.04",
+        "constant_note": (
+            f"non-local: slow-manifold integration from ρ_0 = {constant.rho0:g} and "
+            f"{constant.rho0 / 2:g}"
+        ),
         "constant_digits": constant.digits,  # None: double precision
         "constant_fallback_digits": FALLBACK_DIGITS if constant.fallback else None,
         "remainder_power": expansion.remainder_power,

@@ -465,7 +465,7 @@ def escape_time_series(
     order: int = 4,
     rho_star: float = RHO_STAR,
     amplitude: float = 1.0,
-    rho0: float = 0.05,
+    rho0: float | None = None,
 ) -> SeriesEscape:
     """T(ε) from X(0) = ε𝟏 by the series (MATH.md §12): exact local terms plus C (second
     route, in double precision: the fast ODE along the slow manifold from ρ_0 to ρ*).
@@ -484,8 +484,11 @@ def escape_time_series(
     )
     # C does not depend on ε: it comes from a run along the slow manifold from a fixed ρ_0.
     # (Starting at ρ_0 = ε, as before, made C = T_ODE(ε) − local(ε), which cancels to nothing
-    # as ε → 0: −50922 instead of −4.31 at ε = 1e-8 for tanh, L = 4.)
-    constant = expansion_constant(expansion, spec, rho0=rho0)
+    # as ε → 0: −50922 instead of −4.31 at ε = 1e-8 for tanh, L = 4.) ρ_0: 0.05, or ρ*/4 when
+    # ρ* is smaller.
+    constant = expansion_constant(
+        expansion, spec, rho0=min(0.05, rho_star / 4) if rho0 is None else rho0
+    )
     with mpmath.workdps(30):
         local = float(expansion.local_sum(mpmath.mpf(eps)))
     return SeriesEscape(
@@ -509,6 +512,7 @@ class ExpansionConstant:
     error: float
     digits: int | None
     fallback: bool = False
+    rho0: float = 0.04
 
 
 FALLBACK_DIGITS = 15
@@ -522,16 +526,19 @@ def expansion_constant(
     spec: str,
     *,
     digits: int | None = None,
-    rho0: float = 0.04,
+    rho0: float | None = None,
     progress: bool = False,
 ) -> ExpansionConstant:
     """The non-local constant C of T(ε) (MATH.md §12) by the slow-manifold route, from ρ_0
     and ρ_0/2: in double precision (``digits`` None) or at ``digits`` digits; the error is
     their difference. In double precision a run that DOP853 cannot finish at rtol 1e-12 (the
     field's round-off above the tolerance, see :func:`slow_manifold_time`) is run in mpmath at
-    :data:`FALLBACK_DIGITS` digits instead. ``progress``: bars for the mpmath runs."""
+    :data:`FALLBACK_DIGITS` digits instead. ``rho0`` defaults to min(0.04, ρ*/4) (a fixed 0.04
+    refused every ρ* ≤ 0.04). ``progress``: bars for the mpmath runs."""
     from symescape.numeric.reduced import reduced_model
 
+    if rho0 is None:
+        rho0 = min(0.04, expansion.rho_star / 4)
     rho0 = require_real(rho0, "rho0 (the slow-manifold start)", minimum=0, strict=True)
     if rho0 >= expansion.rho_star:
         raise ConfigurationError(
@@ -561,7 +568,7 @@ def expansion_constant(
                 constant_by_integral(expansion, spec, r, digits or FALLBACK_DIGITS, progress)
             )
     return ExpansionConstant(
-        float(values[1]), float(abs(values[1] - values[0])), digits, fallback
+        float(values[1]), float(abs(values[1] - values[0])), digits, fallback, float(rho0)
     )
 
 

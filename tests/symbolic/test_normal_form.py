@@ -297,6 +297,20 @@ def test_a_double_precision_run_dop853_cannot_finish_goes_to_mpmath():
     assert not expansion_constant(escape_expansion("tanh", 4), "tanh").fallback
 
 
+def test_a_threshold_below_the_default_start_moves_the_start():
+    # expand tanh --depth 4 --rho-star 0.001 said "rho0 (the slow-manifold start) must be below
+    # ρ* = 0.001, got 0.04": ρ_0 is now min(0.04, ρ*/4), and the series meets the ODE there
+    expansion = escape_expansion("tanh", 4, rho_star=0.001, exact=False)
+    constant = expansion_constant(expansion, "tanh")
+    assert constant.rho0 == 0.00025 and not constant.fallback
+    series = escape_time_series("tanh", 4, 1e-4, rho_star=0.001)
+    model = reduced_model("tanh", 4)
+    ode = escape_time_ode(model, np.full(4, 1e-4), "product:0.001", rtol=1e-12)
+    assert ode.escaped and rel_err(series.time, ode.time) <= SERIES_VS_DOUBLE_ODE
+    text = CliRunner().invoke(main, ["expand", "tanh", "--depth", "4", "--rho-star", "0.001"])
+    assert text.exit_code == 0 and "constant: -825" in text.stdout
+
+
 def test_a_constant_is_printed_to_the_digits_its_error_leaves():
     assert constant_digits(-4.310296584097887, 7.1e-9) == 11
     assert constant_digits(-3215.26159794511, 8.2) == 5
