@@ -450,6 +450,9 @@ def _escape_fast_or_stiff(
         budget = min(STIFF_EVALUATIONS, max_evaluations)
         return _escape_fast(model, scales, criterion, rtol, max_time, budget)
     except _EvaluationBudgetExceeded as stop:
+        stalled = _stalled_below_threshold(model, scales, stop)
+        if stalled is not None:
+            return stalled
         if stop.evaluations >= max_evaluations:
             raise  # nothing left for the stiff rerun
         stiff_rtol = max(rtol * STIFF_RTOL_FACTOR, MIN_RTOL)
@@ -467,6 +470,39 @@ def _escape_fast_or_stiff(
             f"(rtol {stiff_rtol:g}; {result.evaluations} evaluations)"
         )
         return replace(result, notes=(note, *result.notes))
+
+
+STALL_FRACTION = 1e-6
+"""A collapsed DOP853 run whose rate R = mean_l F_l/X_l has fallen below this fraction of its
+start's is taken to approach a fixed point short of the threshold (see
+:func:`_stalled_below_threshold`)."""
+
+
+def _stalled_below_threshold(
+    model: ReducedModel, scales: np.ndarray, stop: _EvaluationBudgetExceeded
+) -> EscapeResult | None:
+    """A FAILED result when the log-variable run's steps collapsed because the product stalls:
+    near a fixed point below the threshold R → 0 and dt/dτ = 1/R diverges, so DOP853's steps
+    shrink to nothing; the stiff rerun then integrated the resting state for minutes (teacher
+    amplitude a = 1e-9: the product cannot pass ~a, far below ρ* = 0.5). None otherwise (a stiff
+    flow collapses with R large)."""
+    start_rate = float(np.mean(model.field(scales) / scales))
+    X = np.asarray(stop.state, dtype=float)
+    rate = float(np.mean(model.field(X) / X))
+    if not (np.all(np.isfinite(X)) and abs(rate) <= STALL_FRACTION * start_rate):
+        return None
+    rho = float(np.exp(np.mean(np.log(X))))
+    return EscapeResult(
+        EscapeStatus.FAILED,
+        None,
+        stop.time,
+        EscapeMethod.FAST,
+        f"the product stalls at ρ = {rho:.4g} short of the threshold (the growth rate fell to "
+        f"{abs(rate) / start_rate:.1e} of its start's by t = {stop.time:.4g}): a fixed point of "
+        "the reduced flow; a smaller teacher amplitude a lowers it (lower ρ* or raise a)",
+        X,
+        stop.evaluations,
+    )
 
 
 def _escape_fast(

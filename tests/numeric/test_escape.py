@@ -360,6 +360,20 @@ def test_the_evaluation_budget_covers_the_stiff_rerun():
     assert f"not reached within {stiff + 50} field evaluations" in short.message
 
 
+def test_a_flow_that_stalls_short_of_the_threshold_says_so_at_once():
+    # teacher amplitude 1e-9: the product cannot pass ~a^(1/L)·…, far below ρ* = 0.5. DOP853's
+    # steps collapsed (dt/dτ = 1/R diverges) and the stiff rerun integrated the resting state
+    # for minutes; now the collapse is read as the stall it is
+    model = reduced_model("tanh", 4, 1e-9)
+    result = escape_time_ode(model, [1e-3] * 4)
+    assert result.status is EscapeStatus.FAILED and "stalls at ρ = 0.00" in result.message
+    assert result.evaluations <= escape_module.STIFF_EVALUATIONS + 10  # no stiff rerun
+    rho = float(np.exp(np.mean(np.log(result.final_state))))
+    assert rho < 0.01 and abs(np.mean(model.field(result.final_state) / result.final_state)) < (
+        escape_module.STALL_FRACTION * np.mean(model.field(np.full(4, 1e-3)) / 1e-3)
+    )
+
+
 def test_a_stiff_flow_is_handed_to_lsoda_and_escapes():
     # σ = x + 30x² at L = 3 leaves the balanced ray fast (κ = 3600): DOP853 in log variables
     # spent 2·10⁶ evaluations (2 min 15 s) by t = 0.17 and failed; the flow escapes at 292.29
