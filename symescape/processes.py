@@ -9,6 +9,7 @@ deadlock. Each job must be a module-level function of picklable arguments.
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from multiprocessing.process import BaseProcess
@@ -46,8 +47,6 @@ def _stop(processes: set[BaseProcess], grace: float = 5.0) -> None:
     """Terminate (SIGTERM) the pool's processes, then kill (SIGKILL) any still alive after
     ``grace`` seconds: a worker that is still starting up, or that has installed its own
     SIGTERM handler, must not outlive the run."""
-    import time
-
     for process in processes:
         process.terminate()
     deadline = time.monotonic() + grace  # one grace period for all, not one each

@@ -33,7 +33,8 @@ import mpmath
 import numpy as np
 
 from symescape.errors import ConfigurationError, NumericalError
-from symescape.numeric.reduced import ReducedModel
+from symescape.numeric.escape import EscapeCriterion, escape_time_ode
+from symescape.numeric.reduced import ReducedModel, reduced_model
 from symescape.options import RHO_STAR, require_int, require_real, validate_rho_star
 from symescape.precision.gauss import gauss_hermite_rule_mpmath, gaussian_trapezoid_rule_mpmath
 from symescape.precision.ode import integrate
@@ -211,7 +212,7 @@ def _run(
 ) -> PreciseEscape:
     started = time.perf_counter()
     L = field.depth
-    with mpmath.workdps(field.dps), _progress(progress, log_start, rho_star) as on_step:
+    with mpmath.workdps(field.dps):
         y0 = [mpmath.mpf(v) for v in log_start] + [mpmath.mpf(0)]
         tau0 = mpmath.fsum(y0[:L]) / L
         tau1 = mpmath.log(mpmath.mpf(rho_star))
@@ -220,17 +221,18 @@ def _run(
                 f"the start's geometric mean {mpmath.nstr(mpmath.exp(tau0), 6)} is already ≥ ρ*"
             )
         rtol = mpmath.mpf(10) ** (-(digits + 3))
-        solution = integrate(
-            _flow(field),
-            tau0,
-            y0,
-            tau1,
-            rtol=rtol,
-            atol=[rtol] * (L + 1),
-            columns=max(6, int(0.45 * digits) + 1),
-            first_step=mpmath.mpf("0.5"),
-            on_step=on_step,
-        )
+        with _progress(progress, float(tau0), float(tau1)) as on_step:
+            solution = integrate(
+                _flow(field),
+                tau0,
+                y0,
+                tau1,
+                rtol=rtol,
+                atol=[rtol] * (L + 1),
+                columns=max(6, int(0.45 * digits) + 1),
+                first_step=mpmath.mpf("0.5"),
+                on_step=on_step,
+            )
         final = solution.final
         return PreciseEscape(
             +final[-1],
@@ -246,17 +248,16 @@ def _run(
 
 
 @contextmanager
-def _progress(show: bool, log_start: list, rho_star: float) -> Iterator[Any]:
-    """A bar over the way from the start's ln ρ to ln ρ* (in thousandths), shown on stderr once
-    a run has taken two seconds; yields the integrator's ``on_step`` hook (None when not shown).
-    """
+def _progress(show: bool, start: float, end: float) -> Iterator[Any]:
+    """A bar over the way from the start's ln ρ to ln ρ* (``start``, ``end``; in thousandths),
+    shown on stderr once a run has taken two seconds; yields the integrator's ``on_step`` hook
+    (None when not shown)."""
     if not show:
         yield None
         return
     from tqdm.auto import tqdm
 
-    start = float(mpmath.fsum(log_start) / len(log_start))
-    way = float(mpmath.log(mpmath.mpf(rho_star))) - start
+    way = end - start
     bar = tqdm(total=1000, desc="mpmath ODE to ρ*", unit="‰", leave=False, delay=2.0)
 
     def on_step(tau: mpmath.mpf) -> None:
@@ -535,8 +536,6 @@ def expansion_constant(
     field's round-off above the tolerance, see :func:`slow_manifold_time`) is run in mpmath at
     :data:`FALLBACK_DIGITS` digits instead. ``rho0`` defaults to min(0.04, ρ*/4) (a fixed 0.04
     refused every ρ* ≤ 0.04). ``progress``: bars for the mpmath runs."""
-    from symescape.numeric.reduced import reduced_model
-
     if rho0 is None:
         rho0 = min(0.04, expansion.rho_star / 4)
     rho0 = require_real(rho0, "rho0 (the slow-manifold start)", minimum=0, strict=True)
@@ -548,13 +547,13 @@ def expansion_constant(
     if digits is not None:
         digits = validate_digits(digits)
     values, fallback = [], False
+    model = reduced_model(spec, expansion.depth, expansion.amplitude) if digits is None else None
     for r in (rho0, rho0 / 2):
         escape = None
         if digits is None:
             with mpmath.workdps(30):
                 r0 = mpmath.mpf(r)
                 start = np.array([float(x) for x in slow_manifold_start(expansion, r0)])
-                model = reduced_model(spec, expansion.depth, expansion.amplitude)
                 escape = slow_manifold_time(model, start, expansion.rho_star)
                 if escape is not None:
                     values.append(
@@ -591,8 +590,6 @@ def slow_manifold_time(
     """Escape time T of the double-precision reduced flow from a slow-manifold ``start`` at
     rtol :data:`SLOW_MANIFOLD_RTOL` (DOP853 in log variables, no stiff rerun), or None when it
     does not finish within :data:`SLOW_MANIFOLD_EVALUATIONS` evaluations."""
-    from symescape.numeric.escape import EscapeCriterion, escape_time_ode
-
     run = escape_time_ode(
         model,
         start,
