@@ -121,6 +121,7 @@ def test_a_float_amplitude_is_never_turned_into_an_irrational(value, expected):
 )
 @example(p=262144, q=1, k=-41)  # 2^18·10^-41 = 1/(5^18·10^23): printed with 36 digits
 @example(p=8192, q=821, k=-36)  # 1/(821·5^13·10^23): the 2s and 5s alone move
+@example(p=33, q=32768, k=38)  # 33·5^15·10^23 on the numerator: found by CI's hypothesis run
 def test_decimal_scaled_is_equal_and_short(p, q, k):
     # 1e-100*tanh(x) printed its Taylor coefficients with 101 digits; the display form is
     # p/q·10^k with a short p/q, and is the same number
