@@ -36,9 +36,29 @@ def check_workers(workers: int | None) -> int:
     return require_int(workers, "workers (0: one per core)", minimum=0) or usable_cores()
 
 
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""The variables that set BLAS pool sizes; a worker sets each to 1 unless the user has set any."""
+
+
+def _one_blas_thread() -> None:
+    """One BLAS thread in this worker: the pool already runs one worker per core, and each
+    worker's own BLAS threads then only contend (prop23-homotopy in ``verify``: 47 s beside
+    another claim with OpenBLAS's default pool, 22 s with one thread; 2 cores, 2026-12-07).
+    The variables reach libraries loaded later (SciPy's OpenBLAS reads them when it loads);
+    ``threadpoolctl`` limits the ones already loaded."""
+    from threadpoolctl import threadpool_limits
+
+    if any(name in os.environ for name in BLAS_THREAD_VARIABLES):
+        return  # the user's choice
+    for name in BLAS_THREAD_VARIABLES:
+        os.environ[name] = "1"
+    threadpool_limits(1, user_api="blas")
+
+
 def _quiet_worker() -> None:
     # one progress bar (the caller's), not one per worker interleaved on the same line
     os.environ["TQDM_DISABLE"] = "1"
+    _one_blas_thread()
     # and fallback notes as the CLI prints them, one line each, not warnings with source lines
     warnings.showwarning = fallback_notes(warnings.showwarning)
 

@@ -106,3 +106,32 @@ def test_a_fallback_note_is_printed_once_per_fact(capsys) -> None:
         "note: E[σ(s) s^3] for σ = tanh: no closed form",
     ]
     assert len(shown) == 1 and shown[0][1] is UserWarning  # other warnings pass through
+
+
+def _blas_threads(_: object) -> tuple[list[int], str | None]:
+    """In a worker: the thread counts of the BLAS pools NumPy and SciPy loaded, and the
+    OPENBLAS_NUM_THREADS the worker sees."""
+    import os
+
+    import numpy as np
+    import scipy.linalg
+    from threadpoolctl import threadpool_info
+
+    scipy.linalg.solve(np.eye(3), np.ones(3))  # load SciPy's BLAS too
+    counts = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    return counts, os.environ.get("OPENBLAS_NUM_THREADS")
+
+
+def test_a_worker_runs_one_blas_thread_unless_the_user_set_the_pool_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two workers on two cores: a BLAS pool per worker only contends (prop23-homotopy ran 2×
+    slower in ``verify`` with it). A user's own setting is kept."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    for counts, variable in map_in_processes(_blas_threads, [0, 1], 2):
+        assert counts and all(c == 1 for c in counts), counts
+        assert variable == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    for _, variable in map_in_processes(_blas_threads, [0, 1], 2):
+        assert variable == "2"
