@@ -40,7 +40,8 @@ class NoLinearPathError(SymescapeError):
 
 
 class NoEscapeError(SymescapeError):
-    """``μ₁ = E[σ'(s)] ≤ 0`` (or amplitude ≤ 0): the origin is not escaped along the teacher."""
+    """``μ₁ = E[σ'(s)] ≤ 0`` (or amplitude ≤ 0): the origin is not escaped along the teacher;
+    or the flow leaves the origin but settles at a fixed point below the threshold ρ*."""
 
 
 class ConfigurationError(SymescapeError):

@@ -32,8 +32,8 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from symescape.errors import ConfigurationError, NumericalError
-from symescape.numeric.escape import EscapeCriterion, escape_time_ode
+from symescape.errors import ConfigurationError, NoEscapeError, NumericalError
+from symescape.numeric.escape import STALL_FRACTION, EscapeCriterion, escape_time_ode
 from symescape.numeric.reduced import ReducedModel, reduced_model
 from symescape.options import RHO_STAR, require_int, require_real, validate_rho_star
 from symescape.precision.gauss import gauss_hermite_rule_mpmath, gaussian_trapezoid_rule_mpmath
@@ -192,16 +192,33 @@ class PreciseEscape:
         return mpmath.nstr(self.time, self.digits, strip_zeros=False)
 
 
-def _flow(field: PreciseField) -> callable:
+def _flow(field: PreciseField, rho_star: float) -> callable:
+    """The flow in τ = ln ρ: d(ln X_l)/dτ = (F_l/X_l)/R, dt/dτ = 1/R, R = mean_l F_l/X_l.
+
+    τ is a clock only while the product grows. Where R ≤ 0 (the product shrinks: the start lies
+    past a fixed point below ρ*) or R has fallen to ``STALL_FRACTION`` of its first value (the
+    run nears such a point, where t(τ) has a logarithmic singularity and the steps shrink
+    without end), NoEscapeError names ρ and ρ*. An escaping flow's R grows with ρ."""
     L = field.depth
+    first: list = []
 
     def rhs(tau: mpmath.mpf, state: list) -> list:
         X = [mpmath.exp(v) for v in state[:L]]
         F = field(X)
         relative = [a / b for a, b in zip(F, X, strict=True)]
         R = mpmath.fsum(relative) / L
-        if R <= 0:
-            raise NumericalError("the product stopped growing (dτ/dt ≤ 0) before ρ*")
+        if not first:
+            first.append(R)
+        if R <= 0 or R <= STALL_FRACTION * first[0]:
+            # teacher amplitude a = 1e-9 at L = 4: R < 0 from ρ = 0.04 (`expand`'s start); a
+            # start at ρ = 1e-3 ran for over ten minutes towards the fixed point
+            where = "does not grow" if R <= 0 else "stalls"
+            raise NoEscapeError(
+                f"the product {where} at ρ = {mpmath.nstr(mpmath.exp(tau), 6)}, short of "
+                f"ρ* = {rho_star:g} (the growth rate R = mean F_l/X_l reached "
+                f"{mpmath.nstr(R, 3)}): the reduced flow has a fixed point below the threshold, "
+                "which a small teacher amplitude a lowers; raise a or lower ρ*"
+            )
         return [r / R for r in relative] + [1 / R]
 
     return rhs
@@ -223,7 +240,7 @@ def _run(
         rtol = mpmath.mpf(10) ** (-(digits + 3))
         with _progress(progress, float(tau0), float(tau1)) as on_step:
             solution = integrate(
-                _flow(field),
+                _flow(field, rho_star),
                 tau0,
                 y0,
                 tau1,

@@ -374,6 +374,17 @@ def test_a_flow_that_stalls_short_of_the_threshold_says_so_at_once():
     )
 
 
+def test_the_precise_flow_names_a_stall_short_of_the_threshold():
+    """The mpmath flow in τ = ln ρ cannot run where the product shrinks (above a fixed point below
+    ρ*, as `expand --amplitude 1e-9` starts): NoEscapeError naming ρ and ρ* (it was a bare
+    'numerical failure' naming neither)."""
+    with pytest.raises(NoEscapeError, match=r"does not grow at ρ = 0\.04, short of ρ\* = 0\.5"):
+        escape_time_precise("tanh", 4, ["0.04"] * 4, amplitude=1e-9, digits=15)
+    # from below the fixed point the run nears it for ever (it ran for over ten minutes)
+    with pytest.raises(NoEscapeError, match=r"stalls at ρ = 0\.0.*short of ρ\* = 0\.5"):
+        escape_time_precise("tanh", 4, ["1e-3"] * 4, amplitude=1e-9, digits=15)
+
+
 def test_a_stiff_flow_is_handed_to_lsoda_and_escapes():
     # σ = x + 30x² at L = 3 leaves the balanced ray fast (κ = 3600): DOP853 in log variables
     # spent 2·10⁶ evaluations (2 min 15 s) by t = 0.17 and failed; the flow escapes at 292.29
