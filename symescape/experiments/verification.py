@@ -38,19 +38,20 @@ other claim takes under 8 s)."""
 
 
 SLOWEST_QUICK_CLAIMS = (
-    "thm11-off-manifold",
-    "prop24-schur-perron",
     "fig5-cascade",
     "thm11-depth-independence",
-    "thm16-normal-form",
-    "cor7-universality",
+    "prop24-schur-perron",
+    "thm11-off-manifold",
     "relu-saddle-to-saddle",
-    "thm6-critical-depth",
-    "prop22-corners",
+    "cor7-universality",
+    "thm16-normal-form",
     "prop8-signal-energy",
+    "thm6-critical-depth",
+    "relu-low-rank",
 )
-"""The same with ``quick`` (measured one after another, empty caches, two idle cores,
-2026-12-06: 14, 12, 12, 11, 7, 7, 5, 4, 4 and 3 s; every other claim under 3.5 s)."""
+"""The same with ``quick`` (measured in ``verify --quick``'s two workers, empty caches, two idle
+cores, 2026-12-07: 12.5, 11.1, 7.5, 6.3, 3.6, 3.6, 3.1, 3.0, 2.0 and 2.0 s; every other claim
+under 2 s)."""
 
 
 def _run_claim(job: tuple[str, bool]) -> Claim:
