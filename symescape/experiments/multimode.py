@@ -20,6 +20,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from symescape.errors import UnknownNameError
 from symescape.experiments.sweeps import SweepStore, stored
 from symescape.numeric.escape import escape_time_ode
 from symescape.numeric.network import Weights, flatten_weights, unflatten_weights
@@ -279,14 +280,25 @@ REAL_WIDTHS = (8, 32)
 """Block widths n_b of the finite networks of figure 5 and of the claim ``fig5-cascade``."""
 
 
+CASCADE_FLOWS = {"block-mean": False, "decoupled": True}
+"""The two flows of a cascade by name, with :func:`cascade`'s ``decoupled`` flag."""
+
+
 def cascade_flows(
-    config: CascadeConfig, store: SweepStore | None = None, progress: bool = False
+    config: CascadeConfig,
+    store: SweepStore | None = None,
+    progress: bool = False,
+    names: tuple[str, ...] = tuple(CASCADE_FLOWS),
 ) -> dict[str, dict]:
     """:func:`cascade` on the block-mean flow and on the decoupled model, by name
-    ("block-mean", "decoupled"); stored per flow when a ``store`` is given (the
-    ``fig5-cascade`` claim and figure 5 use the same points)."""
+    ("block-mean", "decoupled"; ``names`` picks some); stored per flow when a ``store`` is given
+    (the ``fig5-cascade`` claim and figure 5 use the same points)."""
+    unknown = [n for n in names if n not in CASCADE_FLOWS]
+    if unknown:
+        raise UnknownNameError(f"unknown cascade flows {unknown}; known: {list(CASCADE_FLOWS)}")
     flows = {}
-    for name, decoupled in (("block-mean", False), ("decoupled", True)):
+    for name in names:
+        decoupled = CASCADE_FLOWS[name]
 
         def compute(decoupled: bool = decoupled) -> dict:
             return cascade(config, decoupled=decoupled, progress=progress)

@@ -228,3 +228,15 @@ def test_finite_network_follows_the_block_mean_flow():
     assert start["manifold_distance"][0][0] < 1e-14
     with pytest.raises(ConfigurationError):
         real_network_cascade(config, perturbation=-1.0)
+
+
+def test_cascade_flows_runs_the_flows_it_is_asked_for_and_refuses_unknown_names() -> None:
+    from symescape.errors import UnknownNameError
+    from symescape.experiments.multimode import cascade, cascade_flows
+
+    config = CascadeConfig(nodes=4, time=1.0)
+    flows = cascade_flows(config, names=("decoupled",))
+    assert list(flows) == ["decoupled"]
+    assert flows["decoupled"]["loss"] == cascade(config, decoupled=True)["loss"]
+    with pytest.raises(UnknownNameError, match="unknown cascade flows \\['coupled'\\]"):
+        cascade_flows(config, names=("coupled",))
