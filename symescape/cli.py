@@ -533,7 +533,12 @@ def expand(
     )
     constant = expansion_constant(expansion, activation_spec, digits=precision, progress=True)
     if as_latex:
-        click.echo(expansion_latex(expansion, constant.value, constant.error))
+        # an undetermined C stays a symbol: its digits would be noise
+        click.echo(
+            expansion_latex(expansion, constant.value, constant.error)
+            if constant.determined
+            else expansion_latex(expansion)
+        )
         return
     record = {
         "activation": activation_spec,
@@ -557,6 +562,7 @@ def expand(
             f"{constant.rho0 / 2:g}"
         ),
         "constant_digits": constant.digits,  # None: double precision
+        "constant_determined": constant.determined,  # error < |C|
         "constant_fallback_digits": FALLBACK_DIGITS if constant.fallback else None,
         "remainder_power": expansion.remainder_power,
         "remainder_log_power": expansion.remainder_log_power,  # None: unresolved (non-local)
@@ -578,7 +584,13 @@ def expand(
             f", runs in {FALLBACK_DIGITS}-digit mpmath where the double-precision field's "
             "round-off stopped the ODE"
         )
-    click.echo(f"  constant: {value} ± {error} (non-local, numeric: {route})")
+    if constant.determined:
+        click.echo(f"  constant: {value} ± {error} (non-local, numeric: {route})")
+    else:
+        click.echo(
+            f"  constant: undetermined ({value} ± {error}: the runs from ρ_0 and ρ_0/2 differ "
+            f"by more than C; numeric: {route}); more digits: --precision DIGITS"
+        )
     click.echo(f"  remainder: {expansion.remainder_text()}")
     if expansion.stops_at_nonlocal:
         click.echo(

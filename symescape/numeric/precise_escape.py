@@ -532,6 +532,13 @@ class ExpansionConstant:
     fallback: bool = False
     rho0: float = 0.04
 
+    @property
+    def determined(self) -> bool:
+        """Whether the error leaves C a significant digit (error < |C|). gelu at L = 12 in
+        double precision: 1e7 ± 1e7 (T from ρ_0 is ~1e15 there, so double's round-off alone
+        is ~1e3, and the two starts disagree by all of C)."""
+        return bool(self.error < abs(self.value))
+
 
 FALLBACK_DIGITS = 15
 """Digits of the mpmath run that replaces a double-precision slow-manifold run DOP853 cannot

@@ -142,3 +142,28 @@ def test_a_fraction_is_a_number_where_a_number_is_asked():
 
     assert K("5/2") == K("2.5")
     assert "not a number" in run("classify", "tanh", "--depth", "3", "--amplitude", "5/0").output
+
+
+def test_expand_calls_a_constant_without_a_significant_digit_undetermined(monkeypatch):
+    """gelu at L = 12 in double precision gave C = 1e+07 ± 1.0e+07 (86 s): the error leaves no
+    digit, so the output says undetermined and points to --precision; LaTeX keeps C a symbol."""
+    from symescape.numeric import precise_escape
+    from symescape.numeric.precise_escape import ExpansionConstant
+
+    assert ExpansionConstant(-2.0, 1e-6, None).determined
+    assert not ExpansionConstant(1e7, 1.0e7, None).determined
+    assert not ExpansionConstant(float("nan"), 1.0, None).determined
+
+    def undetermined(expansion, spec, **kwargs):
+        return ExpansionConstant(1.2e7, 1.3e7, None)
+
+    monkeypatch.setattr(precise_escape, "expansion_constant", undetermined)
+    text = run("expand", "tanh", "--depth", "3").stdout
+    assert "constant: undetermined (1.2e+07 ± 1.3e+07" in text and "--precision DIGITS" in text
+    assert json.loads(run("expand", "tanh", "--depth", "3", "--json").stdout)[
+        "constant_determined"
+    ] is False
+    latex = run("expand", "tanh", "--depth", "3", "--latex").stdout
+    assert "+ C" in latex and "C =" not in latex and "10^{7}" not in latex
+    monkeypatch.undo()
+    assert json.loads(run("expand", "tanh", "--depth", "3", "--json").stdout)["constant_determined"]
