@@ -100,9 +100,9 @@ def map_in_processes(
     """
     bar = None
     if progress is not None:
-        from tqdm.auto import tqdm
+        from symescape.progress import progress_bar
 
-        bar = tqdm(total=len(items), desc=progress, unit=unit)
+        bar = progress_bar(total=len(items), desc=progress, unit=unit)
 
     def finished(index: int, result: Result) -> None:
         if on_result is not None:

@@ -2,7 +2,8 @@
 
 Layers, lowest first (a module may import its own layer only inside its own subpackage):
 
-    0  errors, options, version, processes (independent jobs over worker processes)
+    0  errors, options, version, processes (independent jobs over worker processes), progress
+       (progress bars on a terminal or in a log)
     1  codegen (the SymPy → NumPy/mpmath boundary), precision/ (mpmath and quadrature rules)
     2  symbolic/
     3  numeric/
@@ -27,6 +28,7 @@ RANKS = {
     "options": 0,
     "version": 0,
     "processes": 0,
+    "progress": 0,
     "codegen": 1,
     "precision": 1,
     "symbolic": 2,

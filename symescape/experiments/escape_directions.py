@@ -416,9 +416,9 @@ def _ascend(
         return found
     indices = range(len(starts))
     if progress:
-        from tqdm.auto import tqdm
+        from symescape.progress import progress_bar
 
-        indices = tqdm(indices, desc=f"escape directions L={config.depth}", unit="restart")
+        indices = progress_bar(indices, desc=f"escape directions L={config.depth}", unit="restart")
     return [
         quasi_newton_ascent(
             problem,

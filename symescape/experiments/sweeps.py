@@ -174,9 +174,9 @@ class SweepStore:
         points = list(points)
         iterator: Iterable = points
         if progress:
-            from tqdm.auto import tqdm
+            from symescape.progress import progress_bar
 
-            iterator = tqdm(points, desc=progress, unit="point", leave=False)
+            iterator = progress_bar(points, desc=progress, unit="point", leave=False)
         return [self.get(p, lambda p=p: compute(p)) for p in iterator]
 
 
@@ -229,9 +229,9 @@ def run_sweep(
     missing = [p for p in points if store.lookup(p) is None]
     bar = None
     if progress and missing and scheduler is not None:
-        from tqdm.auto import tqdm
+        from symescape.progress import progress_bar
 
-        bar = tqdm(total=len(missing), desc=progress, unit="point")
+        bar = progress_bar(total=len(missing), desc=progress, unit="point")
 
     def finish(params: dict[str, Any], result: dict[str, Any]) -> None:
         write_atomic(store.path(params), _point_text(params, result))

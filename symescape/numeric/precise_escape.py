@@ -272,10 +272,10 @@ def _progress(show: bool, start: float, end: float) -> Iterator[Any]:
     if not show:
         yield None
         return
-    from tqdm.auto import tqdm
+    from symescape.progress import progress_bar
 
     way = end - start
-    bar = tqdm(total=1000, desc="mpmath ODE to ρ*", unit="‰", leave=False, delay=2.0)
+    bar = progress_bar(total=1000, desc="mpmath ODE to ρ*", unit="‰", leave=False, delay=2.0)
 
     def on_step(tau: mpmath.mpf) -> None:
         bar.update(min(1000, int(1000 * (float(tau) - start) / way)) - bar.n)

@@ -365,9 +365,11 @@ def _chunk_steps(config: TrainingConfig, weights: Weights, data: tuple | None) -
 def _progress_bar(total: int, show: bool) -> Any:
     if not show:
         return None
-    from tqdm.auto import tqdm
+    from symescape.progress import progress_bar
 
-    return tqdm(total=total, desc="training", unit="step", leave=False, mininterval=1.0, delay=2.0)
+    return progress_bar(
+        total=total, desc="training", unit="step", leave=False, mininterval=1.0, delay=2.0
+    )
 
 
 @lru_cache(maxsize=8)
