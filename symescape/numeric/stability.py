@@ -145,19 +145,27 @@ def schur_perron(
         rtol=1e-13,
     )
     M = np.block([[-np.diag(a), B], [C, -np.diag(d)]])
-    vector = _null_vector(M - lam * np.eye(n))
+    vector, gap = _null_vector(M - lam * np.eye(n))
     vector = vector * np.sign(vector[np.argmax(np.abs(vector))])
-    # Round-off can leave entries of a zero component slightly negative: clip those only.
-    vector[(vector < 0) & (vector > -1e-12 * np.abs(vector).max())] = 0.0
+    # Round-off can leave entries of a zero component slightly negative: clip those only, up
+    # to the null vector's error bound (ε‖M‖ + |δλ|)/σ_{n−1}(M − λI), the perturbation over the
+    # gap to the next singular value (λ from brentq: |δλ| ≤ 1e-14 + 1e-13 λ). A fixed 1e-12
+    # left −4.3e-12 at λ = 0.0078 (hypothesis; σ_{n−1} small there).
+    bound = 10 * (EPSILON * np.linalg.norm(M, 2) + 1e-14 + 1e-13 * lam) / gap
+    vector[(vector < 0) & (vector > -max(1e-12, bound) * np.abs(vector).max())] = 0.0
     return SchurPerronResult(gain, float(lam), vector / np.linalg.norm(vector), bool(irreducible))
 
 
-def _null_vector(shifted: np.ndarray) -> np.ndarray:
-    """The right singular vector of M − λI for its smallest singular value. At a defective λ
-    (a Jordan block) LAPACK's eigenvectors are off by ~√ε (entries of a zero component came
-    out −6.5e-9); the null vector of M − λI is as accurate as λ itself."""
-    _, _, vh = np.linalg.svd(shifted)
-    return vh[-1]
+EPSILON = float(np.finfo(float).eps)
+
+
+def _null_vector(shifted: np.ndarray) -> tuple[np.ndarray, float]:
+    """The right singular vector of M − λI for its smallest singular value, and the next
+    singular value (the gap that bounds the vector's error). At a defective λ (a Jordan block)
+    LAPACK's eigenvectors are off by ~√ε (entries of a zero component came out −6.5e-9); the
+    null vector of M − λI is as accurate as λ itself, over the gap."""
+    _, values, vh = np.linalg.svd(shifted)
+    return vh[-1], float(values[-2]) if values.size > 1 else np.inf
 
 
 @dataclass(frozen=True)

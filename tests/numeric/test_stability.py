@@ -123,3 +123,17 @@ def test_saddle_blocks_extraction():
     assert np.allclose(parts.A, np.diag([1.0, 2.0])) and np.allclose(parts.D, [[0.5]])
     assert np.allclose(parts.B, [[0.3], [0.1]]) and np.allclose(parts.C, [[0.2, 0.4]])
     assert parts.off_diagonal_residual == 0.0
+
+
+def test_a_zero_component_left_negative_by_round_off_is_clipped_within_its_error_bound():
+    """Hypothesis found this marginal case (CI, 2026-12-07): λ = 0.0078, and the null vector's
+    zero component came out −4.3e-12, past the fixed 1e-12 clip. The clip now follows the
+    vector's error bound over the singular-value gap; the vector stays an eigenvector."""
+    A, D = np.array([0.0, 2.0, 0.0]), np.array([0.0, 0.0])
+    B = np.array([[0.0, 1.0], [0.5, 0.25], [0.0, 0.0]])
+    C = np.array([[0.0, 0.03125, 0.0], [0.0, 0.0, 1.0]])
+    result = schur_perron(A, B, C, D, marginal=True)
+    _check_against_eigenvalues(A, B, C, D, result, positive=1e-7, atol=1e-8)
+    M = np.block([[-np.diag(A), B], [C, -np.diag(D)]])
+    v = result.eigenvector
+    assert np.all(v >= 0) and np.linalg.norm(M @ v - result.eigenvalue * v) <= 1e-12
