@@ -178,9 +178,8 @@ def decimal_scaled(expr: sp.Expr, digits: int = DISPLAY_DIGITS) -> sp.Expr:
         rest, shift = _split_decimal_factor(abs(p))
         if shift and max(len(str(abs(p))), len(str(q))) > digits:
             # the same on the numerator: 33·5^15 (13 digits) is the short 33/32768·10^15
-            q, p, p_tens = q * (10**shift // (abs(p) // rest)), rest * (1 if p > 0 else -1), (
-                p_tens + shift
-            )
+            q *= 10**shift // (abs(p) // rest)
+            p, p_tens = (rest if p > 0 else -rest), p_tens + shift
         if max(len(str(abs(p))), len(str(q))) <= digits:
             ten = _RealBase(sp.Integer(10))
             replacements[r] = sp.Rational(p, q) * ten ** (p_tens - q_tens)
