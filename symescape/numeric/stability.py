@@ -29,6 +29,12 @@ from scipy.sparse.csgraph import connected_components
 
 from symescape.errors import ConfigurationError
 
+EIGENVALUE_XTOL, EIGENVALUE_RTOL = 1e-14, 1e-13
+"""brentq's tolerances for the Perron eigenvalue λ: |δλ| ≤ xtol + rtol·λ (also the bound on
+the eigenvector's round-off, below)."""
+
+EPSILON = float(np.finfo(float).eps)
+
 
 @dataclass(frozen=True)
 class SchurPerronResult:
@@ -141,22 +147,20 @@ def schur_perron(
         lambda s: _spectral_radius(loop_matrix(a, B, C, d, s)) - 1,
         lower,
         upper,
-        xtol=1e-14,
-        rtol=1e-13,
+        xtol=EIGENVALUE_XTOL,
+        rtol=EIGENVALUE_RTOL,
     )
     M = np.block([[-np.diag(a), B], [C, -np.diag(d)]])
     vector, gap = _null_vector(M - lam * np.eye(n))
     vector = vector * np.sign(vector[np.argmax(np.abs(vector))])
     # Round-off can leave entries of a zero component slightly negative: clip those only, up
     # to the null vector's error bound (ε‖M‖ + |δλ|)/σ_{n−1}(M − λI), the perturbation over the
-    # gap to the next singular value (λ from brentq: |δλ| ≤ 1e-14 + 1e-13 λ). A fixed 1e-12
-    # left −4.3e-12 at λ = 0.0078 (hypothesis; σ_{n−1} small there).
-    bound = 10 * (EPSILON * np.linalg.norm(M, 2) + 1e-14 + 1e-13 * lam) / gap
+    # gap to the next singular value (|δλ| ≤ xtol + rtol·λ from brentq). A fixed 1e-12 left
+    # −4.3e-12 at λ = 0.0078 (hypothesis; σ_{n−1} small there).
+    error = EPSILON * np.linalg.norm(M, 2) + EIGENVALUE_XTOL + EIGENVALUE_RTOL * lam
+    bound = 10 * error / gap
     vector[(vector < 0) & (vector > -max(1e-12, bound) * np.abs(vector).max())] = 0.0
     return SchurPerronResult(gain, float(lam), vector / np.linalg.norm(vector), bool(irreducible))
-
-
-EPSILON = float(np.finfo(float).eps)
 
 
 def _null_vector(shifted: np.ndarray) -> tuple[np.ndarray, float]:
