@@ -29,7 +29,7 @@ from symescape.numeric.losses import LOGISTIC
 from symescape.options import hashable_cache, require_choice, require_int
 from symescape.precision.gauss import gauss_hermite_rule, split_gauss_hermite_rule
 from symescape.symbolic.activations import Activation, ActivationSpec, Z
-from symescape.symbolic.chain import chain_hessian_kernel, chain_kernel
+from symescape.symbolic.chain import ChainKernel, chain_hessian_kernel, chain_kernel
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import EscapeConstants, escape_constants
 from symescape.symbolic.gaussian import check_chain_domain
@@ -97,10 +97,28 @@ class ReducedModel:
             scale = float(np.max(np.abs(fine)))
             return float(np.max(np.abs(coarse - fine))) / scale if scale > 0 else 0.0
 
+    def __getstate__(self) -> dict:
+        # the cached kernel is generated code, which does not pickle; a copy looks it up again
+        return {key: value for key, value in self.__dict__.items() if key != "_chain"}
+
+    @cached_property
+    def _chain(self) -> ChainKernel:
+        # looked up once: the kernel cache hashes the activation on every lookup
+        return chain_kernel(self.activation, self.depth)
+
     def _evaluate(self, X: np.ndarray) -> list[np.ndarray]:
         X = np.asarray(X, dtype=float)
+        if X.ndim == 1:
+            # one point, the integrators' case: scalar X_l, and only constant outputs broadcast
+            # (the per-output broadcasts were most of a field evaluation's cost at L = 4)
+            values = self._chain(self._s, *X[: self.depth])
+            shape = self._s.shape
+            return [
+                v if isinstance(v, np.ndarray) and v.shape == shape else np.broadcast_to(v, shape)
+                for v in values
+            ]
         args = [X[..., l, None] for l in range(self.depth)]
-        values = chain_kernel(self.activation, self.depth)(self._s, *args)
+        values = self._chain(self._s, *args)
         shape = np.broadcast_shapes(X.shape[:-1] + (1,), self._s.shape)
         return [np.broadcast_to(v, shape) for v in values]
 
@@ -123,6 +141,8 @@ class ReducedModel:
         """F(X), for X of shape (..., L)."""
         f, *grad = self._evaluate(X)
         residual = self._residual(f) * self._w
+        if f.ndim == 1:  # one point: one product and one row-wise sum over the (L, P) partials
+            return (np.stack(grad) * residual).sum(axis=-1)
         return np.stack([(residual * g).sum(axis=-1) for g in grad], axis=-1)
 
     def loss(self, X: np.ndarray) -> np.ndarray:

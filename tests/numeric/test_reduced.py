@@ -88,3 +88,33 @@ def test_a_negative_K_outside_double_range_is_no_escape_not_an_underflow():
         reduced_model("1e-400*x+tanh(x)-x", 2)
     with pytest.raises(NoEscapeError, match=r"= -\d\.\d+e-401 ≤ 0"):
         escape_time_precise("1e-400*x+tanh(x)-x", 2, [0.1] * 2, digits=15)
+
+
+@pytest.mark.parametrize(
+    ("activation_spec", "teacher", "depth"),
+    [("tanh", None, 4), ("gelu", None, 7), ("linear", None, 3), ("tanh", "erf(s)", 5)],
+)
+def test_one_point_field_is_the_batched_field(activation_spec, teacher, depth):
+    # One point takes its own path (scalar X_l, one row-wise sum); it must give the batched
+    # rows' values, loss and output, including a linear σ whose last partial is constant in X.
+    if teacher is None:
+        model = reduced_model(activation_spec, depth)
+    else:
+        model = teacher_reduced_model(activation_spec, depth, teacher, "logistic")
+    batch = np.random.default_rng(3).uniform(-0.8, 0.8, (5, depth))
+    fields, losses = model.field(batch), model.loss(batch)
+    for row, X in enumerate(batch):
+        np.testing.assert_allclose(model.field(X), fields[row], rtol=1e-14, atol=1e-300)
+        np.testing.assert_allclose(model.loss(X), losses[row], rtol=1e-14)
+        np.testing.assert_allclose(model.output(X), model.output(batch)[row], rtol=1e-14)
+
+
+def test_a_model_pickles_after_use():
+    # The kernel it caches is generated code; a pickled copy (sent to a worker) looks it up again.
+    import pickle
+
+    model = reduced_model("tanh", 4)
+    X = np.array([0.2, 0.3, 0.4, 0.5])
+    before = model.field(X)
+    copy = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(copy.field(X), before)
