@@ -232,7 +232,8 @@ def real_network_cascade(
         kernels,
         training,
         progress,
-        evaluation=Evaluation(x_eval, teacher(x_eval, kernels), V[0]),
+        # the held-out loss is what is read; no ||∂M/∂W_l||² (a backward pass per record)
+        evaluation=Evaluation(x_eval, teacher(x_eval, kernels), V[0], gradient_norms=False),
         keep_weights=True,
     )
     # Every record of every seed at once: fold (T, E) into one ensemble axis.

@@ -6,7 +6,8 @@ fraction of the uninformative baseline E[y²]/2 (three fractions are recorded in
 theory predicts log T against log ε with slope −(r−2), independent of L; the prefactor is not
 predicted. Every ε uses the same Gaussian draw per seed (only the bottleneck scale changes), so
 each seed gives its own slope; a seed ensemble is stepped as one batched computation.
-Also recorded: the signal energy M(t) = E[f(x)(v·x)] and ||G_l||_F² of G_l = ∂M/∂W_l.
+Also recorded: the signal energy M(t) = E[f(x)(v·x)] and ||G_l||_F² of G_l = ∂M/∂W_l (the
+latter unless ``record_gradients`` is off: the escape steps do not need it).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class OffManifoldConfig:
     max_steps: int = 20000
     data_seed: int = 0
     covariates: str | None = None  # None: Gaussian inputs; "digits": scikit-learn's bundled digits
+    record_gradients: bool = True  # ||G_l||² at every evaluation (a held-out backward pass)
 
     def __post_init__(self) -> None:
         validate_depth(self.depth)
@@ -63,7 +65,7 @@ class OffManifoldRun:
     steps: list[list[list[float]]]
     eval_steps: list[int]
     signal: list[list[float]]  # (records, members)
-    gradient_norms: list[list[list[float]]]  # (records, members, L)
+    gradient_norms: list[list[list[float]]] | None  # (records, members, L); None: not recorded
 
 
 def load_covariates(name: str) -> np.ndarray:
@@ -146,7 +148,7 @@ def off_manifold_run(
         training,
         progress,
         sampler=sample,
-        evaluation=Evaluation(x_eval, y_eval, direction),
+        evaluation=Evaluation(x_eval, y_eval, direction, config.record_gradients),
     )
     held_out = record.evaluation
     evaluated = record.steps % config.eval_every == 0
@@ -157,7 +159,7 @@ def off_manifold_run(
         hit = below.any(axis=0)
         escape[index, hit] = eval_steps[below.argmax(axis=0)[hit]]
     signal = held_out.signal[evaluated].tolist()
-    norms = held_out.gradient_norms[evaluated].tolist()
+    norms = None if held_out.gradient_norms is None else held_out.gradient_norms[evaluated].tolist()
     steps = escape.reshape(len(config.thresholds), len(eps), config.seeds)
     return OffManifoldRun(
         r, list(eps), list(config.thresholds), steps.tolist(), eval_steps.tolist(), signal, norms

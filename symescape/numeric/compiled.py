@@ -111,7 +111,8 @@ class LoopSpec:
     fixed inputs are (B, D), shared by all members (else (E, B, D)); ``weighted``: batch weights
     (Gauss–Hermite); ``masked``: gradients are multiplied by fixed masks m_l; ``ansatz``: record
     the ansatz scalars X_l and the distance from the ansatz; ``evaluation``: record the held-out
-    loss, signal M = E[f (u·x)] and ||∂M/∂W_l||²; ``keep_weights``: record the weights;
+    loss and signal M = E[f (u·x)]; ``evaluation_gradients``: and ||∂M/∂W_l||² (a backward pass
+    over the held-out set); ``keep_weights``: record the weights;
     ``stop_fraction``: stop once every member's loss is below a fraction of its initial loss;
     ``stop_level``: stop once every member's held-out loss has been below a level;
     ``stop_ansatz``: stop once every member's (Π_l |X_l|)^{1/L} has reached a level;
@@ -133,6 +134,7 @@ class LoopSpec:
     batched: bool
     float64: bool
     groups: int = 1
+    evaluation_gradients: bool = True
 
 
 def jax_precision(float64: bool) -> Any:
@@ -247,8 +249,9 @@ def _member_functions(spec: LoopSpec) -> tuple[Callable, Callable]:
             projection = xe @ u
             out["eval_loss"] = mean(values, None)
             out["eval_signal"] = mean(fe * projection, None)
-            grads = backward(w, pre, post, projection, scale_of(xe.shape[0], None))
-            out["eval_gradient_norms"] = jnp.stack([(G**2).sum() for G in grads])
+            if spec.evaluation_gradients:
+                grads = backward(w, pre, post, projection, scale_of(xe.shape[0], None))
+                out["eval_gradient_norms"] = jnp.stack([(G**2).sum() for G in grads])
         if spec.keep_weights:
             out["weights"] = tuple(w)
         return out

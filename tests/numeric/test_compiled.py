@@ -108,6 +108,36 @@ def test_held_out_evaluation_masks_stop_and_history_follow_numpy() -> None:
         np.testing.assert_array_equal((w - w0)[:, m == 0], 0.0)  # masked entries never move
 
 
+def test_held_out_evaluation_without_gradient_norms() -> None:
+    """``gradient_norms=False`` leaves out ||∂M/∂W_l||² (None) in both engines and changes
+    nothing else: the held-out loss and signal, and the stop step, are those of the full
+    evaluation."""
+    kernels = activation_kernels("tanh")
+    teacher = orthonormal_teacher(WIDTHS[0], [1.5])
+    weights = he_normal_weights(WIDTHS, ensemble=2, seed=3)
+    rng = np.random.default_rng(0)
+    x_eval = rng.standard_normal((40, WIDTHS[0]))
+    y_eval = teacher(x_eval, kernels)
+    config = TrainingConfig(
+        steps=300,
+        learning_rate=0.1,
+        batch=16,
+        record_every=1,
+        stop_held_out_level=0.5 * float(np.mean(y_eval**2) / 2),
+    )
+    full = Evaluation(x_eval, y_eval, teacher.directions[0])
+    light = dataclasses.replace(full, gradient_norms=False)
+    with_norms = train(weights, teacher, kernels, config, evaluation=full)
+    reference, fast = both_engines(weights, teacher, kernels, config, evaluation=light)
+    for run in (reference, fast):
+        assert run.evaluation.gradient_norms is None
+        np.testing.assert_array_equal(run.steps, with_norms.steps)
+        for name in ("loss", "signal"):
+            a, b = getattr(run.evaluation, name), getattr(with_norms.evaluation, name)
+            assert relative_gap(a, b) < COMPILED_VS_NUMPY, name
+    assert with_norms.evaluation.gradient_norms.shape == (len(with_norms.steps), 2, len(WIDTHS) - 1)
+
+
 def test_stop_fraction_one_at_a_time_and_float32() -> None:
     """The loss-fraction stop rule; one member at a time equals the batched ensemble; float32
     follows float64 to single-precision round-off."""
