@@ -115,11 +115,16 @@ def _generic_block_mean_network(depth: int, modes: int) -> BlockMeanNetwork:
     definitions: list[tuple[sp.Symbol, sp.Expr]] = []
     sensitivities: dict[sp.Symbol, tuple[sp.Expr, ...]] = {}  # u ↦ (du/dθ_b)_b
 
-    def total(expr: sp.Expr, b: int) -> sp.Expr:
-        """d expr / dθ_b through the pre-activations expr depends on."""
-        inner = [u for u in expr.free_symbols if u in sensitivities]
-        return sp.diff(expr, theta[b]) + sp.Add(
-            *(sp.diff(expr, u) * sensitivities[u][b] for u in inner)
+    def totals(expr: sp.Expr, indices: range) -> tuple[sp.Expr, ...]:
+        """d expr / dθ_b for b in ``indices``, through the pre-activations expr depends on; the
+        partials ∂expr/∂u are taken once for all b (the Hessian's rows: 1.7 → 1.3 s at L = 4,
+        M = 3, the same expressions)."""
+        partials = [
+            (sp.diff(expr, u), sensitivities[u]) for u in expr.free_symbols if u in sensitivities
+        ]
+        return tuple(
+            sp.diff(expr, theta[b]) + sp.Add(*(d * sens[b] for d, sens in partials))
+            for b in indices
         )
 
     h = sp.Matrix(s)
@@ -127,12 +132,14 @@ def _generic_block_mean_network(depth: int, modes: int) -> BlockMeanNetwork:
         z = W * h
         u = [sp.Symbol(f"u{n + 1}_{i}", real=True) for i in range(modes)]
         for symbol, form in zip(u, z, strict=True):
-            sensitivities[symbol] = tuple(total(form, b) for b in range(len(theta)))
+            sensitivities[symbol] = totals(form, range(len(theta)))
             definitions.append((symbol, form))
         h = sp.Matrix(u).applyfunc(OpaqueSigma)
     f = (layers[-1] * h)[0]
-    gradient = tuple(total(f, b) for b in range(len(theta)))
-    hessian = tuple(total(gradient[i], j) for i in range(len(theta)) for j in range(i, len(theta)))
+    gradient = totals(f, range(len(theta)))
+    hessian = tuple(
+        entry for i in range(len(theta)) for entry in totals(gradient[i], range(i, len(theta)))
+    )
     return BlockMeanNetwork(None, depth, modes, s, theta, f, gradient, hessian, tuple(definitions))
 
 
