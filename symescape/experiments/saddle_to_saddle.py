@@ -35,8 +35,7 @@ from symescape.experiments.escape_directions import (
     random_directions,
     unflatten_ensemble,
 )
-from symescape.numeric.losses import SQUARED
-from symescape.numeric.network import loss_and_gradients
+from symescape.numeric.network import flat_squared_loss
 from symescape.numeric.teachers import TeacherSpec
 from symescape.numeric.threads import single_threaded_blas
 
@@ -262,18 +261,20 @@ class _Flow:
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
         self.kernels = piecewise_linear_kernels(problem.kernels)
+        # one network, its batch checked once: the flow evaluates the field ~7000 times
+        self._loss_and_gradient = flat_squared_loss(
+            problem.shapes, problem.x, problem.y, self.kernels
+        )
         self.evaluations = 0
         self._last: tuple[np.ndarray, float] | None = None
 
     def loss_and_field(self, vector: np.ndarray) -> tuple[float, np.ndarray]:
-        theta = unflatten_ensemble(vector[None, :], self.problem.shapes)
-        value, _, back = loss_and_gradients(
-            theta, self.problem.x, self.problem.y, SQUARED, self.kernels,
-            vector=self.problem.vector,
-        )  # fmt: skip
+        value, gradient = self._loss_and_gradient(vector)
+        if not np.isfinite(value):
+            raise FlowError(f"the loss became {value}: the flow left the finite range")
         self.evaluations += 1
-        self._last = (vector.copy(), float(value[0]))
-        return float(value[0]), -flatten_ensemble(back.gradients)[0]
+        self._last = (vector.copy(), value)
+        return value, -gradient
 
     def loss(self, vector: np.ndarray) -> float:
         if self._last is not None and np.array_equal(self._last[0], vector):

@@ -15,7 +15,7 @@ unchanged, operation for operation).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,3 +197,65 @@ def loss_and_gradients(
         passed,
         backward(weights, passed, dloss, kernels, batch_weights),
     )
+
+
+def flat_squared_loss(
+    shapes: Sequence[tuple[int, int]],
+    x: np.ndarray,
+    y: np.ndarray,
+    kernels: ActivationKernels,
+) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """θ ↦ (𝓛(θ), ∇_θ 𝓛) for one network on a fixed batch, θ flat in :func:`flatten_weights`'
+    order and W_l of shape ``shapes[l-1]`` = (n_l, n_{l-1}):
+
+        𝓛(θ) = (1/2B) Σ_i Σ_k (f_k(x_i) − y_ik)²,  G_l = (1/B) Σ_i δ_l(x_i) h_{l-1}(x_i)ᵀ,
+
+    the forward and backward passes of :func:`loss_and_gradients` (squared loss, k ≥ 1 outputs)
+    on 2-D arrays, with the shapes and the batch checked once here rather than at every call:
+    for integrators that evaluate the gradient field of one small network thousands of times
+    (the ReLU saddle-to-saddle flow, width 10, 300 samples: 190–216 → 81–103 µs per
+    evaluation, two runs each, 2026-12-07).
+    ``y``: (B,) for one output or (B, k).
+
+    Raises:
+        ConfigurationError: shapes that do not chain, or a batch that does not fit them or is
+            not finite.
+    """
+    shapes = tuple((int(r), int(c)) for r, c in shapes)
+    validate_weights([np.zeros((1, *shape)) for shape in shapes], vector=True)
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    batch = x.shape[0] if x.ndim == 2 else 0
+    outputs = shapes[-1][0]
+    if x.ndim != 2 or x.shape[1] != shapes[0][1] or y.reshape(batch, -1).shape != (batch, outputs):
+        raise ConfigurationError(
+            f"the batch must be x (B, {shapes[0][1]}) and y (B, {outputs}) (or (B,) for one "
+            f"output); got x {x.shape}, y {y.shape}"
+        )
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ConfigurationError("the batch contains NaN or inf")
+    y = y.reshape(batch, outputs)
+    bounds = np.cumsum([0] + [r * c for r, c in shapes]).tolist()
+    layers = list(zip(bounds[:-1], bounds[1:], shapes, strict=True))
+    depth = len(shapes)
+
+    def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        weights = [theta[start:end].reshape(shape) for start, end, shape in layers]
+        pre, post, h = [], [x], x
+        for index, W in enumerate(weights):
+            h = h @ W.T  # z_l
+            pre.append(h)
+            if index < depth - 1:
+                h = kernels.sigma(h)
+                post.append(h)
+        residual = h - y
+        delta = residual / batch
+        gradients = [np.empty(0)] * depth
+        for l in range(depth, 0, -1):  # noqa: E741 - l is the layer index of MATH.md
+            gradients[l - 1] = delta.T @ post[l - 1]
+            if l > 1:
+                delta = kernels.derivative(pre[l - 2]) * (delta @ weights[l - 1])
+        loss = float((residual * residual).sum()) / (2 * batch)
+        return loss, np.concatenate([G.ravel() for G in gradients])
+
+    return loss_and_gradient

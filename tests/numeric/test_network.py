@@ -13,7 +13,13 @@ from symescape.numeric.inits import (
     modewise_block_weights,
 )
 from symescape.numeric.losses import LOGISTIC, SQUARED
-from symescape.numeric.network import batch_mean, loss_and_gradients
+from symescape.numeric.network import (
+    batch_mean,
+    flat_squared_loss,
+    flatten_weights,
+    loss_and_gradients,
+    unflatten_weights,
+)
 from symescape.numeric.teachers import orthonormal_teacher, single_mode_teacher
 from symescape.numeric.training import (
     DataMode,
@@ -164,3 +170,35 @@ def test_batch_mean_weighted():
     w = np.array([0.2, 0.3, 0.5])
     assert np.allclose(batch_mean(values, w), (values * w[None, :, None]).sum(axis=1))
     assert np.allclose(batch_mean(values, None), values.mean(axis=1))
+
+
+@pytest.mark.parametrize(("activation_spec", "outputs"), [("tanh", 1), ("relu", 2), ("gelu", 3)])
+def test_flat_squared_loss_is_the_network_pass(activation_spec, outputs):
+    # The flat one-network path (checked once, 2-D arrays) against the general pass.
+    kernels = activation_kernels(activation_spec)
+    shapes = ((7, 4), (7, 7), (outputs, 7))
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((50, 4))
+    y = rng.standard_normal((50, outputs)) if outputs > 1 else rng.standard_normal(50)
+    theta = rng.standard_normal(sum(r * c for r, c in shapes)) * 0.5
+    value, _, back = loss_and_gradients(
+        unflatten_weights(theta, shapes), x, y, SQUARED, kernels, vector=outputs > 1
+    )
+    flat_value, gradient = flat_squared_loss(shapes, x, y, kernels)(theta)
+    assert flat_value == pytest.approx(float(value[0]), rel=ROUND_OFF)
+    expected = flatten_weights([G[0] for G in back.gradients])
+    np.testing.assert_allclose(gradient, expected, rtol=0, atol=ROUND_OFF * np.abs(expected).max())
+
+
+def test_flat_squared_loss_refuses_a_bad_batch():
+    kernels = activation_kernels("tanh")
+    shapes = ((3, 2), (1, 3))
+    x, y = np.zeros((5, 2)), np.zeros(5)
+    with pytest.raises(ConfigurationError, match="W_2 takes"):
+        flat_squared_loss(((3, 2), (1, 4)), x, y, kernels)
+    with pytest.raises(ConfigurationError, match="the batch must be"):
+        flat_squared_loss(shapes, np.zeros((5, 3)), y, kernels)
+    with pytest.raises(ConfigurationError, match="the batch must be"):
+        flat_squared_loss(shapes, x, np.zeros((5, 2)), kernels)
+    with pytest.raises(ConfigurationError, match="NaN or inf"):
+        flat_squared_loss(shapes, x, np.full(5, np.nan), kernels)
