@@ -42,16 +42,16 @@ SLOWEST_QUICK_CLAIMS = (
     "thm11-depth-independence",
     "prop24-schur-perron",
     "thm11-off-manifold",
-    "relu-saddle-to-saddle",
     "cor7-universality",
-    "thm16-normal-form",
     "prop8-signal-energy",
-    "thm6-critical-depth",
+    "thm16-normal-form",
+    "prop22-corners",
+    "relu-saddle-to-saddle",
     "relu-low-rank",
 )
 """The same with ``quick`` (measured in ``verify --quick``'s two workers, empty caches, two idle
-cores, 2026-12-07: 12.5, 11.1, 7.5, 6.3, 3.6, 3.6, 3.1, 3.0, 2.0 and 2.0 s; every other claim
-under 2 s)."""
+cores, 2026-12-07, after the session's speed-ups: 10.4, 9.5, 6.3, 4.4, 3.4, 2.9, 2.7, 2.4, 2.0
+and 2.0 s; every other claim under 2 s)."""
 
 
 def _run_claim(job: tuple[str, bool]) -> Claim:
