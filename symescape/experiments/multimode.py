@@ -635,11 +635,16 @@ def homotopy_integral_check(config: CascadeConfig, nodes: int = 4) -> dict:
 class StageSaddle:
     """The stage-1 saddle of the block-mean flow and its linearisation.
 
-    ``theta`` is the stationary point (block 1 at its single-block optimum, its first-layer row
-    free to rotate toward every mode; all other blocks and couplings at 0), ``residual`` |F(θ)|∞,
-    ``row`` block 1's first-layer row in the mode basis, ``jacobian`` ∂F/∂θ there (analytic, from
-    the symbolic layer), ``eigenvalues`` its spectrum (descending real part), ``unstable`` the top
-    eigenvalue, ``pairs`` the 2×2 Jacobian blocks of (rotation of block k's row toward v_1,
+    ``theta`` is the end (t = ``time``) of block 1's flow alone (its first-layer row free to
+    rotate toward every mode; all other blocks and couplings held at 0), ``residual`` |F(θ)|∞.
+    It is quasi-stationary, not stationary: block 1's flow has no fixed point on the plateau and
+    drifts on a slow manifold (|F| ≈ 3e-5 from t = 500 to 10⁴; it settles only near t ≈ 10⁶,
+    where the top eigenvalue is ≈ 0.20 against 0.06 here: L = 4 tanh, a = (4, 2, 1), 16 nodes,
+    measured 2026-12-07). ``drift_eigenvalue`` is the top eigenvalue at t = ``time``/2: its gap
+    to ``unstable`` shows the drift.
+    ``row`` is block 1's first-layer row in the mode basis, ``jacobian`` ∂F/∂θ there (analytic,
+    from the symbolic layer), ``eigenvalues`` its spectrum (descending real part), ``unstable``
+    the top eigenvalue, ``pairs`` the 2×2 Jacobian blocks of (rotation of block k's row toward v_1,
     off-block amplitude from block k into block 1) for k ≥ 2, and ``perron_applicable`` whether
     those have Proposition 24's strict sign structure (negative diagonal, non-negative
     off-diagonal).
@@ -653,6 +658,8 @@ class StageSaddle:
 
     theta: np.ndarray
     residual: float
+    time: float
+    drift_eigenvalue: float
     row: np.ndarray
     jacobian: np.ndarray
     eigenvalues: np.ndarray
@@ -668,9 +675,11 @@ class StageSaddle:
 
 
 def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
-    """Find the stage-1 saddle by integrating the block-mean flow restricted to block 1 (LSODA:
-    the converged flow is stiff), then linearise the full block-mean flow there (analytic
-    Jacobian) and apply Proposition 24 to the rotation / off-block closure."""
+    """The stage-1 saddle: integrate the block-mean flow restricted to block 1 to t = ``time``
+    (LSODA: the late flow is stiff), linearise the full block-mean flow there (analytic
+    Jacobian) and apply Proposition 24 to the rotation / off-block closure. The end point is
+    quasi-stationary (see :class:`StageSaddle`); the top eigenvalue at ``time``/2 is recorded
+    to show the drift."""
     from scipy.integrate import solve_ivp
 
     family = multimode_family(config, 1.0)
@@ -690,12 +699,14 @@ def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
         method="LSODA",
         rtol=1e-10,
         atol=1e-12,
+        t_eval=(time / 2, time),
     )
     theta = sol.y[:, -1]
     field, J = problem.field_and_jacobian(theta)
     residual = float(np.abs(field).max())
     values = np.linalg.eigvals(J)
     values = values[np.argsort(-values.real)]
+    drift = float(np.linalg.eigvals(problem.field_and_jacobian(sol.y[:, 0])[1]).real.max())
     pairs = []
     for k in range(1, modes):
         rotation = k * modes  # W_1[k, 0]: block k's row toward v_1
@@ -717,6 +728,8 @@ def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
     return StageSaddle(
         theta,
         residual,
+        time,
+        drift,
         theta[:modes].copy(),
         J,
         values,
