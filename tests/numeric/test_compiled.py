@@ -74,23 +74,29 @@ def test_compiled_follows_numpy_over_100_steps(name: str, data: DataMode) -> Non
     assert reference.loss[-1].mean() != reference.loss[0].mean()  # the run moved
 
 
-def test_held_out_evaluation_masks_stop_and_history_follow_numpy() -> None:
-    """The hooks experiments use: a held-out set with a stop level, masked updates, recorded
-    weights; both engines stop at the same step with the same records."""
+def held_out_problem(steps: int, record_every: int):
+    """tanh, a one-mode teacher, two He-normal members, 40 held-out points with targets, and
+    SGD that stops once the held-out loss is below half its baseline."""
     kernels = activation_kernels("tanh")
     teacher = orthonormal_teacher(WIDTHS[0], [1.5])
     weights = he_normal_weights(WIDTHS, ensemble=2, seed=3)
-    rng = np.random.default_rng(0)
-    x_eval = rng.standard_normal((40, WIDTHS[0]))
+    x_eval = np.random.default_rng(0).standard_normal((40, WIDTHS[0]))
     y_eval = teacher(x_eval, kernels)
-    masks = [np.triu(np.ones(w.shape[1:])) for w in weights]
     config = TrainingConfig(
-        steps=400,
+        steps=steps,
         learning_rate=0.1,
         batch=16,
-        record_every=10,
+        record_every=record_every,
         stop_held_out_level=0.5 * float(np.mean(y_eval**2) / 2),
     )
+    return kernels, teacher, weights, x_eval, y_eval, config
+
+
+def test_held_out_evaluation_masks_stop_and_history_follow_numpy() -> None:
+    """The hooks experiments use: a held-out set with a stop level, masked updates, recorded
+    weights; both engines stop at the same step with the same records."""
+    kernels, teacher, weights, x_eval, y_eval, config = held_out_problem(400, 10)
+    masks = [np.triu(np.ones(w.shape[1:])) for w in weights]
     options = dict(
         evaluation=Evaluation(x_eval, y_eval, teacher.directions[0]),
         masks=masks,
@@ -112,19 +118,7 @@ def test_held_out_evaluation_without_gradient_norms() -> None:
     """``gradient_norms=False`` leaves out ||∂M/∂W_l||² (None) in both engines and changes
     nothing else: the held-out loss and signal, and the stop step, are those of the full
     evaluation."""
-    kernels = activation_kernels("tanh")
-    teacher = orthonormal_teacher(WIDTHS[0], [1.5])
-    weights = he_normal_weights(WIDTHS, ensemble=2, seed=3)
-    rng = np.random.default_rng(0)
-    x_eval = rng.standard_normal((40, WIDTHS[0]))
-    y_eval = teacher(x_eval, kernels)
-    config = TrainingConfig(
-        steps=300,
-        learning_rate=0.1,
-        batch=16,
-        record_every=1,
-        stop_held_out_level=0.5 * float(np.mean(y_eval**2) / 2),
-    )
+    kernels, teacher, weights, x_eval, y_eval, config = held_out_problem(300, 1)
     full = Evaluation(x_eval, y_eval, teacher.directions[0])
     light = dataclasses.replace(full, gradient_norms=False)
     with_norms = train(weights, teacher, kernels, config, evaluation=full)
