@@ -98,23 +98,34 @@ class ReducedModel:
             return float(np.max(np.abs(coarse - fine))) / scale if scale > 0 else 0.0
 
     def __getstate__(self) -> dict:
-        # the cached kernel is generated code, which does not pickle; a copy looks it up again
-        return {key: value for key, value in self.__dict__.items() if key != "_chain"}
+        # the cached kernels are generated code, which does not pickle; a copy looks them up
+        return {k: v for k, v in self.__dict__.items() if k not in ("_chain", "_chain_hessian")}
 
     @cached_property
     def _chain(self) -> ChainKernel:
         # looked up once: the kernel cache hashes the activation on every lookup
         return chain_kernel(self.activation, self.depth)
 
+    @cached_property
+    def _chain_hessian(self) -> ChainKernel:
+        return chain_hessian_kernel(self.activation, self.depth)
+
     def _evaluate(self, X: np.ndarray) -> list[np.ndarray]:
         X = np.asarray(X, dtype=float)
+        if X.ndim == 0 or X.shape[-1] != self.depth:
+            raise ConfigurationError(
+                f"X must have L = {self.depth} entries along its last axis, got shape {X.shape}"
+            )
         if X.ndim == 1:
-            # one point, the integrators' case: scalar X_l, and only constant outputs broadcast
-            # (the per-output broadcasts were most of a field evaluation's cost at L = 4)
-            values = self._chain(self._s, *X[: self.depth])
+            # one point, the integrators' case: scalar X_l, and only outputs that are not a
+            # fresh (P,) array broadcast, read-only (a constant, or the nodes s themselves);
+            # the per-output broadcasts were most of a field evaluation's cost at L = 4
+            values = self._chain(self._s, *X)
             shape = self._s.shape
             return [
-                v if isinstance(v, np.ndarray) and v.shape == shape else np.broadcast_to(v, shape)
+                v
+                if isinstance(v, np.ndarray) and v.shape == shape and v is not self._s
+                else np.broadcast_to(v, shape)
                 for v in values
             ]
         args = [X[..., l, None] for l in range(self.depth)]
@@ -167,7 +178,7 @@ class ReducedModel:
         X = np.asarray(X, dtype=float)
         f, *grad = self._evaluate(X)
         args = [X[l] for l in range(self.depth)]
-        second = chain_hessian_kernel(self.activation, self.depth)(self._s, *args)
+        second = self._chain_hessian(self._s, *args)
         residual = self._residual(f) * self._w
         curvature = self._w if self.loss_kind is LossKind.SQUARED else self._curvature(f) * self._w
         J = np.empty((self.depth, self.depth))

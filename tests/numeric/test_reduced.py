@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from symescape import NoEscapeError, NoLinearPathError
+from symescape import ConfigurationError, NoEscapeError, NoLinearPathError
 from symescape.numeric.precise_escape import escape_time_precise
 from symescape.numeric.reduced import reduced_model, teacher_reduced_model
 
@@ -92,11 +92,13 @@ def test_a_negative_K_outside_double_range_is_no_escape_not_an_underflow():
 
 @pytest.mark.parametrize(
     ("activation_spec", "teacher", "depth"),
-    [("tanh", None, 4), ("gelu", None, 7), ("linear", None, 3), ("tanh", "erf(s)", 5)],
-)
+    [("tanh", None, 4), ("gelu", None, 7), ("linear", None, 3), ("linear", None, 1),
+     ("tanh", "erf(s)", 5)],
+)  # fmt: skip
 def test_one_point_field_is_the_batched_field(activation_spec, teacher, depth):
     # One point takes its own path (scalar X_l, one row-wise sum); it must give the batched
-    # rows' values, loss and output, including a linear σ whose last partial is constant in X.
+    # rows' values, loss and output. At L = 1 the kernel returns the nodes s themselves as
+    # ∂_1 f (f = X_1 s), which that path passes on as a read-only view.
     if teacher is None:
         model = reduced_model(activation_spec, depth)
     else:
@@ -118,3 +120,10 @@ def test_a_model_pickles_after_use():
     before = model.field(X)
     copy = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(copy.field(X), before)
+
+
+def test_a_point_of_the_wrong_length_is_refused():
+    model = reduced_model("tanh", 3)
+    for X in (np.ones(2), np.ones(4), np.ones((5, 2)), np.float64(1.0)):
+        with pytest.raises(ConfigurationError, match="L = 3 entries"):
+            model.field(X)
