@@ -41,7 +41,8 @@ from symescape.numeric.threads import single_threaded_blas
 
 
 class FlowError(SymescapeError):
-    """The gradient-flow integration failed (the integrator's message is attached)."""
+    """The gradient-flow integration failed (the integrator's message is attached), or the
+    flow left the finite range (a non-finite loss or gradient)."""
 
 
 def _has_left_start(loss: float, initial: float, flat: float) -> bool:
@@ -270,8 +271,11 @@ class _Flow:
 
     def loss_and_field(self, vector: np.ndarray) -> tuple[float, np.ndarray]:
         value, gradient = self._loss_and_gradient(vector)
-        if not np.isfinite(value):
-            raise FlowError(f"the loss became {value}: the flow left the finite range")
+        if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
+            raise FlowError(
+                f"the loss or its gradient became non-finite (loss {value}): the flow left "
+                "the finite range"
+            )
         self.evaluations += 1
         self._last = (vector.copy(), value)
         return value, -gradient
@@ -326,7 +330,7 @@ def saddle_to_saddle(config: SaddleConfig) -> SaddleRun:
 
     Raises:
         ConfigurationError, NotHomogeneousError: as :func:`make_problem`; FlowError: the
-        integrator failed.
+        integrator failed, or the loss or its gradient became non-finite.
     """
     problem = make_problem(config.problem_config())
     flow = _Flow(problem)

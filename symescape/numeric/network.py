@@ -214,32 +214,41 @@ def flat_squared_loss(
     on 2-D arrays, with the shapes and the batch checked once here rather than at every call:
     for integrators that evaluate the gradient field of one small network thousands of times
     (the ReLU saddle-to-saddle flow, width 10, 300 samples: 190–216 → 81–103 µs per
-    evaluation, two runs each, 2026-12-07).
-    ``y``: (B,) for one output or (B, k).
+    evaluation, two runs each, 2026-12-07). ``y``: (B,) for one output or (B, k). In float64
+    only (the ensemble passes also run on mpmath object arrays).
 
     Raises:
-        ConfigurationError: shapes that do not chain, or a batch that does not fit them or is
-            not finite.
+        ConfigurationError: shapes that are not pairs of positive integers or do not chain, a
+            batch that does not fit them, is empty or is not finite; at a call, θ of the wrong
+            size.
     """
+    if any(
+        len(shape) != 2 or not all(isinstance(n, int | np.integer) and n >= 1 for n in shape)
+        for shape in shapes
+    ):
+        raise ConfigurationError(f"shapes must be pairs (n_l, n_(l-1)) of integers ≥ 1: {shapes}")
     shapes = tuple((int(r), int(c)) for r, c in shapes)
     validate_weights([np.zeros((1, *shape)) for shape in shapes], vector=True)
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    batch = x.shape[0] if x.ndim == 2 else 0
     outputs = shapes[-1][0]
-    if x.ndim != 2 or x.shape[1] != shapes[0][1] or y.reshape(batch, -1).shape != (batch, outputs):
+    batch = x.shape[0] if x.ndim == 2 else 0
+    expected = ((batch, outputs), (batch,)) if outputs == 1 else ((batch, outputs),)
+    if batch < 1 or x.shape[1] != shapes[0][1] or y.shape not in expected:
         raise ConfigurationError(
-            f"the batch must be x (B, {shapes[0][1]}) and y (B, {outputs}) (or (B,) for one "
-            f"output); got x {x.shape}, y {y.shape}"
+            f"the batch must be x (B, {shapes[0][1]}) with B ≥ 1 and y (B, {outputs})"
+            f"{' or (B,)' if outputs == 1 else ''}; got x {x.shape}, y {y.shape}"
         )
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ConfigurationError("the batch contains NaN or inf")
     y = y.reshape(batch, outputs)
     bounds = np.cumsum([0] + [r * c for r, c in shapes]).tolist()
     layers = list(zip(bounds[:-1], bounds[1:], shapes, strict=True))
-    depth = len(shapes)
+    depth, size = len(shapes), bounds[-1]
 
     def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        if theta.shape != (size,):
+            raise ConfigurationError(f"θ must have {size} entries, got shape {theta.shape}")
         weights = [theta[start:end].reshape(shape) for start, end, shape in layers]
         pre, post, h = [], [x], x
         for index, W in enumerate(weights):

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from symescape import ConfigurationError
 from symescape.cli import main
 from symescape.experiments.saddle_to_saddle import (
+    FlowError,
     SaddleConfig,
     effective_ranks,
     find_plateaus,
@@ -135,3 +136,10 @@ def test_a_start_whose_default_time_is_beyond_a_double_is_refused():
         SaddleConfig(depth=100, init_scale=eps)
     bad = CliRunner().invoke(main, ["saddle-to-saddle", "--depth", "200"])
     assert bad.exit_code == 2 and "raise init_scale (--init-scale)" in bad.output
+
+
+def test_a_start_beyond_the_finite_range_is_a_flow_error():
+    # ε = 1e200 at L = 3: the products overflow and the loss is NaN at the first evaluation;
+    # the flow says so rather than integrating NaN
+    with np.errstate(all="ignore"), pytest.raises(FlowError, match="non-finite"):
+        saddle_to_saddle(SaddleConfig(init_scale=1e200, samples=50, time=1.0))

@@ -202,3 +202,12 @@ def test_flat_squared_loss_refuses_a_bad_batch():
         flat_squared_loss(shapes, x, np.zeros((5, 2)), kernels)
     with pytest.raises(ConfigurationError, match="NaN or inf"):
         flat_squared_loss(shapes, x, np.full(5, np.nan), kernels)
+    with pytest.raises(ConfigurationError, match="B ≥ 1"):
+        flat_squared_loss(shapes, np.zeros((0, 2)), np.zeros(0), kernels)
+    with pytest.raises(ConfigurationError, match="integers ≥ 1"):
+        flat_squared_loss(((3, 2.5), (1, 3)), x, y, kernels)
+    two = ((3, 2), (2, 3))  # two outputs: y must be (B, 2); its transpose is refused
+    with pytest.raises(ConfigurationError, match="the batch must be"):
+        flat_squared_loss(two, x, np.zeros((2, 5)), kernels)
+    with pytest.raises(ConfigurationError, match="θ must have 9 entries"):
+        flat_squared_loss(shapes, x, y, kernels)(np.zeros(10))
