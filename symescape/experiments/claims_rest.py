@@ -361,7 +361,7 @@ def check_corners(quick: bool) -> Claim:
         runs = {
             r: off_manifold_run(
                 OffManifoldConfig(
-                    seeds=seeds, learning_rate=rate, eval_every=1, record_gradients=False
+                    seeds=seeds, learning_rate=rate, eval_every=1, record_gradient_norms=False
                 ),
                 r,
                 eps.tolist(),
@@ -417,7 +417,7 @@ def check_off_manifold_depth(quick: bool) -> Claim:
             # every 10 all three thresholds fell in one evaluation (three identical fits); the
             # fits read only the held-out loss, and ||G_l||² at every step was a third of the run
             config = OffManifoldConfig(
-                depth=depth, seeds=2 if quick else 4, eval_every=1, record_gradients=False
+                depth=depth, seeds=2 if quick else 4, eval_every=1, record_gradient_norms=False
             )
             fits = fit_slopes(off_manifold_run(config, 3, QUICK_WINDOWS[3]))
             for fit in fits:
@@ -472,7 +472,7 @@ def check_off_manifold(quick: bool) -> Claim:
     # quick: two seeds, not figure 4's four (per-seed slopes spread by ~0.02 there against a
     # tolerance of 0.1 and 0.3; the training, most of quick's time here, halves), and no
     # ||G_l||² (quick stores nothing for figure 4, and the fits read only the loss)
-    runs = [replace(figure, seeds=2, record_gradients=False)] if quick else [figure]
+    runs = [replace(figure, seeds=2, record_gradient_norms=False)] if quick else [figure]
     store = None if quick else results_cache()
     if not quick:
         runs += [

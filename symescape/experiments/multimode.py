@@ -20,7 +20,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from symescape.errors import UnknownNameError
+from symescape.errors import NumericalError, UnknownNameError
 from symescape.experiments.sweeps import SweepStore, stored
 from symescape.numeric.escape import escape_time_ode
 from symescape.numeric.network import Weights, flatten_weights, unflatten_weights
@@ -34,7 +34,7 @@ from symescape.numeric.stability import (
 )
 from symescape.numeric.teachers import orthonormal_teacher
 from symescape.numeric.training import DataMode, Engine, TrainingConfig, train
-from symescape.options import RHO_STAR
+from symescape.options import RHO_STAR, require_real
 from symescape.symbolic.resolved import activation_kernels
 
 
@@ -233,7 +233,7 @@ def real_network_cascade(
         training,
         progress,
         # the held-out loss is what is read; no ||∂M/∂W_l||² (a backward pass per record)
-        evaluation=Evaluation(x_eval, teacher(x_eval, kernels), V[0], gradient_norms=False),
+        evaluation=Evaluation(x_eval, teacher(x_eval, kernels), V[0], record_gradient_norms=False),
         keep_weights=True,
     )
     # Every record of every seed at once: fold (T, E) into one ensemble axis.
@@ -638,10 +638,11 @@ class StageSaddle:
     ``theta`` is the end (t = ``time``) of block 1's flow alone (its first-layer row free to
     rotate toward every mode; all other blocks and couplings held at 0), ``residual`` |F(θ)|∞.
     It is quasi-stationary, not stationary: block 1's flow has no fixed point on the plateau and
-    drifts on a slow manifold (|F| ≈ 3e-5 from t = 500 to 10⁴; it settles only near t ≈ 10⁶,
+    drifts on a slow manifold (|F| = 3.1–3.4e-5 from t = 500 to 10⁴; it settles only near t ≈ 10⁶,
     where the top eigenvalue is ≈ 0.20 against 0.06 here: L = 4 tanh, a = (4, 2, 1), 16 nodes,
     measured 2026-12-07). ``drift_eigenvalue`` is the top eigenvalue at t = ``time``/2: its gap
-    to ``unstable`` shows the drift.
+    to ``unstable`` shows the drift. ``block_one`` lists the entries of θ that block 1's flow
+    moves (its first-layer row, the diagonal internal entries, the readout).
     ``row`` is block 1's first-layer row in the mode basis, ``jacobian`` ∂F/∂θ there (analytic,
     from the symbolic layer), ``eigenvalues`` its spectrum (descending real part), ``unstable``
     the top eigenvalue, ``pairs`` the 2×2 Jacobian blocks of (rotation of block k's row toward v_1,
@@ -660,6 +661,7 @@ class StageSaddle:
     residual: float
     time: float
     drift_eigenvalue: float
+    block_one: tuple[int, ...]
     row: np.ndarray
     jacobian: np.ndarray
     eigenvalues: np.ndarray
@@ -679,9 +681,15 @@ def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
     (LSODA: the late flow is stiff), linearise the full block-mean flow there (analytic
     Jacobian) and apply Proposition 24 to the rotation / off-block closure. The end point is
     quasi-stationary (see :class:`StageSaddle`); the top eigenvalue at ``time``/2 is recorded
-    to show the drift."""
+    to show the drift.
+
+    Raises:
+        ConfigurationError: ``time`` not finite and > 0.
+        NumericalError: the integration failed (LSODA's message attached).
+    """
     from scipy.integrate import solve_ivp
 
+    time = require_real(time, "the flow time", minimum=0.0, strict=True)
     family = multimode_family(config, 1.0)
     problem = family.problem
     modes, depth = len(config.amplitudes), config.depth
@@ -701,6 +709,8 @@ def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
         atol=1e-12,
         t_eval=(time / 2, time),
     )
+    if sol.status != 0:
+        raise NumericalError(f"block 1's flow failed before t = {time:g}: {sol.message}")
     theta = sol.y[:, -1]
     field, J = problem.field_and_jacobian(theta)
     residual = float(np.abs(field).max())
@@ -730,6 +740,7 @@ def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
         residual,
         time,
         drift,
+        tuple(active),
         theta[:modes].copy(),
         J,
         values,

@@ -7,7 +7,7 @@ theory predicts log T against log ε with slope −(r−2), independent of L; th
 predicted. Every ε uses the same Gaussian draw per seed (only the bottleneck scale changes), so
 each seed gives its own slope; a seed ensemble is stepped as one batched computation.
 Also recorded: the signal energy M(t) = E[f(x)(v·x)] and ||G_l||_F² of G_l = ∂M/∂W_l (the
-latter unless ``record_gradients`` is off: the escape steps do not need it).
+latter unless ``record_gradient_norms`` is off: the escape steps do not need it).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class OffManifoldConfig:
     max_steps: int = 20000
     data_seed: int = 0
     covariates: str | None = None  # None: Gaussian inputs; "digits": scikit-learn's bundled digits
-    record_gradients: bool = True  # ||G_l||² at every evaluation (a held-out backward pass)
+    record_gradient_norms: bool = True  # ||G_l||² at every evaluation (a held-out backward pass)
 
     def __post_init__(self) -> None:
         validate_depth(self.depth)
@@ -148,7 +148,9 @@ def off_manifold_run(
         training,
         progress,
         sampler=sample,
-        evaluation=Evaluation(x_eval, y_eval, direction, config.record_gradients),
+        evaluation=Evaluation(
+            x_eval, y_eval, direction, record_gradient_norms=config.record_gradient_norms
+        ),
     )
     held_out = record.evaluation
     evaluated = record.steps % config.eval_every == 0

@@ -50,7 +50,7 @@ SLOWEST_QUICK_CLAIMS = (
     "relu-low-rank",
 )
 """The same with ``quick`` (measured in ``verify --quick``'s two workers, empty caches, two idle
-cores, 2026-12-07, after the session's speed-ups: 10.4, 9.5, 6.3, 4.4, 3.4, 2.9, 2.7, 2.4, 2.0
+cores, 2026-12-07, fourteenth session, docs/training.md: 10.4, 9.5, 6.3, 4.4, 3.4, 2.9, 2.7, 2.4, 2.0
 and 2.0 s; every other claim under 2 s)."""
 
 

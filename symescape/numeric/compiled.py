@@ -111,7 +111,7 @@ class LoopSpec:
     fixed inputs are (B, D), shared by all members (else (E, B, D)); ``weighted``: batch weights
     (Gauss–Hermite); ``masked``: gradients are multiplied by fixed masks m_l; ``ansatz``: record
     the ansatz scalars X_l and the distance from the ansatz; ``evaluation``: record the held-out
-    loss and signal M = E[f (u·x)]; ``evaluation_gradients``: and ||∂M/∂W_l||² (a backward pass
+    loss and signal M = E[f (u·x)]; ``record_gradient_norms``: and ||∂M/∂W_l||² (a backward pass
     over the held-out set); ``keep_weights``: record the weights;
     ``stop_fraction``: stop once every member's loss is below a fraction of its initial loss;
     ``stop_level``: stop once every member's held-out loss has been below a level;
@@ -134,7 +134,7 @@ class LoopSpec:
     batched: bool
     float64: bool
     groups: int = 1
-    evaluation_gradients: bool = True
+    record_gradient_norms: bool = True
 
 
 def jax_precision(float64: bool) -> Any:
@@ -249,7 +249,7 @@ def _member_functions(spec: LoopSpec) -> tuple[Callable, Callable]:
             projection = xe @ u
             out["eval_loss"] = mean(values, None)
             out["eval_signal"] = mean(fe * projection, None)
-            if spec.evaluation_gradients:
+            if spec.record_gradient_norms:
                 grads = backward(w, pre, post, projection, scale_of(xe.shape[0], None))
                 out["eval_gradient_norms"] = jnp.stack([(G**2).sum() for G in grads])
         if spec.keep_weights:

@@ -149,13 +149,13 @@ class TrainingConfig:
 class Evaluation:
     """A fixed held-out set, evaluated at every record: inputs ``x`` (B, D), targets ``y`` (B,)
     and a direction ``direction`` u (D,). Recorded: the held-out loss, the signal
-    M = E_B[f(x)(u·x)] and, with ``gradient_norms``, ||∂M/∂W_l||_F² (MATH.md §8), which costs a
-    backward pass over the held-out set at every record."""
+    M = E_B[f(x)(u·x)] and, with ``record_gradient_norms``, ||∂M/∂W_l||_F² (MATH.md §8), which
+    costs a backward pass over the held-out set at every record."""
 
     x: np.ndarray
     y: np.ndarray
     direction: np.ndarray
-    gradient_norms: bool = True
+    record_gradient_norms: bool = True
 
 
 @dataclass(frozen=True)
@@ -435,7 +435,7 @@ def _compiled_loop(
         masked=masks is not None,
         ansatz=records_ansatz(weights, teacher),
         evaluation=evaluation is not None,
-        evaluation_gradients=evaluation is not None and evaluation.gradient_norms,
+        record_gradient_norms=evaluation is not None and evaluation.record_gradient_norms,
         keep_weights=keep_weights,
         stop_fraction=config.stop_loss_fraction is not None,
         stop_level=config.stop_held_out_level is not None,
@@ -559,7 +559,7 @@ class NumpyLoop:
             out["eval_loss"] = batch_mean(values[..., None], None)[..., 0]
             projection = ev.x @ ev.direction
             out["eval_signal"] = f @ projection / ev.x.shape[0]
-            if ev.gradient_norms:
+            if ev.record_gradient_norms:
                 grads = backward(w, held, np.broadcast_to(projection, f.shape), self.kernels)
                 out["eval_gradient_norms"] = np.stack(
                     [(g**2).sum(axis=(1, 2)) for g in grads.gradients], axis=1
@@ -620,7 +620,7 @@ def _assemble(
         held_out = EvaluationRecord(
             stack("eval_loss"),
             stack("eval_signal"),
-            stack("eval_gradient_norms") if evaluation.gradient_norms else None,
+            stack("eval_gradient_norms") if evaluation.record_gradient_norms else None,
         )
     history = None
     if keep_weights:

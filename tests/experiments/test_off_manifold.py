@@ -1,6 +1,7 @@
 """Off the manifold (issue 6, figure 4): quick slopes within 25% of r−2, ordering across r."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -85,3 +86,13 @@ def test_real_covariates_digits():
         assert abs(fit.slope - fit.predicted) <= 0.25 * abs(fit.predicted), fit
     with pytest.raises(ConfigurationError, match="unknown covariates"):
         off_manifold_run(OffManifoldConfig(covariates="mnist"), 3, [0.01])
+
+
+def test_without_gradient_norms_the_escape_steps_are_the_same():
+    # record_gradient_norms=False drops ||G_l||² (None) and nothing the fits read
+    config = OffManifoldConfig(depth=4, width=8, input_dim=8, seeds=2, max_steps=3000)
+    full = off_manifold_run(config, 3, [0.02, 0.04])
+    light = off_manifold_run(replace(config, record_gradient_norms=False), 3, [0.02, 0.04])
+    assert light.gradient_norms is None and np.array(full.gradient_norms).shape[2] == 4
+    assert light.steps == full.steps and light.eval_steps == full.eval_steps
+    np.testing.assert_allclose(light.signal, full.signal, rtol=1e-12)

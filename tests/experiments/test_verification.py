@@ -90,6 +90,7 @@ def test_prop24_at_the_stage_saddle():
     (result,) = verify(quick=False, ids=["prop24-schur-perron"])
     assert result.verdict is Verdict.DISCREPANCY, result.measured
     assert "rates A = D = 0" in result.measured
+    assert "quasi-stationary" in result.measured  # the drift of the stage point is reported
 
 
 def test_thorough_only_claims_run_when_named_or_thorough(monkeypatch):

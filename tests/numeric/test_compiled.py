@@ -115,12 +115,12 @@ def test_held_out_evaluation_masks_stop_and_history_follow_numpy() -> None:
 
 
 def test_held_out_evaluation_without_gradient_norms() -> None:
-    """``gradient_norms=False`` leaves out ||∂M/∂W_l||² (None) in both engines and changes
+    """``record_gradient_norms=False`` leaves out ||∂M/∂W_l||² (None) in both engines and changes
     nothing else: the held-out loss and signal, and the stop step, are those of the full
     evaluation."""
     kernels, teacher, weights, x_eval, y_eval, config = held_out_problem(300, 1)
     full = Evaluation(x_eval, y_eval, teacher.directions[0])
-    light = dataclasses.replace(full, gradient_norms=False)
+    light = dataclasses.replace(full, record_gradient_norms=False)
     with_norms = train(weights, teacher, kernels, config, evaluation=full)
     reference, fast = both_engines(weights, teacher, kernels, config, evaluation=light)
     for run in (reference, fast):
