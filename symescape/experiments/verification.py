@@ -26,15 +26,16 @@ SLOWEST_CLAIMS = (
     "thm11-off-manifold",
     "relu-low-rank",
     "fig5-cascade",
+    "prop23-homotopy",
     "cor7-universality",
     "thm11-depth-independence",
-    "prop23-homotopy",
-    "predict-ansatz-gd",
     "prop24-schur-perron",
+    "predict-ansatz-gd",
+    "prop8-signal-energy",
 )
-"""Started first when claims run in parallel, longest first (measured one after another, full
-mode, empty caches, two idle cores, 2026-12-06: 81, 46, 44, 28, 28, 19, 15 and 13 s; every
-other claim takes under 8 s)."""
+"""Started first when claims run in parallel, longest first (measured in ``verify``'s two
+workers, empty caches, two idle cores, 2026-12-07, fourteenth session: 86, 50, 48, 31, 27, 20,
+19, 17 and 8 s; every other claim takes under 5 s)."""
 
 
 SLOWEST_QUICK_CLAIMS = (
@@ -50,8 +51,8 @@ SLOWEST_QUICK_CLAIMS = (
     "relu-low-rank",
 )
 """The same with ``quick`` (measured in ``verify --quick``'s two workers, empty caches, two idle
-cores, 2026-12-07, fourteenth session, docs/training.md: 10.4, 9.5, 6.3, 4.4, 3.4, 2.9, 2.7, 2.4, 2.0
-and 2.0 s; every other claim under 2 s)."""
+cores, 2026-12-07, fourteenth session: 10.4, 9.5, 6.3, 4.4, 3.4, 2.9, 2.7, 2.4, 2.0 and 2.0 s;
+every other claim under 2 s)."""
 
 
 def _run_claim(job: tuple[str, bool]) -> Claim:
