@@ -260,11 +260,9 @@ class _Flow:
     the last point it was called at (the integrator's stop event reads it for free)."""
 
     def __init__(self, problem: Problem) -> None:
-        self.problem = problem
-        self.kernels = piecewise_linear_kernels(problem.kernels)
         # one network, its batch checked once: the flow evaluates the field ~7000 times
         self._loss_and_gradient = flat_squared_loss(
-            problem.shapes, problem.x, problem.y, self.kernels
+            problem.shapes, problem.x, problem.y, piecewise_linear_kernels(problem.kernels)
         )
         self.evaluations = 0
         self._last: tuple[np.ndarray, float] | None = None
