@@ -1,4 +1,4 @@
-"""Independent jobs over spawned worker processes: the same results, in order, errors raised."""
+"""Independent jobs over worker processes: the same results, in order, errors raised."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from symescape.errors import ConfigurationError
 from symescape.experiments.verification import verify
-from symescape.processes import check_workers, map_in_processes, usable_cores
+from symescape.processes import check_workers, map_in_processes, safe_start_method, usable_cores
 
 
 def test_results_come_back_in_order_whatever_starts_first() -> None:
@@ -60,6 +60,43 @@ def test_a_worker_that_ignores_sigterm_is_killed() -> None:
         map_in_processes(_stubborn_or_failing, [600.0, -3.0], 2)
     left = set(multiprocessing.active_children()) - before
     assert not _still_alive_after(left, 30.0)  # killed, not left sleeping for ten minutes
+
+
+def test_workers_fork_only_where_it_is_safe(monkeypatch) -> None:
+    # a fork after JAX has started its threads can deadlock, and macOS's system libraries are
+    # not fork-safe: the pool must spawn then
+    import sys
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setitem(sys.modules, "jax", sys.modules.get("jax", object()))
+    assert safe_start_method() == "spawn"
+    monkeypatch.delitem(sys.modules, "jax")
+    assert safe_start_method() == "fork"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert safe_start_method() == "spawn"
+
+
+def test_a_pool_started_before_jax_forks_and_its_jobs_may_start_jax() -> None:
+    """In a fresh interpreter (no JAX imported) the pool forks: its workers inherit the package
+    and the script's own functions (a spawned worker could not unpickle a function defined in
+    ``-c``), run JAX there, and the results come back in order, without JAX's fork warning."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from symescape.processes import map_in_processes, safe_start_method\n"
+        "def root(x):\n"
+        "    import jax.numpy as jnp\n"
+        "    return float(jnp.sqrt(x))\n"
+        "assert 'jax' not in sys.modules and safe_start_method() == 'fork'\n"
+        "print(map_in_processes(root, [4.0, 9.0, 16.0], 2))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.strip() == "[2.0, 3.0, 4.0]"
+    assert "fork" not in out.stderr
 
 
 def test_worker_counts() -> None:

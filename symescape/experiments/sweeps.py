@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import secrets
-import sys
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -253,9 +252,9 @@ def run_sweep(
             if bar is not None:
                 bar.close()
     elif missing:
-        # fork when it is safe (a sweep starts a pool per call; spawning re-imports the package
-        # in every worker each time); spawn once JAX has started its threads, which a fork can
-        # deadlock (then ``compute`` must be importable, a module-level function)
+        # the pool forks when it is safe (a sweep starts a pool per call; spawning re-imports
+        # the package in every worker each time) and spawns once JAX is loaded (then
+        # ``compute`` must be importable, a module-level function)
         map_in_processes(
             compute,
             missing,
@@ -263,7 +262,6 @@ def run_sweep(
             progress=progress or None,
             unit="point",
             on_result=lambda index, result: finish(missing[index], result),
-            start_method="spawn" if "jax" in sys.modules else "fork",
         )
     return [store.get(p, lambda p=p: compute(p)) for p in points]
 

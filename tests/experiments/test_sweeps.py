@@ -49,23 +49,3 @@ def test_a_point_stored_by_another_version_is_not_reused(tmp_path, monkeypatch):
     assert store.get({"depth": 4}, lambda: {"value": 2.0}) == {"value": 2.0}
     assert store.computed == 1 and store.reused == 0
 
-
-def test_workers_are_spawned_once_jax_is_loaded(tmp_path, monkeypatch):
-    # a fork after JAX has started its threads can deadlock: the sweep must spawn then
-    import sys
-
-    from symescape.experiments import sweeps
-
-    methods = []
-
-    def record(function, items, workers, **options):
-        methods.append(options["start_method"])
-        for index, item in enumerate(items):
-            options["on_result"](index, function(item))
-
-    monkeypatch.setattr(sweeps, "map_in_processes", record)
-    monkeypatch.setitem(sys.modules, "jax", sys.modules.get("jax", object()))
-    run_sweep(POINTS[:2], reduced_escape_point, SweepStore(tmp_path / "a"), workers=2)
-    monkeypatch.delitem(sys.modules, "jax")
-    run_sweep(POINTS[:2], reduced_escape_point, SweepStore(tmp_path / "b"), workers=2)
-    assert methods == ["spawn", "fork"]
