@@ -221,7 +221,8 @@ def time_function(
             if not degrees:
                 return np.zeros(0)
             with jax_precision(True):
-                return np.asarray(function(jnp.asarray(x, dtype=jnp.float64)))
+                # a NumPy argument: jnp.asarray(x) would run a program of its own per call
+                return np.asarray(function(np.asarray(x, dtype=np.float64)))
 
         return call
 
