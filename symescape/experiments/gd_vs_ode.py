@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from symescape.numeric.training import Engine
+
 
 def gd_vs_ode(
     activation_spec: str,
@@ -18,9 +20,11 @@ def gd_vs_ode(
     time: float,
     nodes: int = 48,
     record_points: int = 60,
+    engine: Engine = Engine.COMPILED,
 ) -> dict[str, Any]:
     """Full-matrix GD on the ansatz (Gauss–Hermite inputs, normalised rates) against the reduced
-    ODE from the same start; also the error of one GD step against an Euler step of the field."""
+    ODE from the same start; also the error of one GD step against an Euler step of the field.
+    ``engine`` runs the GD steps (the compiled engine pays ~1 s of compilation first)."""
     from scipy.integrate import solve_ivp
 
     from symescape.numeric.inits import ansatz_scalars, ansatz_weights
@@ -59,6 +63,7 @@ def gd_vs_ode(
         data=DataMode.GAUSS_HERMITE,
         nodes=nodes,
         record_every=max(1, steps // record_points),
+        engine=engine,
     )
     record = train(weights, teacher, kernels, config)
     times = record.steps * lr
