@@ -29,13 +29,13 @@ SLOWEST_CLAIMS = (
     "prop23-homotopy",
     "cor7-universality",
     "thm11-depth-independence",
-    "prop24-schur-perron",
     "predict-ansatz-gd",
+    "prop24-schur-perron",
     "prop8-signal-energy",
 )
 """Started first when claims run in parallel, longest first (measured in ``verify``'s two
-workers, empty caches, two idle cores, 2026-12-07, fourteenth session: 86, 50, 48, 31, 27, 20,
-19, 17 and 8 s; every other claim takes under 5 s)."""
+workers, empty caches, 2026-12-07, fifteenth session: 96, 67, 55, 32, 28, 19, 19, 11 and 8 s;
+every other claim takes under 6 s)."""
 
 
 SLOWEST_QUICK_CLAIMS = (
@@ -43,16 +43,16 @@ SLOWEST_QUICK_CLAIMS = (
     "thm11-depth-independence",
     "prop24-schur-perron",
     "thm11-off-manifold",
-    "cor7-universality",
-    "prop8-signal-energy",
     "thm16-normal-form",
-    "prop22-corners",
-    "relu-saddle-to-saddle",
+    "cor7-universality",
     "relu-low-rank",
+    "relu-saddle-to-saddle",
+    "thm4-reduction",
+    "prop8-signal-energy",
 )
-"""The same with ``quick`` (measured in ``verify --quick``'s two workers, empty caches, two idle
-cores, 2026-12-07, fourteenth session: 10.4, 9.5, 6.3, 4.4, 3.4, 2.9, 2.7, 2.4, 2.0 and 2.0 s;
-every other claim under 2 s)."""
+"""The same with ``quick`` (measured in ``verify --quick``'s two workers, empty caches,
+2026-12-07, fifteenth session: 13.2, 13.2, 6.8, 5.7, 4.7, 3.8, 3.6, 3.4, 2.4 and 2.2 s;
+every other claim takes about 2 s or less)."""
 
 
 def _run_claim(job: tuple[str, bool]) -> Claim:
