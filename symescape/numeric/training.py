@@ -355,18 +355,13 @@ def _fixed_data(
 def _chunk_steps(config: TrainingConfig, weights: Weights, data: tuple | None) -> int:
     """Steps per chunk: fed batches under :data:`CHUNK_BYTES`; fixed data, about 2³¹ FLOP
     (~50 ms on two cores: each chunk ends in a host sync, and at 2²⁷ FLOP the syncs made a GD
-    step of the ``bench train`` shapes 1.5× slower). The run's steps are then spread evenly
-    over as many chunks as that cap needs: every chunk runs in full, and the steps past the
-    last one were computed and thrown away (figure 5's decoupled cascade: 25 001 steps in 7
-    chunks of 4096, 3671 of them wasted; now 7 of 3572, 3 wasted)."""
+    step of the ``bench train`` shapes 1.5× slower)."""
     total = config.steps + 1
     if data is None:
         per_step = 8 * weights[0].shape[0] * config.batch * (weights[0].shape[2] + 1)
-        cap = max(1, min(total, 1024, CHUNK_BYTES // per_step))
-    else:
-        flops = 6 * data[0].shape[-2] * sum(w.size for w in weights) + 1
-        cap = max(1, min(total, 4096, (1 << 31) // flops))
-    return -(-total // -(-total // cap))  # ⌈total / ⌈total / cap⌉⌉ ≤ cap
+        return max(1, min(total, 1024, CHUNK_BYTES // per_step))
+    flops = 6 * data[0].shape[-2] * sum(w.size for w in weights) + 1
+    return max(1, min(total, 4096, (1 << 31) // flops))
 
 
 def _progress_bar(total: int, show: bool) -> Any:
