@@ -113,10 +113,15 @@ def map_in_processes(
     An exception in a job is raised here, as in a plain loop.
     """
     bar = None
-    if progress is not None:
-        from symescape.progress import progress_bar
 
-        bar = progress_bar(total=len(items), desc=progress, unit=unit)
+    def start_bar() -> None:
+        # after the pool has forked its workers: a bar starts tqdm's monitor thread, and a fork
+        # while that thread holds tqdm's lock would leave the lock held for ever in the worker
+        nonlocal bar
+        if progress is not None:
+            from symescape.progress import progress_bar
+
+            bar = progress_bar(total=len(items), desc=progress, unit=unit)
 
     def finished(index: int, result: Result) -> None:
         if on_result is not None:
@@ -126,6 +131,7 @@ def map_in_processes(
 
     try:
         if workers <= 1 or len(items) <= 1:
+            start_bar()
             results = []
             for index, item in enumerate(items):
                 results.append(function(item))
@@ -147,6 +153,7 @@ def map_in_processes(
         )
         try:
             futures = {pool.submit(function, items[i]): i for i in order}
+            start_bar()  # the first submission started the workers
             for future in as_completed(futures):
                 index = futures[future]
                 out[index] = future.result()

@@ -4,6 +4,7 @@ of carriage-return redraws (``expand --precision 15 2> log``: hundreds of them i
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, TextIO
 
@@ -37,8 +38,13 @@ def _in_notebook(bar_class: type) -> bool:
 
 def progress_bar(iterable: Any = None, **options: Any) -> Any:
     """``tqdm.auto.tqdm(iterable, **options)`` on stderr; when stderr is neither a terminal nor
-    a notebook, lines of :data:`LOG_FORMAT` every :data:`LOG_INTERVAL` seconds at most."""
+    a notebook, lines of :data:`LOG_FORMAT` every :data:`LOG_INTERVAL` seconds at most. Off
+    when ``TQDM_DISABLE`` is set (as a pool's workers set it), read here at each call: tqdm
+    reads it once, when it is imported, and a forked worker inherits tqdm already imported."""
     from tqdm.auto import tqdm
+
+    if os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes", "on"):
+        options = {**options, "disable": True}
 
     stream = options.get("file") or sys.stderr
     terminal = hasattr(stream, "isatty") and stream.isatty()
