@@ -82,9 +82,9 @@ def check_predict_ansatz(quick: bool) -> Claim:
     rows, worst = [], 0.0
     for student, teacher, loss, eta in ansatz_cases(quick):
         config = ansatz_case(student, teacher, loss, eta, eps)
-        # the compiled engine, as every training experiment: it steps to the same escape step as
-        # the NumPy reference (all 8 cases, checked), in 15 s with an empty JAX cache against
-        # 36 s (two idle cores, 2026-12-06); quick's two short runs stay on NumPy (no compile)
+        # the compiled engine in the full run: it steps to the same escape step as the NumPy
+        # reference (all 8 cases, checked), in 15 s with an empty JAX cache against 36 s (two
+        # idle cores, 2026-12-06); quick's two short runs stay on NumPy (no compile)
         result = check_prediction(config, Engine.NUMPY if quick else Engine.COMPILED)
         error = result.relative_error
         worst = float("inf") if error is None else largest_or_nan((worst, error))

@@ -699,7 +699,8 @@ def stage_saddle(config: CascadeConfig, time: float = 3000.0) -> StageSaddle:
     active.append(block * (depth - 1))
 
     def embed(z: np.ndarray) -> np.ndarray:
-        """Block 1's variables into θ, every other entry at 0 (where the flow keeps them)."""
+        """Block 1's variables into θ, every other entry at 0 (block 1's flow alone: the
+        restriction holds them there)."""
         x = np.zeros(family.x0.size)
         x[active] = z
         return x

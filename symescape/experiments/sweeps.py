@@ -252,9 +252,9 @@ def run_sweep(
             if bar is not None:
                 bar.close()
     elif missing:
-        # the pool forks when it is safe (a sweep starts a pool per call; spawning re-imports
-        # the package in every worker each time) and spawns once JAX is loaded (then
-        # ``compute`` must be importable, a module-level function)
+        # the pool forks where it is safe (Linux, JAX not loaded: a sweep starts a pool per
+        # call, and spawning re-imports the package in every worker each time) and spawns
+        # otherwise (then ``compute`` must be importable, a module-level function)
         map_in_processes(
             compute,
             missing,
