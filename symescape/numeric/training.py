@@ -445,7 +445,9 @@ def _compiled_loop(
         groups=compiled.ensemble_groups(ensemble),
     )
     args: dict[str, Any] = {
-        "rates": rates,
+        # one scalar per layer: indexing an (L,) array inside the program fused a different
+        # constant slice into each layer's update, one more kernel to compile per layer
+        "rates": tuple(np.float64(rate) for rate in rates),
         "direction": teacher.directions[0],
         "record_every": np.int32(config.record_every),
         "last": np.int32(config.steps),
