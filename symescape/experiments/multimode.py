@@ -32,10 +32,12 @@ from symescape.numeric.stability import (
     saddle_blocks,
     schur_perron,
 )
-from symescape.numeric.teachers import orthonormal_teacher
+from symescape.numeric.teachers import Teacher, orthonormal_teacher
 from symescape.numeric.training import DataMode, Engine, TrainingConfig, train
 from symescape.options import RHO_STAR, require_real
-from symescape.symbolic.resolved import activation_kernels
+from symescape.precision.gauss import gauss_hermite_rule
+from symescape.symbolic.classification import classify
+from symescape.symbolic.resolved import ActivationKernels, activation_kernels
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +116,23 @@ def stage_crossing_times(times: list[float], rho: np.ndarray) -> list[float]:
     ]
 
 
+def axis_gauss_hermite_batch(
+    teacher: Teacher, kernels: ActivationKernels, nodes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, weights): the Gauss–Hermite rule on each mode's axis, x = s_i v_k (M·n points),
+    every axis carrying the one-dimensional weights w_i.
+
+    The decoupled model's loss on these points equals its loss on the tensor grid (nᴹ points)
+    when σ is odd: the block-diagonal network is f(x) = Σ_k g_k(v_k·x) with g_k odd (no
+    biases), the teacher y = Σ_k a_k σ(v_k·x), so with e_k = g_k − a_k σ,
+    ½E[(Σ_k e_k)²] = Σ_k ½E[e_k²] + Σ_{j≠k} ½E[e_j]E[e_k], and E[e_k] = 0 on the symmetric
+    rule; at x = s v_k every other mode's term is e_j(0) = 0, so each axis point's loss is
+    ½e_k(s)². The gradients agree likewise (masked off-block entries stay zero). Odd σ only."""
+    s, w = gauss_hermite_rule(nodes)
+    x = np.concatenate([np.outer(s, v) for v in teacher.directions])
+    return x, teacher(x, kernels), np.tile(w, teacher.modes)
+
+
 def cascade(
     config: CascadeConfig,
     decoupled: bool = False,
@@ -124,7 +143,8 @@ def cascade(
     :func:`block_mean_reduce`, exact for any block width), or, with ``decoupled``, on the decoupled
     model (off-block entries held at zero). Stage escape times against the single-mode prediction
     and the ranking rule; the largest off-block entry is recorded along the run. Runs
-    :func:`~symescape.numeric.training.train` (Gauss–Hermite data, decoupled: masked updates)."""
+    :func:`~symescape.numeric.training.train` (Gauss–Hermite data, decoupled: masked updates, and
+    for odd σ on the axis points of :func:`axis_gauss_hermite_batch`, the same loss)."""
     modes, depth = len(config.amplitudes), config.depth
     teacher = orthonormal_teacher(modes, list(config.amplitudes))
     kernels = activation_kernels(config.activation)
@@ -138,6 +158,12 @@ def cascade(
         record_every=max(1, steps // 600),
         engine=engine,
     )
+    # decoupled with odd σ: the same loss and gradients on M·n axis points as on nᴹ grid points
+    axis_batch = (
+        axis_gauss_hermite_batch(teacher, kernels, config.nodes)
+        if decoupled and classify(config.activation).odd is True
+        else None
+    )
     record = train(
         weights,
         teacher,
@@ -146,6 +172,7 @@ def cascade(
         progress,
         masks=decoupled_mask(modes, depth) if decoupled else None,
         keep_weights=True,
+        fixed_batch=axis_batch,
     )
     history = [w[:, 0] for w in record.weight_history]  # each (T, n_l, n_{l-1})
     times = (record.steps * config.learning_rate).tolist()

@@ -267,3 +267,40 @@ def test_cascade_flows_runs_the_flows_it_is_asked_for_and_refuses_unknown_names(
     assert flows["decoupled"]["loss"] == cascade(config, decoupled=True)["loss"]
     with pytest.raises(UnknownNameError, match="unknown cascade flows \\['coupled'\\]"):
         cascade_flows(config, names=("coupled",))
+
+
+@pytest.mark.parametrize(("activation", "odd"), [("tanh", True), ("gelu", False)])
+def test_axis_rule_gives_the_decoupled_model_the_tensor_grid_loss(activation, odd):
+    """The decoupled model (a block-diagonal width-M network) on the M·n axis points has the loss
+    and masked gradients it has on the nᴹ tensor grid when σ is odd; for gelu (not odd) the cross
+    terms E[e_j]E[e_k] do not vanish, which is why `cascade` keeps the grid there."""
+    from symescape.experiments.multimode import axis_gauss_hermite_batch, decoupled_mask
+    from symescape.numeric.losses import SQUARED
+    from symescape.numeric.network import loss_and_gradients
+    from symescape.numeric.training import gauss_hermite_inputs
+    from symescape.symbolic.classification import classify
+    from symescape.symbolic.resolved import activation_kernels
+    from tests.tolerances import ROUND_OFF
+
+    assert classify(activation).odd is odd
+    teacher = orthonormal_teacher(3, [4.0, 2.0, 1.0])
+    kernels = activation_kernels(activation)
+    masks = decoupled_mask(3, 4)
+    rng = np.random.default_rng(1)
+    weights = tuple((0.8 * rng.standard_normal(m.shape) * m)[None] for m in masks)
+    x_axis, y_axis, w_axis = axis_gauss_hermite_batch(teacher, kernels, 8)
+    x_grid, w_grid = gauss_hermite_inputs(teacher, 8)
+    assert len(x_axis) == 3 * 8 and len(x_grid) == 8**3
+    axis_loss, _, axis_pass = loss_and_gradients(weights, x_axis, y_axis, SQUARED, kernels, w_axis)
+    grid_loss, _, grid_pass = loss_and_gradients(
+        weights, x_grid, teacher(x_grid, kernels), SQUARED, kernels, w_grid
+    )
+    loss_gap = abs(axis_loss[0] / grid_loss[0] - 1)
+    gradient_gap = max(
+        np.max(np.abs((a - g) * m)) / np.max(np.abs(g * m))
+        for a, g, m in zip(axis_pass.gradients, grid_pass.gradients, masks, strict=True)
+    )
+    if odd:
+        assert loss_gap <= ROUND_OFF and gradient_gap <= ROUND_OFF
+    else:
+        assert loss_gap > 1e-3 and gradient_gap > 1e-3
