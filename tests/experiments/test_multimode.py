@@ -171,6 +171,22 @@ def test_stage_saddle_is_quasi_stationary_and_unstable():
     assert all(abs(p[0, 0]) < 1e-8 and abs(p[1, 1]) < 1e-8 for p in saddle.pairs)
 
 
+def test_stage_saddle_jacobian_routes_agree():
+    # verify --quick linearises by complex steps, the full run by the SymPy-derived Hessian:
+    # the same Jacobian to round-off, so the same eigenvalues and Perron prediction
+    from symescape.experiments.multimode import JacobianRoute, stage_saddle
+    from tests.tolerances import ROUND_OFF
+
+    config = CascadeConfig(eps=0.05, nodes=12)
+    symbolic = stage_saddle(config, time=500.0)
+    stepped = stage_saddle(config, time=500.0, jacobian=JacobianRoute.COMPLEX_STEP)
+    scale = np.abs(symbolic.jacobian).max()
+    assert np.abs(stepped.jacobian - symbolic.jacobian).max() <= ROUND_OFF * scale
+    assert stepped.unstable == pytest.approx(symbolic.unstable, rel=ROUND_OFF)
+    assert stepped.drift_eigenvalue == pytest.approx(symbolic.drift_eigenvalue, rel=ROUND_OFF)
+    assert stepped.residual == pytest.approx(symbolic.residual, rel=ROUND_OFF)  # two field routes
+
+
 @pytest.mark.slow
 def test_block_one_flow_settles_only_much_later():
     # The finding behind StageSaddle's docstring: block 1's flow alone keeps moving past
