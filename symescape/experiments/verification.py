@@ -41,18 +41,20 @@ every other claim takes under 6 s)."""
 SLOWEST_QUICK_CLAIMS = (
     "fig5-cascade",
     "thm11-depth-independence",
-    "prop24-schur-perron",
-    "thm11-off-manifold",
-    "thm16-normal-form",
     "cor7-universality",
-    "relu-low-rank",
+    "thm16-normal-form",
     "relu-saddle-to-saddle",
+    "relu-low-rank",
+    "thm11-off-manifold",
+    "prop2-classes",
+    "prop24-schur-perron",
     "thm4-reduction",
     "prop8-signal-energy",
 )
-"""The same with ``quick`` (measured in ``verify --quick``'s two workers, empty caches,
-2026-12-07, fifteenth session: 13.2, 13.2, 6.8, 5.7, 4.7, 3.8, 3.6, 3.4, 2.4 and 2.2 s;
-every other claim takes about 2 s or less)."""
+"""The same with ``quick`` (CPU s in ``verify --quick``'s two workers, empty caches,
+2026-12-07, sixteenth session: 7.9, 8.4, 4.0, 3.4, 2.5, 2.5, 2.4, 2.4, 2.3, 2.1 and 1.6;
+every other claim takes 1.5 s or less). thm11-off-manifold starts after
+thm11-depth-independence has compiled the L = 8 program they share."""
 
 
 def _run_claim(job: tuple[str, bool]) -> Claim:
