@@ -21,7 +21,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from symescape.errors import NumericalError, UnknownNameError
+from symescape.errors import ConfigurationError, NumericalError, UnknownNameError
 from symescape.experiments.sweeps import SweepStore, stored
 from symescape.numeric.escape import escape_time_ode
 from symescape.numeric.network import Weights, flatten_weights, unflatten_weights
@@ -35,7 +35,7 @@ from symescape.numeric.stability import (
 )
 from symescape.numeric.teachers import Teacher, orthonormal_teacher
 from symescape.numeric.training import DataMode, Engine, TrainingConfig, train
-from symescape.options import RHO_STAR, require_real
+from symescape.options import RHO_STAR, require_choice, require_real
 from symescape.precision.gauss import gauss_hermite_rule
 from symescape.symbolic.classification import classify
 from symescape.symbolic.resolved import ActivationKernels, activation_kernels
@@ -53,8 +53,6 @@ class CascadeConfig:
     time: float = 600.0
 
     def __post_init__(self) -> None:
-        from symescape.errors import ConfigurationError
-
         if self.depth < 2 or self.block_width < 1 or self.nodes < 1:
             raise ConfigurationError("modewise blocks need depth ≥ 2, block width ≥ 1, nodes ≥ 1")
         if not (np.isfinite(self.eps) and 0 < self.eps < RHO_STAR):
@@ -128,7 +126,19 @@ def axis_gauss_hermite_batch(
     biases), the teacher y = Σ_k a_k σ(v_k·x), so with e_k = g_k − a_k σ,
     ½E[(Σ_k e_k)²] = Σ_k ½E[e_k²] + Σ_{j≠k} ½E[e_j]E[e_k], and E[e_k] = 0 on the symmetric
     rule; at x = s v_k every other mode's term is e_j(0) = 0, so each axis point's loss is
-    ½e_k(s)². The gradients agree likewise (masked off-block entries stay zero). Odd σ only."""
+    ½e_k(s)². The gradients agree likewise. The identity needs what :func:`cascade`'s decoupled
+    run has: odd σ, the squared loss, off-block entries zero at the start and held there by
+    :func:`decoupled_mask`, whose blocks are the input coordinates, so the teacher's directions
+    must be the identity (checked here; with a rotated frame the two losses differ).
+
+    Raises:
+        ConfigurationError: the teacher's directions are not the first M coordinate axes.
+    """
+    if not np.array_equal(teacher.directions, np.eye(teacher.modes, teacher.input_dim)):
+        raise ConfigurationError(
+            "the axis rule stands for the tensor grid only in the mask's coordinates: the "
+            "teacher's directions must be the identity (orthonormal_teacher without a seed)"
+        )
     s, w = gauss_hermite_rule(nodes)
     x = np.concatenate([np.outer(s, v) for v in teacher.directions])
     return x, teacher(x, kernels), np.tile(w, teacher.modes)
@@ -154,7 +164,7 @@ def cascade(
     training = TrainingConfig(
         steps=steps,
         learning_rate=config.learning_rate,
-        data=DataMode.GAUSS_HERMITE,  # directions = identity: x = s
+        data=DataMode.GAUSS_HERMITE,  # directions = identity: x = s (decoupled, odd σ: axes)
         nodes=config.nodes,
         record_every=max(1, steps // 600),
         engine=engine,
@@ -225,7 +235,6 @@ def real_network_cascade(
     :func:`cascade`), the distance from the block-mean manifold ‖W − expand(reduce(W))‖/‖W‖, and
     each mode's alignment |w_eff·v_k|/‖w_eff‖ of the end-to-end linear map
     w_eff = W_L ⋯ W_1 (1×D)."""
-    from symescape.errors import ConfigurationError
     from symescape.numeric.training import Evaluation, RateMode
 
     if not (np.isfinite(perturbation) and perturbation >= 0) or seeds < 1 or held_out < 1:
@@ -671,12 +680,12 @@ class StageSaddle:
     measured 2026-12-07). ``drift_eigenvalue`` is the top eigenvalue at t = ``time``/2: its gap
     to ``unstable`` shows the drift. ``block_one`` lists the entries of θ that block 1's flow
     moves (its first-layer row, the diagonal internal entries, the readout).
-    ``row`` is block 1's first-layer row in the mode basis, ``jacobian`` ∂F/∂θ there (analytic,
-    from the symbolic layer), ``eigenvalues`` its spectrum (descending real part), ``unstable``
-    the top eigenvalue, ``pairs`` the 2×2 Jacobian blocks of (rotation of block k's row toward v_1,
-    off-block amplitude from block k into block 1) for k ≥ 2, and ``perron_applicable`` whether
-    those have Proposition 24's strict sign structure (negative diagonal, non-negative
-    off-diagonal).
+    ``row`` is block 1's first-layer row in the mode basis, ``jacobian`` ∂F/∂θ there (from the
+    symbolic layer, or by complex steps: :class:`JacobianRoute`), ``eigenvalues`` its spectrum
+    (descending real part), ``unstable`` the top eigenvalue, ``pairs`` the 2×2 Jacobian blocks
+    of (rotation of block k's row toward v_1, off-block amplitude from block k into block 1)
+    for k ≥ 2, and ``perron_applicable`` whether those have Proposition 24's strict sign
+    structure (negative diagonal, non-negative off-diagonal).
 
     The closure of Proposition 24 at this saddle: ``first`` the first-layer rows of blocks 2..M
     (rotations into the mode space), ``second`` the off-block amplitudes W_2[0, k] from block k
@@ -706,10 +715,15 @@ class StageSaddle:
 
 class JacobianRoute(Enum):
     """How ∂F/∂θ of the block-mean flow is computed; both are exact to round-off (1.9e-15
-    relative apart at figure 5's setting, 16 nodes)."""
+    relative apart at figure 5's setting, 16 nodes).
 
-    SYMBOLIC = "symbolic"  # the SymPy-derived Hessian, lambdified (BlockMeanProblem.jacobian)
-    COMPLEX_STEP = "complex-step"  # complex steps of the backward pass, one per entry of θ
+    SYMBOLIC: ∂F/∂θ = E[−∇f∇fᵀ + (y − f)∇²f] from the SymPy-derived Hessian, lambdified
+    (:meth:`BlockMeanProblem.jacobian`); COMPLEX_STEP: column j = Im F(θ + ih e_j)/h with
+    h = 1e-30, from the backward pass on complex θ (σ analytic, its NumPy kernel taking
+    complex input: :meth:`BlockMeanProblem.complex_step_jacobian`)."""
+
+    SYMBOLIC = "symbolic"
+    COMPLEX_STEP = "complex-step"
 
 
 def stage_saddle(
@@ -724,12 +738,13 @@ def stage_saddle(
     :class:`StageSaddle`); the top eigenvalue at ``time``/2 is recorded to show the drift.
 
     Raises:
-        ConfigurationError: ``time`` not finite and > 0.
+        ConfigurationError: ``time`` not finite and > 0, or ``jacobian`` not a route.
         NumericalError: the integration failed (LSODA's message attached).
     """
     from scipy.integrate import solve_ivp
 
     time = require_real(time, "the flow time", minimum=0.0, strict=True)
+    jacobian = require_choice(JacobianRoute, jacobian, "jacobian")
     family = multimode_family(config, 1.0)
     problem = family.problem
     modes, depth = len(config.amplitudes), config.depth
@@ -759,6 +774,7 @@ def stage_saddle(
     )
     if sol.status != 0:
         raise NumericalError(f"block 1's flow failed before t = {time:g}: {sol.message}")
+
     def linearised(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if jacobian is JacobianRoute.COMPLEX_STEP:
             return problem.field(theta), problem.complex_step_jacobian(theta)
