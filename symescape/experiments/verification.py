@@ -26,21 +26,21 @@ SLOWEST_CLAIMS = (
     "thm11-off-manifold",
     "relu-low-rank",
     "fig5-cascade",
-    "prop23-homotopy",
     "cor7-universality",
+    "prop23-homotopy",
     "thm11-depth-independence",
     "predict-ansatz-gd",
     "prop24-schur-perron",
     "prop8-signal-energy",
 )
-"""Started first when claims run in parallel, longest first (measured in ``verify``'s two
-workers, empty caches, 2026-12-07, fifteenth session: 96, 67, 55, 32, 28, 19, 19, 11 and 8 s;
-every other claim takes under 6 s)."""
+"""Started first when claims run in parallel, longest first (CPU s in ``verify``'s two
+workers, empty caches, 2026-12-07, sixteenth session: 98, 57, 46, 24, 22, 20, 18, 12 and 5;
+every other claim takes under 4 s)."""
 
 
 SLOWEST_QUICK_CLAIMS = (
-    "fig5-cascade",
     "thm11-depth-independence",
+    "fig5-cascade",
     "cor7-universality",
     "thm16-normal-form",
     "relu-saddle-to-saddle",
@@ -52,7 +52,7 @@ SLOWEST_QUICK_CLAIMS = (
     "prop8-signal-energy",
 )
 """The same with ``quick`` (CPU s in ``verify --quick``'s two workers, empty caches,
-2026-12-07, sixteenth session: 7.9, 8.4, 4.0, 3.4, 2.5, 2.5, 2.4, 2.4, 2.3, 2.1 and 1.6;
+2026-12-07, sixteenth session: 8.4, 7.9, 4.0, 3.4, 2.5, 2.5, 2.4, 2.4, 2.3, 2.1 and 1.6;
 every other claim takes 1.5 s or less). thm11-off-manifold starts after
 thm11-depth-independence has compiled the L = 8 program they share."""
 
