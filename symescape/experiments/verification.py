@@ -52,9 +52,10 @@ SLOWEST_QUICK_CLAIMS = (
     "prop8-signal-energy",
 )
 """The same with ``quick`` (CPU s in ``verify --quick``'s two workers, empty caches,
-2026-12-07, sixteenth session: 8.4, 7.9, 4.0, 3.4, 2.5, 2.5, 2.4, 2.4, 2.3, 2.1 and 1.6;
-every other claim takes 1.5 s or less). thm11-off-manifold starts after
-thm11-depth-independence has compiled the L = 8 program they share."""
+2026-12-07, sixteenth session, two runs in a slow period: thm11-depth 11.5–12.5, fig5
+10.7–11.8, cor7 4.4–4.8, thm16 4.1–4.8, the rest of the list 1.7–4.3; every other claim
+2.2 s or less). thm11-off-manifold starts after thm11-depth-independence has compiled the
+L = 8 program they share."""
 
 
 def _run_claim(job: tuple[str, bool]) -> Claim:
