@@ -277,8 +277,9 @@ def train(
     rng = np.random.default_rng(config.seed)
     if sampler is None:
         sampler = lambda shape: rng.standard_normal((*shape, teacher.input_dim))  # noqa: E731
-    data = _fixed_data(config, teacher, kernels, rng, ensemble)
-    if fixed_batch is not None:
+    if fixed_batch is None:
+        data = _fixed_data(config, teacher, kernels, rng, ensemble)
+    else:  # the caller's data replaces the config's (no grid or batch built only to be dropped)
         x, y, bw = fixed_batch
         data = (np.asarray(x, dtype=float), np.asarray(y, dtype=float), bw)
         if data[0].shape[-1] != teacher.input_dim or data[1].shape != data[0].shape[:-1]:
