@@ -267,6 +267,31 @@ def test_divergence_is_reported_at_the_step_numpy_reports() -> None:
     assert steps[0] == steps[1] > 0
 
 
+@pytest.mark.parametrize("batching", ["batched", "one-at-a-time"])
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (2, 3, 0, 1)])  # first to diverge: 1, then 2
+def test_members_diverging_at_different_steps_report_the_earliest(
+    batching: str, order: tuple[int, ...]
+) -> None:
+    # Divergence is tracked per member inside the compiled loop (no per-step reduction over
+    # the ensemble, which is split over the devices): the step and the members named must be
+    # the NumPy engine's, whichever device holds the member that diverges first (the two
+    # orders put it in the first half of the ensemble, then in the second).
+    kernels = activation_kernels("tanh")
+    teacher = single_mode_teacher(WIDTHS[0])
+    weights = [w[list(order)] for w in he_normal_weights(WIDTHS, ensemble=4, seed=0)]
+    config = TrainingConfig(
+        steps=400, learning_rate=2.0, data=DataMode.FIXED, batch=8, batching=batching
+    )
+    caught = []
+    for engine in Engine:
+        with pytest.raises(DivergenceError, match="diverged at step") as error:
+            train(weights, teacher, kernels, dataclasses.replace(config, engine=engine))
+        caught.append(error.value)
+    assert caught[0].step == caught[1].step > 0
+    assert str(caught[0]) == str(caught[1])
+    assert "members [" in str(caught[0]) and "0, 1, 2, 3" not in str(caught[0])
+
+
 def test_without_jax_the_numpy_engine_runs_after_a_notice(monkeypatch, capsys) -> None:
     monkeypatch.setattr(compiled, "jax_available", lambda: False)
     from symescape.numeric import training
