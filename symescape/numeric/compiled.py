@@ -308,13 +308,28 @@ def _chunk_function(spec: LoopSpec, length: int | None) -> Callable:
                 lambda w_, x_, f_, b_: member_observe(w_, x_, f_, b_, args), w, x, f, bw
             )
 
+        def record_stop_flags(observed: dict, reached: Any, escaped: Any) -> dict:
+            """The held-out and ansatz stop rules at a record step. Their reductions over the
+            ensemble run inside the record branch, so only at record steps: split over two
+            devices, each is a rendezvous of the devices."""
+            stop = jnp.array(False)
+            if spec.stop_level:
+                reached = reached | (observed["eval_loss"] < args["stop_level"])
+                stop = stop | jnp.all(reached)
+            if spec.stop_ansatz:
+                rho = jnp.exp(jnp.mean(jnp.log(jnp.abs(observed["ansatz"]) + 1e-300), axis=1))
+                escaped = escaped | (rho >= args["stop_ansatz"])
+                stop = stop | jnp.all(escaped)
+            return {"reached": reached, "escaped": escaped, "stop": stop}
+
         def body(state: dict, inputs: dict) -> tuple[dict, dict]:
             s = state["step"]
             w = state["weights"]
-            # No reduction over the ensemble here unless a stop rule asks for one: split over
-            # two devices, every such reduction is a per-step rendezvous of the devices (the
-            # fixed-batch step of `bench train` 0.74–0.77 → 0.67 s without it). Divergence is
-            # therefore tracked per member; the host reports the earliest step.
+            # No reduction over the ensemble at every step unless the loss-fraction stop rule
+            # asks for one: split over two devices, every such reduction is a per-step
+            # rendezvous of the devices (the fixed-batch step of `bench train` 0.74–0.81 →
+            # 0.67–0.69 s without it). Divergence is therefore tracked per member (the host
+            # reports the earliest step), and the other stop rules reduce at record steps.
             active = state["done"] < 0
             x, y, bw = data(inputs)
             if bw is None:
@@ -330,20 +345,19 @@ def _chunk_function(spec: LoopSpec, length: int | None) -> Callable:
             last = s == args["last"]
             record = active & ((s % args["record_every"] == 0) | last | stop_now)
             shapes = jax.eval_shape(observe_all, w, x, f, bw)
-            observed = lax.cond(
-                record,
-                lambda: observe_all(w, x, f, bw),
-                lambda: jax.tree.map(lambda t: jnp.zeros(t.shape, t.dtype), shapes),
-            )
-            reached = state["reached"]
-            if spec.stop_level:
-                reached = reached | (record & (observed["eval_loss"] < args["stop_level"]))
-                stop_now = stop_now | (record & jnp.all(reached))
-            escaped = state["escaped"]
-            if spec.stop_ansatz:
-                rho = jnp.exp(jnp.mean(jnp.log(jnp.abs(observed["ansatz"]) + 1e-300), axis=1))
-                escaped = escaped | (record & (rho >= args["stop_ansatz"]))
-                stop_now = stop_now | (record & jnp.all(escaped))
+
+            def recorded() -> tuple[dict, dict]:
+                observed = observe_all(w, x, f, bw)
+                return observed, record_stop_flags(observed, state["reached"], state["escaped"])
+
+            def skipped() -> tuple[dict, dict]:
+                zeros = jax.tree.map(lambda t: jnp.zeros(t.shape, t.dtype), shapes)
+                flags = {"reached": state["reached"], "escaped": state["escaped"]}
+                return zeros, {**flags, "stop": jnp.array(False)}
+
+            observed, flags = lax.cond(record, recorded, skipped)
+            stop_now = stop_now | flags["stop"]
+            reached, escaped = flags["reached"], flags["escaped"]
             finished = active & (last | stop_now)
             update = (active & ~finished & healthy)[:, None, None]
             masks = args.get("masks")
