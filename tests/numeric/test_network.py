@@ -17,6 +17,7 @@ from symescape.numeric.network import (
     batch_mean,
     flat_squared_loss,
     flatten_weights,
+    forward,
     loss_and_gradients,
     unflatten_weights,
 )
@@ -125,6 +126,20 @@ def test_modewise_blocks_structure():
     assert np.allclose(weights[0][0, 2:4], np.outer([1, 1], 0.5 * teacher.directions[1]))
     assert np.allclose(weights[1][0, 0:2, 2:4], 0) and np.allclose(weights[1][0, 2:4, 2:4], 0.3)
     assert np.allclose(weights[3][0, 0, 4:6], 0.6)
+
+
+def test_forward_without_validation_is_the_same_pass_and_skips_only_the_checks():
+    kernels = activation_kernels("tanh")
+    weights = he_normal_weights([3, 4, 1], ensemble=2, seed=0)
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    checked = forward(weights, x, kernels)
+    unchecked = forward(weights, x, kernels, validate=False)
+    for a, b in zip(checked.pre + checked.post, unchecked.pre + unchecked.post, strict=True):
+        np.testing.assert_array_equal(a, b)
+    bad = (weights[0] * np.nan, weights[1])
+    with pytest.raises(ConfigurationError, match="non-finite"):
+        forward(bad, x, kernels)
+    assert np.isnan(forward(bad, x, kernels, validate=False).output).all()
 
 
 def test_bad_inputs():
