@@ -794,7 +794,8 @@ class BatchedObjective:
         theta = unflatten_ensemble(rows, self.problem.shapes)
         vector = self.problem.vector
         # no checks per evaluation: x is the problem's own Gaussian sample, and the rows are
-        # unit vectors of the problem's shapes
+        # unit vectors of the problem's shapes (a NaN row would give g = NaN, which the line
+        # search's comparisons reject, where it used to raise)
         passed = forward(theta, self.inputs(rows.shape[0]), self.kernels, vector, validate=False)
         products = self.problem.y * (passed.outputs if vector else passed.output)
         if vector:

@@ -273,23 +273,33 @@ def test_members_diverging_at_different_steps_report_the_earliest(
     batching: str, order: tuple[int, ...]
 ) -> None:
     # Divergence is tracked per member inside the compiled loop (no per-step reduction over
-    # the ensemble, which is split over the devices): the step and the members named must be
-    # the NumPy engine's, whichever device holds the member that diverges first (the two
-    # orders put it in the first half of the ensemble, then in the second).
+    # the ensemble, which is split over the devices) and the chunk runs on past it: the step
+    # and the members named must be the NumPy engine's, whichever device holds the member that
+    # diverges first (the two orders put it in the first half of the ensemble, then in the
+    # second), and at least two members diverge inside the (one-chunk) run, so that taking
+    # any member's step but the earliest would show.
     kernels = activation_kernels("tanh")
     teacher = single_mode_teacher(WIDTHS[0])
     weights = [w[list(order)] for w in he_normal_weights(WIDTHS, ensemble=4, seed=0)]
-    config = TrainingConfig(
-        steps=400, learning_rate=2.0, data=DataMode.FIXED, batch=8, batching=batching
-    )
-    caught = []
-    for engine in Engine:
+    x = np.random.default_rng(0).standard_normal((4, 8, WIDTHS[0]))
+    y = teacher(x, kernels)
+    config = TrainingConfig(steps=400, learning_rate=2.0, batching=batching)
+
+    def diverged_at(engine: Engine, members: list[int]) -> DivergenceError:
         with pytest.raises(DivergenceError, match="diverged at step") as error:
-            train(weights, teacher, kernels, dataclasses.replace(config, engine=engine))
-        caught.append(error.value)
-    assert caught[0].step == caught[1].step > 0
+            train(
+                [w[members] for w in weights], teacher, kernels,
+                dataclasses.replace(config, engine=engine),
+                fixed_batch=(x[members], y[members], None),
+            )  # fmt: skip
+        return error.value
+
+    alone = [diverged_at(Engine.NUMPY, [m]).step for m in range(4)]
+    assert len(set(alone)) >= 2
+    caught = [diverged_at(engine, [0, 1, 2, 3]) for engine in Engine]
+    assert caught[0].step == caught[1].step == min(alone)
     assert str(caught[0]) == str(caught[1])
-    assert "members [" in str(caught[0]) and "0, 1, 2, 3" not in str(caught[0])
+    assert f"members [{alone.index(min(alone))}]" in str(caught[1])
 
 
 def test_without_jax_the_numpy_engine_runs_after_a_notice(monkeypatch, capsys) -> None:
