@@ -248,36 +248,127 @@ def _check_shape(text: str, tree: ast.Expression) -> None:
 
 
 def _check_grammar(text: str, tree: ast.Expression) -> None:
-    """Refuse every construct outside the grammar before any SymPy object is formed: otherwise
-    a SymPy error in one part ('Max(acos(4), 0)' is not comparable) would be reported instead
-    of the refusal of another ('x.real'). Iterative, like :func:`_check_shape`; the builder
-    repeats these checks with the same wording."""
+    """Refuse every construct, name, call and literal outside the grammar before any SymPy object
+    is formed: otherwise a SymPy error in one part ('Max(acos(4), 0)' is not comparable) would be
+    reported instead of the refusal of another ('x.real', 'foo(x)'). Iterative, like
+    :func:`_check_shape`, and left to right, as the builder goes, so that the first offence in
+    the text is the one named; the builder applies the same refusals (the same functions), so
+    what is left to it is what needs formed values (the exponent and digit limits of powers)."""
+    stripped = text.strip().replace("^", "**")
+    variable: str | None = None
     stack: list[ast.AST] = [tree.body]
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Call):
-            if isinstance(node.func, ast.Attribute):
-                raise _refuse(text, "attribute access ('.') is not allowed")
-            if not isinstance(node.func, ast.Name):
-                raise _refuse(text, "only named functions can be called; for a product write '*'")
-            if node.keywords:
-                raise _refuse(text, f"keyword arguments (in {node.func.id}(...)) are not allowed")
-            stack.extend(node.args)
+            why = _call_refusal(node)
+            if why:
+                raise _refuse(text, why)
+            stack.extend(reversed(node.args))
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
                 what = _REFUSED_OPERATORS.get(type(node.op), type(node.op).__name__)
                 raise _refuse(text, f"the operator {what!r}")
-            stack.extend((node.left, node.right))
+            stack.extend((node.right, node.left))
         elif isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, ast.USub | ast.UAdd):
                 what = _REFUSED_OPERATORS.get(type(node.op), "?")
                 raise _refuse(text, f"the operator {what!r}")
             stack.append(node.operand)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
-            raise _refuse(text, "strings are not allowed")
-        elif not isinstance(node, ast.Constant | ast.Name):
+        elif isinstance(node, ast.Constant):
+            why = _constant_refusal(node, stripped)
+            if why:
+                raise _refuse(text, why)
+        elif isinstance(node, ast.Name):
+            why = _name_refusal(node.id)
+            if why:
+                raise _refuse(text, why)
+            if node.id not in CONSTANTS:
+                why = _second_variable_refusal(variable, node.id)
+                if why:
+                    raise _refuse(text, why)
+                variable = node.id
+        else:
             what = _REFUSED_NODES.get(type(node), f"the construct {type(node).__name__}")
             raise _refuse(text, f"{what} not allowed")
+
+
+def _constant_refusal(node: ast.Constant, text: str) -> str | None:
+    """Why a literal is refused (None: a number within the limits); ``text`` is the stripped
+    text the tree was parsed from."""
+    value = node.value
+    if isinstance(value, str | bytes):
+        return "strings are not allowed"
+    if isinstance(value, bool) or value is None or value is Ellipsis:
+        return f"the constant {value!r} is not a number"
+    if isinstance(value, complex):
+        return "complex literals ('1j') are not allowed; activations are real"
+    if isinstance(value, int):
+        if len(str(abs(value))) > MAX_DIGITS:
+            return f"a number with more than {MAX_DIGITS} digits"
+        return None
+    if not math.isfinite(value):
+        return f"the number {ast.get_source_segment(text, node)} is not finite"
+    segment = ast.get_source_segment(text, node) or repr(value)
+    if float_literal_digits(segment) > MAX_DIGITS:
+        return f"the number {segment}: its exact value has more than {MAX_DIGITS} digits"
+    return None
+
+
+def _name_refusal(identifier: str) -> str | None:
+    """Why a bare name is refused (None: a constant or a variable)."""
+    if identifier.startswith("_"):
+        return f"the name {identifier!r} (names may not start with '_')"
+    if identifier.lower() in NOT_FINITE_NAMES:
+        return f"{identifier!r} is not a finite number; an activation is finite everywhere"
+    if identifier in CONSTANTS:
+        return None
+    if identifier in FUNCTIONS:
+        return f"the function {identifier!r} used without an argument"
+    if identifier == "e":
+        # 'e' alone was the variable (classify e: the identity, class A) and '2*e' was 2z,
+        # where a reader may mean Euler's number
+        return (
+            "the name 'e' is ambiguous: Euler's number is E (or exp(1)); for the variable "
+            "use another letter, such as x"
+        )
+    return None
+
+
+def _second_variable_refusal(variable: str | None, identifier: str) -> str | None:
+    """Why ``identifier`` is refused when ``variable`` was met first (None: the same one)."""
+    if variable is None or identifier == variable:
+        return None
+    return (
+        f"a second variable {identifier!r} besides {variable!r} (2 free symbols); "
+        "an activation is a function of exactly one variable"
+    )
+
+
+def _call_refusal(node: ast.Call) -> str | None:
+    """Why a call is refused (None: a known function with positional arguments of its arity)."""
+    if not isinstance(node.func, ast.Name):
+        if isinstance(node.func, ast.Attribute):
+            return "attribute access ('.') is not allowed"
+        return "only named functions can be called; for a product write '*' (e.g. 2*(x+1))"
+    name = node.func.id
+    if name.startswith("_"):
+        return f"the name {name!r} (names may not start with '_')"
+    if name not in FUNCTIONS:
+        return (
+            f"unknown function {name!r} (for a product write '*'); allowed: "
+            f"{', '.join(sorted(FUNCTIONS, key=str.lower))}"
+        )
+    if node.keywords:
+        return f"keyword arguments (in {name}(...)) are not allowed"
+    if any(isinstance(a, ast.Starred) for a in node.args):
+        return "starred arguments are not allowed"
+    arity = len(node.args)
+    if name in VARIADIC_FUNCTIONS:
+        if arity < 2:
+            return f"{name} needs at least two arguments, got {arity}"
+    elif arity != 1:
+        return f"{name} takes one argument, got {arity}"
+    return None
 
 
 _BINARY: Mapping[type, str] = MappingProxyType(
@@ -356,54 +447,28 @@ class _Builder:
         raise self.refuse(f"{what} not allowed")
 
     def number(self, node: ast.Constant) -> sp.Expr:
+        why = _constant_refusal(node, self.text)
+        if why:
+            raise self.refuse(why)
         value = node.value
-        if isinstance(value, str | bytes):
-            raise self.refuse("strings are not allowed")
-        if isinstance(value, bool) or value is None or value is Ellipsis:
-            raise self.refuse(f"the constant {value!r} is not a number")
-        if isinstance(value, complex):
-            raise self.refuse("complex literals ('1j') are not allowed; activations are real")
         if isinstance(value, int):
-            if len(str(abs(value))) > MAX_DIGITS:
-                raise self.refuse(f"a number with more than {MAX_DIGITS} digits")
             return sp.Integer(value)
-        if not math.isfinite(value):
-            raise self.refuse(f"the number {ast.get_source_segment(self.text, node)} is not finite")
         segment = ast.get_source_segment(self.text, node) or repr(value)
-        if float_literal_digits(segment) > MAX_DIGITS:
-            raise self.refuse(
-                f"the number {segment}: its exact value has more than {MAX_DIGITS} digits"
-            )
         try:
             return sp.Rational(Fraction(segment.replace("_", "")))
         except (ValueError, ZeroDivisionError):
             return sp.Rational(Fraction(value))
 
     def name(self, identifier: str) -> sp.Expr:
-        if identifier.startswith("_"):
-            raise self.refuse(f"the name {identifier!r} (names may not start with '_')")
-        if identifier.lower() in NOT_FINITE_NAMES:
-            raise self.refuse(
-                f"{identifier!r} is not a finite number; an activation is finite everywhere"
-            )
+        why = _name_refusal(identifier)
+        if why:
+            raise self.refuse(why)
         if identifier in CONSTANTS:
             return CONSTANTS[identifier]
-        if identifier in FUNCTIONS:
-            raise self.refuse(f"the function {identifier!r} used without an argument")
-        if identifier == "e":
-            # 'e' alone was the variable (classify e: the identity, class A) and '2*e' was 2z,
-            # where a reader may mean Euler's number
-            raise self.refuse(
-                "the name 'e' is ambiguous: Euler's number is E (or exp(1)); for the variable "
-                "use another letter, such as x"
-            )
-        if self.variable is None:
-            self.variable = identifier
-        elif identifier != self.variable:
-            raise self.refuse(
-                f"a second variable {identifier!r} besides {self.variable!r} (2 free symbols); "
-                "an activation is a function of exactly one variable"
-            )
+        why = _second_variable_refusal(self.variable, identifier)
+        if why:
+            raise self.refuse(why)
+        self.variable = identifier
         return sp.Symbol(identifier, real=True)
 
     def unary(self, node: ast.UnaryOp) -> sp.Expr:
@@ -456,32 +521,12 @@ class _Builder:
         return sp.Pow(base, exponent)
 
     def call(self, node: ast.Call) -> sp.Expr:
-        if not isinstance(node.func, ast.Name):
-            if isinstance(node.func, ast.Attribute):
-                raise self.refuse("attribute access ('.') is not allowed")
-            raise self.refuse(
-                "only named functions can be called; for a product write '*' (e.g. 2*(x+1))"
-            )
+        why = _call_refusal(node)
+        if why:
+            raise self.refuse(why)
+        assert isinstance(node.func, ast.Name)  # for the type checker: _call_refusal saw to it
         name = node.func.id
-        if name.startswith("_"):
-            raise self.refuse(f"the name {name!r} (names may not start with '_')")
-        if name not in FUNCTIONS:
-            raise self.refuse(
-                f"unknown function {name!r} (for a product write '*'); allowed: "
-                f"{', '.join(sorted(FUNCTIONS, key=str.lower))}"
-            )
-        if node.keywords:
-            raise self.refuse(f"keyword arguments (in {name}(...)) are not allowed")
-        if any(isinstance(a, ast.Starred) for a in node.args):
-            raise self.refuse("starred arguments are not allowed")
-        arity = len(node.args)
-        if name in VARIADIC_FUNCTIONS:
-            if arity < 2:
-                raise self.refuse(f"{name} needs at least two arguments, got {arity}")
-        elif arity != 1:
-            raise self.refuse(f"{name} takes one argument, got {arity}")
-        arguments = [self.build(a) for a in node.args]
-        return FUNCTIONS[name](*arguments)
+        return FUNCTIONS[name](*[self.build(a) for a in node.args])
 
 
 def check_exponentials(expr: sp.Basic, name: str) -> None:

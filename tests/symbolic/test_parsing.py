@@ -174,6 +174,10 @@ FORMS = ["({t}) + {h}", "{h} * ({t})", "sin({h})"]
 @given(trees(), st.sampled_from(HOSTILE), st.sampled_from(FORMS))
 # found by CI: SymPy's 'not comparable' for Max(acos(4), 0) came before the refusal of x.real
 @example(tree=("Max(acos(4), 0)", None), hostile="x.real", form="({t}) + {h}")
+# and for an unknown function (2026-12-07): the names and calls are now checked before building
+@example(tree=("Max(0, acos(2))", None), hostile="foo(x)", form="({t}) + {h}")
+@example(tree=("Max(0, acos(2))", None), hostile="_private", form="({t}) + {h}")
+@example(tree=("Max(0, acos(2))", None), hostile="sin", form="({t}) + {h}")
 def test_trees_outside_the_grammar_are_refused_unevaluated(tmp_path_factory, tree, hostile, form):
     sentinel = tmp_path_factory.mktemp("parse") / "SENTINEL"
     snippet = hostile.replace("{sentinel}", str(sentinel))
@@ -195,6 +199,25 @@ def test_trees_outside_the_grammar_are_refused_unevaluated(tmp_path_factory, tre
         sympy.parsing.sympy_parser.parse_expr = original
     assert "\n" not in message and ("refused" in message or "cannot parse" in message), message
     assert not sentinel.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Max(acos(2), 0) + foo(x)", "unknown function 'foo'"),
+        ("Max(acos(2), 0) + x + y", "a second variable 'y' besides 'x'"),
+        ("Max(acos(2), 0) + sin", "the function 'sin' used without an argument"),
+        ("Max(acos(2), 0) + tanh(x, x)", "tanh takes one argument, got 2"),
+        ("Max(acos(2), 0) + True", "the constant True is not a number"),
+        ("foo(x) + _bar + x.real", "unknown function 'foo'"),  # the first offence, left to right
+        ("y*tanh(x) + foo(x)", "a second variable 'x' besides 'y'"),
+    ],
+)
+def test_refusals_come_before_sympy_forms_anything_and_name_the_first(text, named):
+    # Max(acos(2), 0) makes SymPy raise 'not comparable' if it is ever formed
+    with pytest.raises(RefusedExpressionError, match="refused") as caught:
+        parse_expression(text)
+    assert named in str(caught.value)
 
 
 def test_named_functions_are_the_registry_helpers():
