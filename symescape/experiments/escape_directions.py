@@ -930,10 +930,15 @@ def _two_loop(
         q -= alpha[:, None] * y[:, slot]
         alphas.append(alpha)
     gamma = np.ones(len(q))
-    for slot in reversed(slots):  # the newest non-empty pair sets the scale
-        yy = (y[:, slot] ** 2).sum(axis=1)
-        have = rho[:, slot] > 0
-        gamma = np.where(have, 1.0 / np.where(have, rho[:, slot] * yy, 1.0), gamma)
+    if slots:  # the newest non-empty pair sets the scale: γ = sᵀy / yᵀy = 1 / (ρ yᵀy)
+        order = np.array(slots)  # newest first
+        have = rho[:, order] > 0
+        newest = np.argmax(have, axis=1)  # first non-empty slot in newest-first order
+        found = have.any(axis=1)
+        rows = np.flatnonzero(found)
+        chosen = order[newest[rows]]
+        yy = (y[rows, chosen] ** 2).sum(axis=1)
+        gamma[rows] = 1.0 / (rho[rows, chosen] * yy)
     r = gamma[:, None] * q
     for slot, alpha in zip(reversed(slots), reversed(alphas), strict=True):
         beta = rho[:, slot] * (y[:, slot] * r).sum(axis=1)
