@@ -320,7 +320,68 @@ def check_analytic(act: Activation) -> None:
             f"σ = {act.expr} is {kind} (it uses Abs/Max/Min/Piecewise/...), so it has no Taylor "
             "series at 0"
         )
-    _series_coefficients(act.expr, 2)
+    _two_sided_check(act.expr)
+
+
+TWO_SIDED_ORDER = 4
+"""Order of the series that :func:`check_analytic` holds against σ on both sides of 0."""
+
+
+@lru_cache(maxsize=512)
+def _two_sided_check(expr: sp.Expr) -> None:
+    """Refuse σ whose series at 0 holds on one side only.
+
+    SymPy expands at 0 from the right (z → 0⁺), so a kink hidden inside sqrt, acos, acosh, …
+    (acos(cos z) = |z|, sqrt(z² + z⁴) = |z|·sqrt(1 + z²)) passes as a power series: the
+    right-hand branch's. With P the Taylor polynomial of order n = :data:`TWO_SIDED_ORDER` and ρ
+    the smallest scale the coefficients show (|c_j/c_k|^{1/(k−j)} over pairs of non-zero c_j,
+    c_k with 1 ≤ j < k ≤ n, and |c_k|^{−1/k}), an analytic σ misses P at h ≈ ρ/1000 by
+    about |c_{n+1}| h^{n+1} on both sides alike, while one branch's series fits its side and
+    misses the other by about P's variation Σ_{k≥1} |c_k| hᵏ. σ is evaluated to 30 digits by
+    SymPy's evalf (which raises its working precision through cancellations); scales are kept as
+    SymPy floats, whose
+    exponents do not overflow (c_1 = 10⁻³⁰⁰⁰ is a coefficient like any other). A kink first
+    showing beyond order n (z + |z|⁷) is not seen, nor one whose own branch misses as much
+    (|z|·(1 + 10⁴⁰ z⁵)).
+
+    Raises:
+        NotAnalyticError: σ(−h) − P(−h) exceeds 10⁻⁶ of P's variation and 100 times σ(h) −
+            P(h) (or the same with the sides exchanged).
+    """
+    if expr.is_polynomial(Z):  # its series is itself
+        return
+    coefficients = _series_coefficients(expr, TWO_SIDED_ORDER)
+    sizes = [(k, sp.Abs(sp.N(c, 20))) for k, c in enumerate(coefficients) if k >= 1 and c != 0]
+    if not sizes:  # constant to this order (or flat): nothing to compare
+        return
+    scales = [size ** sp.Rational(-1, k) for k, size in sizes]
+    scales += [
+        (sizes[a][1] / sizes[b][1]) ** sp.Rational(1, sizes[b][0] - sizes[a][0])
+        for a in range(len(sizes))
+        for b in range(a + 1, len(sizes))
+    ]
+    exponent = max(10, int(sp.ceiling(sp.log(1000 / min(scales), 2).evalf(15))))
+    h = sp.Rational(1, 2**exponent)
+    polynomial = sum(c * Z**k for k, c in enumerate(coefficients))
+    variation = sum(size * sp.Float(h, 20) ** k for k, size in sizes)
+    misses = []
+    for point in (h, -h):
+        try:
+            miss = sp.Abs(sp.N(expr.subs(Z, point) - polynomial.subs(Z, point), 30))
+        except (TypeError, ValueError, ArithmeticError):
+            miss = sp.nan
+        misses.append(miss if miss.is_Number and miss.is_finite else sp.oo)
+    # An analytic σ misses by about |c_{n+1}| h^{n+1} on both sides alike; a series of one
+    # branch fits that side and misses the other by about P's variation.
+    for side, (miss, other) in enumerate((misses, misses[::-1])):
+        if miss > variation / 10**6 and miss > 100 * other:
+            point = (h, -h)[side]
+            raise NotAnalyticError(
+                f"σ = {_short(expr)} is not analytic at 0: its Taylor series there (the "
+                f"{'left' if side == 0 else 'right'}-hand branch's) misses σ at z = "
+                f"{sp.N(point, 3)} by {sp.N(miss, 3)} and the other side by {sp.N(other, 3)}; a "
+                "kink such as |z| hidden in sqrt, acos, acosh or asin"
+            )
 
 
 def taylor_coefficients(act: Activation, order: int) -> tuple[sp.Expr, ...]:

@@ -345,3 +345,39 @@ def test_first_nonlinear_order_checks_max_order():
 def test_taylor_functions_take_a_name_as_the_moment_functions_do(function, expected):
     # they raised AttributeError: 'str' object has no attribute 'expr'
     assert function("tanh") == function(activation("tanh")) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "acos(cos(x))",  # |x|
+        "acosh(cosh(x))",  # |x|
+        "asin(cos(x))",  # π/2 − |x|
+        "sqrt(x**2 + x**4)",  # |x|·sqrt(1 + x²)
+        "sqrt(1 - cos(x))",  # √2 |sin(x/2)|
+        "acos(exp(-x**2))",  # ≈ √2 |x|
+        "x + sqrt(1 - exp(-x**2))",
+        "acos(cos(x)) + x",
+    ],
+)
+def test_a_kink_hidden_in_an_analytic_looking_formula_is_refused(text):
+    # SymPy expands from the right (z → 0⁺): these got the right-hand branch's series (class A
+    # with c_1 = 1 for acos(cos x), and a K) until the series was checked on both sides of 0
+    with pytest.raises(NotAnalyticError, match="misses σ at z = -"):
+        classify(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tanh(1000*x)",  # radius of convergence ~1.6e-3
+        "x*exp(-8e30*x)",  # coefficients growing like (8e30)^k / k!
+        "1/(1 + 100*x**2)",  # poles at ±i/10
+        "x + 1e-300*x**2",  # a coefficient far below the others
+        "sqrt(1 + x**2)",
+        "log(cosh(x))",
+        "exp(sin(x)) - 1",
+    ],
+)
+def test_analytic_formulas_at_extreme_scales_pass_the_two_sided_check(text):
+    assert isinstance(classify(text).activation_class, ActivationClass)
