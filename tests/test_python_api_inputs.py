@@ -53,6 +53,9 @@ S = sp.Symbol("s", real=True)
         # init as a string ("dictionary update sequence element #0 has length 1")
         (lambda: config_from_mapping({"activation": "tanh", "depth": 4, "init": "ansatz"}),
          "init must be a table"),
+        # not a mapping at all: TypeError 'NoneType' object is not iterable (review, 2026-12-07)
+        (lambda: config_from_mapping(None), "a configuration is a mapping of keys .*got NoneType"),
+        (lambda: config_from_mapping(["tanh", 4]), "got list"),
     ],
 )  # fmt: skip
 def test_bad_python_input_is_a_configuration_error(call, match):

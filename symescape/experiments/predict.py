@@ -312,6 +312,11 @@ def config_from_mapping(data: Mapping[str, Any]) -> PredictConfig:
         ConfigurationError: unknown keys, missing activation/depth, wrong types or values.
         ActivationError: an activation or teacher that cannot be parsed.
     """
+    if not isinstance(data, Mapping):
+        raise ConfigurationError(
+            f"a configuration is a mapping of keys ({', '.join(sorted(_KEYS))}), got "
+            f"{type(data).__name__}"
+        )
     unknown = set(data) - _KEYS
     if unknown:
         raise ConfigurationError(

@@ -254,6 +254,12 @@ def _term_series(term: sp.Expr, order: int) -> sp.Expr:
         return sp.series(term, Z, 0, order + 1).removeO()
     except TimeBudgetError:
         raise  # an overrun is not a proof of non-analyticity
+    except RecursionError:
+        # nor is this (SymPy's series of zeta(z + 3) recursed without end): say what happened
+        raise ActivationError(
+            f"SymPy's series of {_short(term)} at 0 exceeded Python's recursion limit; write σ "
+            "with the elementary functions (exp, log, sin, tanh, erf, …)"
+        ) from None
     except (ValueError, NotImplementedError, TypeError, sp.PoleError) as exc:
         raise NotAnalyticError(f"{term} has no Taylor series at 0: {exc}") from None
 
@@ -351,6 +357,19 @@ def _two_sided_check(expr: sp.Expr) -> None:
     if expr.is_polynomial(Z):  # its series is itself
         return
     coefficients = _series_coefficients(expr, TWO_SIDED_ORDER)
+    try:
+        _compare_sides(expr, coefficients)
+    except RecursionError:
+        # SymPy's evalf of zeta(z + 3)'s coefficients recursed without end
+        raise ActivationError(
+            f"σ = {_short(expr)}: SymPy could not evaluate its Taylor coefficients numerically "
+            "(recursion limit); write σ with the elementary functions (exp, log, sin, tanh, "
+            "erf, …)"
+        ) from None
+
+
+def _compare_sides(expr: sp.Expr, coefficients: tuple[sp.Expr, ...]) -> None:
+    """The comparison of :func:`_two_sided_check`, given σ's coefficients to its order."""
     sizes = [(k, sp.Abs(sp.N(c, 20))) for k, c in enumerate(coefficients) if k >= 1 and c != 0]
     if not sizes:  # constant to this order (or flat): nothing to compare
         return
@@ -380,7 +399,7 @@ def _two_sided_check(expr: sp.Expr) -> None:
                 f"σ = {_short(expr)} is not analytic at 0: its Taylor series there (the "
                 f"{'left' if side == 0 else 'right'}-hand branch's) misses σ at z = "
                 f"{sp.N(point, 3)} by {sp.N(miss, 3)} and the other side by {sp.N(other, 3)}; a "
-                "kink such as |z| hidden in sqrt, acos, acosh or asin"
+                "kink or jump, such as |z| hidden in sqrt, acos, acosh or asin"
             )
 
 

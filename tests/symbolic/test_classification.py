@@ -367,6 +367,15 @@ def test_a_kink_hidden_in_an_analytic_looking_formula_is_refused(text):
         classify(text)
 
 
+def test_python_api_expressions_beyond_the_grammar_get_named_errors():
+    # review of 2026-12-07: Mod gave a raw ValueError, zeta a RecursionError
+    x = sp.Symbol("x", real=True)
+    with pytest.raises(NotAnalyticError, match="misses σ at z = -"):
+        classify(sp.Mod(x, 1))  # a jump at 0
+    with pytest.raises(ActivationError, match="recursion limit"):
+        classify(sp.zeta(x + 3))
+
+
 @pytest.mark.parametrize(
     "text",
     [
