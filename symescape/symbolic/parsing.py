@@ -160,9 +160,10 @@ def parse_expression(text: str) -> sp.Expr:
     depth = _paren_depth(text)
     if depth > MAX_NESTING:
         raise _refuse(text, f"parentheses nested {depth} deep, more than the limit {MAX_NESTING}")
+    # '^' is power, as with SymPy's convert_xor (strings are refused, so no '^' is literal).
+    source = text.strip().replace("^", "**")
     try:
-        # '^' is power, as with SymPy's convert_xor (strings are refused, so no '^' is literal).
-        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
+        tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         _check_alphabet(text)
         if _IMPLICIT.search(text):
@@ -173,10 +174,10 @@ def parse_expression(text: str) -> sp.Expr:
     except (ValueError, MemoryError, RecursionError) as exc:
         raise ActivationError(f"cannot parse activation {_short(text)!r}: {exc}") from None
     _check_shape(text, tree)
-    _check_grammar(text, tree)  # first: a lambda or a subscript is refused by name
+    _check_grammar(text, source, tree)  # first: a lambda or a subscript is refused by name
     _check_alphabet(text)
     try:
-        expr = _Builder(text.strip().replace("^", "**")).build(tree.body)
+        expr = _Builder(source).build(tree.body)
     except ActivationError:
         raise
     except (ValueError, TypeError, ArithmeticError) as exc:  # SymPy refused to form a node
@@ -247,14 +248,14 @@ def _check_shape(text: str, tree: ast.Expression) -> None:
             stack.append((child, depth if same_chain else depth + 1))
 
 
-def _check_grammar(text: str, tree: ast.Expression) -> None:
+def _check_grammar(text: str, source: str, tree: ast.Expression) -> None:
     """Refuse every construct, name, call and literal outside the grammar before any SymPy object
     is formed: otherwise a SymPy error in one part ('Max(acos(4), 0)' is not comparable) would be
     reported instead of the refusal of another ('x.real', 'foo(x)'). Iterative, like
     :func:`_check_shape`, and left to right, as the builder goes, so that the first offence in
     the text is the one named; the builder applies the same refusals (the same functions), so
-    what is left to it is what needs formed values (the exponent and digit limits of powers)."""
-    stripped = text.strip().replace("^", "**")
+    what is left to it is what needs formed values (the exponent and digit limits of powers).
+    ``text`` is the user's text (quoted in refusals), ``source`` what ``tree`` was parsed from."""
     variable: str | None = None
     stack: list[ast.AST] = [tree.body]
     while stack:
@@ -275,7 +276,7 @@ def _check_grammar(text: str, tree: ast.Expression) -> None:
                 raise _refuse(text, f"the operator {what!r}")
             stack.append(node.operand)
         elif isinstance(node, ast.Constant):
-            why = _constant_refusal(node, stripped)
+            why = _constant_refusal(node, source)
             if why:
                 raise _refuse(text, why)
         elif isinstance(node, ast.Name):
