@@ -25,6 +25,7 @@ of outputs per step (zeros where a step recorded nothing) and raises on divergen
 from __future__ import annotations
 
 import importlib.util
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -456,7 +457,12 @@ class CompiledLoop:
                 "done": self._device(np.int32(-1), member_axis=2),
                 "diverged": self._device(np.full(members, -1, dtype=np.int32), member_axis=0),
             }
-        self._pending: Any = None
+        self._pending: deque[tuple[Any, dict]] = deque()
+        self._collected = self._carry
+
+    max_pending = 2
+    """Chunks dispatched and not yet collected: the next chunk is queued behind the running
+    one, so the devices do not wait for the host between chunks (its batches drawn meanwhile)."""
 
     def _per_member(self, key: str, value: Any) -> bool:
         """Whether a fixed argument has the ensemble axis first (then it is split over the
@@ -495,18 +501,21 @@ class CompiledLoop:
                 if self.spec.fresh
                 else None
             )
-            self._carry, self._pending = program(self._carry, feed, self._args)
+            self._carry, outputs = program(self._carry, feed, self._args)
+            self._pending.append((outputs, self._carry))
 
     def collect(self) -> tuple[dict[str, np.ndarray], int, int]:
-        """The dispatched chunk's per-step outputs (host arrays), and the done / diverged steps."""
-        outputs = _to_host(self._pending)
-        self._pending = None
-        per_member = np.asarray(self._carry["diverged"])
+        """The oldest uncollected chunk's per-step outputs (host arrays), and the done /
+        diverged steps after it. A chunk queued behind one where the run ended is discarded
+        with the loop: the weights are those after the last collected chunk."""
+        outputs, self._collected = self._pending.popleft()
+        per_member = np.asarray(self._collected["diverged"])
         diverged = per_member[per_member >= 0]
-        return outputs, int(self._carry["done"]), int(diverged.min()) if diverged.size else -1
+        done = int(self._collected["done"])
+        return _to_host(outputs), done, int(diverged.min()) if diverged.size else -1
 
     def weights(self) -> tuple[np.ndarray, ...]:
-        return tuple(np.asarray(w, dtype=float) for w in self._carry["weights"])
+        return tuple(np.asarray(w, dtype=float) for w in self._collected["weights"])
 
 
 def _to_host(tree: Any) -> Any:

@@ -303,12 +303,15 @@ def train(
 
     bar = _progress_bar(total, progress)
     rows: list[tuple[int, np.ndarray, dict]] = []
-    feed, start, done = draw(min(chunk, total)), 0, -1
+    sizes = [min(chunk, total - first) for first in range(0, total, chunk)]
+    sent, start, done = 0, 0, -1
     try:
         while start < total:
-            loop.dispatch(chunk, *feed)
-            if start + chunk < total:  # draw the next batches while the engine computes
-                feed = draw(min(chunk, total - start - chunk))
+            # The compiled engine takes the next chunk before the last one is collected: its
+            # batches are drawn while the devices compute, and they never wait for a dispatch.
+            while sent < len(sizes) and sent * chunk - start < loop.max_pending * chunk:
+                loop.dispatch(chunk, *draw(sizes[sent]))
+                sent += 1
             outputs, done, diverged = loop.collect()
             rows += _recorded_rows(outputs, start)
             if diverged >= 0:
@@ -495,6 +498,9 @@ class NumpyLoop:
         self.reached = np.zeros(weights[0].shape[0], dtype=bool)
         self.escaped = np.zeros(weights[0].shape[0], dtype=bool)
         self._outputs: dict | None = None
+
+    max_pending = 1
+    """Chunks dispatched and not yet collected (a NumPy chunk is computed at dispatch)."""
 
     def dispatch(
         self, count: int, x: np.ndarray | None = None, y: np.ndarray | None = None

@@ -193,6 +193,40 @@ def test_a_run_of_many_chunks_compiles_its_program_once(caplog: pytest.LogCaptur
     assert len(compiles) == 1, [r.getMessage()[-300:] for r in compiles]
 
 
+@pytest.mark.parametrize("rule", ["stop", "divergence"])
+def test_a_run_ending_with_a_chunk_queued_behind_is_the_numpy_run(
+    rule: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled engine queues the next chunk before collecting the running one. A run that
+    ends (a stop rule, or a divergence) in a middle chunk, with the next chunk already queued,
+    must still report the NumPy engine's steps, records and weights: the queued chunk is
+    discarded. Chunks of 10 steps here (the byte budget per chunk patched small)."""
+    from symescape.numeric import training
+
+    kernels = activation_kernels("tanh")
+    teacher = single_mode_teacher(WIDTHS[0], amplitude=2.0)
+    weights = he_normal_weights(WIDTHS, ensemble=2, seed=4)
+    batch = 16
+    monkeypatch.setattr(training, "CHUNK_BYTES", 10 * 8 * 2 * batch * (WIDTHS[0] + 1))
+    rate, stop = (0.05, 0.1) if rule == "stop" else (3.0, None)
+    config = TrainingConfig(
+        steps=300, learning_rate=rate, data=DataMode.FRESH, batch=batch, record_every=7,
+        stop_loss_fraction=stop,
+    )  # fmt: skip
+    if rule == "divergence":
+        steps = []
+        for engine in Engine:
+            with pytest.raises(DivergenceError) as caught:
+                train(weights, teacher, kernels, dataclasses.replace(config, engine=engine))
+            steps.append(caught.value.step)
+        assert steps[0] == steps[1] and 20 <= steps[0] < 290, steps  # a middle chunk
+        return
+    reference, fast = both_engines(weights, teacher, kernels, config)
+    assert reference.stopped_early and 20 <= reference.steps[-1] < 290  # a middle chunk
+    assert reference.steps[-1] % 10 != 9  # not a chunk's last step: the chunk runs on past it
+    assert_same_run(reference, fast, COMPILED_VS_NUMPY)
+
+
 def test_ensemble_groups_divide_the_members() -> None:
     import jax
 
