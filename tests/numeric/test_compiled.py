@@ -256,6 +256,24 @@ def test_host_devices_are_configured_before_jax_starts() -> None:
     assert out == ["3", "3", "1"]
 
 
+def test_planned_flags_add_one_device_per_core_and_single_threaded_eigen_never_over_the_users(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(compiled.HOST_DEVICES_VARIABLE, "3")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dummy=1")
+    assert compiled.planned_xla_flags().split() == [
+        "--xla_dummy=1",
+        "--xla_force_host_platform_device_count=3",
+        "--xla_cpu_multi_thread_eigen=false",
+    ]
+    mine = "--xla_cpu_multi_thread_eigen=true --xla_force_host_platform_device_count=5"
+    monkeypatch.setenv("XLA_FLAGS", mine)
+    assert compiled.planned_xla_flags() == mine
+    monkeypatch.setenv(compiled.HOST_DEVICES_VARIABLE, "1")
+    monkeypatch.delenv("XLA_FLAGS")
+    assert compiled.planned_xla_flags() == "--xla_cpu_multi_thread_eigen=false"
+
+
 def test_a_callers_fixed_batch_with_unequal_widths_follows_numpy() -> None:
     """``fixed_batch``: the caller's inputs (shared by the members) and arbitrary targets; unequal
     widths record no ansatz scalars."""
