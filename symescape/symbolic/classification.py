@@ -200,6 +200,15 @@ def _classify(act: Activation) -> Classification:
     _refuse_acot_zeros(act)
     phi = phi_expression(act)
     if is_piecewise_defined(act):
+        found = act.expr.atoms(sp.floor, sp.ceiling, sp.frac)
+        steps = sorted({type(node).__name__ for node in found})
+        if steps:
+            raise NotAnalyticError(
+                f"σ = {act.expr} is refused: {' and '.join(steps)} "
+                f"{'jumps' if len(steps) == 1 else 'jump'} wherever the argument crosses an "
+                "integer, and a discontinuous σ is outside the theory (it needs σ analytic at 0, "
+                "or continuous and piecewise-linear)"
+            )
         if not is_piecewise_linear(act):
             raise NotAnalyticError(
                 f"σ = {act.expr} is piecewise-defined but not piecewise-linear: it is not analytic "

@@ -137,11 +137,13 @@ def is_piecewise_linear(act: Activation) -> bool:
 
 
 def piecewise_jumps(act: Activation) -> tuple[sp.Expr, ...]:
-    """The points z₀ where a piecewise-defined σ jumps: σ(z₀⁻) ≠ σ(z₀⁺) (x + sign(x) at 0,
-    Heaviside). The candidates are the exact roots of the branch conditions of σ rewritten as a
-    Piecewise; at each, σ(z₀ ± 10⁻³⁰) is evaluated to 50 digits (SymPy's one-sided limits of
-    Max and Abs can take minutes): a continuous piecewise-linear σ differs by O(10⁻³⁰) there, a
-    jump by its height, so the 10⁻²⁰ threshold leaves ten orders either side."""
+    """The points z₀ where a piecewise-defined σ is discontinuous: σ(z₀⁻), σ(z₀) and σ(z₀⁺) not
+    all equal (x + sign(x) and Heaviside jump at 0; sign(x)² is 1 on both sides and 0 at 0).
+    The candidates are the exact roots of the branch conditions of σ rewritten as a Piecewise;
+    at each, σ(z₀ − 10⁻³⁰), σ(z₀) and σ(z₀ + 10⁻³⁰) are evaluated to 50 digits (SymPy's
+    one-sided limits of Max and Abs can take minutes): a continuous piecewise-linear σ differs by
+    O(10⁻³⁰) there, a jump by its height, so the 10⁻²⁰ threshold leaves ten orders either side.
+    A value that is not a finite number (σ undefined at z₀) counts as a jump."""
     expr = sp.piecewise_fold(act.expr.rewrite(sp.Piecewise))
     if not isinstance(expr, sp.Piecewise):
         return ()
@@ -152,8 +154,10 @@ def piecewise_jumps(act: Activation) -> tuple[sp.Expr, ...]:
     step = sp.Rational(1, 10**30)
     jumps = []
     for point in sorted(points, key=sp.default_sort_key):
-        left, right = (act.expr.subs(Z, point + side * step).evalf(50) for side in (-1, 1))
-        if abs(right - left) > sp.Float("1e-20", 50):
+        left, centre, right = (act.expr.subs(Z, point + side * step) for side in (-1, 0, 1))
+        pairs = ((left, right), (left, centre), (centre, right))
+        gaps = (complex(sp.N(a - b, 50)) for a, b in pairs)
+        if not all(abs(gap) <= 1e-20 for gap in gaps):  # a NaN gap fails ≤ too
             jumps.append(point)
     return tuple(jumps)
 

@@ -69,11 +69,24 @@ def test_piecewise_linear(name):
 @pytest.mark.parametrize(
     "text, at",
     [("x + sign(x)", "0"), ("x + Heaviside(x)", "0"), ("x + Heaviside(x - 1)", "1"),
-     ("relu(x) + sign(x + 1/2)", "-1/2")],
+     ("relu(x) + sign(x + 1/2)", "-1/2"),
+     # 1 on both sides of 0 and 0 at 0: the one-sided limits agree, the value does not
+     ("sign(x)**2", "0"), ("Abs(sign(x))", "0"), ("relu(x) + sign(x - 2)**2", "2")],
 )  # fmt: skip
 def test_piecewise_linear_with_a_jump_is_refused(text, at):
     # each branch is affine, but σ is discontinuous: outside the theory, said with the point
     with pytest.raises(NotAnalyticError, match=f"jumps at z = {at}:"):
+        classify(text)
+
+
+@pytest.mark.parametrize(
+    "text, heads",
+    [("floor(x)", "floor jumps"), ("x + ceiling(x/2)", "ceiling jumps"),
+     ("relu(x) + ceiling(x + 1/2) + floor(x)", "ceiling and floor jump")],
+)  # fmt: skip
+def test_integer_steps_are_refused_for_their_jumps(text, heads):
+    # piecewise constant between integers: refused for the jumps, not as "not piecewise-linear"
+    with pytest.raises(NotAnalyticError, match=f"refused: {heads} wherever the argument crosses"):
         classify(text)
 
 
