@@ -78,7 +78,7 @@ from symescape.options import (
 )
 from symescape.symbolic.activations import Activation, activation
 from symescape.symbolic.classification import ActivationClass, classify
-from symescape.symbolic.resolved import activation_kernels
+from symescape.symbolic.resolved import activation_kernels, function_kernel
 from symescape.symbolic.teacher import (
     LabelMode,
     LossKind,
@@ -668,7 +668,7 @@ def _student_and_offset(config: PredictConfig) -> tuple[Activation, float]:
     cls = classify(config.activation)
     if cls.activation_class is not ActivationClass.D:
         return cls.activation, 0.0
-    g0 = float(np.asarray(activation_kernels(config.teacher.modes[0]).sigma(np.zeros(1)))[0])
+    g0 = float(np.asarray(function_kernel(config.teacher.modes[0])(np.zeros(1)))[0])
     return cls.centred.activation, g0
 
 

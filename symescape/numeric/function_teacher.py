@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symescape.numeric.teachers import Teacher, orthonormal_teacher
-from symescape.symbolic.resolved import ActivationKernels, activation_kernels
+from symescape.symbolic.resolved import ActivationKernels, function_kernel
 from symescape.symbolic.teacher import LabelMode, TeacherSpec
 
 
@@ -46,7 +46,7 @@ def function_teacher(
     frame = orthonormal_teacher(input_dim, [1.0] * len(spec.modes), seed)
     offsets = offsets or (0.0,) * len(spec.modes)
     functions = tuple(
-        _shifted(activation_kernels(mode).sigma, c)
+        _shifted(function_kernel(mode), c)
         for mode, c in zip(spec.modes, offsets, strict=True)
     )
     return FunctionTeacher(

@@ -33,7 +33,7 @@ from symescape.symbolic.chain import ChainKernel, chain_hessian_kernel, chain_ke
 from symescape.symbolic.classification import ActivationClass, Classification, classify
 from symescape.symbolic.constants import EscapeConstants, escape_constants
 from symescape.symbolic.gaussian import check_chain_domain
-from symescape.symbolic.resolved import activation_kernels
+from symescape.symbolic.resolved import activation_kernels, function_kernel
 from symescape.symbolic.taylor import is_piecewise_defined, is_zero
 from symescape.symbolic.teacher import (
     LabelMode,
@@ -300,7 +300,7 @@ def _teacher_reduced_model(
     if spec.labels is LabelMode.SIGN:
         labels = sign_structure(g) * np.sign(s)
     else:
-        labels = np.asarray(activation_kernels(g).sigma(s), dtype=float)
+        labels = np.asarray(function_kernel(g)(s), dtype=float)
     return ReducedModel(
         cls, act, constants.depth, 1.0, nodes, constants, s, w, labels, loss, spec, split
     )

@@ -48,13 +48,7 @@ def activation_kernels(
     try:
         if backend is Backend.NUMPY:
             functions = [numpy_elementwise(e, Z) for e in expressions]
-            probe = np.linspace(-3, 3, 13)
-            with np.errstate(all="ignore"):
-                finite = all(
-                    np.all(np.isfinite(np.asarray(fn(probe), dtype=float))) for fn in functions
-                )
-            if not finite:
-                raise ActivationError(f"the kernel of {act.name} is not finite on [-3, 3]")
+            _require_finite(act, functions)
         elif backend is Backend.JAX:
             functions = [_scalar(jax_kernel([e], [Z])) for e in expressions]
         else:
@@ -65,6 +59,33 @@ def activation_kernels(
         # NotImplementedError: the printer has no form for a term (σ' of floor is a DiracDelta)
         raise ActivationError(f"cannot build a numeric kernel for {act.name}: {exc}") from None
     return ActivationKernels(act, *functions)
+
+
+@hashable_cache(maxsize=128)
+def function_kernel(spec: ActivationSpec) -> Callable[[np.ndarray], np.ndarray]:
+    """σ alone as an elementwise NumPy kernel: for a teacher's g, which needs values only (a
+    g such as sign(s) or Heaviside(s) has no σ' kernel: its derivative is a DiracDelta).
+
+    Raises:
+        ActivationError: the expression cannot be turned into a kernel, or gives non-finite
+            values on [-3, 3].
+    """
+    act = activation(spec)
+    try:
+        function = numpy_elementwise(act.expr, Z)
+    except (NameError, TypeError, AttributeError, NotImplementedError) as exc:
+        raise ActivationError(f"cannot build a numeric kernel for {act.name}: {exc}") from None
+    _require_finite(act, [function])
+    return function
+
+
+def _require_finite(act: Activation, functions: list[Callable]) -> None:
+    """Refuse kernels that are not finite on a probe grid of [-3, 3]."""
+    probe = np.linspace(-3, 3, 13)
+    with np.errstate(all="ignore"):
+        finite = all(np.all(np.isfinite(np.asarray(fn(probe), dtype=float))) for fn in functions)
+    if not finite:
+        raise ActivationError(f"the kernel of {act.name} is not finite on [-3, 3]")
 
 
 def _scalar(kernel: Callable) -> Callable:

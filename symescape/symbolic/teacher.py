@@ -164,12 +164,12 @@ def sign_structure(mode: Activation) -> int:
         ConfigurationError: g changes sign elsewhere than at 0 (or not at 0): the labels
             sign(g(s)) have no closed-form moments here.
     """
-    from symescape.symbolic.resolved import activation_kernels
+    from symescape.symbolic.resolved import function_kernel
 
     s = np.linspace(-8, 8, 16001)
     s = s[s != 0]
     with np.errstate(all="ignore"):
-        values = np.asarray(activation_kernels(mode).sigma(s), dtype=float)
+        values = np.asarray(function_kernel(mode)(s), dtype=float)
     signs = np.sign(values) * np.sign(s)
     if np.all(signs == 1):
         return 1

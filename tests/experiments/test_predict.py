@@ -644,3 +644,13 @@ def test_a_huge_depth_is_refused_for_its_reason_not_for_memory():
     # depth 1e11 said 'out of memory: use smaller sizes' (a hostile pass); 1e5 gave the reason
     with pytest.raises(ConfigurationError, match="beyond the 100 layers"):
         config_from_mapping({"activation": "tanh", "depth": 10**11})
+
+
+@pytest.mark.parametrize("teacher", ["sign(s)", "Heaviside(s) - 1/2"])
+def test_a_teacher_with_a_jump_is_predicted_and_trained(teacher):
+    # a teacher needs values only: sign(s) has no σ' kernel (its derivative is a DiracDelta),
+    # which used to stop the prediction with "name 'DiracDelta' is not defined"
+    config = config_from_mapping({"activation": "tanh", "depth": 3, "teacher": teacher})
+    result = check_prediction(config)
+    assert result.prediction.steps is not None and result.measurement.steps is not None
+    assert rel_err(result.prediction.steps, result.measurement.steps) <= PREDICT_VS_GD
