@@ -168,6 +168,16 @@ def _violation_set(node: sp.Expr, s: sp.Symbol) -> tuple[sp.Basic, str] | None:
         return sp.Eq(sp.cos(node.args[0]), 0), f"{node} has poles"
     if isinstance(node, sp.cot | sp.csc):
         return sp.Eq(sp.sin(node.args[0]), 0), f"{node} has poles"
+    if isinstance(node, sp.coth | sp.csch):
+        return sp.Eq(sp.sinh(node.args[0]), 0), f"{node} has a pole"
+    if isinstance(node, sp.gamma | sp.digamma | sp.polygamma):
+        # poles where the argument u is 0, -1, -2, ...: sin(πu) = 0 and u ≤ 0
+        u = node.args[-1]
+        poles = sp.And(sp.Eq(sp.sin(sp.pi * u), 0), sp.Le(u, 0), evaluate=False)
+        return poles, f"{node} has poles where {u} is a non-positive integer"
+    if isinstance(node, sp.loggamma):
+        u = node.args[0]
+        return sp.Le(u, 0), f"{u} ≤ 0, so {node} is not real and finite"
     return None
 
 
@@ -279,6 +289,8 @@ def _solution_step(relation: sp.Basic) -> str:
 def _real_solutions_within_budget(relation: sp.Basic, s: sp.Symbol) -> sp.Set:
     """solveset over ℝ (cached; the domain check and the removability note ask for the same)."""
     with time_budget(_solution_step(relation), DOMAIN_SECONDS):
+        if isinstance(relation, sp.And):  # solveset takes one relation: intersect their sets
+            return sp.Intersection(*(sp.solveset(part, s, sp.Reals) for part in relation.args))
         return sp.solveset(relation, s, sp.Reals)
 
 
@@ -324,7 +336,8 @@ def _node_violation(node: sp.Expr, s: sp.Symbol) -> str | None:
         if where is sp.S.EmptySet:
             return None
         if where is not None and not isinstance(where, sp.ConditionSet) and not where.is_empty:
-            return f"{wording} ({_where(where, s)})"
+            place = _where(where, s)  # an unevaluated set (Γ's poles) reads worse than none
+            return wording if len(place) > 100 else f"{wording} ({place})"
     return _numeric_violation(node, s)
 
 
