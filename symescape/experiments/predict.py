@@ -179,7 +179,13 @@ class PredictConfig:
         depth = validate_depth(self.depth)
         object.__setattr__(self, "depth", depth)
         object.__setattr__(self, "activation", activation(self.activation))
-        object.__setattr__(self, "teacher", teacher_spec(self.teacher))
+        teacher = teacher_spec(self.teacher)
+        live = tuple(mode for mode in teacher.modes if mode.expr.is_zero is not True)
+        if live and len(live) < len(teacher.modes):
+            # a mode g_k ≡ 0 adds nothing to y: without it a single live mode is predicted
+            # exactly on the ansatz instead of at leading order for "several modes"
+            teacher = TeacherSpec(live, teacher.labels)
+        object.__setattr__(self, "teacher", teacher)
         if not isinstance(self.init, InitConfig):
             raise ConfigurationError(
                 f"init must be an InitConfig (config_from_mapping takes a dict), got "
