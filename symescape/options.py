@@ -104,7 +104,10 @@ def require_real(
         raise ConfigurationError(
             f"{name} must be a real number, got {value!r} of type {type(value).__name__}"
         )
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond the doubles (10**400)
+        raise ConfigurationError(f"{name} must be a finite number, got {value!r}") from None
     if math.isnan(number) or (math.isinf(number) and not allow_inf):
         kind = "a number (inf allowed, not NaN)" if allow_inf else "a finite number"
         raise ConfigurationError(f"{name} must be {kind}, got {number!r}")

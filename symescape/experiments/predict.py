@@ -146,10 +146,10 @@ class Calibration:
     steps: float
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.eps) and self.eps > 0 and np.isfinite(self.steps)):
-            raise ConfigurationError("a calibration needs a finite ε > 0 and a finite step count")
-        if self.steps <= 0:
-            raise ConfigurationError(f"calibration steps must be > 0, got {self.steps}")
+        eps = require_real(self.eps, "calibration eps", minimum=0.0, strict=True)
+        steps = require_real(self.steps, "calibration steps", minimum=0.0, strict=True)
+        object.__setattr__(self, "eps", eps)
+        object.__setattr__(self, "steps", steps)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -559,7 +559,10 @@ def _analytic_orders(config: PredictConfig, constants: TeacherConstants) -> dict
     if criterion.kind is not CriterionKind.PRODUCT or config.rates is not RateMode.NORMALISED:
         return out
     K, eta, scales = float(constants.K), config.learning_rate, config.scales
-    out["steps_leading"] = leading_time(scales, K, criterion.value) / eta
+    try:
+        out["steps_leading"] = leading_time(scales, K, criterion.value) / eta
+    except ConfigurationError:  # ρ* beyond the quadrature: the flow's own result says why
+        return out
     q, kappa = constants.classification.q, constants.kappa
     if q is not None and kappa is not None and np.all(scales == scales[0]):
         try:
@@ -617,7 +620,14 @@ def _predict_he_normal(config: PredictConfig, details: dict[str, Any]) -> Predic
             f"a calibrated He-normal prediction needs ε < 1 and ε₀ < 1 (the law {law} is for "
             f"small ε), got ε = {eps:g}, ε₀ = {cal.eps:g}"
         )
-    steps = round(cal.steps * bottleneck_law(eps, r) / bottleneck_law(cal.eps, r))
+    scaled = cal.steps * bottleneck_law(eps, r) / bottleneck_law(cal.eps, r)
+    if not scaled <= config.max_steps:  # also inf, past the doubles
+        return _outside(
+            f"no escape predicted within max_steps = {config.max_steps}: the law calibrated at "
+            f"ε₀ = {cal.eps:g} ({cal.steps:g} steps) gives {scaled:.6g} steps at ε = {eps:g}",
+            details,
+        )
+    steps = round(scaled)
     return Prediction(
         steps=steps,
         time=steps * config.learning_rate,

@@ -167,6 +167,9 @@ def _check_scales(scales: object, ndim: int) -> np.ndarray:
     return grid
 
 
+RHO_STAR_MAX = 1e150
+"""The largest ρ* the leading-order quadrature takes (u* ~ ρ*² and e^w stay doubles)."""
+
 _LOG_SAFE = -600.0
 """Above this ln s_min² (s_min ≳ 1e-130), u = e^w and u + Δ_l are safe doubles."""
 
@@ -178,6 +181,11 @@ def leading_time_grid(scale_grid: np.ndarray, K: float, rho_star: float = RHO_ST
     """
     K = _check_K(K)
     rho_star = validate_rho_star(rho_star)
+    if rho_star > RHO_STAR_MAX:
+        raise ConfigurationError(
+            f"ρ* = {rho_star:g} is beyond the leading-order quadrature (its upper limit ~ρ*² must "
+            f"be a double: ρ* ≤ {RHO_STAR_MAX:g}); a flow that saturates at O(1) never reaches it"
+        )
     grid = _check_scales(scale_grid, ndim=2)
     # In logs throughout: s² underflows for s < 1.5e-154 (ε = 1e-200 gave log 0 and an
     # OverflowError), while T ≈ ε^{-(L-2)} itself is still a double.
@@ -188,8 +196,8 @@ def leading_time_grid(scale_grid: np.ndarray, K: float, rho_star: float = RHO_ST
         log_gaps = lower[:, None] + np.log(np.expm1(excess))
     gaps = np.exp(log_gaps)  # only for the upper limit, where Δ_l below 1e-308 is immaterial
     upper = _log_upper_limits(
-        gaps, grid.shape[1], rho_star, np.log(np.maximum(np.exp(log_s2[:, -1]), rho_star**2) * 4)
-    )
+        gaps, grid.shape[1], rho_star, np.log(4) + np.maximum(log_s2[:, -1], 2 * np.log(rho_star))
+    )  # in logs: ρ*² overflows for ρ* ≳ 1e154
     if np.any(upper <= lower):
         raise ConfigurationError("the initial geometric mean is already ≥ ρ*")
     w, weights = _composite_nodes(lower, upper)

@@ -579,3 +579,35 @@ def test_identity_of_a_zero_sigma_is_not_called_underflow():
     assert "identically 0" in line and "underflow" not in line
     with pytest.raises(ConfigurationError, match="identically 0"):
         random_identity_check("x - x", 3, 4, 2)
+
+
+def test_values_near_the_top_of_the_doubles_get_named_errors_or_results(tmp_path):
+    from symescape.experiments.predict import config_from_mapping, predict
+    from symescape.options import require_real
+
+    # an integer beyond the doubles: float() overflowed inside the check
+    with pytest.raises(ConfigurationError, match="calibration eps must be a finite number"):
+        config_from_mapping(
+            {"activation": "tanh", "depth": 3, "init": {"kind": "he-normal", "eps": 0.1},
+             "calibration": {"eps": 10**400, "steps": 100}}
+        )  # fmt: skip
+    with pytest.raises(ConfigurationError, match="x must be a finite number"):
+        require_real(10**400, "x")
+    # calibration steps of 1e308 were converted to an int that np.isfinite cannot take
+    config = tmp_path / "c.json"
+    config.write_text(
+        json.dumps({"activation": "tanh", "depth": 3, "init": {"kind": "he-normal", "eps": 0.1},
+                    "calibration": {"eps": 0.2, "steps": 1e308}})
+    )  # fmt: skip
+    result = run("predict", str(config))
+    assert result.exit_code == 1 and "no escape predicted within max_steps" in result.output
+    # ρ*² overflowed a double: "numerical failure (OverflowError)" before
+    result = run("escape", "--depth", 3, "--eps", 0.1, "--criterion", "product:1e200")
+    assert result.exit_code == 2
+    assert "beyond the leading-order quadrature" in result.output.splitlines()[-1]
+    # a threshold the flow cannot reach is a result saying so, whatever its size
+    for rho in ("1e10", "1e308"):
+        prediction = predict(
+            config_from_mapping({"activation": "tanh", "depth": 3, "criterion": f"product:{rho}"})
+        )
+        assert prediction.steps is None and "the flow stalls" in prediction.validity
