@@ -431,3 +431,15 @@ def test_a_k_outside_double_precision_is_refused_and_json_keeps_its_digits():
     record = json.loads(result.stdout)
     assert isinstance(record["K"], str) and mpmath.mpf(record["K"]) > 10**399  # not inf
     assert isinstance(record["constants_status"]["K"]["error_bound"], str)
+
+
+def test_a_constant_term_that_nearly_cancels_is_reported_to_its_digits():
+    # π minus its 300-digit truncation is 3.72e-300: plain 20-digit evaluation gave round-off
+    # (2.7e-138) in the record; the exact zero sin(1)² + cos(1)² − 1 must read 0
+    truncated = sp.Rational(str(sp.N(sp.pi, 300)).replace(".", ""), 10**299)
+    record = classification_record(classify(sp.tanh(Z) + (sp.pi - truncated)))
+    with mpmath.workdps(400):
+        expected = mpmath.pi - mpmath.mpf(truncated.p) / truncated.q
+        assert abs(record["c0"] - float(expected)) <= 1e-15 * float(expected)
+    zero = classification_record(classify(sp.tanh(Z) + sp.sin(1) ** 2 + sp.cos(1) ** 2 - 1))
+    assert zero["c0"] == 0.0 and zero["class"] == "B"

@@ -23,7 +23,7 @@ from symescape.symbolic.classification import ActivationClass, Classification
 from symescape.symbolic.constants import EscapeConstants
 from symescape.symbolic.gaussian import check_chain_domain
 from symescape.symbolic.moments import Constant
-from symescape.symbolic.taylor import taylor_coefficients
+from symescape.symbolic.taylor import constant_value, taylor_coefficients
 
 
 def _float(value: sp.Expr | Constant | mpmath.mpf | None) -> float | str | None:
@@ -33,7 +33,7 @@ def _float(value: sp.Expr | Constant | mpmath.mpf | None) -> float | str | None:
         return None
     digits = value.value if isinstance(value, Constant) else value
     if not isinstance(digits, mpmath.mpf):
-        digits = mpmath.mpf(sp.N(digits, 20))
+        digits = mpmath.mpf(constant_value(digits, 20))
     number = float(digits)
     if math.isfinite(number) and (number != 0 or digits == 0):
         return number

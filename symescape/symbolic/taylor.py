@@ -106,6 +106,24 @@ def decide_zero(value: sp.Expr) -> Decision:
     )
 
 
+def constant_value(value: sp.Expr, digits: int = 20) -> sp.Float:
+    """A constant to ``digits`` significant digits, evaluated with the precision its cancellation
+    needs (up to ``ZERO_TEST_MAX_DIGITS``): plain ``N`` gives round-off for π − (π to 300
+    digits), 2.7e-138 where the value is 3.7e-300. A constant that cannot be separated from 0
+    at that precision is 0, as :func:`decide_zero` takes it.
+
+    >>> constant_value(sp.pi - sp.Rational(314159265358979, 10**14), 5)
+    3.2385e-15
+    """
+    value = sp.sympify(value, strict=True)
+    if value.is_Rational or value.is_Float:
+        return sp.Float(value, digits)
+    try:
+        return sp.Float(sp.N(value, digits, strict=True, maxn=ZERO_TEST_MAX_DIGITS), digits)
+    except sp.core.evalf.PrecisionExhausted:
+        return sp.Float(0, digits)
+
+
 def is_zero(value: sp.Expr) -> bool:
     """``value == 0`` for a constant, decided by :func:`decide_zero`."""
     return decide_zero(value).holds
