@@ -14,6 +14,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from symescape.errors import ActivationError, NotRealFunctionError, UnknownActivationError
+from symescape.symbolic.branches import resolve_fixed_branches
 from symescape.symbolic.parsing import (
     CONSTANTS,
     FUNCTIONS,
@@ -152,4 +153,4 @@ def _canonical(expr: sp.Basic, name: str) -> sp.Expr:
     if symbols:
         (symbol,) = symbols
         expr = expr.xreplace({symbol: Z})
-    return expr
+    return resolve_fixed_branches(expr, Z)

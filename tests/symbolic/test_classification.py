@@ -67,6 +67,18 @@ def test_piecewise_linear(name):
 
 
 @pytest.mark.parametrize(
+    "text, analytic, label",
+    [("Min(tanh(x), 2)", "tanh(z)", "B_3"), ("Max(tanh(x), -5)", "tanh(z)", "B_3"),
+     ("Abs(2 + sin(x))", "sin(z) + 2", "D"), ("sign(2 + cos(x))*tanh(x)", "tanh(z)", "B_3"),
+     ("Max(x**2 + 1, -x**2) - 1", "z**2", "C")],
+)  # fmt: skip
+def test_a_branch_that_never_changes_on_the_reals_is_resolved(text, analytic, label):
+    # analytic functions written with a piecewise head were refused as not analytic at 0
+    result = classify(text)
+    assert str(result.activation.expr) == analytic and result.label == label
+
+
+@pytest.mark.parametrize(
     "text, at",
     [("x + sign(x)", "0"), ("x + Heaviside(x)", "0"), ("x + Heaviside(x - 1)", "1"),
      ("relu(x) + sign(x + 1/2)", "-1/2"),
