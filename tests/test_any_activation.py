@@ -240,6 +240,7 @@ def test_long_sums_are_broken_into_lines_that_fit():
         ("sqrt(1+x)", "not real and finite"),
         ("1/(1-x)", "infinite"),
         ("exp(x**2)", "grows like"),
+        ("x*exp(0.4999*x**2)", "within 0.001 of 1/2, so E_s"),  # said "only for c < 1/2"
         ("tan(x)", "poles"),
         # analytic at 0 with a pole elsewhere: the scan's irrational offset steps past an
         # integer pole, so these were classified (class D) before their poles were solved for
@@ -443,3 +444,16 @@ def test_a_constant_term_that_nearly_cancels_is_reported_to_its_digits():
         assert abs(record["c0"] - float(expected)) <= 1e-15 * float(expected)
     zero = classification_record(classify(sp.tanh(Z) + sp.sin(1) ** 2 + sp.cos(1) ** 2 - 1))
     assert zero["c0"] == 0.0 and zero["class"] == "B"
+
+
+@pytest.mark.parametrize(
+    ("written", "same_as"), [("log(x + sqrt(x**2 + 1))", "asinh(x)"), ("atanh(tanh(x))", "x")]
+)
+def test_a_function_that_loses_its_digits_far_out_still_has_its_expectations(written, same_as):
+    # as written these are inf or log 0 far out (atanh(1) at s ≈ 60 at 50 digits; s + √(s²+1)
+    # = 0 at s ≈ −1e25), where the Gaussian weight is below 10^-100: the quadrature and the
+    # tail check said "not finite" and "diverges"
+    result, reference = classify(written), classify(same_as)
+    assert result.label == reference.label
+    with mpmath.workdps(30):
+        assert abs(result.mu1.value - reference.mu1.value) <= mpmath.mpf(10) ** -25

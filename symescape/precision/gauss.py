@@ -172,8 +172,17 @@ def expectation_mpmath_bounded(
         points = [-mpmath.inf, *sorted(mpmath.mpf(b) for b in breakpoints), mpmath.inf]
         size = integrand_scale(integrand, dps)
 
+        negligible = mpmath.mpf(10) ** (-2 * (dps + 10))
+
         def weighted(s: mpmath.mpf) -> mpmath.mpf:
-            return integrand(s) / size * mpmath.exp(-s * s / 2) * norm
+            weight = mpmath.exp(-s * s / 2)
+            value = integrand(s)
+            if weight < negligible and not mpmath.isfinite(value):
+                # far out, where the weight is below 10^-2(dps+10), g as written can lose all
+                # its digits (atanh(tanh s) = atanh(1) = inf at s ≈ 60; log(s + √(s²+1)) =
+                # log 0 at s ≈ −1e25) though it is finite: such a node adds nothing
+                return mpmath.mpf(0)
+            return value / size * weight * norm
 
         value, error = mpmath.quad(weighted, points, error=True)
         value, error = value * size, error * size
@@ -217,18 +226,22 @@ def _check_tails(integrand: Callable[[mpmath.mpf], mpmath.mpf], size: mpmath.mpf
     """Refuse g whose Gaussian-weighted tails do not fall: |g(s)| e^{−s²/2} non-decreasing from
     |s| = 30 to 240 (and non-zero), or not finite, means g grows like e^{s²/2} or faster and
     E_s[g] diverges, whatever number the quadrature returned (2e507478899 for e^{s²}). A g
-    that grows slower than that (s e^{0.4999 s²}) falls by |s| = 240; one that vanishes or
-    cannot be evaluated at a radius (a pole) is not judged there."""
+    that grows slower than that (s e^{0.4999 s²}) falls by |s| = 240; one that vanishes, or
+    cannot be evaluated or is not finite at a radius (a pole, or lost digits), is not judged."""
     offset = mpmath.sqrt(2) / 100
     for sign in (-1, 1):
         weighted = []
         for radius in TAIL_RADII:
             s = sign * (mpmath.mpf(radius) + offset)
             try:
-                value = abs(integrand(s)) / size * mpmath.exp(-s * s / 2)
+                raw = integrand(s)
             except (ValueError, ZeroDivisionError, OverflowError, TypeError):
                 return
-            weighted.append(value)
+            if not mpmath.isfinite(raw):
+                # mpmath's exponents do not overflow: g as written lost its digits there
+                # (atanh(tanh s) = atanh(1) at s = 60), which says nothing of its growth
+                return
+            weighted.append(abs(raw) / size * mpmath.exp(-s * s / 2))
         if not mpmath.isfinite(weighted[-1]):
             bad = True
         else:

@@ -386,7 +386,14 @@ def check_gaussian_domain(expr: sp.Expr, s: sp.Symbol) -> None:
         )
     if growth == 2:
         rate = _quadratic_rate(expr, s)
-        if not rate < 0.5 - QUADRATIC_RATE_MARGIN:
+        if 0.5 - QUADRATIC_RATE_MARGIN <= rate < 0.5:
+            raise GaussianDomainError(
+                f"σ = {expr} is refused: log|σ(s)| grows like c s² with c ≈ {rate:.6g}, within "
+                f"{QUADRATIC_RATE_MARGIN:g} of 1/2, so E_s[σ(s) s^k] exists but its integrand "
+                "decays only like exp(-(1/2 - c) s²), too slowly for the quadrature to resolve",
+                f"growth exp({rate:.6g} s²), too close to exp(s²/2)",
+            )
+        if not rate < 0.5:
             raise GaussianDomainError(
                 f"E_s[σ(s)] does not exist for σ = {expr}: log|σ(s)| grows like c s² with "
                 f"c ≈ {rate:.6g}, and the Gaussian weight exp(-s²/2) dominates exp(c s²) only "
