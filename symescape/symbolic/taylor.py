@@ -407,9 +407,17 @@ def _compare_sides(expr: sp.Expr, coefficients: tuple[sp.Expr, ...]) -> None:
     misses = []
     for point in (h, -h):
         try:
-            miss = sp.Abs(sp.N(expr.subs(Z, point) - polynomial.subs(Z, point), 30))
+            value = sp.N(expr.subs(Z, point), 30)
+            miss = sp.Abs(value - sp.N(polynomial.subs(Z, point), 30))
         except (TypeError, ValueError, ArithmeticError):
-            miss = sp.nan
+            value, miss = sp.nan, sp.nan
+        imaginary = sp.im(value) if value.is_Number or value.is_Add else sp.S.Zero
+        if imaginary.is_Number and abs(imaginary) > sp.Float("1e-20") * (1 + abs(value)):
+            raise NotRealFunctionError(
+                f"σ = {_short(expr)} is not real at z = {sp.N(point, 3)} (σ = {sp.N(value, 3)}): "
+                "a fractional power (cbrt(u) is u**(1/3), the principal root) of a base that "
+                "is negative there; the theory needs σ real on ℝ"
+            )
         misses.append(miss if miss.is_Number and miss.is_finite else sp.oo)
     # An analytic σ misses by about |c_{n+1}| h^{n+1} on both sides alike; a series of one
     # branch fits that side and misses the other by about P's variation.

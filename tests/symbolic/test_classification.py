@@ -392,6 +392,14 @@ def test_a_kink_hidden_in_an_analytic_looking_formula_is_refused(text):
         classify(text)
 
 
+@pytest.mark.parametrize("text", ["cbrt(x**3)", "cbrt(x**3) + x", "(x**5)**(1/5)"])
+def test_a_principal_root_complex_left_of_0_is_refused_as_not_real(text):
+    # cbrt(u) is u**(1/3), SymPy's principal root: complex where u < 0. The two-sided check
+    # called cbrt(x**3) "not analytic ... a kink or jump" by the size of the complex value
+    with pytest.raises(NotRealFunctionError, match="principal root"):
+        classify(text)
+
+
 def test_python_api_expressions_beyond_the_grammar_get_named_errors():
     # review of 2026-12-07: Mod gave a raw ValueError, zeta a RecursionError
     x = sp.Symbol("x", real=True)
