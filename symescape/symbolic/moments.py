@@ -22,10 +22,11 @@ import mpmath
 import sympy as sp
 
 from symescape.codegen import mpmath_kernel
-from symescape.errors import ClosedFormFallbackWarning, NumericalError
+from symescape.errors import ClosedFormFallbackWarning, NumericalError, TimeBudgetError
 from symescape.options import require_int
 from symescape.precision.gauss import DEFAULT_DPS, expectation_mpmath_bounded
 from symescape.symbolic.activations import Activation, Z, activation
+from symescape.symbolic.budget import time_budget
 from symescape.symbolic.canonical import (
     canonical_constant,
     decimal_scaled_latex,
@@ -228,6 +229,31 @@ def _sigma_of_s(act: Activation) -> sp.Expr:
     return act.expr.xreplace({Z: S})
 
 
+_HYPERBOLIC = (sp.sinh, sp.cosh, sp.tanh, sp.coth, sp.sech, sp.csch)
+
+
+@lru_cache(maxsize=256)
+def _polynomial_in_exponentials(sigma: sp.Expr) -> sp.Expr | None:
+    """σ(s) as a polynomial, when rewriting its hyperbolic and exponential terms as one rational
+    function of exponentials cancels to one (tanh(s) − (e^{2s} − 1)/(e^{2s} + 1) is 0, whose
+    moments the quadrature cannot give to 40 digits relative to a size of 0); else None."""
+    if sigma.is_polynomial(S) or not sigma.has(sp.exp, *_HYPERBOLIC):
+        return None
+    step = f"exponential form of {sp.sstr(sigma)[:60]}"
+    try:
+        with time_budget(step, POLYNOMIAL_FORM_SECONDS):
+            rewritten = sp.cancel(sigma.rewrite(sp.exp))
+    except TimeBudgetError as exc:
+        if exc.step != step:
+            raise
+        return None
+    return rewritten if rewritten.is_polynomial(S) else None
+
+
+POLYNOMIAL_FORM_SECONDS = 2.0
+"""Budget of :func:`_polynomial_in_exponentials`."""
+
+
 @lru_cache(maxsize=1024)
 def _mpmath_moment(expr: sp.Expr, k: int, dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
     """(value, error bound) of :func:`expectation_mpmath_bounded`: the bound is relative to the
@@ -278,6 +304,10 @@ def gaussian_moment(act: Activation, k: int, dps: int = DEFAULT_DPS) -> Constant
     dps = require_int(dps, "dps", minimum=MIN_DPS)
     check_gaussian_domain(act.expr, Z)
     attempt = closed_form_expectation(_sigma_of_s(act) * S**k, S)
+    if attempt.value is None:
+        polynomial = _polynomial_in_exponentials(_sigma_of_s(act))
+        if polynomial is not None:
+            attempt = closed_form_expectation(polynomial * S**k, S)
     if attempt.value is not None:
         # The value is the exact form evaluated to dps digits; the independent mpmath quadrature
         # of the same moment is the tests' check of the closed-form rule (test_gaussian.py).
