@@ -38,6 +38,7 @@ from symescape.symbolic.taylor import (
     odd_decision,
     phi_expression,
     piecewise_jumps,
+    piecewise_switch_points,
     taylor_coefficients,
 )
 
@@ -210,9 +211,21 @@ def _classify(act: Activation) -> Classification:
                 "or continuous and piecewise-linear)"
             )
         if not is_piecewise_linear(act):
+            try:
+                points = piecewise_switch_points(act)
+            except (NotImplementedError, ValueError, TypeError):  # solve gave up: say less
+                points = ()
+            where = (
+                f"it switches branch at z = {_where(list(points))}, away from 0, but"
+                if points and 0 not in points
+                else "it is not analytic at 0, and"
+                if 0 in points
+                else "it switches branch somewhere on ℝ (where, SymPy could not solve), and"
+            )
             raise NotAnalyticError(
-                f"σ = {act.expr} is piecewise-defined but not piecewise-linear: it is not analytic "
-                "at 0, and the classification needs a Taylor series there"
+                f"σ = {act.expr} is piecewise-defined but not piecewise-linear: {where} the "
+                "classification takes a piecewise σ only when it is continuous and "
+                "piecewise-linear (else it needs σ analytic, written without switching heads)"
             )
         jumps = piecewise_jumps(act)
         if jumps:

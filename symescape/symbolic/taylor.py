@@ -154,6 +154,19 @@ def is_piecewise_linear(act: Activation) -> bool:
     return True
 
 
+def piecewise_switch_points(act: Activation) -> tuple[sp.Expr, ...]:
+    """The real points where a piecewise-defined σ may switch branch: the exact roots of the
+    branch conditions of σ rewritten as a Piecewise (sorted; () when it is not one)."""
+    expr = sp.piecewise_fold(act.expr.rewrite(sp.Piecewise))
+    if not isinstance(expr, sp.Piecewise):
+        return ()
+    points: set[sp.Expr] = set()
+    for _, condition in expr.args:
+        for relation in condition.atoms(sp.Rel):
+            points.update(p for p in sp.solve(relation.lhs - relation.rhs, Z) if p.is_real)
+    return tuple(sorted(points, key=sp.default_sort_key))
+
+
 def piecewise_jumps(act: Activation) -> tuple[sp.Expr, ...]:
     """The points z₀ where a piecewise-defined σ is discontinuous: σ(z₀⁻), σ(z₀) and σ(z₀⁺) not
     all equal (x + sign(x) and Heaviside jump at 0; sign(x)² is 1 on both sides and 0 at 0).
@@ -162,16 +175,9 @@ def piecewise_jumps(act: Activation) -> tuple[sp.Expr, ...]:
     one-sided limits of Max and Abs can take minutes): a continuous piecewise-linear σ differs by
     O(10⁻³⁰) there, a jump by its height, so the 10⁻²⁰ threshold leaves ten orders either side.
     A value that is not a finite number (σ undefined at z₀) counts as a jump."""
-    expr = sp.piecewise_fold(act.expr.rewrite(sp.Piecewise))
-    if not isinstance(expr, sp.Piecewise):
-        return ()
-    points: set[sp.Expr] = set()
-    for _, condition in expr.args:
-        for relation in condition.atoms(sp.Rel):
-            points.update(p for p in sp.solve(relation.lhs - relation.rhs, Z) if p.is_real)
     step = sp.Rational(1, 10**30)
     jumps = []
-    for point in sorted(points, key=sp.default_sort_key):
+    for point in piecewise_switch_points(act):
         left, centre, right = (act.expr.subs(Z, point + side * step) for side in (-1, 0, 1))
         pairs = ((left, right), (left, centre), (centre, right))
         gaps = (complex(sp.N(a - b, 50)) for a, b in pairs)

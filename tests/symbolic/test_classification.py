@@ -1,5 +1,6 @@
 """Activation algebra (issue 2): the classification table, properties, and bad input."""
 
+import re
 from math import factorial
 
 import pytest
@@ -76,6 +77,19 @@ def test_a_branch_that_never_changes_on_the_reals_is_resolved(text, analytic, la
     # analytic functions written with a piecewise head were refused as not analytic at 0
     result = classify(text)
     assert str(result.activation.expr) == analytic and result.label == label
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [("Min(tanh(x), 1/2)", "switches branch at z = log(sqrt(3)), away from 0"),
+     ("x*Abs(x)", "not analytic at 0"), ("Max(0, x)**2", "not analytic at 0"),
+     ("Max(x, sin(x))", "SymPy could not solve")],
+)  # fmt: skip
+def test_a_piecewise_refusal_says_where_the_branch_switches(text, says):
+    # Min(tanh(x), 1/2) is analytic at 0 (its kink is at atanh(1/2)) and was refused as "not
+    # analytic at 0"; Max(x, sin(x)) must not leak SymPy's NotImplementedError from solve
+    with pytest.raises(NotAnalyticError, match=re.escape(says)):
+        classify(text)
 
 
 @pytest.mark.parametrize(
