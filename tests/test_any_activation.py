@@ -272,6 +272,7 @@ def test_gamma_of_an_argument_that_avoids_its_poles_is_classified(spec):
         ("sin(x)/x", "sin(z)/z", "σ → 1 as z → 0"),
         ("x/(exp(x)-1)", "z/(exp(z) - 1)", "σ → 1 as z → 0"),
         ("2 + sin(x-1)/(x-1)", "2 + sin(z - 1)/(z - 1)", "σ → 3 as z → 1"),
+        ("x*coth(x)", "z*coth(z)", "σ → 1 as z → 0"),  # coth's pole, not a reciprocal
     ],
 )
 def test_a_removable_singularity_is_named_with_its_limit(spec, written, limit):

@@ -182,12 +182,17 @@ def _violation_set(node: sp.Expr, s: sp.Symbol) -> tuple[sp.Basic, str] | None:
 
 
 def _removable_note(expr: sp.Expr, node: sp.Expr, s: sp.Symbol) -> str:
-    """For a reciprocal ``node`` = b^(-k) whose zeros are isolated points where σ has a finite
-    limit (``sin(z)/z`` at 0): a sentence saying the singularity is removable but not filled in,
-    since every kernel evaluates σ as written (0/0 at the point); else ''."""
-    if not (node.is_Pow and node.args[1].is_integer and node.args[1].is_negative):
+    """For a reciprocal ``node`` = b^(-k), or a coth, csch, cot, csc, tan or sec, whose poles
+    are isolated points (at most three) where σ has a finite limit (``sin(z)/z``, ``z·coth(z)``
+    at 0): a sentence saying the singularity is removable but not filled in, since every kernel
+    evaluates σ as written (0/0 or 0·∞ at the point); else ''."""
+    if node.is_Pow and node.args[1].is_integer and node.args[1].is_negative:
+        poles = sp.Eq(node.args[0], 0)
+    elif isinstance(node, sp.coth | sp.csch | sp.cot | sp.csc | sp.tan | sp.sec):
+        poles = _violation_set(node, s)[0]  # z·coth(z) → 1 at 0, as sin(z)/z
+    else:
         return ""
-    zeros = _real_solutions(sp.Eq(node.args[0], 0), s)
+    zeros = _real_solutions(poles, s)
     if not isinstance(zeros, sp.FiniteSet) or not 0 < len(zeros) <= 3:
         return ""
     step = f"removability of {sp.sstr(node)[:60]}"
