@@ -30,6 +30,7 @@ Everything later in symescape computes expectations through this module.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -179,6 +180,40 @@ def _violation_set(node: sp.Expr, s: sp.Symbol) -> tuple[sp.Basic, str] | None:
         u = node.args[0]
         return sp.Le(u, 0), f"{u} ≤ 0, so {node} is not real and finite"
     return None
+
+
+_POLE_HEADS = (sp.gamma, sp.digamma, sp.polygamma, sp.loggamma, sp.coth, sp.csch)
+
+
+def _check_gamma_growth(expr: sp.Expr, s: sp.Symbol) -> None:
+    """Refuse Γ(u) that grows like exp(c s²) or faster: ln Γ(u) ≈ u ln u, so Γ(s² + 1) grows like
+    exp(s² ln s²) and E_s[Γ(s² + 1) s] diverges (its odd integrand made the quadrature read 0),
+    while Γ(s + 3) ~ exp(s ln s) is integrable. Judged from ln|Γ(u(±s))| / s² at s = 20 and 40:
+    at least 1/2, or growing, is refused."""
+    for node in expr.atoms(sp.gamma):
+        kernel = _mpmath_function(node.args[0], s)
+        for side in (-1, 1):
+            with mpmath.workdps(30):
+                try:
+                    rates = [
+                        mpmath.re(mpmath.loggamma(kernel(side * r))) / r**2 for r in (20, 40)
+                    ]
+                except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+                    continue  # a pole there: the domain check names it
+            if rates[1] >= 0.5 or rates[1] > rates[0] > 0:
+                raise GaussianDomainError(
+                    f"E_s[σ(s)] does not exist for σ = {expr}: ln|{node}| grows like "
+                    f"{mpmath.nstr(rates[1], 3)}·s² or faster at s = {side * 40}, and the "
+                    "Gaussian weight exp(-s²/2) dominates exp(c s²) only for c < 1/2",
+                    f"growth of {node}",
+                )
+
+
+def _mpmath_function(u: sp.Expr, s: sp.Symbol) -> Callable[[object], object]:
+    from symescape.codegen import mpmath_kernel
+
+    kernel = mpmath_kernel([u], [s])
+    return lambda value: kernel(mpmath.mpf(value))[0]
 
 
 def _removable_note(expr: sp.Expr, node: sp.Expr, s: sp.Symbol) -> str:
@@ -398,7 +433,8 @@ def check_gaussian_domain(expr: sp.Expr, s: sp.Symbol) -> None:
         node
         for node in sp.preorder_traversal(expr)
         if isinstance(node, sp.Expr) and node.has(s) and not node.is_Symbol
-        and not (node.is_real and node.is_finite)
+        # SymPy calls polygamma(1, real z) finite: heads with a failure set are always checked
+        and (isinstance(node, _POLE_HEADS) or not (node.is_real and node.is_finite))
     ]
     # nodes with a known failure condition (log, reciprocal, root, tan) first: they name the
     # culprit and where it fails, which the numeric scan of an enclosing sum cannot
@@ -411,6 +447,7 @@ def check_gaussian_domain(expr: sp.Expr, s: sp.Symbol) -> None:
                 f"on all of ℝ{_removable_note(expr, node, s)}",
                 problem,
             )
+    _check_gamma_growth(expr, s)
     growth = _growth(expr, s)
     if growth > 2:
         raise GaussianDomainError(
