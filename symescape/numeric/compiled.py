@@ -61,7 +61,8 @@ def configure_host_devices() -> None:
     device per core, Eigen's own threads for each device's small products only compete with
     the other device (the fixed-batch ``bench train`` step 1.39 → 1.12 CPU s, 0.69 → 0.56 s).
     Flags are added to ``XLA_FLAGS`` only when JAX is not yet imported, and never over a flag
-    the user set; ``SYMESCAPE_HOST_DEVICES=1`` keeps one device. A GPU is unaffected.
+    the user set; ``SYMESCAPE_HOST_DEVICES=1`` keeps one device, with Eigen's threads. A GPU is
+    unaffected.
     """
     import os
     import sys
@@ -75,17 +76,19 @@ def planned_xla_flags() -> str:
     """``XLA_FLAGS`` as :func:`configure_host_devices` sets them, without setting them: the
     user's flags, plus ``--xla_force_host_platform_device_count`` (from
     ``SYMESCAPE_HOST_DEVICES``, else the usable cores) when they do not name it and it is > 1,
-    plus ``--xla_cpu_multi_thread_eigen=false`` when they do not name it."""
+    plus ``--xla_cpu_multi_thread_eigen=false`` when they do not name it and there are several
+    devices."""
     import os
 
     flags = os.environ.get("XLA_FLAGS", "")
     added = []
-    if "xla_force_host_platform_device_count" not in flags:
-        setting = os.environ.get(HOST_DEVICES_VARIABLE, "")
-        count = int(setting) if setting.isdigit() and int(setting) > 0 else usable_cores()
-        if count > 1:
-            added.append(f"--xla_force_host_platform_device_count={count}")
-    if "xla_cpu_multi_thread_eigen" not in flags:
+    setting = os.environ.get(HOST_DEVICES_VARIABLE, "")
+    count = int(setting) if setting.isdigit() and int(setting) > 0 else usable_cores()
+    if "xla_force_host_platform_device_count" not in flags and count > 1:
+        added.append(f"--xla_force_host_platform_device_count={count}")
+    # one device (one core, or SYMESCAPE_HOST_DEVICES=1) keeps Eigen's threads: it has no
+    # other device to compete with (the fifth session measured one single-threaded device worse)
+    if "xla_cpu_multi_thread_eigen" not in flags and count > 1:
         added.append("--xla_cpu_multi_thread_eigen=false")
     return " ".join([flags, *added]).strip()
 

@@ -417,8 +417,11 @@ def _compare_sides(expr: sp.Expr, coefficients: tuple[sp.Expr, ...]) -> None:
             miss = sp.Abs(value - sp.N(polynomial.subs(Z, point), 30))
         except (TypeError, ValueError, ArithmeticError):
             value, miss = sp.nan, sp.nan
-        imaginary = sp.im(value) if value.is_Number or value.is_Add else sp.S.Zero
-        if imaginary.is_Number and abs(imaginary) > sp.Float("1e-20") * (1 + abs(value)):
+        try:  # a number, a + b·I or b·I; anything else (nan, an unevaluated form) is not judged
+            number = complex(value)
+        except (TypeError, ValueError):
+            number = 0j
+        if abs(number.imag) > 1e-20 * (1 + abs(number)):
             raise NotRealFunctionError(
                 f"σ = {_short(expr)} is not real at z = {sp.N(point, 3)} (σ = {sp.N(value, 3)}): "
                 "a fractional power (cbrt(u) is u**(1/3), the principal root) of a base that "
