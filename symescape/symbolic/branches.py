@@ -1,7 +1,7 @@
 """Branches fixed on all of ℝ: |u|, max, min and sign whose choice never changes.
 
-    |u| = u where u ≥ 0 on ℝ (|2 + sin z| = 2 + sin z),  min(a, b) = a where a ≤ b on ℝ
-    (min(tanh z, 2) = tanh z),  sign(u) = 1 where u > 0 on ℝ,
+    |u| = u where u ≥ 0 on ℝ (|2 + sin z| = 2 + sin z),  min(a, b, …) drops b where a ≤ b on
+    ℝ (min(tanh z, 2) = tanh z),  sign(u) = 1 where u > 0 on ℝ,
 
 and the mirror cases. Such a σ is analytic (MATH.md §0 needs σ analytic at 0, or continuous
 and piecewise-linear), but written with a piecewise head it would be refused as not analytic.
@@ -63,13 +63,17 @@ def _fixed_branch(node: sp.Expr, z: sp.Symbol) -> sp.Expr:
             return sp.S.One
         if _never(u, z, sp.GreaterThan):
             return sp.S.NegativeOne
-    elif len(node.args) == 2:  # Max(a, b), Min(a, b)
-        a, b = node.args
+    else:  # Max(a, b, …), Min(a, b, …): drop every argument another one dominates on ℝ
         larger = isinstance(node, sp.Max)
-        if _never(a - b, z, sp.StrictLessThan):  # a ≥ b everywhere
-            return a if larger else b
-        if _never(a - b, z, sp.StrictGreaterThan):  # a ≤ b everywhere
-            return b if larger else a
+        relation = sp.StrictLessThan if larger else sp.StrictGreaterThan
+        kept = list(node.args)
+        for candidate in node.args:
+            others = [other for other in kept if other is not candidate]
+            # Max: candidate is never chosen where some other − candidate < 0 nowhere
+            if others and any(_never(other - candidate, z, relation) for other in others):
+                kept = others
+        if len(kept) < len(node.args):
+            return kept[0] if len(kept) == 1 else node.func(*kept)
     return node
 
 
@@ -81,7 +85,9 @@ def _never(u: sp.Expr, z: sp.Symbol, relation: type[sp.Rel]) -> bool:
     step = f"sign of {sp.sstr(u)[:60]} on ℝ"
     try:
         with time_budget(step, BRANCH_SECONDS):
-            empty = sp.solveset(relation(u, 0), z, sp.S.Reals) is sp.S.EmptySet
+            empty = _bounded_away(u, z, relation) or (
+                sp.solveset(relation(u, 0), z, sp.S.Reals) is sp.S.EmptySet
+            )
     except TimeBudgetError as exc:
         if exc.step != step:
             raise
@@ -89,6 +95,27 @@ def _never(u: sp.Expr, z: sp.Symbol, relation: type[sp.Rel]) -> bool:
     except (NotImplementedError, ValueError, TypeError):
         return False
     return empty and not _holds_on_grid(u, z, relation)
+
+
+def _bounded_away(u: sp.Expr, z: sp.Symbol, relation: type[sp.Rel]) -> bool:
+    """Whether interval arithmetic over ℝ (SymPy's AccumBounds, which over-approximates the range)
+    shows ``relation(u, 0)`` false everywhere: z² + 2 − sin z ∈ [1, ∞), where solveset gives up."""
+    bounded = u.replace(  # ranges SymPy's AccumBounds do not evaluate
+        lambda node: isinstance(node, sp.tanh | sp.erf), lambda node: sp.AccumBounds(-1, 1)
+    ).replace(
+        lambda node: isinstance(node, sp.atan), lambda node: sp.AccumBounds(-sp.pi / 2, sp.pi / 2)
+    )
+    bound = bounded.subs(z, sp.AccumBounds(-sp.oo, sp.oo))
+    if not isinstance(bound, sp.AccumBounds):
+        return False
+    low, high = bound.min, bound.max
+    decided = {
+        sp.StrictLessThan: low >= 0,
+        sp.StrictGreaterThan: high <= 0,
+        sp.LessThan: low > 0,
+        sp.GreaterThan: high < 0,
+    }[relation]
+    return decided is sp.true
 
 
 _COMPARE = {

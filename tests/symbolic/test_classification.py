@@ -71,7 +71,10 @@ def test_piecewise_linear(name):
     "text, analytic, label",
     [("Min(tanh(x), 2)", "tanh(z)", "B_3"), ("Max(tanh(x), -5)", "tanh(z)", "B_3"),
      ("Abs(2 + sin(x))", "sin(z) + 2", "D"), ("sign(2 + cos(x))*tanh(x)", "tanh(z)", "B_3"),
-     ("Max(x**2 + 1, -x**2) - 1", "z**2", "C")],
+     ("Max(x**2 + 1, -x**2) - 1", "z**2", "C"),
+     # three arguments (SymPy flattens nested ones), decided by interval bounds
+     ("min(tanh(x), 2, 3 + sin(x))", "tanh(z)", "B_3"),
+     ("max(max(x**2 + 2, sin(x)), cos(x)) - 2", "z**2", "C")],
 )  # fmt: skip
 def test_a_branch_that_never_changes_on_the_reals_is_resolved(text, analytic, label):
     # analytic functions written with a piecewise head were refused as not analytic at 0
