@@ -239,9 +239,12 @@ def _check_tails(integrand: Callable[[mpmath.mpf], mpmath.mpf], size: mpmath.mpf
                 return
             if not mpmath.isfinite(raw):
                 # mpmath's exponents do not overflow: g as written lost its digits there
-                # (atanh(tanh s) = atanh(1) at s = 60), which says nothing of its growth
-                return
+                # (atanh(tanh s) = atanh(1) at s = 60), which says nothing of its growth; this
+                # side is not judged, the other still is
+                break
             weighted.append(abs(raw) / size * mpmath.exp(-s * s / 2))
+        if len(weighted) < len(TAIL_RADII):
+            continue
         if not mpmath.isfinite(weighted[-1]):
             bad = True
         else:
