@@ -5,8 +5,9 @@
 
 and the mirror cases. Such a σ is analytic (MATH.md §0 needs σ analytic at 0, or continuous
 and piecewise-linear), but written with a piecewise head it would be refused as not analytic.
-The sign of u on ℝ is decided by SymPy's ``solveset`` (an empty solution set of u < 0), under a
-time budget, and confirmed on a grid of [-24, 24]; anything undecided keeps its head.
+The sign of u on ℝ is decided by interval arithmetic over ℝ, else by SymPy's ``solveset`` (an
+empty solution set of u < 0) under a time budget, and confirmed on a grid of [-24, 24];
+anything undecided keeps its head.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def _fixed_branch(node: sp.Expr, z: sp.Symbol) -> sp.Expr:
 
 
 def _never(u: sp.Expr, z: sp.Symbol, relation: type[sp.Rel]) -> bool:
-    """Whether ``relation(u, 0)`` holds nowhere on ℝ: solveset finds no solution, and a grid of
-    [-24, 24] agrees (a guard against a wrong empty set)."""
+    """Whether ``relation(u, 0)`` holds nowhere on ℝ: interval bounds or solveset show it, and a
+    grid of [-24, 24] agrees (a guard against a wrong empty set)."""
     if not u.has(z):
         return bool(relation(u, 0) == sp.false)
     step = f"sign of {sp.sstr(u)[:60]} on ℝ"
