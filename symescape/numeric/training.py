@@ -309,7 +309,7 @@ def train(
         while start < total:
             # The compiled engine takes the next chunk before the last one is collected: its
             # batches are drawn while the devices compute, and they never wait for a dispatch.
-            while sent < len(sizes) and sent * chunk - start < loop.max_pending * chunk:
+            while sent < len(sizes) and sent - start // chunk < loop.max_pending:
                 loop.dispatch(chunk, *draw(sizes[sent]))
                 sent += 1
             outputs, done, diverged = loop.collect()

@@ -30,7 +30,6 @@ Everything later in symescape computes expectations through this module.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -190,13 +189,16 @@ def _check_gamma_growth(expr: sp.Expr, s: sp.Symbol) -> None:
     exp(s² ln s²) and E_s[Γ(s² + 1) s] diverges (its odd integrand made the quadrature read 0),
     while Γ(s + 3) ~ exp(s ln s) is integrable. Judged from ln|Γ(u(±s))| / s² at s = 20 and 40:
     at least 1/2, or growing, is refused."""
+    from symescape.codegen import mpmath_kernel
+
     for node in expr.atoms(sp.gamma):
-        kernel = _mpmath_function(node.args[0], s)
+        kernel = mpmath_kernel([node.args[0]], [s])
         for side in (-1, 1):
             with mpmath.workdps(30):
                 try:
                     rates = [
-                        mpmath.re(mpmath.loggamma(kernel(side * r))) / r**2 for r in (20, 40)
+                        mpmath.re(mpmath.loggamma(kernel(mpmath.mpf(side * r))[0])) / r**2
+                        for r in (20, 40)
                     ]
                 except (ValueError, ZeroDivisionError, OverflowError, TypeError):
                     continue  # a pole there: the domain check names it
@@ -207,13 +209,6 @@ def _check_gamma_growth(expr: sp.Expr, s: sp.Symbol) -> None:
                     "Gaussian weight exp(-s²/2) dominates exp(c s²) only for c < 1/2",
                     f"growth of {node}",
                 )
-
-
-def _mpmath_function(u: sp.Expr, s: sp.Symbol) -> Callable[[object], object]:
-    from symescape.codegen import mpmath_kernel
-
-    kernel = mpmath_kernel([u], [s])
-    return lambda value: kernel(mpmath.mpf(value))[0]
 
 
 def _removable_note(expr: sp.Expr, node: sp.Expr, s: sp.Symbol) -> str:

@@ -85,9 +85,7 @@ def decide_zero(value: sp.Expr) -> Decision:
     if decided is not None:
         return Decision(bool(decided), True, "SymPy's exact assumptions")
     try:
-        approximation = sp.N(value, ZERO_TEST_DIGITS, strict=True, maxn=ZERO_TEST_MAX_DIGITS)
-    except sp.core.evalf.PrecisionExhausted:
-        approximation = None
+        approximation = _adaptive_value(value, ZERO_TEST_DIGITS)
     except (ValueError, TypeError):
         approximation = None
     if approximation is not None and approximation.is_Number and approximation != 0:
@@ -118,10 +116,17 @@ def constant_value(value: sp.Expr, digits: int = 20) -> sp.Float:
     value = sp.sympify(value, strict=True)
     if value.is_Rational or value.is_Float:
         return sp.Float(value, digits)
+    approximation = _adaptive_value(value, digits)
+    return sp.Float(0 if approximation is None else approximation, digits)
+
+
+def _adaptive_value(value: sp.Expr, digits: int) -> sp.Expr | None:
+    """``value`` to ``digits`` certified significant digits by SymPy's adaptive evaluation (up
+    to ``ZERO_TEST_MAX_DIGITS`` of working precision); None when it cannot separate it from 0."""
     try:
-        return sp.Float(sp.N(value, digits, strict=True, maxn=ZERO_TEST_MAX_DIGITS), digits)
+        return sp.N(value, digits, strict=True, maxn=ZERO_TEST_MAX_DIGITS)
     except sp.core.evalf.PrecisionExhausted:
-        return sp.Float(0, digits)
+        return None
 
 
 def is_zero(value: sp.Expr) -> bool:
