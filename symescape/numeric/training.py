@@ -250,7 +250,8 @@ def train(
     ask for it; claims and benchmarks, whose output may be parsed, do not).
 
     Raises:
-        ConfigurationError: mismatched shapes, masks or options.
+        ConfigurationError: mismatched shapes, masks or options; a sampler's inputs not
+            (K, E, B, D) or not finite.
         DivergenceError: a member's loss became NaN or infinite; the message gives the step.
     """
     if not isinstance(kernels, ActivationKernels):  # a name or an Activation, as elsewhere
@@ -277,6 +278,8 @@ def train(
     rng = np.random.default_rng(config.seed)
     if sampler is None:
         sampler = lambda shape: rng.standard_normal((*shape, teacher.input_dim))  # noqa: E731
+    else:
+        sampler = _checked_sampler(sampler, teacher.input_dim)
     if fixed_batch is None:
         data = _fixed_data(config, teacher, kernels, rng, ensemble)
     else:  # the caller's data replaces the config's (no grid or batch built only to be dropped)
@@ -354,6 +357,22 @@ def _fixed_data(
         x = rng.standard_normal((ensemble, config.batch, teacher.input_dim))
         return x, teacher(x, kernels), None
     return None
+
+
+def _checked_sampler(sampler: Sampler, dim: int) -> Sampler:
+    """A caller's sampler whose every draw is checked: (K, E, B, D) and finite (else the run
+    would fail in the engine's shapes, or report a divergence and blame the rate)."""
+
+    def checked(shape: tuple[int, ...]) -> np.ndarray:
+        x = np.asarray(sampler(shape))
+        if x.shape != (*shape, dim):
+            expected = (*shape, dim)
+            raise ConfigurationError(f"the sampler gave inputs of shape {x.shape} for {expected}")
+        if x.dtype != object and not np.all(np.isfinite(x)):
+            raise ConfigurationError("the sampler gave inputs containing NaN or inf")
+        return x
+
+    return checked
 
 
 def _chunk_steps(config: TrainingConfig, weights: Weights, data: tuple | None) -> int:

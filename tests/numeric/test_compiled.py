@@ -170,6 +170,47 @@ def test_an_ensemble_split_over_host_devices_follows_numpy(batching: str) -> Non
     assert_same_run(reference, fast, COMPILED_VS_NUMPY)
 
 
+def test_a_callers_sampler_split_over_host_devices_follows_numpy() -> None:
+    """A caller's sampler feeds both engines the same inputs: the same run."""
+    kernels = activation_kernels("tanh")
+    teacher = single_mode_teacher(WIDTHS[0], seed=2)
+    weights = he_normal_weights(WIDTHS, ensemble=4, seed=7)
+    config = TrainingConfig(
+        steps=40, learning_rate=0.05, data=DataMode.FRESH, batch=16, record_every=7
+    )
+
+    def run(engine: Engine):
+        rng = np.random.default_rng(11)  # the same stream for each engine
+        sampler = lambda shape: rng.uniform(-2, 2, (*shape, WIDTHS[0]))  # noqa: E731
+        options = dataclasses.replace(config, engine=engine)
+        return train(weights, teacher, kernels, options, sampler=sampler)
+
+    reference, fast = run(Engine.NUMPY), run(Engine.COMPILED)
+    assert reference.engine is Engine.NUMPY and fast.engine is Engine.COMPILED
+    assert_same_run(reference, fast, COMPILED_VS_NUMPY)
+
+
+@pytest.mark.parametrize(
+    ("sampler", "message"),
+    [
+        (lambda shape: np.zeros((*shape, WIDTHS[0] - 1)), "sampler gave inputs of shape"),
+        (lambda shape: np.zeros((2, *shape[1:], WIDTHS[0])), "sampler gave inputs of shape"),
+        (lambda shape: np.full((*shape, WIDTHS[0]), np.nan), "NaN or inf"),
+    ],
+    ids=["dimension", "steps", "nan"],
+)
+def test_a_bad_sampler_is_refused_by_name(sampler, message: str) -> None:
+    """Not an engine's shape error, nor a divergence that blames the learning rate."""
+    kernels = activation_kernels("tanh")
+    teacher = single_mode_teacher(WIDTHS[0])
+    weights = he_normal_weights(WIDTHS, ensemble=2, seed=7)
+    config = TrainingConfig(steps=5, learning_rate=0.05, data=DataMode.FRESH, batch=4)
+    for engine in Engine:
+        with pytest.raises(ConfigurationError, match=message):
+            options = dataclasses.replace(config, engine=engine)
+            train(weights, teacher, kernels, options, sampler=sampler)
+
+
 def test_a_run_of_many_chunks_compiles_its_program_once(caplog: pytest.LogCaptureFixture) -> None:
     """The carry starts placed as the program returns it, so the second chunk reuses the first
     chunk's program (an uncommitted first carry compiled it again: 0.8 s per split run)."""
