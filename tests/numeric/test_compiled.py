@@ -10,6 +10,7 @@ from support import REGISTRY_NAMES
 
 from symescape.errors import ConfigurationError, DivergenceError
 from symescape.numeric import compiled
+from symescape.numeric import training as training_module
 from symescape.numeric.inits import ansatz_weights, he_normal_weights
 from symescape.numeric.teachers import orthonormal_teacher, single_mode_teacher
 from symescape.numeric.training import (
@@ -17,6 +18,7 @@ from symescape.numeric.training import (
     Engine,
     Evaluation,
     TrainingConfig,
+    steps_per_chunk,
     train,
 )
 from symescape.symbolic.activations import REGISTRY
@@ -209,6 +211,29 @@ def test_a_bad_sampler_is_refused_by_name(sampler, message: str) -> None:
         with pytest.raises(ConfigurationError, match=message):
             options = dataclasses.replace(config, engine=engine)
             train(weights, teacher, kernels, options, sampler=sampler)
+
+
+@pytest.mark.parametrize("steps", [0, 1, 95, 96, 97, 1000, 5000])
+@pytest.mark.parametrize("fixed", [False, True])
+def test_a_run_is_cut_into_equal_chunks_under_the_budget(steps: int, fixed: bool) -> None:
+    """Every chunk computes all its steps (the last is padded to the compiled length), so the
+    run is cut into as few chunks as the budget allows, of equal length: fewer than one step
+    per chunk computed past the last (1001 steps in the budget's 96 computed 1056)."""
+    weights = he_normal_weights([16] * 8 + [1], ensemble=20, seed=0)
+    config = TrainingConfig(steps=steps, learning_rate=0.1, data=DataMode.FRESH, batch=128)
+    total = steps + 1
+    if fixed:  # about 2³¹ FLOP per chunk, at most 4096 steps
+        data = (np.zeros((20, 128, 16)), np.zeros((20, 128)), None)
+        limit = min(total, 4096, (1 << 31) // (6 * 128 * 20 * (7 * 16 * 16 + 16) + 1))
+    else:  # the fed batches under CHUNK_BYTES, at most 1024 steps
+        data = None
+        limit = min(total, 1024, training_module.CHUNK_BYTES // (8 * 20 * 128 * 17))
+    chunk = steps_per_chunk(config, weights, data)
+    chunks = -(-total // chunk)
+    assert chunk <= limit and chunks == -(-total // limit)
+    assert chunks * chunk - total < chunks
+    if steps == 1000 and not fixed:
+        assert (chunk, chunks) == (91, 11)
 
 
 def test_a_run_of_many_chunks_compiles_its_program_once(caplog: pytest.LogCaptureFixture) -> None:
