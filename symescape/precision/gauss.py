@@ -83,6 +83,53 @@ def split_gauss_hermite_rule(n: int = DEFAULT_NODES // 2) -> tuple[np.ndarray, n
     return _frozen(nodes), _frozen(weights)
 
 
+BREAKPOINT_RANGE = 9.0
+"""Breakpoints beyond ±9 are left to the tail rules: P(|s| > 9) ≈ 2·10⁻¹⁹, under a double's
+resolution of E_s[g(s)] for any bounded g."""
+
+
+@lru_cache(maxsize=64)
+def breakpoint_gauss_rule(
+    points: tuple[float, ...], n: int = DEFAULT_NODES // 8
+) -> tuple[np.ndarray, np.ndarray]:
+    """A rule for E_s[g(s)], s ~ N(0, 1), with g smooth between the sorted ``points`` (its jumps
+    or kinks; those beyond ±:data:`BREAKPOINT_RANGE` are dropped, 0 is always one): on each
+    [p_i, p_{i+1}], cut into pieces no wider than 1, the n-node Gauss–Legendre rule times the
+    density φ(s); on each tail the n-node half-range rule of :func:`split_gauss_hermite_rule`,
+    shifted: ∫_b^∞ g(s) φ(s) ds = ∫_0^∞ g(b + t) e^{−bt − b²/2} φ(t) dt (mirrored on the left).
+
+    For a staircase teacher such as floor(s), where a rule split at 0 alone converges like its
+    node spacing. Not exact for polynomials on a finite piece (φ is not one), but spectrally
+    convergent there: on a unit piece φ·s^k (k ≤ 6) is integrated to round-off by 16 nodes
+    (tested against mpmath), whereas one piece of width 6 left errors of 4e-14.
+
+    >>> s, w = breakpoint_gauss_rule(tuple(float(k) for k in range(-9, 10)), 12)
+    >>> round(float(w @ np.floor(s)), 12)  # E[floor(s)] = −1/2 (floor(s) + floor(−s) = −1 a.e.)
+    -0.5
+    """
+    n = require_int(n, "the nodes per piece", minimum=1)
+    inside = sorted({0.0, *(float(p) for p in points if abs(p) <= BREAKPOINT_RANGE)})
+    legendre_nodes, legendre_weights = np.polynomial.legendre.leggauss(n)
+    half_nodes, half_weights = (a[n:] for a in split_gauss_hermite_rule(n))
+    nodes, weights = [], []
+    left, right = inside[0], inside[-1]
+    nodes.append(left - half_nodes[::-1])
+    weights.append((half_weights * np.exp(left * half_nodes - left**2 / 2))[::-1])
+    cuts = [
+        a + (b - a) * np.arange(parts) / parts
+        for a, b in zip(inside[:-1], inside[1:], strict=True)
+        for parts in [int(np.ceil(b - a))]
+    ]
+    edges = [*np.concatenate(cuts), right] if cuts else []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        x = (a + b) / 2 + (b - a) / 2 * legendre_nodes
+        nodes.append(x)
+        weights.append((b - a) / 2 * legendre_weights * np.exp(-(x**2) / 2) / np.sqrt(2 * np.pi))
+    nodes.append(right + half_nodes)
+    weights.append(half_weights * np.exp(-right * half_nodes - right**2 / 2))
+    return _frozen(np.concatenate(nodes)), _frozen(np.concatenate(weights))
+
+
 def _chebyshev_algorithm(moments: list, n: int) -> tuple[list, list]:
     """Recurrence coefficients (α_k, β_k), k < n, of the orthogonal polynomials of a measure
     from its moments μ_0..μ_{2n-1} (Gautschi, Orthogonal Polynomials, Alg. 2.1)."""

@@ -1,5 +1,7 @@
 """Gaussian expectations three ways (issue 2), and moments / μ₁ across them."""
 
+import itertools
+
 import mpmath
 import numpy as np
 import pytest
@@ -22,7 +24,7 @@ from symescape import (
     hermite_moment,
     mu1,
 )
-from symescape.precision.gauss import expectation_mpmath_bounded
+from symescape.precision.gauss import breakpoint_gauss_rule, expectation_mpmath_bounded
 from symescape.symbolic.gaussian import kink_points
 from symescape.symbolic.moments import S
 
@@ -58,6 +60,44 @@ def test_split_rule_exact_on_piecewise_polynomials(j, k, a, b):
     assert abs(value - expected) <= 1e-13 * max(
         1.0, abs(a) * half(2 * j) ** 0.5 + abs(b) * half(2 * k) ** 0.5
     )
+
+
+@given(
+    st.lists(st.integers(min_value=-40, max_value=40), min_size=1, max_size=6, unique=True),
+    st.integers(min_value=0, max_value=6),
+)
+def test_breakpoint_rule_is_exact_on_steps_between_its_points(quarters, k):
+    # g(s) = s^k times a different constant on each piece between the points p (in quarters,
+    # some beyond ±9, where they are dropped): E[g] = Σ_piece c ∫ s^k φ, exact to round-off
+    # with 16 nodes per piece (degree < 32), against mpmath's incomplete moments.
+    points = tuple(q / 4 for q in quarters)
+    s, w = breakpoint_gauss_rule(points, 16)
+    kept = sorted({0.0, *(p for p in points if abs(p) <= 9)})
+    edges = [-mpmath.inf, *kept, mpmath.inf]
+    piece = np.searchsorted(np.array(kept), s)  # s never sits on a point
+    value = w @ ((piece + 1.0) * s**k)
+
+    def moment(a, b):  # ∫_a^b s^k φ(s) ds
+        return mpmath.quad(lambda t: t**k * mpmath.npdf(t), [a, b])
+
+    with mpmath.workdps(30):
+        expected = sum((i + 1) * moment(a, b) for i, (a, b) in enumerate(itertools.pairwise(edges)))
+    scale = float(sp.factorial2(2 * k - 1)) ** 0.5 * (len(kept) + 1) if k else len(kept) + 1
+    assert abs(value - float(expected)) <= 1e-14 * scale
+    assert (w > 0).all() and abs(w.sum() - 1) < 1e-14
+
+
+def test_breakpoint_rule_integrates_a_staircase_where_the_split_rule_does_not():
+    # E[floor(s)²] = Σ_k k² (Φ(k+1) − Φ(k)): the rule split at every integer is exact to
+    # round-off; the rule split at 0 alone, with far more nodes, is off in the third digit.
+    with mpmath.workdps(30):
+        exact = float(
+            mpmath.fsum(n**2 * (mpmath.ncdf(n + 1) - mpmath.ncdf(n)) for n in range(-40, 40))
+        )
+    s, w = breakpoint_gauss_rule(tuple(float(n) for n in range(-14, 15)), 12)
+    assert abs(w @ np.floor(s) ** 2 - exact) < 1e-14
+    split = float(expectation_gauss_hermite(lambda t: np.floor(t) ** 2, 256, split_at_zero=True))
+    assert abs(split - exact) > 1e-4
 
 
 def test_large_rules_are_finite():
