@@ -316,7 +316,11 @@ def ring_series_polynomial(term: sp.Expr, order: int) -> sp.Expr | None:
     series = sp.expand(series.as_expr() if hasattr(series, "as_expr") else series)
     if not series.is_polynomial(Z) or series.free_symbols - {Z}:
         return None
-    return series if _is_taylor_polynomial(term, series, order) else None
+    try:
+        checked = _is_taylor_polynomial(term, series, order)
+    except (TypeError, ValueError, ArithmeticError):  # a check that cannot run is a refusal
+        return None
+    return series if checked else None
 
 
 def _is_taylor_polynomial(term: sp.Expr, polynomial: sp.Expr, order: int) -> bool:
@@ -328,10 +332,11 @@ def _is_taylor_polynomial(term: sp.Expr, polynomial: sp.Expr, order: int) -> boo
     test found it.)"""
     h = sp.Rational(1, 10**8)
     digits = 8 * (order + 1) + 40
-    # the term to twice those digits, the polynomial exactly: their difference then keeps
-    # `digits` correct ones whatever it cancels (no reliance on evalf's adaptive limits)
+    # both to twice those digits (the polynomial's coefficients may hold constants such as
+    # tanh(1), from tanh(cos z)): their difference then keeps `digits` correct ones whatever
+    # it cancels, with no reliance on evalf's adaptive limits for the difference
     remainders = [
-        sp.Float(sp.N(term.subs(Z, point), 2 * digits) - polynomial.subs(Z, point), 2 * digits)
+        sp.N(term.subs(Z, point), 2 * digits) - sp.N(polynomial.subs(Z, point), 2 * digits)
         for point in (h, h / 2)
     ]
     tiny = sp.Float(10) ** -(digits - 10)

@@ -42,6 +42,15 @@ def test_the_ring_series_is_the_series_wherever_it_answers(expr: sp.Expr) -> Non
     assert not low, (expr, fast, slow)
 
 
+def test_cases_the_property_test_found() -> None:
+    # the ring series gave 0 for sin((z² + z)²): its check refutes it (series then answers);
+    # for tanh(cos z) its coefficients hold tanh(1), which the check once could not evaluate
+    assert ring_series_polynomial(sp.sin((Z**2 + Z) ** 2), ORDER) is None
+    fast = ring_series_polynomial(sp.tanh(sp.cos(Z)), ORDER)
+    slow = sp.series(sp.tanh(sp.cos(Z)), Z, 0, ORDER + 1).removeO()
+    assert fast is not None and sp.simplify(fast - slow) == 0
+
+
 @pytest.mark.parametrize(
     "expr",
     [
