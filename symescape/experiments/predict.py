@@ -57,7 +57,7 @@ from symescape.numeric.function_teacher import function_teacher
 from symescape.numeric.inits import ansatz_weights, he_normal_weights
 from symescape.numeric.losses import loss_from
 from symescape.numeric.quadrature import corrected_time, leading_time
-from symescape.numeric.reduced import teacher_reduced_model
+from symescape.numeric.reduced import population_rule, teacher_reduced_model
 from symescape.numeric.training import (
     CHUNK_BYTES,
     DataMode,
@@ -720,15 +720,13 @@ def measure(
     if config.init.kind is InitKind.ANSATZ:
         weights = ansatz_weights(config.scales, teacher.directions[0], config.width)
         data = DataMode.GAUSS_HERMITE
-        model = teacher_reduced_model(
-            config.activation, config.depth, config.teacher, config.loss, config.nodes
-        )
-        if model.breakpoints:
+        rule = population_rule(student, config.teacher.modes[0], config.teacher.labels,
+                               config.nodes)  # fmt: skip
+        if rule.breakpoints:
             # the population on the prediction's own rule, split at g's jumps: on the plain
             # rule, floor(s)'s run escaped at step 973 with 96 nodes, 1007 with 1000 and 4000
-            s, w = model.quadrature
-            x = np.outer(s, teacher.directions[0])
-            fixed_batch = (x, teacher(x, kernels), w)
+            x = np.outer(rule.nodes, teacher.directions[0])
+            fixed_batch = (x, teacher(x, kernels), rule.weights)
     else:
         weights = he_normal_weights(
             (config.input_dim, *config.widths, 1),

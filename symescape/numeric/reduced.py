@@ -78,11 +78,6 @@ class ReducedModel:
     breakpoints: tuple[float, ...] = ()  # g's jumps and kinks, when the rule is split at each
 
     @property
-    def quadrature(self) -> tuple[np.ndarray, np.ndarray]:
-        """The rule's nodes s_i and weights w_i (read-only): E_s[h(s)] ≈ Σ_i w_i h(s_i)."""
-        return self._s, self._w
-
-    @property
     def centred(self) -> bool:
         return self.classification.activation_class is ActivationClass.D
 
@@ -304,22 +299,43 @@ def _teacher_reduced_model(
         value = g.expr.xreplace({Z: 0})
         if not is_zero(value):
             g = Activation(f"({g.name}) - ({value})", g.expr - value)
-    if split is None:
-        split = (
-            is_piecewise_defined(act) or is_piecewise_defined(g) or spec.labels is LabelMode.SIGN
-        )
-    # g's jumps and kinks away from 0 (a staircase such as floor(s)): a rule split at each;
-    # split at 0 alone, floor(s)'s field was unresolved (gap 0.036 between 96 and 384 nodes)
-    points = tuple(float(p) for p in kink_points(g.expr, Z)) if split else ()
-    if len(points) > 1:
-        s, w = breakpoint_gauss_rule(points, max(4, nodes // 8))
-    else:
-        points = ()
-        s, w = split_gauss_hermite_rule(nodes // 2) if split else gauss_hermite_rule(nodes)
+    rule = population_rule(act, g, spec.labels, nodes, split)
+    s = rule.nodes
     if spec.labels is LabelMode.SIGN:
         labels = sign_structure(g) * np.sign(s)
     else:
         labels = np.asarray(function_kernel(g)(s), dtype=float)
     return ReducedModel(
-        cls, act, constants.depth, 1.0, nodes, constants, s, w, labels, loss, spec, split, points
-    )
+        cls, act, constants.depth, 1.0, nodes, constants, s, rule.weights, labels, loss, spec,
+        rule.split, rule.breakpoints,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PopulationRule:
+    """The quadrature rule of a teacher's reduced field: E_s[h(s)] ≈ Σ_i w_i h(s_i)."""
+
+    nodes: np.ndarray
+    weights: np.ndarray
+    split: bool  # mirrored at 0, or split at every breakpoint
+    breakpoints: tuple[float, ...] = ()  # g's jumps and kinks, when the rule is split at each
+
+
+def population_rule(
+    student: Activation, g: Activation, labels: LabelMode, nodes: int, split: bool | None = None
+) -> PopulationRule:
+    """The rule :func:`teacher_reduced_model` integrates over (a check that trains on the same
+    population takes it too): the plain Gauss–Hermite rule; mirrored at 0 when σ or g is
+    piecewise-defined or the labels are signs (or ``split`` says so); and, then, when g jumps
+    or kinks away from 0 too, split at each such point
+    (:func:`~symescape.precision.gauss.breakpoint_gauss_rule`, ``nodes`` / 8 per piece). Split
+    at 0 alone, floor(s)'s field was unresolved (gap 0.036 between 96 and 384 nodes). Needs no
+    escape constants, so it exists for teachers outside the theory too."""
+    if split is None:
+        split = is_piecewise_defined(student) or is_piecewise_defined(g) or labels is LabelMode.SIGN
+    points = tuple(float(p) for p in kink_points(g.expr, Z)) if split else ()
+    if len(points) > 1:
+        s, w = breakpoint_gauss_rule(points, max(4, nodes // 8))
+        return PopulationRule(s, w, split, points)
+    s, w = split_gauss_hermite_rule(nodes // 2) if split else gauss_hermite_rule(nodes)
+    return PopulationRule(s, w, split)

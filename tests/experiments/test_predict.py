@@ -678,6 +678,18 @@ def test_a_staircase_teacher_is_resolved_and_trained_on_the_predictions_rule():
     assert abs(steps[0] - steps[1]) <= 1
 
 
+def test_a_teacher_outside_the_theory_is_still_trained_by_measure():
+    # g = s² − 1 has no linear component (outside the first-order theory): the prediction says
+    # so, but measuring the network needs only the population's rule, not the escape constants
+    config = config_from_mapping(
+        {"activation": "tanh", "depth": 3, "teacher": "s**2 - 1", "max_steps": 50}
+    )
+    with pytest.raises(ZeroFirstHermiteError):
+        teacher_reduced_model("tanh", 3, "s**2 - 1")
+    result = measure(config, engine=Engine.NUMPY)
+    assert result.steps_run == 50
+
+
 @pytest.mark.parametrize("teacher", ["sign(s)", "Heaviside(s) - 1/2"])
 def test_a_teacher_with_a_jump_is_predicted_and_trained(teacher):
     # a teacher needs values only: sign(s) has no σ' kernel (its derivative is a DiracDelta),
