@@ -10,10 +10,10 @@ from support import REGISTRY_NAMES
 
 from symescape.errors import ConfigurationError, DivergenceError
 from symescape.numeric import compiled
-from symescape.numeric import training as training_module
 from symescape.numeric.inits import ansatz_weights, he_normal_weights
 from symescape.numeric.teachers import orthonormal_teacher, single_mode_teacher
 from symescape.numeric.training import (
+    CHUNK_BYTES,
     DataMode,
     Engine,
     Evaluation,
@@ -227,7 +227,7 @@ def test_a_run_is_cut_into_equal_chunks_under_the_budget(steps: int, fixed: bool
         limit = min(total, 4096, (1 << 31) // (6 * 128 * 20 * (7 * 16 * 16 + 16) + 1))
     else:  # the fed batches under CHUNK_BYTES, at most 1024 steps
         data = None
-        limit = min(total, 1024, training_module.CHUNK_BYTES // (8 * 20 * 128 * 17))
+        limit = min(total, 1024, CHUNK_BYTES // (8 * 20 * 128 * 17))
     chunk = steps_per_chunk(config, weights, data)
     chunks = -(-total // chunk)
     assert chunk <= limit and chunks == -(-total // limit)
